@@ -1,0 +1,146 @@
+/* manifest.h - descriptors, manifests, indexes and image configs.
+ *
+ * Media types of the OCI image spec v1.1 and of Docker's schema2.  The bytes
+ * of a manifest received or stored are the bytes that are hashed and written:
+ * struct manifest keeps them in `raw`, and nothing re-serialises a manifest
+ * hoist did not create.  Docker schema1 is refused with an error naming it.
+ */
+#ifndef HOIST_MANIFEST_H
+#define HOIST_MANIFEST_H
+
+#include "core/buf.h"
+#include "core/digest.h"
+#include "core/platform.h"
+
+#include <stdint.h>
+
+struct err;
+struct json;
+
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define MT_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
+#define MT_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+#define MT_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
+#define MT_OCI_LAYER_ND "application/vnd.oci.image.layer.nondistributable.v1.tar"
+#define MT_OCI_LAYER_ND_GZIP "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+#define MT_OCI_LAYER_ND_ZSTD "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
+#define MT_OCI_EMPTY "application/vnd.oci.empty.v1+json"
+#define MT_OCI_LAYOUT_HEADER "application/vnd.oci.layout.header.v1+json"
+
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define MT_DOCKER_LAYER_FOREIGN "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+#define MT_DOCKER_SCHEMA1 "application/vnd.docker.distribution.manifest.v1+json"
+#define MT_DOCKER_SCHEMA1_SIGNED "application/vnd.docker.distribution.manifest.v1+prettyjws"
+
+#define ANNOT_REF_NAME "org.opencontainers.image.ref.name"
+#define ANNOT_CREATED "org.opencontainers.image.created"
+#define ANNOT_BASE_NAME "org.opencontainers.image.base.name"
+#define ANNOT_BASE_DIGEST "org.opencontainers.image.base.digest"
+
+/* Manifests and indexes larger than this are refused unless a caller
+ * passes a larger cap (distribution's own limit is 4 MiB). */
+#define MANIFEST_MAX_DEFAULT (4u << 20)
+
+/* Classification of a media type. */
+enum mt_kind {
+	MT_KIND_UNKNOWN = 0,
+	MT_KIND_MANIFEST,	/* OCI or Docker image manifest */
+	MT_KIND_INDEX,		/* OCI index or Docker manifest list */
+	MT_KIND_CONFIG,
+	MT_KIND_LAYER,
+	MT_KIND_SCHEMA1,	/* refused */
+};
+enum mt_kind mt_classify(const char *media_type);
+
+/* A key/value list kept in insertion order (annotations, labels). */
+struct kvlist {
+	struct strvec keys;
+	struct strvec values;
+};
+#define KVLIST_INIT { STRVEC_INIT, STRVEC_INIT }
+void kvlist_release(struct kvlist *kv);
+/* Sets key (replacing an existing value). */
+int kvlist_set(struct kvlist *kv, const char *key, const char *value);
+const char *kvlist_get(const struct kvlist *kv, const char *key);
+
+/* An OCI content descriptor. */
+struct descriptor {
+	char *media_type;
+	struct digest digest;
+	int64_t size;		/* >= 0, checked on parse */
+	char *artifact_type;	/* or NULL */
+	struct platform *platform;	/* or NULL */
+	struct kvlist annotations;
+	struct strvec urls;
+	char *data;		/* decoded embedded "data", or NULL */
+	size_t data_len;
+};
+
+void descriptor_init(struct descriptor *d);
+void descriptor_release(struct descriptor *d);
+int descriptor_copy(struct descriptor *out, const struct descriptor *src);
+/* Parses a descriptor object; validates digest, size >= 0 and < 2^62,
+ * media type present and well-formed. `what` names it in errors
+ * ("layer 2", "manifests[0]"). */
+int descriptor_from_json(struct descriptor *out, const struct json *j, const char *what,
+			 struct err *e);
+/* A new JSON object with the descriptor's fields, in the spec's order
+ * (mediaType, artifactType, digest, size, urls, annotations, platform). */
+struct json *descriptor_to_json(const struct descriptor *d);
+
+/* A parsed image manifest or index. */
+struct manifest {
+	struct buf raw;		/* the exact bytes */
+	struct digest digest;	/* sha256 of raw */
+	char *media_type;	/* from the document, else the hint */
+	enum mt_kind kind;	/* MT_KIND_MANIFEST or MT_KIND_INDEX */
+	int schema_version;
+	char *artifact_type;
+	/* image manifest */
+	struct descriptor config;
+	struct descriptor *layers;
+	size_t n_layers;
+	/* index */
+	struct descriptor *manifests;
+	size_t n_manifests;
+	/* both */
+	struct descriptor *subject;	/* or NULL */
+	struct kvlist annotations;
+};
+
+void manifest_init(struct manifest *m);
+void manifest_release(struct manifest *m);
+/* Parses `len` bytes (copied into m->raw).  `media_type_hint` is the
+ * Content-Type or descriptor media type (may be NULL); a mediaType in the
+ * document wins and they must agree when both are present.  Refuses
+ * schema1 with ERR_UNSUPPORTED, documents over `max` bytes (0 means
+ * MANIFEST_MAX_DEFAULT) with ERR_TOO_BIG, and anything malformed with
+ * ERR_INVALID. */
+int manifest_parse(struct manifest *out, const char *data, size_t len,
+		   const char *media_type_hint, size_t max, struct err *e);
+/* The child of an index best matching `want` (first match in order), or NULL. */
+const struct descriptor *manifest_index_find(const struct manifest *index,
+					     const struct platform *want);
+
+/* The parts of an image config hoist reads (the whole document stays
+ * available in `json` for mutation; the raw bytes in `raw`). */
+struct image_config {
+	struct buf raw;
+	struct json *json;
+	struct platform platform;	/* os, architecture, variant, os.version */
+	struct digest *diff_ids;
+	size_t n_diff_ids;
+	char *created;		/* or NULL */
+};
+
+void image_config_init(struct image_config *c);
+void image_config_release(struct image_config *c);
+int image_config_parse(struct image_config *out, const char *data, size_t len, size_t max,
+		       struct err *e);
+
+#endif
