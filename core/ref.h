@@ -11,7 +11,11 @@
  * Hub normalisation: no domain -> "docker.io"; one path component on
  * docker.io -> "library/NAME"; "index.docker.io" -> "docker.io".  With
  * neither tag nor digest, the tag is "latest" (unless REF_NO_DEFAULT_TAG).
- * Names are at most 255 characters (domain + path).
+ * Names are at most 255 characters (domain + "/" + path, after
+ * normalisation).  hoist is stricter than distribution's regular expressions
+ * in three places: a port must be 1-65535, a bracketed IPv6 address must
+ * parse (no zone, no embedded IPv4), and a first component taken for a
+ * registry must be a valid host name ("foo_bar.com/x" is refused).
  */
 #ifndef HOIST_REF_H
 #define HOIST_REF_H
@@ -37,11 +41,14 @@ enum ref_flags {
 
 void ref_init(struct ref *r);
 void ref_release(struct ref *r);
+/* Deep copy; `out` is overwritten (not released) and left empty on failure
+ * (ERR_NOMEM). */
 int ref_copy(struct ref *out, const struct ref *src);
 
 /* Parses and normalises.  On ERR_INVALID the message quotes the input and
  * names the bad part ("invalid reference 'Foo:bar': repository name must be
- * lowercase"). */
+ * lowercase").  `out` is overwritten (not released first) and left empty
+ * (all NULL) on failure.  REF_NAME_ONLY also leaves the tag NULL. */
 int ref_parse(struct ref *out, const char *s, unsigned flags, struct err *e);
 
 /* "docker.io/library/golang:1.20", "...@sha256:...", or both. */
