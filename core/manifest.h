@@ -55,7 +55,15 @@ enum mt_kind {
 	MT_KIND_LAYER,
 	MT_KIND_SCHEMA1,	/* refused */
 };
+/* Compares the type/subtype part only: parameters after ';' and letter case
+ * are ignored, so a Content-Type "...+json; charset=utf-8" classifies too. */
 enum mt_kind mt_classify(const char *media_type);
+/* Non-zero when `s` has the shape the OCI spec requires of a media type:
+ * ^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$ */
+int mt_valid(const char *s);
+/* Non-zero when two media types name the same type/subtype (parameters and
+ * case ignored).  NULL equals nothing. */
+int mt_equal(const char *a, const char *b);
 
 /* A key/value list kept in insertion order (annotations, labels). */
 struct kvlist {
@@ -63,10 +71,18 @@ struct kvlist {
 	struct strvec values;
 };
 #define KVLIST_INIT { STRVEC_INIT, STRVEC_INIT }
+void kvlist_init(struct kvlist *kv);
 void kvlist_release(struct kvlist *kv);
+/* Deep copy into an uninitialised `out` (left empty on failure). */
+int kvlist_copy(struct kvlist *out, const struct kvlist *src);
 /* Sets key (replacing an existing value). */
 int kvlist_set(struct kvlist *kv, const char *key, const char *value);
 const char *kvlist_get(const struct kvlist *kv, const char *key);
+/* Adds the members of a JSON object of string -> string (annotations,
+ * labels) to an initialised `out`; `j` NULL or JSON null adds nothing.
+ * ERR_INVALID for anything else, naming `what`. */
+int kvlist_from_json(struct kvlist *out, const struct json *j, const char *what,
+		     struct err *e);
 
 /* An OCI content descriptor. */
 struct descriptor {
@@ -82,16 +98,39 @@ struct descriptor {
 };
 
 void descriptor_init(struct descriptor *d);
+/* Frees the contents and re-initialises. */
 void descriptor_release(struct descriptor *d);
+/* Deep copy into an uninitialised `out` (left initialised on failure). */
 int descriptor_copy(struct descriptor *out, const struct descriptor *src);
-/* Parses a descriptor object; validates digest, size >= 0 and < 2^62,
- * media type present and well-formed. `what` names it in errors
- * ("layer 2", "manifests[0]"). */
+/* Parses a descriptor object into `out` (need not be initialised; left
+ * initialised and empty on failure).  Checks: mediaType present and
+ * well-formed (mt_valid), digest by digest_parse(), size an integer
+ * >= 0 and < 2^62, artifactType well-formed, urls an array of strings,
+ * annotations an object of strings, platform with os and architecture,
+ * embedded "data" valid base64 whose length and hash match size and digest
+ * (ERR_DIGEST otherwise).  Unknown members are ignored, as the spec asks.
+ * `what` names the descriptor in errors ("layers[2]: invalid digest ...");
+ * NULL means "descriptor". */
 int descriptor_from_json(struct descriptor *out, const struct json *j, const char *what,
 			 struct err *e);
-/* A new JSON object with the descriptor's fields, in the spec's order
- * (mediaType, artifactType, digest, size, urls, annotations, platform). */
+/* A new JSON object (caller frees), or NULL when out of memory.  Members in
+ * the order Go's encoder writes image-spec's v1.Descriptor, so hoist's output
+ * matches what Go tools write: mediaType, digest, size, urls, annotations
+ * (keys sorted, as Go sorts map keys), data (base64), platform
+ * {architecture, os, os.version, os.features, variant}, artifactType; empty
+ * optional members are left out. */
 struct json *descriptor_to_json(const struct descriptor *d);
+
+/* Helpers shared by the descriptor and manifest code. */
+/* Fills `p` (strings NULL, os_features initialised) from a JSON object with
+ * "os", "architecture" (both required), "variant", "os.version" and
+ * "os.features"; an index entry's platform or an image config's top level.
+ * Values are copied as written (not normalised). */
+int manifest_platform_from_json(struct platform *p, const struct json *j, const char *what,
+				struct err *e);
+/* Copies at most 80 bytes of untrusted `s` into `out` for an error message,
+ * control characters replaced by '?', "..." when cut. */
+void manifest_quote(char *out, size_t outlen, const char *s);
 
 /* A parsed image manifest or index. */
 struct manifest {
@@ -114,8 +153,10 @@ struct manifest {
 };
 
 void manifest_init(struct manifest *m);
+/* Frees the contents and re-initialises. */
 void manifest_release(struct manifest *m);
-/* Parses `len` bytes (copied into m->raw).  `media_type_hint` is the
+/* Parses `len` bytes (copied into m->raw) into `out` (need not be
+ * initialised; left initialised and empty on failure).  `media_type_hint` is the
  * Content-Type or descriptor media type (may be NULL); a mediaType in the
  * document wins and they must agree when both are present.  Refuses
  * schema1 with ERR_UNSUPPORTED, documents over `max` bytes (0 means
@@ -123,7 +164,9 @@ void manifest_release(struct manifest *m);
  * ERR_INVALID. */
 int manifest_parse(struct manifest *out, const char *data, size_t len,
 		   const char *media_type_hint, size_t max, struct err *e);
-/* The child of an index best matching `want` (first match in order), or NULL. */
+/* The child of an index best matching `want` (the first whose platform
+ * satisfies platform_match(want, child)), or NULL; NULL too when `index` is
+ * not an index.  Children without a platform never match. */
 const struct descriptor *manifest_index_find(const struct manifest *index,
 					     const struct platform *want);
 
@@ -138,8 +181,19 @@ struct image_config {
 	char *created;		/* or NULL */
 };
 
+/* Image configs larger than this are refused unless a caller passes a
+ * larger cap. */
+#define IMAGE_CONFIG_MAX_DEFAULT (8u << 20)
+
 void image_config_init(struct image_config *c);
+/* Frees the contents and re-initialises. */
 void image_config_release(struct image_config *c);
+/* Parses `len` bytes (copied into c->raw) into `out` (need not be
+ * initialised; left initialised and empty on failure).  Requires os and
+ * architecture, and rootfs with type "layers" and diff_ids that are all
+ * valid digests; reads variant, os.version, os.features, created.
+ * ERR_TOO_BIG over `max` bytes (0 means IMAGE_CONFIG_MAX_DEFAULT),
+ * ERR_INVALID when malformed. */
 int image_config_parse(struct image_config *out, const char *data, size_t len, size_t max,
 		       struct err *e);
 
