@@ -1,0 +1,179 @@
+/* layout.h - the OCI image-layout store (image-spec v1.1).
+ *
+ * A layout is a directory holding `oci-layout` ({"imageLayoutVersion":
+ * "1.0.0"}), `index.json` and `blobs/<alg>/<hex>`.  Layouts written by skopeo,
+ * umoci or crane open as they are.  hoist keeps its own working files in
+ * `<root>/.hoist/` (created on the first write or lock, never under blobs/,
+ * where other tools' gc would sweep them):
+ *
+ *   .hoist/ingest/      temporary blob files, each flocked by its writer
+ *   .hoist/index.lock   flock serialising index.json read-modify-write
+ *   .hoist/gc.lock      shared by writers holding a lease, exclusive for gc
+ *
+ * Blobs.  A blob is streamed into a temporary file in .hoist/ingest, hashed
+ * while written, fsynced, checked against the expected digest and size and
+ * only then renamed to blobs/<alg>/<hex> (and the directory fsynced).  Content
+ * that does not match is never visible under a blob name.  Paths are built
+ * only from a `struct digest` (re-validated), never from strings.
+ *
+ * index.json.  Entries are keyed by the annotation ANNOT_REF_NAME holding a
+ * fully-qualified reference ("docker.io/library/golang:1.20"), so that
+ * `skopeo inspect oci:DIR:docker.io/library/golang:1.20` finds them.  Updates
+ * take .hoist/index.lock, re-read index.json, modify it, write a temporary
+ * file, fsync and rename it over index.json: readers never see a torn file
+ * and concurrent writers never lose each other's entries.  Entries without a
+ * ref name and unknown fields are kept as they are.
+ *
+ * Leases and gc.  Anything that makes a blob present (or finds it present)
+ * and later references it from index.json holds a lease across the whole
+ * sequence: layout_lease_begin() ... layout_index_set() ... layout_lease_end().
+ * gc takes the same lock exclusively and so never runs in between; see the
+ * comment above layout_lease_begin() in layout.c for the full argument.
+ * Blob writers take a lease implicitly for their own duration (free when the
+ * caller already holds one), which protects the temporary file and the
+ * rename but NOT the gap between the blob write and the index entry.
+ *
+ * Threads.  One struct layout may be shared by threads for blob operations,
+ * leases and index updates (lazy state is guarded by a mutex; flocks are per
+ * open file, so threads exclude each other like processes do).  A lease is
+ * per struct layout, not per thread.
+ *
+ * Lock waits poll with short sleeps until a timeout and then fail with
+ * ERR_LOCKED and a message naming the holder's pid when /proc tells it.
+ */
+#ifndef HOIST_LAYOUT_H
+#define HOIST_LAYOUT_H
+
+#include "core/manifest.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct digest;
+struct err;
+struct json;
+
+struct layout;
+struct blob_writer;
+
+enum layout_flags {
+	/* Create the directory (with parents, mode 0755) and any missing
+	 * oci-layout, index.json and blobs/sha256/.  An existing directory that
+	 * is not a layout must be empty (apart from a half-created layout's own
+	 * parts), so a mistyped path never turns $HOME into a layout. */
+	LAYOUT_CREATE = 1 << 0,
+};
+
+/* Default wait for the implicit lease of blob writers and for index.lock. */
+#define LAYOUT_LOCK_TIMEOUT_DEFAULT_MS 60000
+/* index.json larger than this is refused (ERR_TOO_BIG). */
+#define LAYOUT_INDEX_MAX (64u << 20)
+
+/* Opens the layout at `path`.  Without LAYOUT_CREATE, `oci-layout`,
+ * `index.json` and `blobs/` must exist (ERR_NOT_FOUND / ERR_INVALID with a
+ * hint otherwise); an imageLayoutVersion other than 1.x is ERR_UNSUPPORTED.
+ * Nothing is written unless LAYOUT_CREATE is given and a part is missing. */
+int layout_open(struct layout **out, const char *path, unsigned flags, struct err *e);
+/* Closes the layout; ends any lease and gc lock still held.  NULL is a
+ * no-op.  All blob writers must have been committed or aborted. */
+void layout_free(struct layout *l);
+/* The root directory as given to layout_open() (borrowed). */
+const char *layout_path(const struct layout *l);
+/* Sets the wait used by the implicit lease of blob writers and by index
+ * updates; < 0 waits forever, 0 tries once. */
+void layout_set_lock_timeout(struct layout *l, int timeout_ms);
+
+/* --- leases and the gc lock ------------------------------------------- */
+
+/* Takes (or, when already held by this struct layout, nests) a lease: a
+ * shared flock on .hoist/gc.lock.  Waits up to `timeout_ms` (< 0 forever)
+ * while gc holds it; then ERR_LOCKED.  ERR_USAGE while this struct layout
+ * holds the gc lock.  Each successful call needs one layout_lease_end(). */
+int layout_lease_begin(struct layout *l, int timeout_ms, struct err *e);
+/* Ends one level of lease; the flock is dropped when the last one ends. */
+void layout_lease_end(struct layout *l);
+/* Takes .hoist/gc.lock exclusively: no lease is then held by any process.
+ * ERR_LOCKED after `timeout_ms` while writers hold leases; ERR_USAGE while
+ * this struct layout holds a lease or the gc lock already. */
+int layout_gc_lock(struct layout *l, int timeout_ms, struct err *e);
+void layout_gc_unlock(struct layout *l);
+
+/* --- blobs ------------------------------------------------------------ */
+
+/* Starts writing a blob.  `expect` (NULL = unknown) fixes the algorithm and
+ * the digest the content must have; `expect_size` (-1 = unknown) the size.
+ * Takes a lease implicitly (see above) with the layout's lock timeout. */
+int layout_blob_begin(struct blob_writer **out, struct layout *l, const struct digest *expect,
+		      int64_t expect_size, struct err *e);
+/* Appends `n` bytes: written with write(2) straight from `p` and hashed from
+ * the same buffer.  Writing more than expect_size fails at once
+ * (ERR_DIGEST).  After a failure the writer can only be aborted (commit
+ * reports the failure again). */
+int blob_writer_write(struct blob_writer *w, const void *p, size_t n, struct err *e);
+/* Finishes: verifies size and digest (ERR_DIGEST, nothing stored), fsyncs,
+ * renames into blobs/<alg>/<hex> (replacing an existing file of that name,
+ * which this verified content can only repair) and fsyncs the directory.
+ * `out` and `out_size` may be NULL.  Frees `w` always. */
+int blob_writer_commit(struct digest *out, int64_t *out_size, struct blob_writer *w,
+		       struct err *e);
+/* Discards the temporary file and frees `w`.  NULL is a no-op. */
+void blob_writer_abort(struct blob_writer *w);
+
+/* Writes `n` bytes as one blob (begin, write, commit); `expect` may be NULL,
+ * `out` may be NULL. */
+int layout_blob_put(struct digest *out, struct layout *l, const void *p, size_t n,
+		    const struct digest *expect, struct err *e);
+/* 1 when blob `d` is a regular file of `size` bytes (any size when
+ * size < 0), else 0 (also for a digest that does not validate).  The name
+ * and size are checked, not the content: use layout_blob_read() for that. */
+int layout_blob_has(struct layout *l, const struct digest *d, int64_t size);
+/* Opens blob `d` for reading: `*out_fd` (O_CLOEXEC, the caller closes it)
+ * and its size.  ERR_NOT_FOUND when absent.  The content is not verified. */
+int layout_blob_open(int *out_fd, int64_t *out_size, struct layout *l, const struct digest *d,
+		     struct err *e);
+/* Appends blob `d` to `out` and verifies its digest (ERR_DIGEST naming the
+ * corrupt file).  ERR_TOO_BIG when larger than `max` (0 = no cap).  On
+ * failure `out` is left as it was. */
+int layout_blob_read(struct buf *out, struct layout *l, const struct digest *d, size_t max,
+		     struct err *e);
+
+/* --- index.json ------------------------------------------------------- */
+
+/* Adds `d` to index.json with ANNOT_REF_NAME = `ref_name` (overriding any
+ * ref name among d's annotations).  An entry with that name is replaced in
+ * place; further entries with the same name (left by other tools) are
+ * dropped.  `ref_name` must match the image-spec's ref.name grammar
+ * (ERR_INVALID), e.g. "docker.io/library/golang:1.20". */
+int layout_index_set(struct layout *l, const char *ref_name, const struct descriptor *d,
+		     struct err *e);
+/* Removes every entry named `ref_name`; ERR_NOT_FOUND (index.json not
+ * rewritten) when there is none. */
+int layout_index_remove(struct layout *l, const char *ref_name, struct err *e);
+/* The first entry named `ref_name` (into an initialised or released `out`);
+ * ERR_NOT_FOUND when none. */
+int layout_index_find(struct descriptor *out, struct layout *l, const char *ref_name,
+		      struct err *e);
+
+/* One entry of index.json. */
+struct layout_ref {
+	char *name;			/* ANNOT_REF_NAME, or NULL */
+	struct descriptor desc;
+};
+/* All entries in file order; ERR_INVALID naming the first malformed one.
+ * Free with layout_refs_free(). */
+int layout_index_list(struct layout_ref **out, size_t *out_n, struct layout *l, struct err *e);
+void layout_refs_free(struct layout_ref *refs, size_t n);
+
+/* index.json as parsed JSON (a new reference, the caller frees it). */
+int layout_index_read(struct json **out, struct layout *l, struct err *e);
+
+/* Read-modify-write under .hoist/index.lock.  `fn` gets the parsed
+ * index.json (an object; "manifests" is present as an array) and may change
+ * it in place.  fn returns 0 to write the result, > 0 to leave index.json
+ * untouched (layout_index_update then returns 0), or a negative code with
+ * `e` filled to abort (returned as is). */
+int layout_index_update(struct layout *l, int (*fn)(struct json *index, void *arg, struct err *e),
+			void *arg, struct err *e);
+
+#endif
