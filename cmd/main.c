@@ -1,1 +1,131 @@
-int main(void) { return 0; }
+/* main.c - the command table and `hoist [options] <command> [<args>]`
+ * (git's git.c).  See cmd/cmd.h for how to add a command. */
+#include "cmd/cmd.h"
+
+#include "cmd/report.h"
+#include "core/buf.h"
+#include "core/err.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Every command, in the order `hoist help` lists them. */
+const struct cmd cmd_table[] = {
+	{ "help", cmd_help, 0, "show help for hoist or one of its commands" },
+	{ "version", cmd_version, 0, "print hoist's version" },
+	{ NULL, NULL, 0, NULL },
+};
+
+static const char *const main_usage[] = { "hoist [options] <command> [<args>]", NULL };
+
+/* The top-level options: the global ones plus --version and --help. */
+struct main_opts {
+	int version;
+	struct opt opts[2];
+	struct buf about;
+	struct opt_spec spec;
+};
+
+static int main_opts_init(struct main_opts *m, struct ctx *ctx)
+{
+	const struct opt opts[2] = {
+		OPT_FLAG(0, "version", &m->version, "print hoist's version"),
+		OPT_END(),
+	};
+
+	m->version = 0;
+	memcpy(m->opts, opts, sizeof(opts));
+	buf_init(&m->about, 0);
+	cmd_list_format(&m->about, cmd_table);
+	buf_addstr(&m->about, "\nRun 'hoist help <command>' for the options of a command.\n");
+	m->spec.usage = main_usage;
+	m->spec.opts = m->opts;
+	m->spec.globals = ctx_global_options(ctx);
+	m->spec.about = m->about.data;
+	m->spec.flags = OPT_STOP_AT_OPERAND;
+	return buf_failed(&m->about) ? ERR_NOMEM : 0;
+}
+
+int cmd_main_usage(struct buf *out, struct ctx *ctx)
+{
+	struct main_opts m;
+	int ret;
+
+	ret = main_opts_init(&m, ctx);
+	if (ret == 0)
+		ret = opt_usage_format(out, &m.spec);
+	buf_release(&m.about);
+	return ret;
+}
+
+static int main_run(struct ctx *ctx, int argc, char **argv)
+{
+	static char version_name[] = "version";
+	char *version_argv[] = { version_name, NULL };
+	struct main_opts m;
+	struct buf help = BUF_INIT;
+	const struct cmd *c;
+	int ret;
+
+	if (main_opts_init(&m, ctx) < 0) {
+		report_error("out of memory");
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	ret = opt_parse(&m.spec, &argc, &argv);
+	if (ret != OPT_CONTINUE)
+		goto out;
+	if (m.version) {
+		argc = 1;
+		argv = version_argv;
+	}
+	if (!argc) {
+		/* Bare `hoist`: the help, but as a usage error. */
+		if (opt_usage_format(&help, &m.spec) == 0)
+			fputs(help.data, stderr);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	c = cmd_lookup(cmd_table, argv[0]);
+	if (!c) {
+		ret = cmd_unknown(cmd_table, "hoist", argv[0]);
+		goto out;
+	}
+	ret = cmd_run(c, c->name, argc, argv, ctx);
+out:
+	buf_release(&help);
+	buf_release(&m.about);
+	return ret;
+}
+
+/* git's run_builtin: a command that "succeeded" while its output was lost
+ * (full disk, closed pipe, I/O error) must not exit 0. */
+static int main_close_stdout(int ret)
+{
+	if (fflush(stdout)) {
+		report_error("cannot write to stdout: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (ferror(stdout)) {
+		report_error("cannot write to stdout: output was lost");
+		return EXIT_FAIL;
+	}
+	if (fclose(stdout)) {
+		report_error("cannot write to stdout: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctx ctx;
+	int ret;
+
+	ctx_init(&ctx);
+	ret = main_run(&ctx, argc, argv);
+	ret = main_close_stdout(ret);
+	ctx_release(&ctx);
+	return ret;
+}

@@ -1,0 +1,154 @@
+/* cmd.h - what every hoist command sees: the context, the command tables
+ * and the prototypes of the commands.
+ *
+ * Adding a command `hoist frob`:
+ *   1. write cmd/frob.c with `int cmd_frob(int argc, char **argv, struct ctx *ctx)`
+ *      (argv[0] is "frob"; start with cmd_parse_options(), see below);
+ *   2. add its prototype below;
+ *   3. add one line to the table in cmd/main.c:
+ *        { "frob", cmd_frob, CMD_SETUP_CACHE_DIR, "frobnicate an image" },
+ *   4. add cmd/frob.c to CMD_SRCS in the Makefile and write man/hoist-frob.1.scd
+ *      (tests/e2e/t0002-man.sh checks that it exists and agrees with --help).
+ *
+ * A group such as `hoist cache ls` is a command whose function hands its
+ * arguments to cmd_group_run() with a sub-table of the same `struct cmd`:
+ *
+ *	int cmd_cache(int argc, char **argv, struct ctx *ctx)
+ *	{
+ *		static const struct cmd subs[] = {
+ *			{ "ls", cmd_cache_ls, CMD_SETUP_CACHE_DIR, "list cached images" },
+ *			{ NULL, NULL, 0, NULL },
+ *		};
+ *		return cmd_group_run(ctx, "cache", subs, argc, argv);
+ *	}
+ *
+ * Commands return an enum exit_status (cmd/exit.h).  They report with
+ * cmd/report.h and write data, and nothing else, to stdout; main() flushes
+ * and checks stdout after the command returns.
+ */
+#ifndef HOIST_CMD_CMD_H
+#define HOIST_CMD_CMD_H
+
+#include "cmd/exit.h"
+#include "cmd/opt.h"
+#include "core/platform.h"
+
+struct buf;
+
+/* Setup driven by the table, so that commands do not repeat it: done by
+ * cmd_parse_options() once the command's options are parsed (so not for
+ * --help or a usage error).  A group's flags are added to its sub-command's. */
+enum cmd_setup {
+	CMD_SETUP_CACHE_DIR = 1 << 0,	/* ctx->cache_dir resolved (ctx_cache_dir()) */
+};
+
+#define CTX_N_GLOBALS 8
+
+/* The global options and what the dispatcher set up.  Filled by main();
+ * commands read it and must not free anything in it. */
+struct ctx {
+	int verbose;			/* -v count; 0 normal, 1 more, 2 trace HTTP */
+	int quiet;			/* -q: errors only */
+	int insecure;			/* --insecure: plain HTTP / unverified TLS allowed */
+	int offline;			/* --offline: no network, cache only */
+	int jobs;			/* --jobs N, 1..64; CTX_JOBS_DEFAULT when not given */
+	const char *platform_arg;	/* --platform as given, or NULL (host platform) */
+	struct platform platform;	/* parsed and normalised; valid iff platform_arg */
+	const char *cache_arg;		/* --cache DIR as given, or NULL */
+	char *cache_dir;		/* NULL until ctx_cache_dir() or CMD_SETUP_CACHE_DIR */
+	const char *cmd_name;		/* "version", "cache ls": for messages */
+	unsigned setup_pending;		/* enum cmd_setup; cmd_run() -> cmd_parse_options() */
+	/* private to cmd/ctx.c: the global option table pointing into this ctx */
+	struct opt global_opts[CTX_N_GLOBALS];
+};
+
+#define CTX_JOBS_DEFAULT 4
+#define CTX_JOBS_MAX 64
+
+/* Sets defaults and builds the global option table.  ctx must not be
+ * copied afterwards (the table points into it). */
+void ctx_init(struct ctx *ctx);
+void ctx_release(struct ctx *ctx);
+/* The OPT_END-terminated global options (-v, -q, --platform, --insecure,
+ * --cache, --jobs, --offline), accepted before and after a command name. */
+const struct opt *ctx_global_options(const struct ctx *ctx);
+
+/* The cache directory: --cache DIR, else $HOIST_CACHE, else
+ * ${XDG_CACHE_HOME:-$HOME/.cache}/hoist (an empty variable counts as
+ * unset).  Resolved once and kept in ctx->cache_dir; the directory is not
+ * created.  Returns ctx->cache_dir (borrowed), or NULL after reporting an
+ * error (no HOME, out of memory). */
+const char *ctx_cache_dir(struct ctx *ctx);
+
+/* Runs the setup `flags` (enum cmd_setup) asks for; reports failures.
+ * Returns EXIT_OK or the exit status to give up with. */
+int ctx_setup(struct ctx *ctx, unsigned flags);
+
+/* The option spec of a command: its usage lines and options plus the global
+ * options, which are accepted after the command name too. */
+#define CMD_SPEC(ctx, usage, opts) { (usage), (opts), ctx_global_options(ctx), NULL, 0 }
+
+/* Every command parses its arguments with this, once, before doing
+ * anything else:
+ *
+ *	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
+ *	int rc = cmd_parse_options(ctx, &spec, &argc, &argv);
+ *	if (rc != OPT_CONTINUE)
+ *		return rc;
+ *	if (argc > 1)
+ *		return opt_usage_error(&spec, "too many arguments");
+ *
+ * It is opt_parse() (afterwards argv[0 .. argc-1] are the operands) followed,
+ * once every option is known (a --cache after the command name counts), by
+ * the setup the command's table row asks for (enum cmd_setup).  So --help
+ * and usage errors need no setup.  Returns OPT_CONTINUE, or the exit status
+ * the command should return. */
+int cmd_parse_options(struct ctx *ctx, const struct opt_spec *spec, int *argc, char ***argv);
+
+typedef int cmd_fn(int argc, char **argv, struct ctx *ctx);
+
+/* One row of the command table (cmd/main.c) or of a group's sub-table;
+ * tables end with a row whose name is NULL. */
+struct cmd {
+	const char *name;
+	cmd_fn *fn;
+	unsigned setup;		/* enum cmd_setup */
+	const char *summary;	/* one line, lower case, shown by `hoist help` */
+};
+
+/* The top-level table (cmd/main.c). */
+extern const struct cmd cmd_table[];
+
+/* The row named `name` in `table`, or NULL. */
+const struct cmd *cmd_lookup(const struct cmd *table, const char *name);
+
+/* Runs one row: its function with ctx->cmd_name set to `full_name` and its
+ * setup flags pending for cmd_parse_options().  argv[0] is the command's
+ * name. */
+int cmd_run(const struct cmd *c, const char *full_name, int argc, char **argv,
+	    struct ctx *ctx);
+
+/* Dispatches `hoist GROUP [options] SUB [args]`: argv[0] is the group name.
+ * Global options may come before SUB.  `hoist GROUP --help` lists the
+ * sub-commands on stdout (exit 0), bare `hoist GROUP` on stderr (exit 2);
+ * an unknown SUB is a usage error with a suggestion. */
+int cmd_group_run(struct ctx *ctx, const char *group, const struct cmd *subs, int argc,
+		  char **argv);
+
+/* Appends "commands:" and one "   name   summary" line per row. */
+int cmd_list_format(struct buf *out, const struct cmd *table);
+
+/* Reports "error: '<name>' is not a <what> command" and, when a row is
+ * close enough (git's help.c weights), "hint: the most similar command is
+ * '<row>'".  Returns EXIT_USAGE. */
+int cmd_unknown(const struct cmd *table, const char *what, const char *name);
+
+/* The top-level help (`hoist --help`, `hoist help`): usage, command list,
+ * options.  0 or ERR_NOMEM. */
+int cmd_main_usage(struct buf *out, struct ctx *ctx);
+
+/* The commands; keep in the order of the table. */
+int cmd_help(int argc, char **argv, struct ctx *ctx);
+int cmd_version(int argc, char **argv, struct ctx *ctx);
+
+#endif
