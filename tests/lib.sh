@@ -1,0 +1,282 @@
+# tests/lib.sh - shared helpers for the end-to-end tests (tests/e2e/tNNNN-*.sh).
+#
+#   #!/usr/bin/env bash
+#   . "$(dirname "$0")/../lib.sh"
+#   test_init
+#   registry_start
+#   seed_image library/hello:1
+#   expect_success "version prints" hoist version
+#   expect_output  "tag listed" "1" hoist ls "$REGISTRY/library/hello"
+#   grep -q something "$OUT" && test_ok "..." || test_not_ok "..."
+#   test_done
+#
+# test_init
+#   Makes a scratch directory ($TEST_DIR, under ${TMPDIR:-/tmp}) and cds into
+#   it; HOME=$TEST_DIR/home, XDG_CONFIG_HOME=$HOME/.config,
+#   XDG_CACHE_HOME=$HOME/.cache, XDG_RUNTIME_DIR=$TEST_DIR/run,
+#   DOCKER_CONFIG=$HOME/.docker, REGISTRY_AUTH_FILE=$XDG_RUNTIME_DIR/containers/auth.json,
+#   TMPDIR=$TEST_DIR/tmp, LC_ALL=C, TZ=UTC; unsets proxies, HOIST_* (except
+#   the test knobs) and TLS/CA overrides.  Sets HOIST (the binary under test:
+#   $HOIST_BIN, else $TOP/hoist), TOP (repository root), TOOLS (helper programs,
+#   $HOIST_TEST_TOOLS, else $TOP/build/tests/tools), TEST_NAME.  Defines a
+#   function `hoist` that runs "$HOIST" (under valgrind when HOIST_VALGRIND=1,
+#   which makes valgrind errors exit 99).  On EXIT: stops every registry and
+#   every at_exit command, removes $TEST_DIR unless HOIST_TEST_KEEP=1.
+#
+# Checks: each prints exactly one "ok - NAME: DESC" or "not ok - NAME: DESC"
+# line on stdout and returns 0 or 1 (so do not `set -e`).  The command's
+# stdout and stderr go to files, $OUT and $ERR (kept per command under
+# $TEST_DIR/.lib/), never to the test's stdout; stdin is the caller's, so
+# `echo pw | expect_success ... hoist login --password-stdin` works.  On
+# failure the command line, its exit status and the last lines of its stdout
+# and stderr go to stderr.
+#   expect_success DESC CMD...          exit status 0
+#   expect_failure DESC CMD...          any non-zero exit status
+# Every check also fails when the command crashed: killed by a signal (status
+# 125..254) or a sanitizer/valgrind report on its stderr, even if the status
+# was the expected one (expect_code N with N >= 125 accepts that status).
+#   expect_code N DESC CMD...           exit status exactly N
+#   expect_output DESC EXPECTED CMD...  exit status 0 and stdout == EXPECTED
+#                                       (trailing newlines ignored, as in $(...))
+#   compare DESC FILE1 FILE2            identical files (diff -u on failure)
+#   test_ok DESC / test_not_ok DESC [MSG...]   record a result of your own check
+# test_done: exits 0 if every check passed, 1 otherwise.
+# at_exit "COMMAND": run COMMAND (eval'd) at exit, before registries stop.
+#
+# Registries (scripts/registry, shared with scripts/demo and scripts/bench):
+#   registry_start [--tls] [--htpasswd USER:PASS]
+#                  [--token REALM_URL ISSUER SERVICE ROOTCERT] [--name N]
+#     sets REGISTRY (127.0.0.1:PORT), REGISTRY_URL, REGISTRY_CA, REGISTRY_CERTS,
+#     REGISTRY_USER, REGISTRY_PASS, REGISTRY_LOG, REGISTRY_DIR, REGISTRY_PID;
+#     with --name N also REGISTRY_N, REGISTRY_URL_N, REGISTRY_CA_N, ... (the
+#     unsuffixed ones always describe the registry started last).
+#   registry_stop [NAME]       (no NAME: the one started without --name)
+#   seed_image [--name N] [--content TEXT] REF   (sets SEED_DIGEST, SEED_LAYOUT)
+# See scripts/registry for the details.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$TOP/scripts/registry"
+
+TEST_NAME=$(basename "$0" .sh)
+_t_passed=0
+_t_failed=0
+_t_seq=0
+_t_at_exit=()
+
+test_init() {
+	umask 022
+	local base=${TMPDIR:-/tmp}
+	TEST_DIR=$(mktemp -d "$base/hoist-$TEST_NAME.XXXXXX") || {
+		echo "test_init: cannot make a scratch directory under $base" >&2
+		exit 1
+	}
+	cd "$TEST_DIR" || exit 1
+	mkdir -p home/.config home/.cache home/.docker run tmp .lib
+	chmod 700 run
+	# Proxies and anything else from the caller's environment that could change
+	# what hoist, curl or skopeo do.
+	unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY \
+		no_proxy NO_PROXY ftp_proxy FTP_PROXY \
+		CURL_CA_BUNDLE CURL_HOME SSL_CERT_FILE SSL_CERT_DIR \
+		CONTAINERS_REGISTRIES_CONF CONTAINERS_AUTH_FILE KOCACHE \
+		LANG LANGUAGE
+	local v
+	for v in $(compgen -e); do
+		case $v in
+		HOIST_BIN | HOIST_TEST_KEEP | HOIST_TEST_TOOLS | HOIST_VALGRIND) ;;
+		HOIST_*) unset "$v" ;;
+		REGISTRY_*) unset "$v" ;;
+		esac
+	done
+	export HOME=$TEST_DIR/home
+	export XDG_CONFIG_HOME=$HOME/.config
+	export XDG_CACHE_HOME=$HOME/.cache
+	export XDG_RUNTIME_DIR=$TEST_DIR/run
+	export DOCKER_CONFIG=$HOME/.docker
+	export REGISTRY_AUTH_FILE=$XDG_RUNTIME_DIR/containers/auth.json
+	export TMPDIR=$TEST_DIR/tmp
+	export LC_ALL=C TZ=UTC
+	HOIST=${HOIST_BIN:-$TOP/hoist}
+	TOOLS=${HOIST_TEST_TOOLS:-$TOP/build/tests/tools}
+	export HOIST
+	REGISTRY_BASEDIR=$TEST_DIR
+	OUT=$TEST_DIR/.lib/none.out
+	ERR=$TEST_DIR/.lib/none.err
+	: >"$OUT"
+	: >"$ERR"
+	# Only the test's own shell cleans up: a child forked for `cmd &` may get a
+	# signal before it has reset the inherited traps.
+	_t_main_pid=$BASHPID
+	trap _t_cleanup EXIT
+	trap '_t_signal INT 130' INT
+	trap '_t_signal TERM 143' TERM
+	trap '_t_signal HUP 129' HUP
+}
+
+hoist() {
+	if [[ ${HOIST_VALGRIND-} == 1 ]]; then
+		valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+			"$HOIST" "$@"
+	else
+		"$HOIST" "$@"
+	fi
+}
+
+at_exit() {
+	_t_at_exit+=("$1")
+}
+
+_t_signal() { # SIG STATUS
+	if [[ $BASHPID == "$_t_main_pid" ]]; then
+		exit "$2"
+	fi
+	trap - "$1"
+	kill -s "$1" "$BASHPID"
+}
+
+_t_cleanup() {
+	local rc=$? c
+	[[ $BASHPID == "$_t_main_pid" ]] || return "$rc"
+	trap - EXIT INT TERM HUP
+	for c in "${_t_at_exit[@]}"; do
+		eval "$c" >/dev/null 2>&1
+	done
+	registry_stop_all >/dev/null 2>&1
+	cd / || true
+	if [[ -n ${TEST_DIR-} && -d $TEST_DIR ]]; then
+		if [[ ${HOIST_TEST_KEEP-} == 1 ]]; then
+			echo "# kept $TEST_DIR" >&2
+		else
+			rm -rf "$TEST_DIR"
+		fi
+	fi
+	exit "$rc"
+}
+
+test_ok() {
+	echo "ok - $TEST_NAME: $1"
+	_t_passed=$((_t_passed + 1))
+	return 0
+}
+
+test_not_ok() {
+	local desc=$1
+	shift
+	echo "not ok - $TEST_NAME: $desc"
+	_t_failed=$((_t_failed + 1))
+	{
+		echo "# FAIL: $TEST_NAME: $desc"
+		(($#)) && printf '#   %s\n' "$@"
+	} >&2
+	return 1
+}
+
+# _t_run CMD...: runs CMD with stdout/stderr in fresh files; sets OUT, ERR, _t_rc.
+_t_run() {
+	_t_seq=$((_t_seq + 1))
+	OUT=${TEST_DIR:-.}/.lib/$_t_seq.out
+	ERR=${TEST_DIR:-.}/.lib/$_t_seq.err
+	"$@" >"$OUT" 2>"$ERR"
+	_t_rc=$?
+	_t_crash=
+	if ((_t_rc >= 125 && _t_rc != 255)); then
+		_t_crash="status $_t_rc (killed by a signal?)"
+	elif grep -qE '^==[0-9]+== ?[A-Z]|^SUMMARY: [A-Za-z]+Sanitizer|: runtime error: ' "$ERR"; then
+		_t_crash="a sanitizer or valgrind report on stderr"
+	fi
+}
+
+_t_report_cmd() { # DESC WHAT CMD...   (extra text for stderr in $_t_extra)
+	local desc=$1 what=$2
+	shift 2
+	test_not_ok "$desc" "$what" "command: $(printf '%q ' "$@")" "exit status: $_t_rc"
+	{
+		[[ -n ${_t_extra-} ]] && printf '%s\n' "$_t_extra"
+		_t_extra=
+		echo "# --- stdout (last 20 lines) ---"
+		tail -n 20 "$OUT" | sed 's/^/#   /'
+		echo "# --- stderr (last 20 lines) ---"
+		tail -n 20 "$ERR" | sed 's/^/#   /'
+	} >&2
+	return 1
+}
+
+expect_success() {
+	local desc=$1
+	shift
+	_t_run "$@"
+	if [[ -n $_t_crash ]]; then
+		_t_report_cmd "$desc" "crashed: $_t_crash" "$@"
+	elif ((_t_rc == 0)); then
+		test_ok "$desc"
+	else
+		_t_report_cmd "$desc" "expected success" "$@"
+	fi
+}
+
+expect_failure() {
+	local desc=$1
+	shift
+	_t_run "$@"
+	if ((_t_rc == 0)); then
+		_t_report_cmd "$desc" "expected failure, got success" "$@"
+	elif [[ -n $_t_crash ]]; then
+		_t_report_cmd "$desc" "expected a clean failure, crashed: $_t_crash" "$@"
+	else
+		test_ok "$desc"
+	fi
+}
+
+expect_code() {
+	local want=$1 desc=$2
+	shift 2
+	_t_run "$@"
+	if [[ -n $_t_crash ]] && ((_t_rc != want || _t_rc < 125)); then
+		_t_report_cmd "$desc" "crashed: $_t_crash" "$@"
+	elif ((_t_rc == want)); then
+		test_ok "$desc"
+	else
+		_t_report_cmd "$desc" "expected exit status $want" "$@"
+	fi
+}
+
+expect_output() {
+	local desc=$1 want=$2 got
+	shift 2
+	_t_run "$@"
+	got=$(cat "$OUT")
+	if [[ -n $_t_crash ]]; then
+		_t_report_cmd "$desc" "crashed: $_t_crash" "$@"
+	elif ((_t_rc != 0)); then
+		_t_report_cmd "$desc" "expected success" "$@"
+	elif [[ $got != "$want" ]]; then
+		printf '%s\n' "$want" >"$OUT.expected"
+		printf '%s\n' "$got" >"$OUT.got"
+		_t_extra=$(diff -u --label expected --label got "$OUT.expected" "$OUT.got" |
+			sed 's/^/#   /')
+		_t_report_cmd "$desc" "unexpected stdout (diff below)" "$@"
+	else
+		test_ok "$desc"
+	fi
+}
+
+compare() {
+	local desc=$1 a=$2 b=$3
+	if [[ ! -e $a || ! -e $b ]]; then
+		test_not_ok "$desc" "missing file: $([[ -e $a ]] || echo "$a ")$([[ -e $b ]] || echo "$b")"
+	elif diff -u "$a" "$b" >"${TEST_DIR:-.}/.lib/compare.diff" 2>&1; then
+		test_ok "$desc"
+	else
+		test_not_ok "$desc" "files differ: $a $b"
+		head -n 60 "${TEST_DIR:-.}/.lib/compare.diff" | sed 's/^/#   /' >&2
+		return 1
+	fi
+}
+
+test_done() {
+	if ((_t_failed == 0)); then
+		exit 0
+	fi
+	echo "# $TEST_NAME: $_t_failed of $((_t_passed + _t_failed)) checks failed" >&2
+	exit 1
+}
