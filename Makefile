@@ -113,7 +113,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/hoist
 	for p in $(MAN_PAGES); do rm -f $(DESTDIR)$(MANDIR)/man1/$$(basename $$p); done
 
-demo: all
+demo: all $(TEST_TOOL_BINS)
 	@scripts/demo
 
 bench: all
