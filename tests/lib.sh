@@ -53,6 +53,30 @@
 #   registry_stop [NAME]       (no NAME: the one started without --name)
 #   seed_image [--name N] [--content TEXT] REF   (sets SEED_DIGEST, SEED_LAYOUT)
 # See scripts/registry for the details.
+#
+# Fixtures (tests/fixtures/, Python 3 run with /usr/bin/python3; each on a
+# free loopback port, logging every request, stopped at exit and by itself
+# after --max-seconds, 300 by default):
+#   token_server_start [--user U:P]... [--reader U:P]... [--anonymous-pull]
+#                      [--key-type ec|rsa] [other tests/fixtures/token-server options]
+#     a Bearer token issuer; sets TOKEN_SERVER (host:port), TOKEN_REALM (its
+#     /token URL), TOKEN_ISSUER, TOKEN_SERVICE, TOKEN_CERT (the registry's
+#     rootcertbundle), TOKEN_KEY, TOKEN_LOG, TOKEN_DIR, TOKEN_PID, and
+#     TOKEN_USER/TOKEN_PASS (the first --user).  Then:
+#   registry_start_token [registry_start options]
+#     = registry_start --token "$TOKEN_REALM" "$TOKEN_ISSUER" "$TOKEN_SERVICE"
+#       "$TOKEN_CERT" ..., and records TOKEN_USER/TOKEN_PASS as the registry's
+#       REGISTRY_USER/REGISTRY_PASS, so seed_image pushes with them.
+#   token_server_stop
+#   fault_server_start [--name N] [--addr 127.0.0.x] [fault-server options]
+#                      (--upstream HOST:PORT | --blob-dir DIR)
+#     a misbehaving reverse proxy (tests/fixtures/fault-server: --status-once,
+#     --redirect-blobs-to, --drop-mid-blob, --corrupt-blob, ...); sets FAULT
+#     (host:port), FAULT_URL, FAULT_LOG, FAULT_DIR, FAULT_PID, and with
+#     --name N also FAULT_N, FAULT_URL_N, FAULT_LOG_N, FAULT_DIR_N, FAULT_PID_N.
+#   fault_server_stop [NAME]
+#   ALT_LOOPBACK (127.0.0.2): a second loopback host for redirect targets;
+#   alt_loopback_ok says whether it can be bound here.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/scripts/registry"
@@ -141,6 +165,7 @@ _t_cleanup() {
 	for c in "${_t_at_exit[@]}"; do
 		eval "$c" >/dev/null 2>&1
 	done
+	_fx_stop_all >/dev/null 2>&1
 	registry_stop_all >/dev/null 2>&1
 	cd / || true
 	if [[ -n ${TEST_DIR-} && -d $TEST_DIR ]]; then
@@ -279,4 +304,173 @@ test_done() {
 	fi
 	echo "# $TEST_NAME: $_t_failed of $((_t_passed + _t_failed)) checks failed" >&2
 	exit 1
+}
+
+# --- fixtures: token server, fault server (tests/fixtures/) -------------------
+
+FIXTURES=$TOP/tests/fixtures
+_FX_PYTHON=/usr/bin/python3
+ALT_LOOPBACK=127.0.0.2
+_fx_keys=()
+declare -gA _fx_pid=()
+
+alt_loopback_ok() {
+	"$_FX_PYTHON" -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0))' \
+		"$ALT_LOOPBACK" 2>/dev/null
+}
+
+# _fx_launch KEY DIR PROGRAM ARGS...: starts a fixture (not in a subshell: it
+# records the pid), waits up to 10 s for DIR/ready; sets _FX_ADDR and _FX_PID.
+_fx_launch() {
+	local key=$1 dir=$2 prog=$3 pid i
+	shift 3
+	[[ -x $_FX_PYTHON ]] || { echo "fixture: $_FX_PYTHON not found" >&2; return 1; }
+	_fx_stop "$key"
+	mkdir -p "$dir" || return 1
+	rm -f "$dir/ready"
+	setpriv --pdeathsig KILL "$_FX_PYTHON" "$FIXTURES/$prog" --ready-file "$dir/ready" "$@" \
+		</dev/null >"$dir/stderr" 2>&1 &
+	pid=$!
+	_fx_pid[$key]=$pid
+	_fx_keys+=("$key")
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $dir/ready ]] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [[ ! -s $dir/ready ]]; then
+		echo "fixture: $prog did not start; its stderr:" >&2
+		tail -n 20 "$dir/stderr" >&2
+		_fx_stop "$key"
+		return 1
+	fi
+	_FX_ADDR=$(<"$dir/ready")
+	_FX_PID=$pid
+}
+
+_fx_stop() { # KEY
+	local key=$1 pid i
+	pid=${_fx_pid[$key]-}
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 30; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		[[ $(ps -o stat= -p "$pid" 2>/dev/null) == Z* ]] && break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	unset "_fx_pid[$key]"
+	local k keep=()
+	for k in "${_fx_keys[@]}"; do
+		[[ $k == "$key" ]] || keep+=("$k")
+	done
+	_fx_keys=("${keep[@]}")
+	return 0
+}
+
+_fx_stop_all() {
+	local k
+	for k in "${_fx_keys[@]}"; do
+		_fx_stop "$k"
+	done
+	_fx_keys=()
+}
+
+# token_server_start [--user U:P]... [--reader U:P]... [--anonymous-pull] [...]
+token_server_start() {
+	local issuer=hoist-test-issuer service=hoist-test-registry user='' a prev=''
+	for a in "$@"; do
+		case $prev in
+		--issuer) issuer=$a ;;
+		--service) service=$a ;;
+		--user) [[ -z $user ]] && user=$a ;;
+		esac
+		prev=$a
+	done
+	local dir=${REGISTRY_BASEDIR:-$PWD}/token-server
+	rm -rf "$dir"
+	_fx_launch token "$dir" token-server --dir "$dir" --log "$dir/requests.log" \
+		--issuer "$issuer" --service "$service" "$@" || return 1
+	: >>"$dir/requests.log"
+	TOKEN_SERVER=$_FX_ADDR
+	TOKEN_REALM=http://$_FX_ADDR/token
+	TOKEN_ISSUER=$issuer
+	TOKEN_SERVICE=$service
+	TOKEN_CERT=$dir/token.pem
+	TOKEN_KEY=$dir/token.key
+	TOKEN_LOG=$dir/requests.log
+	TOKEN_DIR=$dir
+	TOKEN_PID=$_FX_PID
+	TOKEN_USER=${user%%:*}
+	TOKEN_PASS=
+	[[ -n $user ]] && TOKEN_PASS=${user#*:}
+	return 0
+}
+
+token_server_stop() {
+	_fx_stop token
+	unset TOKEN_SERVER TOKEN_REALM TOKEN_PID
+}
+
+# registry_start_token [registry_start options]: a registry that trusts the
+# running token server.
+registry_start_token() {
+	[[ -n ${TOKEN_REALM-} ]] || { echo "registry_start_token: no token server (token_server_start)" >&2; return 1; }
+	registry_start --token "$TOKEN_REALM" "$TOKEN_ISSUER" "$TOKEN_SERVICE" "$TOKEN_CERT" "$@" || return 1
+	local name=default i args=("$@")
+	for ((i = 0; i < ${#args[@]}; i++)); do
+		[[ ${args[i]} == --name ]] && name=${args[i + 1]}
+	done
+	if [[ -n $TOKEN_USER ]]; then
+		_reg_set "$name" REGISTRY_USER "$TOKEN_USER"
+		_reg_set "$name" REGISTRY_PASS "$TOKEN_PASS"
+		(umask 077 && printf '%s:%s\n' "$TOKEN_USER" "$TOKEN_PASS" >"$REGISTRY_DIR/creds")
+	fi
+	return 0
+}
+
+# fault_server_start [--name N] [--addr A] [fault-server options]
+fault_server_start() {
+	local name=default args=()
+	while (($#)); do
+		case $1 in
+		--name)
+			[[ ${2-} =~ ^[A-Za-z0-9_]+$ ]] || { echo "fault_server_start: --name needs [A-Za-z0-9_]+" >&2; return 1; }
+			name=$2; shift 2 ;;
+		*) args+=("$1"); shift ;;
+		esac
+	done
+	local dir=${REGISTRY_BASEDIR:-$PWD}/fault-$name
+	rm -rf "$dir"
+	mkdir -p "$dir" && : >"$dir/requests.log" || return 1
+	_fx_launch "fault-$name" "$dir" fault-server --log "$dir/requests.log" "${args[@]}" ||
+		return 1
+	local k v
+	for k in FAULT FAULT_URL FAULT_LOG FAULT_DIR FAULT_PID; do
+		case $k in
+		FAULT) v=$_FX_ADDR ;;
+		FAULT_URL) v=http://$_FX_ADDR ;;
+		FAULT_LOG) v=$dir/requests.log ;;
+		FAULT_DIR) v=$dir ;;
+		FAULT_PID) v=$_FX_PID ;;
+		esac
+		printf -v "$k" '%s' "$v"
+		[[ $name == default ]] || printf -v "${k}_$name" '%s' "$v"
+	done
+	return 0
+}
+
+fault_server_stop() { # [NAME]
+	local name=${1:-default} k
+	if [[ -n ${_fx_pid[fault-$name]-} && ${FAULT_PID-} == "${_fx_pid[fault-$name]}" ]]; then
+		unset FAULT FAULT_URL FAULT_LOG FAULT_DIR FAULT_PID
+	fi
+	_fx_stop "fault-$name"
+	if [[ $name != default ]]; then
+		for k in FAULT FAULT_URL FAULT_LOG FAULT_DIR FAULT_PID; do
+			unset "${k}_$name"
+		done
+	fi
+	return 0
 }
