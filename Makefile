@@ -47,7 +47,7 @@ CORE_SRCS += core/ref.c
 CORE_SRCS += core/platform.c
 CORE_SRCS += core/descriptor.c core/manifest.c
 CACHE_SRCS := cache/layout.c
-REGISTRY_SRCS := registry/wire.c registry/http.c
+REGISTRY_SRCS := registry/wire.c registry/http.c registry/client.c registry/creds.c
 CMD_SRCS := cmd/main.c cmd/dispatch.c cmd/ctx.c cmd/opt.c cmd/report.c cmd/help.c cmd/version.c
 
 LIB_SRCS := $(CORE_SRCS) $(CACHE_SRCS) $(REGISTRY_SRCS)
@@ -55,10 +55,10 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILDDIR)/%.o)
 LIBHOIST := $(BUILDDIR)/libhoist.a
 
-UNIT_TESTS := err buf digest json ref platform manifest layout opt wire http
+UNIT_TESTS := err buf digest json ref platform manifest layout opt wire http creds
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
-TEST_TOOLS := layout-tool
+TEST_TOOLS := layout-tool reg-tool
 TEST_TOOL_BINS := $(TEST_TOOLS:%=$(BUILDDIR)/tests/tools/%)
 
 MAN_SRCS := $(wildcard man/*.scd)
