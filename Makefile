@@ -42,7 +42,7 @@ ALL_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lpthread
 
 # Explicit source lists, one line per module.
-CORE_SRCS := core/err.c core/buf.c core/digest.c core/json.c
+CORE_SRCS := core/err.c core/buf.c core/text.c core/digest.c core/json.c
 CORE_SRCS += core/ref.c
 CORE_SRCS += core/platform.c
 CORE_SRCS += core/descriptor.c core/manifest.c
@@ -55,7 +55,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILDDIR)/%.o)
 LIBHOIST := $(BUILDDIR)/libhoist.a
 
-UNIT_TESTS := err buf digest json ref platform manifest layout opt wire http creds
+UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool

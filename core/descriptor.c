@@ -2,6 +2,7 @@
 #include "core/manifest.h"
 
 #include "core/err.h"
+#include "core/text.h"
 #include "core/json.h"
 
 #include <stdio.h>
@@ -103,21 +104,9 @@ enum mt_kind mt_classify(const char *media_type)
 
 void manifest_quote(char *out, size_t outlen, const char *s)
 {
-	size_t i, j = 0;
-
-	if (!outlen)
-		return;
 	if (!s)
 		s = "(null)";
-	for (i = 0; s[i] && j + 4 < outlen && i < 80; i++) {
-		unsigned char c = (unsigned char)s[i];
-		out[j++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	if (s[i] && j + 4 < outlen) {
-		memcpy(out + j, "...", 3);
-		j += 3;
-	}
-	out[j] = '\0';
+	text_clean(out, outlen < 88 ? outlen : 88, s, strlen(s));
 }
 
 /* ---- kvlist ---- */
@@ -230,94 +219,6 @@ int kvlist_from_json(struct kvlist *out, const struct json *j, const char *what,
 	return json_obj_each(j, annot_one, &arg);
 }
 
-/* ---- base64 (standard alphabet, padded: Go's []byte encoding) ---- */
-
-static const char b64_chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes strictly; returns 0, ERR_INVALID or ERR_NOMEM.  *out is malloc'd. */
-static int b64_decode(char **out, size_t *outlen, const char *s, size_t len)
-{
-	size_t i, o = 0, pad = 0;
-	unsigned char *d;
-	int v[4], k;
-
-	*out = NULL;
-	*outlen = 0;
-	if (len % 4)
-		return ERR_INVALID;
-	if (len && s[len - 1] == '=')
-		pad = (len > 1 && s[len - 2] == '=') ? 2 : 1;
-	d = malloc(len / 4 * 3 + 1);
-	if (!d)
-		return ERR_NOMEM;
-	for (i = 0; i < len; i += 4) {
-		for (k = 0; k < 4; k++) {
-			if (i + 4 == len && k >= 4 - (int)pad) {
-				v[k] = 0;
-				continue;
-			}
-			v[k] = b64_val((unsigned char)s[i + k]);
-			if (v[k] < 0) {
-				free(d);
-				return ERR_INVALID;
-			}
-		}
-		d[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		d[o++] = (unsigned char)((v[1] & 0xf) << 4 | v[2] >> 2);
-		d[o++] = (unsigned char)((v[2] & 0x3) << 6 | v[3]);
-	}
-	o -= pad;
-	d[o] = '\0';
-	*out = (char *)d;
-	*outlen = o;
-	return 0;
-}
-
-static char *b64_encode(const char *data, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)data;
-	size_t i, o = 0;
-	char *s;
-	unsigned v;
-
-	if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
-		return NULL;
-	s = malloc((len + 2) / 3 * 4 + 1);
-	if (!s)
-		return NULL;
-	for (i = 0; i + 2 < len; i += 3) {
-		v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-		s[o++] = b64_chars[v >> 18 & 63];
-		s[o++] = b64_chars[v >> 12 & 63];
-		s[o++] = b64_chars[v >> 6 & 63];
-		s[o++] = b64_chars[v & 63];
-	}
-	if (i < len) {
-		v = (unsigned)p[i] << 16 | (i + 1 < len ? (unsigned)p[i + 1] << 8 : 0);
-		s[o++] = b64_chars[v >> 18 & 63];
-		s[o++] = b64_chars[v >> 12 & 63];
-		s[o++] = i + 1 < len ? b64_chars[v >> 6 & 63] : '=';
-		s[o++] = '=';
-	}
-	s[o] = '\0';
-	return s;
-}
 
 /* ---- platforms (filled here directly: see manifest.h) ---- */
 
@@ -607,7 +508,7 @@ int descriptor_from_json(struct descriptor *out, const struct json *j, const cha
 			ret = err_set(e, ERR_INVALID, "%s: data must be a base64 string", what);
 			goto out;
 		}
-		rc = b64_decode(&out->data, &out->data_len, s, json_str_len(v));
+		rc = base64_decode(&out->data, &out->data_len, s, json_str_len(v));
 		if (rc == ERR_NOMEM)
 			goto nomem;
 		if (rc < 0) {
@@ -661,7 +562,7 @@ struct json *descriptor_to_json(const struct descriptor *d)
 {
 	struct json *o = json_new_object(), *sub;
 	const char **keys = NULL;
-	char *b64;
+	struct buf b64 = BUF_INIT;
 	size_t i;
 
 	if (!o)
@@ -692,13 +593,12 @@ struct json *descriptor_to_json(const struct descriptor *d)
 		keys = NULL;
 	}
 	if (d->data && d->data_len) {
-		if (!(b64 = b64_encode(d->data, d->data_len)))
+		int rc = base64_encode(&b64, d->data, d->data_len);
+		if (!rc)
+			rc = json_set(o, "data", json_new_string(b64.data));
+		buf_release(&b64);
+		if (rc < 0)
 			goto fail;
-		if (json_set(o, "data", json_new_string(b64)) < 0) {
-			free(b64);
-			goto fail;
-		}
-		free(b64);
 	}
 	if (d->platform && json_set(o, "platform", platform_to_json(d->platform)) < 0)
 		goto fail;

@@ -1,6 +1,7 @@
 #include "core/digest.h"
 
 #include "core/err.h"
+#include "core/text.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -21,27 +22,12 @@ const char *digest_alg_name(enum digest_alg alg)
 	return algs[alg].name;
 }
 
-/* Quotes at most 80 bytes of untrusted input, control bytes replaced. */
-static void quote_input(char *dst, size_t dstlen, const char *s, size_t len)
-{
-	size_t i, j = 0;
-
-	for (i = 0; i < len && j + 4 < dstlen && i < 80; i++) {
-		unsigned char c = (unsigned char)s[i];
-		dst[j++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	if (i < len && j + 4 < dstlen) {
-		memcpy(dst + j, "...", 3);
-		j += 3;
-	}
-	dst[j] = '\0';
-}
 
 static int parse_fail(struct err *e, const char *s, size_t len, const char *why)
 {
 	char q[96];
 
-	quote_input(q, sizeof(q), s, len);
+	text_clean(q, sizeof(q), s, len);
 	return err_set(e, ERR_INVALID, "invalid digest '%s': %s", q, why);
 }
 

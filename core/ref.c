@@ -5,6 +5,7 @@
 #include "core/ref.h"
 
 #include "core/err.h"
+#include "core/text.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -30,17 +31,7 @@
 
 static const char *quote(char *dst, const char *s, size_t len)
 {
-	size_t i;
-
-	for (i = 0; i < len && i < QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-		dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	if (i < len) {
-		memcpy(dst + i, "...", 3);
-		i += 3;
-	}
-	dst[i] = '\0';
+	text_clean(dst, QUOTE_BUF, s, len);
 	return dst;
 }
 

@@ -510,7 +510,7 @@ static int realm_check(struct reg *r, struct err *e)
 	host_only(&gh, r->host);
 	if (host_is_internal_ip(rh.data) && !r->loopback && strcmp(rh.data, gh.data)) {
 		char q[96];
-		wire_text_clean(q, sizeof(q), rh.data, rh.len);
+		text_clean(q, sizeof(q), rh.data, rh.len);
 		ret = err_set(e, ERR_AUTH, "registry '%s' names a token realm on the internal "
 			      "address '%s': refused", r->name, q);
 		goto out;

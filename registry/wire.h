@@ -15,6 +15,7 @@
 #define HOIST_WIRE_H
 
 #include "core/buf.h"
+#include "core/text.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -30,15 +31,8 @@ struct err;
 #define WIRE_TEXT_MAX 200		/* bytes of server text kept per message */
 #define WIRE_RETRY_AFTER_MAX 3600	/* seconds; longer waits are clamped */
 
-/* ---- server text ---- */
+/* ---- server text: see text_clean() in core/text.h ---- */
 
-/* Copies `len` bytes of `s` into `out` (`size` bytes, always NUL-terminated
- * when size > 0) for use on one line: ASCII and C1 control characters
- * (tab and newline included), invalid UTF-8, bidirectional-override and
- * line-separator characters each become '?'.  When the text does not fit,
- * it is cut at a character boundary and "..." is appended.  Returns the
- * length written. */
-size_t wire_text_clean(char *out, size_t size, const char *s, size_t len);
 
 /* ---- WWW-Authenticate ---- */
 

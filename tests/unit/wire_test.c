@@ -595,28 +595,28 @@ TEST(errors_cleaned_and_capped)
 	wire_errors_release(&w);
 }
 
-TEST(text_clean)
+TEST(text_clean_lines)
 {
 	char out[16];
 
-	CHECK(wire_text_clean(out, sizeof(out), "hello", 5) == 5);
+	CHECK(text_clean(out, sizeof(out), "hello", 5) == 5);
 	CHECK_STR(out, "hello");
-	wire_text_clean(out, sizeof(out), "a\tb\r\nc\x7f", 7);
+	text_clean(out, sizeof(out), "a\tb\r\nc\x7f", 7);
 	CHECK_STR(out, "a?b??c?");
-	wire_text_clean(out, sizeof(out), "\xff\xc3(\xe2\x82\xac\xed\xa0\x80", 9);
+	text_clean(out, sizeof(out), "\xff\xc3(\xe2\x82\xac\xed\xa0\x80", 9);
 	CHECK_STR(out, "?" "?(\xe2\x82\xac?" "?" "?");
 	/* exactly fits: no ellipsis */
-	wire_text_clean(out, sizeof(out), "123456789012345", 15);
+	text_clean(out, sizeof(out), "123456789012345", 15);
 	CHECK_STR(out, "123456789012345");
-	wire_text_clean(out, sizeof(out), "1234567890123456", 16);
+	text_clean(out, sizeof(out), "1234567890123456", 16);
 	CHECK_STR(out, "123456789012...");
 	/* never splits a character */
-	wire_text_clean(out, sizeof(out), "12345678901\xe2\x82\xac" "abc", 17);
+	text_clean(out, sizeof(out), "12345678901\xe2\x82\xac" "abc", 17);
 	CHECK_STR(out, "12345678901...");
-	wire_text_clean(out, 3, "abcdef", 6);
+	text_clean(out, 3, "abcdef", 6);
 	CHECK_STR(out, "ab");
-	CHECK(wire_text_clean(out, 0, "abc", 3) == 0);
-	wire_text_clean(out, sizeof(out), "a\0b", 3);
+	CHECK(text_clean(out, 0, "abc", 3) == 0);
+	text_clean(out, sizeof(out), "a\0b", 3);
 	CHECK_STR(out, "a?b");
 }
 
@@ -904,7 +904,7 @@ int main(void)
 	RUN(errors_parse);
 	RUN(errors_bad_bodies);
 	RUN(errors_cleaned_and_capped);
-	RUN(text_clean);
+	RUN(text_clean_lines);
 	RUN(status_errors);
 	RUN(status_bare);
 	RUN(status_hostile_text);
