@@ -14,7 +14,7 @@ MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 SCDOC ?= scdoc
 
-PKGS := libcurl gnutls json-c libarchive libzstd
+PKGS := libcurl gnutls json-c libarchive libzstd zlib
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 
@@ -46,6 +46,7 @@ CORE_SRCS := core/err.c core/buf.c core/text.c core/digest.c core/json.c
 CORE_SRCS += core/ref.c
 CORE_SRCS += core/platform.c
 CORE_SRCS += core/descriptor.c core/manifest.c
+CORE_SRCS += core/archive.c core/layer.c core/containerfile.c
 CACHE_SRCS := cache/layout.c
 REGISTRY_SRCS := registry/wire.c registry/http.c registry/client.c registry/creds.c
 CMD_SRCS := cmd/main.c cmd/dispatch.c cmd/ctx.c cmd/opt.c cmd/report.c cmd/help.c cmd/version.c
@@ -55,7 +56,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILDDIR)/%.o)
 LIBHOIST := $(BUILDDIR)/libhoist.a
 
-UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds
+UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds archive layer containerfile
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool
