@@ -9,6 +9,20 @@
  *   .hoist/ingest/      temporary blob files, each flocked by its writer
  *   .hoist/index.lock   flock serialising index.json read-modify-write
  *   .hoist/gc.lock      shared by writers holding a lease, exclusive for gc
+ *   .hoist/meta-index.json   metadata-only entries (see below)
+ *   .hoist/refs/<sha256 of the ref name>.json   usage record of an entry:
+ *                       {"ref", "digest", "pulled"}; its mtime = last used
+ *   .hoist/sources/<alg>/<hex>   where a blob came from, one
+ *                       "registry/repository" per line (at most 32)
+ *
+ * Two indexes.  index.json holds complete images only (every blob the entry
+ * reaches is present), so any tool can copy any entry.  Manifests and
+ * configs fetched without their layers (by inspection commands) are entries
+ * of .hoist/meta-index.json, an OCI index of the same format kept under the
+ * same lock and written the same way.  A ref name is in at most one of them:
+ * setting it in one removes it from the other (except that a metadata entry
+ * naming the digest the main index already has for that name is not added).
+ * gc marks from both; offline resolution (layout_ref_resolve) reads both.
  *
  * Blobs.  A blob is streamed into a temporary file in .hoist/ingest, hashed
  * while written, fsynced, checked against the expected digest and size and
@@ -138,7 +152,29 @@ int layout_blob_open(int *out_fd, int64_t *out_size, struct layout *l, const str
 int layout_blob_read(struct buf *out, struct layout *l, const struct digest *d, size_t max,
 		     struct err *e);
 
-/* --- index.json ------------------------------------------------------- */
+/* --- index.json and the metadata index ------------------------------- */
+
+enum layout_index {
+	LAYOUT_INDEX_MAIN = 0,	/* index.json: complete images */
+	LAYOUT_INDEX_META = 1,	/* .hoist/meta-index.json: manifests and configs only */
+};
+
+/* The `_in` functions act on either index; the ones without act on
+ * index.json.  Every set and remove runs under .hoist/index.lock and
+ * replaces the file by rename, and layout_index_set_in() (over)writes the
+ * entry's usage record in .hoist/refs/ (the "pulled" time is now), which
+ * layout_index_remove_in() removes. */
+int layout_index_set_in(struct layout *l, enum layout_index which, const char *ref_name,
+			const struct descriptor *d, struct err *e);
+int layout_index_remove_in(struct layout *l, enum layout_index which, const char *ref_name,
+			   struct err *e);
+int layout_index_find_in(struct descriptor *out, struct layout *l, enum layout_index which,
+			 const char *ref_name, struct err *e);
+/* Offline tag resolution: the entry named `ref_name` in index.json, else in
+ * the metadata index; `out_which` (may be NULL) says which.  ERR_NOT_FOUND
+ * when in neither. */
+int layout_ref_resolve(struct descriptor *out, enum layout_index *out_which, struct layout *l,
+		       const char *ref_name, struct err *e);
 
 /* Adds `d` to index.json with ANNOT_REF_NAME = `ref_name` (overriding any
  * ref name among d's annotations).  An entry with that name is replaced in
@@ -163,10 +199,14 @@ struct layout_ref {
 /* All entries in file order; ERR_INVALID naming the first malformed one.
  * Free with layout_refs_free(). */
 int layout_index_list(struct layout_ref **out, size_t *out_n, struct layout *l, struct err *e);
+int layout_index_list_in(struct layout_ref **out, size_t *out_n, struct layout *l,
+			 enum layout_index which, struct err *e);
 void layout_refs_free(struct layout_ref *refs, size_t n);
 
 /* index.json as parsed JSON (a new reference, the caller frees it). */
 int layout_index_read(struct json **out, struct layout *l, struct err *e);
+int layout_index_read_in(struct json **out, struct layout *l, enum layout_index which,
+			 struct err *e);
 
 /* Read-modify-write under .hoist/index.lock.  `fn` gets the parsed
  * index.json (an object; "manifests" is present as an array) and may change
@@ -175,5 +215,49 @@ int layout_index_read(struct json **out, struct layout *l, struct err *e);
  * `e` filled to abort (returned as is). */
 int layout_index_update(struct layout *l, int (*fn)(struct json *index, void *arg, struct err *e),
 			void *arg, struct err *e);
+int layout_index_update_in(struct layout *l, enum layout_index which,
+			   int (*fn)(struct json *index, void *arg, struct err *e), void *arg,
+			   struct err *e);
+
+/* --- usage records ------------------------------------------------------ */
+
+/* Marks `ref_name` as used now: sets the mtime of its usage record
+ * (utimensat; no lock, no index rewrite).  0, ERR_NOT_FOUND when the entry
+ * has no record (written by another tool), ERR_IO.  Never fills an err:
+ * callers usually ignore the result. */
+int layout_ref_touch(struct layout *l, const char *ref_name);
+
+struct layout_ref_info {
+	struct digest digest;	/* as recorded; str "" when unreadable */
+	int64_t pulled;		/* unix seconds when set, -1 when unknown */
+	int64_t last_used;	/* unix seconds (the record's mtime) */
+};
+/* Reads the usage record of `ref_name`; ERR_NOT_FOUND when there is none. */
+int layout_ref_info_get(struct layout_ref_info *out, struct layout *l, const char *ref_name,
+			struct err *e);
+/* Removes (counts only, with dry_run) the usage records, and leftover
+ * temporary files, of names in neither index; under index.lock. */
+int layout_ref_records_prune(size_t *out_removed, struct layout *l, int dry_run,
+			     struct err *e);
+
+/* --- blob sources ------------------------------------------------------- */
+
+/* Records that blob `d` came from `source` ("registry/repository", no
+ * white space or control characters, at most 512 bytes; ERR_INVALID
+ * otherwise), so a later push to that registry can mount it.  Appends a
+ * line to .hoist/sources/<alg>/<hex> unless it is there already or the
+ * file holds 32 lines.  The blob need not be present yet. */
+int layout_blob_source_add(struct layout *l, const struct digest *d, const char *source,
+			   struct err *e);
+/* Appends the recorded sources of `d` (none when there is no record) to an
+ * initialised `out`, without duplicates. */
+int layout_blob_sources(struct strvec *out, struct layout *l, const struct digest *d,
+			struct err *e);
+/* Forgets the sources of `d` (gc, after deleting the blob). */
+void layout_blob_sources_remove(struct layout *l, const struct digest *d);
+
+/* The layout's root directory, open O_DIRECTORY (borrowed; for the other
+ * cache/ modules, which walk blobs/ and .hoist/ingest themselves). */
+int layout_root_fd(const struct layout *l);
 
 #endif

@@ -31,7 +31,9 @@
 
 #include "cmd/exit.h"
 #include "cmd/opt.h"
+#include "core/image.h"
 #include "core/platform.h"
+#include "registry/creds.h"
 
 struct buf;
 
@@ -40,6 +42,13 @@ struct buf;
  * --help or a usage error).  A group's flags are added to its sub-command's. */
 enum cmd_setup {
 	CMD_SETUP_CACHE_DIR = 1 << 0,	/* ctx->cache_dir resolved (ctx_cache_dir()) */
+	/* ctx->env ready for registry access: http client (certs dirs, -vv
+	 * trace, --insecure), credentials from docker's and podman's files,
+	 * --offline, --jobs, --platform, -v logging (cmd/env.c) */
+	CMD_SETUP_ENV = 1 << 1,
+	/* as CMD_SETUP_ENV, and the cache layout opened (created when missing)
+	 * as ctx->env.cache; implies CMD_SETUP_CACHE_DIR */
+	CMD_SETUP_CACHE = 1 << 2,
 };
 
 #define CTX_N_GLOBALS 8
@@ -58,6 +67,12 @@ struct ctx {
 	char *cache_dir;		/* NULL until ctx_cache_dir() or CMD_SETUP_CACHE_DIR */
 	const char *cmd_name;		/* "version", "cache ls": for messages */
 	unsigned setup_pending;		/* enum cmd_setup; cmd_run() -> cmd_parse_options() */
+	/* CMD_SETUP_ENV / CMD_SETUP_CACHE (cmd/env.c); released by ctx_release */
+	struct image_env env;
+	struct http_client *http;
+	struct creds_store creds;
+	struct layout *cache;		/* == env.cache when opened */
+	int env_ready;
 	/* private to cmd/ctx.c: the global option table pointing into this ctx */
 	struct opt global_opts[CTX_N_GLOBALS];
 };
@@ -79,6 +94,20 @@ const struct opt *ctx_global_options(const struct ctx *ctx);
  * created.  Returns ctx->cache_dir (borrowed), or NULL after reporting an
  * error (no HOME, out of memory). */
 const char *ctx_cache_dir(struct ctx *ctx);
+
+/* Sets up ctx->env for registry access, and the cache when `with_cache`
+ * (cmd/env.c).  Reports failures; returns an exit status. */
+int ctx_setup_env(struct ctx *ctx, int with_cache);
+/* Frees what ctx_setup_env() made (called by ctx_release()). */
+void ctx_release_env(struct ctx *ctx);
+/* The credential files in lookup order, as docker and podman find them:
+ * $DOCKER_CONFIG/config.json or ~/.docker/config.json, $REGISTRY_AUTH_FILE,
+ * $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json;
+ * helpers on $PATH.  For `hoist auth` and ctx_setup_env(). */
+int ctx_creds_store(struct ctx *ctx, struct creds_store *out);
+
+/* $TMPDIR when set and not empty, else "/tmp" (cmd/env.c). */
+const char *ctx_tmp_dir(void);
 
 /* Runs the setup `flags` (enum cmd_setup) asks for; reports failures.
  * Returns EXIT_OK or the exit status to give up with. */
@@ -113,7 +142,8 @@ struct cmd {
 	const char *name;
 	cmd_fn *fn;
 	unsigned setup;		/* enum cmd_setup */
-	const char *summary;	/* one line, lower case, shown by `hoist help` */
+	const char *summary;	/* one line, lower case, shown by `hoist help`;
+				 * NULL: an alias of the row before, not listed */
 };
 
 /* The top-level table (cmd/main.c). */
@@ -150,5 +180,18 @@ int cmd_main_usage(struct buf *out, struct ctx *ctx);
 /* The commands; keep in the order of the table. */
 int cmd_help(int argc, char **argv, struct ctx *ctx);
 int cmd_version(int argc, char **argv, struct ctx *ctx);
+int cmd_cache(int argc, char **argv, struct ctx *ctx);
+int cmd_manifest(int argc, char **argv, struct ctx *ctx);
+int cmd_config(int argc, char **argv, struct ctx *ctx);
+int cmd_digest(int argc, char **argv, struct ctx *ctx);
+int cmd_pull(int argc, char **argv, struct ctx *ctx);
+int cmd_ls(int argc, char **argv, struct ctx *ctx);
+int cmd_catalog(int argc, char **argv, struct ctx *ctx);
+int cmd_blob(int argc, char **argv, struct ctx *ctx);
+int cmd_tag(int argc, char **argv, struct ctx *ctx);
+int cmd_delete(int argc, char **argv, struct ctx *ctx);
+int cmd_push(int argc, char **argv, struct ctx *ctx);
+int cmd_copy(int argc, char **argv, struct ctx *ctx);
+int cmd_auth(int argc, char **argv, struct ctx *ctx);
 
 #endif

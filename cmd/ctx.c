@@ -51,6 +51,7 @@ void ctx_init(struct ctx *ctx)
 
 void ctx_release(struct ctx *ctx)
 {
+	ctx_release_env(ctx);
 	platform_release(&ctx->platform);
 	free(ctx->cache_dir);
 	ctx->cache_dir = NULL;
@@ -100,7 +101,9 @@ const char *ctx_cache_dir(struct ctx *ctx)
 
 int ctx_setup(struct ctx *ctx, unsigned flags)
 {
-	if ((flags & CMD_SETUP_CACHE_DIR) && !ctx_cache_dir(ctx))
+	if ((flags & (CMD_SETUP_CACHE_DIR | CMD_SETUP_CACHE)) && !ctx_cache_dir(ctx))
 		return EXIT_FAIL;
+	if (flags & (CMD_SETUP_ENV | CMD_SETUP_CACHE))
+		return ctx_setup_env(ctx, !!(flags & CMD_SETUP_CACHE));
 	return EXIT_OK;
 }

@@ -22,7 +22,9 @@ int cmd_list_format(struct buf *out, const struct cmd *table)
 
 	buf_addstr(out, "commands:\n");
 	for (i = 0; table[i].name; i++)
-		buf_addf(out, "   %-*s %s\n", CMD_NAME_COLUMN, table[i].name, table[i].summary);
+		if (table[i].summary)	/* NULL: an alias */
+			buf_addf(out, "   %-*s %s\n", CMD_NAME_COLUMN, table[i].name,
+				 table[i].summary);
 	return buf_failed(out) ? ERR_NOMEM : 0;
 }
 

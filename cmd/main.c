@@ -14,6 +14,20 @@
 const struct cmd cmd_table[] = {
 	{ "help", cmd_help, 0, "show help for hoist or one of its commands" },
 	{ "version", cmd_version, 0, "print hoist's version" },
+	{ "cache", cmd_cache, CMD_SETUP_CACHE_DIR, "list, clean and check the image cache" },
+	{ "manifest", cmd_manifest, CMD_SETUP_CACHE, "print the manifest of an image" },
+	{ "config", cmd_config, CMD_SETUP_CACHE, "print the config of an image" },
+	{ "digest", cmd_digest, CMD_SETUP_CACHE, "print the digest of an image" },
+	{ "pull", cmd_pull, CMD_SETUP_CACHE, "pull images into the cache, a layout or a tarball" },
+	{ "ls", cmd_ls, CMD_SETUP_ENV, "list the tags of a repository" },
+	{ "catalog", cmd_catalog, CMD_SETUP_ENV, "list the repositories of a registry" },
+	{ "blob", cmd_blob, CMD_SETUP_ENV, "write a blob to stdout" },
+	{ "tag", cmd_tag, CMD_SETUP_ENV, "add a tag to an image in its registry" },
+	{ "delete", cmd_delete, CMD_SETUP_ENV, "delete an image or tag from its registry" },
+	{ "push", cmd_push, CMD_SETUP_ENV, "push an image from a layout or the cache to a registry" },
+	{ "copy", cmd_copy, CMD_SETUP_ENV, "copy images from registry to registry, keeping digests" },
+	{ "cp", cmd_copy, CMD_SETUP_ENV, NULL },	/* alias: not listed */
+	{ "auth", cmd_auth, 0, "log in and out of registries, get credentials and tokens" },
 	{ NULL, NULL, 0, NULL },
 };
 

@@ -506,3 +506,38 @@ int ref_registry_is_loopback(const char *registry)
 		return (ntohl(a4.s_addr) >> 24) == 127;
 	return 0;
 }
+
+int ref_parse_registry(char **out, const char *s, struct err *e)
+{
+	static const char *const hub[] = { HUB_REGISTRY, HUB_LEGACY, HUB_ENDPOINT };
+	const char *h = s ? s : "";
+	char q[QUOTE_BUF];
+	size_t n, i;
+	int url = 0;
+
+	*out = NULL;
+	if (!strncasecmp(h, "https://", 8) || !strncasecmp(h, "http://", 7)) {
+		h = strstr(h, "://") + 3;
+		url = 1;
+	}
+	n = strcspn(h, "/");
+	if (!n)
+		return err_set(e, ERR_INVALID, "invalid registry '%s': the name is empty",
+			       quote(q, s ? s : "", s ? strlen(s) : 0));
+	if (h[n] && !url)
+		return err_set(e, ERR_INVALID, "'%s' is a repository, not a registry: give only "
+			       "the host[:port]", quote(q, s, strlen(s)));
+	for (i = 0; i < sizeof(hub) / sizeof(hub[0]); i++)
+		if (n == strlen(hub[i]) && !strncasecmp(h, hub[i], n)) {
+			*out = strdup(HUB_REGISTRY);
+			return *out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
+		}
+	if (n > REF_NAME_MAX || check_registry(e, s, h, n) < 0)
+		return err_set(e, ERR_INVALID, "invalid registry '%s': not a host name or address "
+			       "with an optional :port", quote(q, h, n));
+	if (!memchr(h, '.', n) && !memchr(h, ':', n) && !(n == 9 && !memcmp(h, "localhost", 9)))
+		return err_set(e, ERR_INVALID, "'%s' is not a registry name: a registry has a '.' "
+			       "or a ':port' in its name, or is 'localhost'", quote(q, h, n));
+	*out = strndup(h, n);
+	return *out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
+}

@@ -51,6 +51,15 @@ int ref_copy(struct ref *out, const struct ref *src);
  * (all NULL) on failure.  REF_NAME_ONLY also leaves the tag NULL. */
 int ref_parse(struct ref *out, const char *s, unsigned flags, struct err *e);
 
+/* Parses a registry name as `hoist auth login` and `hoist catalog` take it:
+ * "host[:port]", or a URL whose scheme and path are dropped
+ * ("https://index.docker.io/v1/").  Docker Hub's names (docker.io,
+ * index.docker.io, registry-1.docker.io) become "docker.io".  A bare name
+ * that could not be a registry in a reference (no '.', no ':port', not
+ * "localhost") is refused, as is "host/path" without a scheme.  *out is the
+ * caller's.  ERR_INVALID (naming the input) or ERR_NOMEM. */
+int ref_parse_registry(char **out, const char *s, struct err *e);
+
 /* "docker.io/library/golang:1.20", "...@sha256:...", or both. */
 int ref_format(struct buf *out, const struct ref *r);
 /* "docker.io/library/golang" */

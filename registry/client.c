@@ -351,7 +351,7 @@ static int learn_challenge(struct reg *r, const struct http_response *resp,
 }
 
 static int ping_one(struct reg *r, const char *scheme, struct http_response *resp, int no_retry,
-		    struct err *e)
+		    int tls_probe, struct err *e)
 {
 	struct http_request req;
 	struct buf url = BUF_INIT;
@@ -362,6 +362,7 @@ static int ping_one(struct reg *r, const char *scheme, struct http_response *res
 		return nomem(e);
 	http_request_init(&req, "GET", url.data);
 	req.no_retry = no_retry;
+	req.tls_probe = tls_probe;
 	req.max_body = 64u << 10;
 	rc = http_do(r->o.http, &req, resp, e);
 	http_request_release(&req);
@@ -383,7 +384,19 @@ static int reg_ping(struct reg *r, struct err *e)
 		return 0;
 	http_response_init(&resp);
 	auth_challenges_init(&ch);
-	rc = ping_one(r, "https", &resp, allow_http, e);
+	if (r->loopback && !r->o.insecure) {
+		/* Most loopback registries speak plain http: find out without
+		 * loading the system's CAs (a probe whose answer is not used),
+		 * and ping again verified only when TLS is spoken. */
+		rc = ping_one(r, "https", &resp, 1, 1, e);
+		if (rc == 0) {
+			http_response_release(&resp);
+			http_response_init(&resp);
+			rc = ping_one(r, "https", &resp, allow_http, 0, e);
+		}
+	} else {
+		rc = ping_one(r, "https", &resp, allow_http, 0, e);
+	}
 	if (rc < 0 && rc != ERR_NETWORK) {
 		ret = rc;
 		goto out;
@@ -392,7 +405,7 @@ static int reg_ping(struct reg *r, struct err *e)
 		http_response_release(&resp);
 		http_response_init(&resp);
 		if (!allow_http ||
-		    ping_one(r, "http", &resp, 0, &e2) < 0 ||
+		    ping_one(r, "http", &resp, 0, 0, &e2) < 0 ||
 		    !(resp.status == 200 || resp.status == 401 || resp.status == 403 ||
 		      http_response_header(&resp, "docker-distribution-api-version"))) {
 			err_prefix(e, "cannot connect to registry '%s' over https", r->name);
@@ -1236,8 +1249,13 @@ struct blob_sink {
 	http_sink_fn sink;
 	void *arg;
 	struct digest_ctx ctx;
+	int hashing;		/* 0: the sink verifies the digest (REG_BLOBS_SINK_VERIFIES) */
 	int64_t want;		/* -1: unknown */
 	int64_t got;
+	int64_t range_from;	/* the Range start of the current attempt */
+	int64_t skip;		/* bytes still to drop: the server ignored our Range */
+	int first;		/* the next byte is the first of this attempt */
+	const struct http_response *resp;
 	const char *what;
 };
 
@@ -1246,89 +1264,284 @@ static int blob_sink_cb(void *arg, const char *data, size_t len, struct err *e)
 	struct blob_sink *bs = arg;
 	int rc;
 
+	if (bs->first) {
+		bs->first = 0;
+		/* a 200 with the whole blob instead of a 206 after a resume:
+		 * drop what we already have */
+		if (bs->range_from && bs->resp &&
+		    !http_response_header(bs->resp, "content-range"))
+			bs->skip = bs->range_from;
+	}
+	if (bs->skip) {
+		size_t k = bs->skip < (int64_t)len ? (size_t)bs->skip : len;
+		bs->skip -= (int64_t)k;
+		data += k;
+		len -= k;
+		if (!len)
+			return 0;
+	}
 	if (bs->want >= 0 && (int64_t)len > bs->want - bs->got)
 		return err_set(e, ERR_DIGEST, "%s: the registry sent more than the %" PRId64
 			       " bytes the descriptor announces", bs->what, bs->want);
-	if ((rc = digest_ctx_update(&bs->ctx, data, len, e)) < 0)
+	if (bs->hashing && (rc = digest_ctx_update(&bs->ctx, data, len, e)) < 0)
 		return rc;
 	bs->got += (int64_t)len;
 	return bs->sink(bs->arg, data, len, e);
 }
 
-int reg_blob_get(struct reg *r, const char *repo, const struct descriptor *d,
-		 http_sink_fn sink, void *arg, struct err *e)
+/* Size and (unless the sink verifies) digest, once the body is complete. */
+static int blob_sink_check(struct blob_sink *bs, const struct digest *want, struct err *e)
+{
+	struct digest got;
+
+	if (bs->want >= 0 && bs->got != bs->want)
+		return err_set(e, ERR_DIGEST, "%s: got %" PRId64 " bytes, the descriptor "
+			       "announces %" PRId64, bs->what, bs->got, bs->want);
+	if (!bs->hashing)
+		return 0;
+	digest_ctx_final(&bs->ctx, &got);
+	bs->hashing = 0;
+	digest_ctx_release(&bs->ctx);
+	if (!digest_equal(&got, want))
+		return err_set(e, ERR_DIGEST, "%s: the content does not match its digest: got %s",
+			       bs->what, got.str);
+	return 0;
+}
+
+/* Fetches what is left of a blob, one request at a time (answering auth
+ * challenges), resuming with Range after dropped connections. */
+static int blob_get_rest(struct reg *r, const char *url, const char *scope, struct blob_sink *bs,
+			 int resumes, struct err *e)
 {
 	struct http_request req;
 	struct http_response resp;
-	struct buf url = BUF_INIT, what = BUF_INIT, scope = BUF_INIT;
-	struct blob_sink bs;
-	struct digest got;
-	int ret = -1, ctx_ok = 0, resumes = 0;
+	int ret;
 
-	memset(&bs, 0, sizeof(bs));
 	http_request_init(&req, "GET", NULL);
 	http_response_init(&resp);
-	if ((ret = check_repo(repo, e)) < 0 || (ret = reg_ping(r, e)) < 0)
-		goto out;
-	buf_addf(&url, "%s/v2/%s/blobs/%s", r->base, repo, d->digest.str);
-	buf_addf(&what, "GET blob %s/%s@%s", r->name, repo, d->digest.str);
-	if (buf_failed(&url) || buf_failed(&what) || repo_scope(&scope, repo, "pull") < 0) {
-		ret = nomem(e);
-		goto out;
-	}
-	if ((ret = digest_ctx_init(&bs.ctx, d->digest.alg, e)) < 0)
-		goto out;
-	ctx_ok = 1;
-	bs.sink = sink;
-	bs.arg = arg;
-	bs.want = d->size;
-	bs.what = what.data;
 	for (;;) {
-		int64_t before = bs.got;
+		int64_t before = bs->got;
 
 		http_request_release(&req);
-		http_request_init(&req, "GET", url.data);
+		http_request_init(&req, "GET", url);
 		req.sink = blob_sink_cb;
-		req.sink_arg = &bs;
-		if (bs.got && http_request_header(&req, "Range: bytes=%" PRId64 "-", bs.got) < 0) {
+		req.sink_arg = bs;
+		bs->range_from = bs->got;
+		bs->first = 1;
+		bs->skip = 0;
+		bs->resp = &resp;
+		if (bs->got && http_request_header(&req, "Range: bytes=%" PRId64 "-", bs->got) < 0) {
 			ret = nomem(e);
 			goto out;
 		}
-		ret = reg_send(r, &req, &resp, scope.data, e);
-		if (ret == ERR_NETWORK && bs.got > before && resumes < MAX_BLOB_RESUMES &&
-		    (bs.want < 0 || bs.got < bs.want)) {
+		ret = reg_send(r, &req, &resp, scope, e);
+		if (ret == ERR_NETWORK && bs->got > before && resumes < MAX_BLOB_RESUMES &&
+		    (bs->want < 0 || bs->got < bs->want)) {
 			resumes++;
 			err_clear(e);
 			continue;
 		}
 		if (ret < 0) {
-			err_prefix(e, "%s", what.data);
+			err_prefix(e, "%s", bs->what);
 			goto out;
 		}
 		if (resp.status >= 200 && resp.status < 300)
 			break;
-		ret = status_error(e, r, &resp, what.data);
-		goto out;
-	}
-	if (bs.want >= 0 && bs.got != bs.want) {
-		ret = err_set(e, ERR_DIGEST, "%s: got %" PRId64 " bytes, the descriptor announces %"
-			      PRId64, what.data, bs.got, bs.want);
-		goto out;
-	}
-	digest_ctx_final(&bs.ctx, &got);
-	if (!digest_equal(&got, &d->digest)) {
-		ret = err_set(e, ERR_DIGEST, "%s: the content does not match its digest: got %s",
-			      what.data, got.str);
+		ret = status_error(e, r, &resp, bs->what);
 		goto out;
 	}
 	ret = 0;
 out:
-	if (ctx_ok)
-		digest_ctx_release(&bs.ctx);
+	bs->resp = NULL;
 	http_request_release(&req);
 	http_response_release(&resp);
+	return ret;
+}
+
+static int blob_names(struct buf *url, struct buf *what, struct reg *r, const char *repo,
+		      const struct digest *d)
+{
+	buf_addf(url, "%s/v2/%s/blobs/%s", r->base, repo, d->str);
+	buf_addf(what, "GET blob %s/%s@%s", r->name, repo, d->str);
+	return buf_failed(url) || buf_failed(what) ? ERR_NOMEM : 0;
+}
+
+int reg_blob_get(struct reg *r, const char *repo, const struct descriptor *d,
+		 http_sink_fn sink, void *arg, struct err *e)
+{
+	struct buf url = BUF_INIT, what = BUF_INIT, scope = BUF_INIT;
+	struct blob_sink bs;
+	int ret = -1;
+
+	memset(&bs, 0, sizeof(bs));
+	if ((ret = check_repo(repo, e)) < 0 || (ret = reg_ping(r, e)) < 0)
+		goto out;
+	if (blob_names(&url, &what, r, repo, &d->digest) < 0 ||
+	    repo_scope(&scope, repo, "pull") < 0) {
+		ret = nomem(e);
+		goto out;
+	}
+	if ((ret = digest_ctx_init(&bs.ctx, d->digest.alg, e)) < 0)
+		goto out;
+	bs.hashing = 1;
+	bs.sink = sink;
+	bs.arg = arg;
+	bs.want = d->size;
+	bs.what = what.data;
+	if ((ret = blob_get_rest(r, url.data, scope.data, &bs, 0, e)) < 0)
+		goto out;
+	ret = blob_sink_check(&bs, &d->digest, e);
+out:
+	if (bs.hashing)
+		digest_ctx_release(&bs.ctx);
 	buf_release(&url);
 	buf_release(&what);
+	buf_release(&scope);
+	return ret;
+}
+
+/* One blob of reg_blobs_get() in flight. */
+struct blob_job {
+	struct http_request req;
+	struct http_response resp;
+	struct buf url;
+	struct buf what;
+	struct blob_sink bs;
+	int ready;		/* req and resp initialised */
+};
+
+int reg_blobs_get(struct reg *r, const char *repo, struct reg_blob_fetch *fs, size_t n,
+		  int parallel, unsigned flags, struct err *e)
+{
+	struct buf scope = BUF_INIT, av = BUF_INIT;
+	struct blob_job *jobs = NULL;
+	struct http_request **reqs = NULL;
+	struct http_response **resps = NULL;
+	struct err *errs = NULL;
+	int *rcs = NULL;
+	size_t i;
+	int ret = -1, first = 0;
+
+	for (i = 0; i < n; i++) {
+		fs[i].rc = ERR_FAIL;
+		err_clear(&fs[i].err);
+		fs[i].done = 0;
+	}
+	if (!n)
+		return 0;
+	if ((ret = check_repo(repo, e)) < 0 || (ret = reg_ping(r, e)) < 0)
+		goto out;
+	if (repo_scope(&scope, repo, "pull") < 0) {
+		ret = nomem(e);
+		goto out;
+	}
+	jobs = calloc(n, sizeof(*jobs));
+	reqs = calloc(n, sizeof(*reqs));
+	resps = calloc(n, sizeof(*resps));
+	errs = calloc(n, sizeof(*errs));
+	rcs = calloc(n, sizeof(*rcs));
+	if (!jobs || !reqs || !resps || !errs || !rcs) {
+		ret = nomem(e);
+		goto out;
+	}
+	/* One serial request for the token (when the registry wants one);
+	 * then every GET carries it.  A GET answered 401 (expired token) is
+	 * finished serially below, answering the challenge. */
+	if ((ret = auth_value(&av, r, r->base, scope.data, 0, e)) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct blob_job *j = &jobs[i];
+		const struct descriptor *d = fs[i].d;
+
+		buf_init(&j->url, 0);
+		buf_init(&j->what, 0);
+		http_request_init(&j->req, "GET", NULL);
+		http_response_init(&j->resp);
+		j->ready = 1;
+		if (blob_names(&j->url, &j->what, r, repo, &d->digest) < 0) {
+			ret = nomem(e);
+			goto out;
+		}
+		j->req.url = j->url.data;
+		j->req.sink = blob_sink_cb;
+		j->req.sink_arg = &j->bs;
+		if ((av.len && http_request_header(&j->req, "Authorization: %s", av.data) < 0) ||
+		    strvec_push(&j->req.secret_headers, "authorization") < 0) {
+			ret = nomem(e);
+			goto out;
+		}
+		j->bs.sink = fs[i].sink;
+		j->bs.arg = fs[i].arg;
+		j->bs.want = d->size;
+		j->bs.what = j->what.data;
+		j->bs.first = 1;
+		j->bs.resp = &j->resp;
+		if (!(flags & REG_BLOBS_SINK_VERIFIES)) {
+			if ((ret = digest_ctx_init(&j->bs.ctx, d->digest.alg, e)) < 0)
+				goto out;
+			j->bs.hashing = 1;
+		}
+		reqs[i] = &j->req;
+		resps[i] = &j->resp;
+	}
+	http_do_many(r->o.http, reqs, resps, rcs, errs, n, parallel);
+	for (i = 0; i < n; i++) {
+		struct blob_job *j = &jobs[i];
+		struct reg_blob_fetch *f = &fs[i];
+		int rc = rcs[i];
+
+		f->err = errs[i];
+		if (rc == 0 && j->resp.status >= 200 && j->resp.status < 300) {
+			rc = 0;
+		} else if ((rc == 0 && j->resp.status == 401) ||
+			   (rc == ERR_NETWORK && j->bs.got > 0 &&
+			    (j->bs.want < 0 || j->bs.got < j->bs.want))) {
+			/* an expired token, or a dropped connection: go on serially */
+			err_clear(&f->err);
+			rc = blob_get_rest(r, j->url.data, scope.data, &j->bs,
+					   rc == ERR_NETWORK, &f->err);
+		} else if (rc < 0) {
+			err_prefix(&f->err, "%s", j->what.data);
+		} else {
+			rc = status_error(&f->err, r, &j->resp, j->what.data);
+		}
+		if (rc == 0)
+			rc = blob_sink_check(&j->bs, &f->d->digest, &f->err);
+		f->rc = rc;
+		f->done = j->bs.got;
+		if (rc < 0 && !first) {
+			first = rc;
+			if (e)
+				*e = f->err;
+		}
+	}
+	ret = first;
+out:
+	if (av.len)
+		memset(av.data, 0, av.len);
+	buf_release(&av);
+	for (i = 0; jobs && i < n; i++) {
+		struct blob_job *j = &jobs[i];
+		if (!j->ready)
+			continue;
+		if (j->bs.hashing)
+			digest_ctx_release(&j->bs.ctx);
+		http_request_release(&j->req);
+		http_response_release(&j->resp);
+		buf_release(&j->url);
+		buf_release(&j->what);
+	}
+	if (ret < 0 && first == 0)
+		for (i = 0; i < n; i++)
+			if (fs[i].rc == ERR_FAIL && e) {
+				fs[i].rc = ret;
+				fs[i].err = *e;
+			}
+	free(jobs);
+	free(reqs);
+	free(resps);
+	free(errs);
+	free(rcs);
 	buf_release(&scope);
 	return ret;
 }
@@ -1393,6 +1606,8 @@ struct upload {
 	const struct descriptor *d;
 	int fd;
 	const void *data;
+	ssize_t (*read)(void *arg, char *dst, size_t len);	/* a stream, or NULL */
+	void *read_arg;
 	const char *scope;
 	const char *what;
 	int retryable;		/* the last failure may go away on another try */
@@ -1421,7 +1636,10 @@ static int upload_location(char **out, struct upload *u, const struct http_respo
 static void upload_body(struct http_request *req, const struct upload *u, int64_t off,
 			int64_t n)
 {
-	if (u->fd >= 0) {
+	if (u->read) {
+		req->body_read = u->read;
+		req->body_read_arg = u->read_arg;
+	} else if (u->fd >= 0) {
 		req->body_fd = u->fd;
 		req->body_offset = (off_t)off;
 	} else {
@@ -1475,7 +1693,7 @@ static int upload_once(struct upload *u, const char *mount_from, struct err *e)
 		chunk_min = 0;
 	if ((ret = upload_location(&loc, u, &resp, url.data, e)) < 0)
 		goto out;
-	if (u->fd < 0 && !u->data && size > 0) {
+	if (u->fd < 0 && !u->data && !u->read && size > 0) {
 		/* a mount was all the caller could offer: cancel the upload */
 		http_request_release(&req);
 		http_request_init(&req, "DELETE", loc);
@@ -1621,6 +1839,45 @@ int reg_blob_upload(struct reg *r, const char *repo, const struct descriptor *d,
 		if (ret == 0 || !u.retryable)
 			break;
 	}
+out:
+	buf_release(&scope);
+	buf_release(&what);
+	return ret;
+}
+
+int reg_blob_upload_stream(struct reg *r, const char *repo, const struct descriptor *d,
+			   ssize_t (*read)(void *arg, char *dst, size_t len), void *arg,
+			   struct err *e)
+{
+	struct buf scope = BUF_INIT, what = BUF_INIT;
+	struct upload u;
+	int ret = -1;
+
+	if ((ret = check_repo(repo, e)) < 0)
+		goto out;
+	if (d->size < 0 || !read) {
+		ret = err_set(e, ERR_USAGE, "reg_blob_upload_stream: no content for %s",
+			      d->digest.str);
+		goto out;
+	}
+	if ((ret = reg_ping(r, e)) < 0)
+		goto out;
+	repo_scope(&scope, repo, "pull,push");
+	buf_addf(&what, "upload blob %s/%s@%s", r->name, repo, d->digest.str);
+	if (buf_failed(&scope) || buf_failed(&what)) {
+		ret = nomem(e);
+		goto out;
+	}
+	memset(&u, 0, sizeof(u));
+	u.r = r;
+	u.repo = repo;
+	u.d = d;
+	u.fd = -1;
+	u.read = read;
+	u.read_arg = arg;
+	u.scope = scope.data;
+	u.what = what.data;
+	ret = upload_once(&u, NULL, e);
 out:
 	buf_release(&scope);
 	buf_release(&what);
@@ -1857,5 +2114,77 @@ out:
 	buf_release(&what);
 	buf_release(&scope);
 	buf_release(&tag);
+	return ret;
+}
+
+/* ---- auth ----------------------------------------------------------------- */
+
+int reg_auth_check(struct reg *r, struct err *e)
+{
+	struct http_request req;
+	struct http_response resp;
+	struct buf url = BUF_INIT, what = BUF_INIT;
+	int ret = -1;
+
+	http_request_init(&req, "GET", NULL);
+	http_response_init(&resp);
+	if ((ret = reg_ping(r, e)) < 0)
+		goto out;
+	if (r->auth == AUTH_NONE) {
+		ret = 0;	/* the ping got in without credentials */
+		goto out;
+	}
+	buf_addf(&url, "%s/v2/", r->base);
+	buf_addf(&what, "GET %s/v2/", r->name);
+	if (buf_failed(&url) || buf_failed(&what)) {
+		ret = nomem(e);
+		goto out;
+	}
+	req.url = url.data;
+	req.max_body = 64u << 10;
+	if ((ret = reg_send(r, &req, &resp, "", e)) < 0) {
+		err_prefix(e, "%s", what.data);
+		goto out;
+	}
+	if (resp.status < 200 || resp.status >= 300) {
+		ret = status_error(e, r, &resp, what.data);
+		goto out;
+	}
+	ret = 0;
+out:
+	http_request_release(&req);
+	http_response_release(&resp);
+	buf_release(&url);
+	buf_release(&what);
+	return ret;
+}
+
+int reg_token(char **out, struct reg *r, const char *repo, int push, struct err *e)
+{
+	struct buf scope = BUF_INIT;
+	int ret = -1;
+
+	*out = NULL;
+	if ((ret = check_repo(repo, e)) < 0 || (ret = reg_ping(r, e)) < 0 ||
+	    (ret = creds_load(r, e)) < 0)
+		goto out;
+	if (r->auth != AUTH_BEARER) {
+		ret = err_set(e, ERR_UNSUPPORTED, "registry '%s' does not use bearer tokens (%s)",
+			      r->name, r->auth == AUTH_BASIC ? "it asks for Basic authentication" :
+			      "it asks for no authentication");
+		goto out;
+	}
+	if (r->creds.registry_token) {
+		*out = strdup(r->creds.registry_token);
+		ret = *out ? 0 : nomem(e);
+		goto out;
+	}
+	if (repo_scope(&scope, repo, push ? "pull,push" : "pull") < 0) {
+		ret = nomem(e);
+		goto out;
+	}
+	ret = token_fetch(out, r, scope.data, e);
+out:
+	buf_release(&scope);
 	return ret;
 }

@@ -33,12 +33,14 @@
 
 #include "core/buf.h"
 #include "core/digest.h"
+#include "core/err.h"
 #include "core/manifest.h"
 #include "registry/creds.h"
 #include "registry/http.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct err;
 struct ref;
@@ -76,6 +78,19 @@ void reg_free(struct reg *r);
 /* The registry name given to reg_open(). */
 const char *reg_name(const struct reg *r);
 
+/* Checks that the registry accepts the session's credentials (hoist auth
+ * login): the ping, then GET /v2/ answering its challenge with them (Basic
+ * as is; Bearer through a token request without a scope).  0 also when the
+ * registry asks for no authentication at all.  ERR_AUTH when they are
+ * refused (the message never holds them). */
+int reg_auth_check(struct reg *r, struct err *e);
+/* A bearer token for `repo` with pull access (and push with `push`), fresh
+ * from the token realm with the session's credentials (hoist auth token);
+ * a stored registry token is returned as is.  `*out` is the caller's
+ * (zero it before freeing).  ERR_UNSUPPORTED when the registry does not use
+ * bearer tokens (no challenge, or Basic). */
+int reg_token(char **out, struct reg *r, const char *repo, int push, struct err *e);
+
 /* ---- manifests ---- */
 
 /* Fetches the manifest or index `ref` names (by digest when ref->digest is
@@ -111,6 +126,36 @@ int reg_manifest_delete(struct reg *r, const char *repo, const char *tag_or_dige
  * (only the digest is checked). */
 int reg_blob_get(struct reg *r, const char *repo, const struct descriptor *d,
 		 http_sink_fn sink, void *arg, struct err *e);
+/* One blob of a reg_blobs_get() batch.  The caller fills d, sink and arg;
+ * the rest is output. */
+struct reg_blob_fetch {
+	const struct descriptor *d;	/* digest and size (-1: unknown) */
+	http_sink_fn sink;		/* gets the body in order, once */
+	void *arg;
+	int rc;				/* 0 or the failure of this blob */
+	struct err err;			/* what failed */
+	int64_t done;			/* bytes handed to the sink */
+};
+
+enum reg_blobs_flags {
+	/* The sinks hash the bytes and check the digest themselves (a
+	 * layout blob writer does): the client checks the size only, so the
+	 * data is hashed once.  A sink that does not verify must not be used
+	 * with this flag. */
+	REG_BLOBS_SINK_VERIFIES = 1 << 0,
+};
+
+/* Fetches n blobs of `repo` at once, at most `parallel` in flight over the
+ * client's one curl multi handle: the token (when the registry wants one)
+ * is fetched first, by one request, then the GETs run in parallel, each
+ * streaming into its sink as bytes arrive (no buffering here).  A GET that
+ * drops mid-body is resumed with Range, one that meets an expired token is
+ * re-authorised; both then finish one at a time.  Each blob's outcome is in
+ * fs[i].rc/err (a size or digest mismatch is ERR_DIGEST: its sink has seen
+ * bytes the caller must discard).  Returns 0 when all succeeded, else the
+ * first failure (also copied to `e`). */
+int reg_blobs_get(struct reg *r, const char *repo, struct reg_blob_fetch *fs, size_t n,
+		  int parallel, unsigned flags, struct err *e);
 /* 0 and the size (when the registry sends it, else -1) when the blob exists;
  * ERR_NOT_FOUND when it does not. `out_size` may be NULL. */
 int reg_blob_head(int64_t *out_size, struct reg *r, const char *repo,
@@ -127,6 +172,19 @@ int reg_blob_head(int64_t *out_size, struct reg *r, const char *repo,
  * the registry would not mount (the upload it started is cancelled). */
 int reg_blob_upload(struct reg *r, const char *repo, const struct descriptor *d, int fd,
 		    const void *data, const char *mount_from, struct err *e);
+
+/* Uploads blob `d` (d->size bytes) to `repo` from a stream: `read` is
+ * called for the next bytes and returns how many it wrote to `dst`
+ * (1..len), or < 0 to abort the upload (the registry then never sees the
+ * final PUT, so no blob appears).  No HEAD and no mount first (the caller
+ * decided); POST, then PATCH (or one PUT below REG_MONOLITHIC_MAX, or
+ * chunks when the registry asks), then PUT ?digest=.  A stream cannot be
+ * replayed, so there is exactly one attempt: when the failure may go away
+ * (e->code ERR_NETWORK, or e->http_status 408, 429 or >= 500) the caller
+ * may start over with a fresh stream. */
+int reg_blob_upload_stream(struct reg *r, const char *repo, const struct descriptor *d,
+			   ssize_t (*read)(void *arg, char *dst, size_t len), void *arg,
+			   struct err *e);
 
 /* ---- listings ---- */
 

@@ -376,6 +376,15 @@ nomem:
 	return err_set(e, ERR_NOMEM, "out of memory");
 }
 
+int http_client_dup(struct http_client **out, const struct http_client *c, struct err *e)
+{
+	struct http_client_opts o = c->o;
+
+	o.user_agent = c->user_agent;
+	o.certs_dirs = (const char *const *)c->certs_dirs.v;
+	return http_client_new(out, &o, e);
+}
+
 void http_client_free(struct http_client *c)
 {
 	if (!c)
@@ -477,7 +486,11 @@ static size_t read_cb(char *dst, size_t size, size_t n, void *arg)
 		return 0;
 	if ((int64_t)want > left)
 		want = (size_t)left;
-	if (j->req->body) {
+	if (j->req->body_read) {
+		got = j->req->body_read(j->req->body_read_arg, dst, want);
+		if (got <= 0)
+			return CURL_READFUNC_ABORT;
+	} else if (j->req->body) {
 		memcpy(dst, (const char *)j->req->body + j->body_pos, want);
 		got = (ssize_t)want;
 	} else {
@@ -495,6 +508,8 @@ static int seek_cb(void *arg, curl_off_t offset, int origin)
 
 	if (origin != SEEK_SET || offset < 0 || offset > j->req->body_len)
 		return CURL_SEEKFUNC_FAIL;
+	if (j->req->body_read && offset != j->body_pos)
+		return CURL_SEEKFUNC_CANTSEEK;	/* a stream cannot be replayed */
 	j->body_pos = offset;
 	return CURL_SEEKFUNC_OK;
 }
@@ -526,9 +541,13 @@ static void set_tls(struct job *j, CURL *h)
 	struct stat st;
 	size_t i;
 
-	if (c->o.insecure) {
+	if (c->o.insecure || j->req->tls_probe) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+		if (j->req->tls_probe) {
+			curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
+			curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+		}
 		return;
 	}
 	if (!c->certs_dirs.n || !(u = curl_url()))
@@ -717,7 +736,8 @@ static void job_finish(struct job *j, CURLcode cc)
 	struct http_request *r = j->req;
 	long status = 0;
 	const char *loc, *ra;
-	int can_retry = !r->no_retry && j->attempt < c->o.max_attempts && !j->sink_bytes;
+	int can_retry = !r->no_retry && !r->body_read && j->attempt < c->o.max_attempts &&
+			!j->sink_bytes;
 
 	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
 	job_stop(j);
@@ -769,6 +789,13 @@ static void job_finish(struct job *j, CURLcode cc)
 		}
 		if (resolve_location(&next, j->url, loc, j->e) < 0) {
 			*j->rc = j->e ? j->e->code : ERR_INVALID;
+			j->state = 2;
+			return;
+		}
+		if (r->body_read && j->send_body && j->body_pos > 0 && status != 303) {
+			free(next);
+			*j->rc = err_set(j->e, ERR_NETWORK, "%s redirected after a streamed body "
+					 "was sent", j->method);
 			j->state = 2;
 			return;
 		}

@@ -64,6 +64,12 @@ struct http_request {
 	int body_fd;			/* -1 when unused */
 	off_t body_offset;
 	int64_t body_len;		/* -1 = no body */
+	/* Or from a stream: called for the next bytes of the body; returns how
+	 * many it wrote to `dst` (1..len), or < 0 to abort the request.  A
+	 * streamed body cannot be replayed, so the request is never retried and
+	 * redirects that need the body again fail. */
+	ssize_t (*body_read)(void *arg, char *dst, size_t len);
+	void *body_read_arg;
 	/* Response body: into `out->body` (capped at max_body; 0 = 1 MiB),
 	 * or to `sink` when set. */
 	http_sink_fn sink;
@@ -71,6 +77,11 @@ struct http_request {
 	size_t max_body;
 	int no_redirect;		/* hand 3xx back to the caller */
 	int no_retry;			/* one attempt only */
+	/* TLS without verification and without loading CA certificates: for
+	 * probing whether a loopback server speaks TLS at all (loading the
+	 * system's CAs costs more than the rest of a small request).  The
+	 * answer must not be trusted; ask again verified. */
+	int tls_probe;
 };
 
 struct http_response {
@@ -92,6 +103,10 @@ void http_response_release(struct http_response *r);
 const char *http_response_header(const struct http_response *r, const char *name);
 
 int http_client_new(struct http_client **out, const struct http_client_opts *o, struct err *e);
+/* A new client with the options of `c` (same certificates, user agent,
+ * retries, trace) and a connection pool of its own: a client is used by one
+ * thread at a time, so each thread that transfers in parallel takes one. */
+int http_client_dup(struct http_client **out, const struct http_client *c, struct err *e);
 void http_client_free(struct http_client *c);
 
 /* Runs one request, following redirects and retrying (connection resets,

@@ -15,6 +15,10 @@
 #      "*hoist help* [<_command_>]".
 #   4. Every long option in the "options:" section of `hoist help CMD`
 #      (other than --help) appears in the page as "*--NAME*".
+#   For a group (its help lists "commands:"), SYNOPSIS continues with the
+#   usage lines of each sub-command in order, the page names each in a
+#   COMMANDS section ("*SUB*" on a line of its own) and describes every long
+#   option of `hoist help CMD SUB` as "*--NAME*".
 #   5. man/hoist.1.scd names the command in COMMANDS ("*CMD*" on a line of
 #      its own) and the page in SEE ALSO ("*hoist-CMD*(1)").
 # And for hoist itself: man/hoist.1.scd's SYNOPSIS agrees with `hoist --help`
@@ -69,6 +73,27 @@ for cmd in "${cmds[@]}"; do
 	expect_success "$cmd: hoist help $cmd succeeds" hoist help "$cmd"
 	cp "$OUT" "help-$cmd.txt"
 	want=$(usage_lines <"help-$cmd.txt")
+	# A group (its help lists "commands:"): SYNOPSIS has the group's usage,
+	# then each sub-command's, in order; the page describes their options.
+	mapfile -t subs < <(awk '/^commands:$/ { on = 1; next } /^$/ { on = 0 } on { print $1 }' \
+		"help-$cmd.txt")
+	for sub in "${subs[@]}"; do
+		if hoist help "$cmd" "$sub" >"help-$cmd-$sub.txt" 2>/dev/null; then
+			want+=$'\n'$(usage_lines <"help-$cmd-$sub.txt")
+			missing=
+			for o in $(help_options "help-$cmd-$sub.txt" options); do
+				[[ $o == --help ]] && continue
+				grep -qF -- "*$o*" "$page" || missing+=" $o"
+			done
+			[[ -z $missing ]] && test_ok "$cmd $sub: the page describes every option" ||
+				test_not_ok "$cmd $sub: the page describes every option" "missing:$missing"
+			grep -qx "\*$sub\*" <(section "$page" COMMANDS) &&
+				test_ok "$cmd $sub: the page lists it in COMMANDS" ||
+				test_not_ok "$cmd $sub: the page lists it in COMMANDS"
+		else
+			test_not_ok "$cmd $sub: hoist help $cmd $sub succeeds"
+		fi
+	done
 	got=$(synopsis_lines "$page")
 	[[ -n $want && $want == "$got" ]] && test_ok "$cmd: SYNOPSIS agrees with the usage" ||
 		test_not_ok "$cmd: SYNOPSIS agrees with the usage" "usage:" "$want" "SYNOPSIS:" "$got"

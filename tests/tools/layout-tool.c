@@ -6,7 +6,10 @@
  *       index.json; prints the manifest digest.  Layer i is generated from
  *       (seed, i) alone - even layers are plain tar, odd ones tar+gzip - so
  *       images with the same seed share their layers; --share-from SEED
- *       makes layer 0 that of an image written with --seed SEED.
+ *       makes layer 0 that of an image written with --seed SEED.  With
+ *       --meta only the config and manifest are stored, as a metadata entry
+ *       (.hoist/meta-index.json).  The whole image is written under one
+ *       lease, as a pull does.
  *   layout-tool find DIR REF     prints the digest REF names
  *   layout-tool ls DIR           prints "REF DIGEST" per entry ("-" if unnamed)
  *   layout-tool rm DIR REF       removes REF from index.json
@@ -42,7 +45,8 @@ static int fail(const struct err *e, const char *what)
 
 static int usage(void)
 {
-	fputs("usage: layout-tool write-image DIR REF [--layers N] [--seed S] [--share-from SEED]\n"
+	fputs("usage: layout-tool write-image DIR REF [--layers N] [--seed S] [--share-from SEED] "
+	      "[--meta]\n"
 	      "       layout-tool find DIR REF\n"
 	      "       layout-tool ls DIR\n"
 	      "       layout-tool rm DIR REF\n", stderr);
@@ -162,8 +166,23 @@ static int store_blob(struct descriptor *d, struct layout *l, const char *mt, co
 	return 0;
 }
 
+/* The descriptor of `p` without storing it (metadata-only entries). */
+static int describe_blob(struct descriptor *d, const char *mt, const void *p, size_t n,
+			 struct err *e)
+{
+	int ret;
+
+	descriptor_init(d);
+	if ((ret = digest_buffer(&d->digest, DIGEST_SHA256, p, n, e)) < 0)
+		return ret;
+	d->size = (int64_t)n;
+	if (!(d->media_type = strdup(mt)))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	return 0;
+}
+
 static int write_image(struct layout *l, const char *ref, long n_layers, long seed, long share,
-		       struct err *e)
+		       int meta, struct err *e)
 {
 	struct descriptor *layers = calloc((size_t)n_layers + 1, sizeof(*layers));
 	struct descriptor cfg_d, man_d;
@@ -211,8 +230,12 @@ static int write_image(struct layout *l, const char *ref, long n_layers, long se
 		}
 		if ((ret = digest_buffer(&diff_id, DIGEST_SHA256, tar.data, tar.len, e)) < 0)
 			goto out;
-		ret = i % 2 ? store_blob(&layers[i], l, MT_OCI_LAYER_GZIP, gz.data, gz.len, e)
-			    : store_blob(&layers[i], l, MT_OCI_LAYER, tar.data, tar.len, e);
+		if (meta)
+			ret = i % 2 ? describe_blob(&layers[i], MT_OCI_LAYER_GZIP, gz.data, gz.len, e)
+				    : describe_blob(&layers[i], MT_OCI_LAYER, tar.data, tar.len, e);
+		else
+			ret = i % 2 ? store_blob(&layers[i], l, MT_OCI_LAYER_GZIP, gz.data, gz.len, e)
+				    : store_blob(&layers[i], l, MT_OCI_LAYER, tar.data, tar.len, e);
 		if (ret < 0)
 			goto out;
 		ret = ERR_NOMEM;
@@ -238,7 +261,8 @@ static int write_image(struct layout *l, const char *ref, long n_layers, long se
 			goto out;
 	if ((ret = json_serialize(&mb, man, 0, e)) < 0 ||
 	    (ret = store_blob(&man_d, l, MT_OCI_MANIFEST, mb.data, mb.len, e)) < 0 ||
-	    (ret = layout_index_set(l, ref, &man_d, e)) < 0)
+	    (ret = layout_index_set_in(l, meta ? LAYOUT_INDEX_META : LAYOUT_INDEX_MAIN, ref,
+					&man_d, e)) < 0)
 		goto out;
 	printf("%s\n", man_d.digest.str);
 	ret = 0;
@@ -268,14 +292,19 @@ static int cmd_write_image(int argc, char **argv)
 		{ "layers", required_argument, NULL, 'l' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "share-from", required_argument, NULL, 'f' },
+		{ "meta", no_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct layout *l = NULL;
 	struct err e = ERR_INIT;
 	long layers = 2, seed = 1, share = -1, *target;
-	int c, ret;
+	int c, ret, meta = 0;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'm') {
+			meta = 1;
+			continue;
+		}
 		target = c == 'l' ? &layers : c == 's' ? &seed : c == 'f' ? &share : NULL;
 		if (!target || parse_num(optarg, c == 'l' ? 1 : 0, c == 'l' ? 64 : 1000000,
 					 target) < 0)
@@ -285,7 +314,7 @@ static int cmd_write_image(int argc, char **argv)
 		return usage();
 	if (layout_open(&l, argv[optind], LAYOUT_CREATE, &e) < 0)
 		return fail(&e, argv[optind]);
-	ret = write_image(l, argv[optind + 1], layers, seed, share, &e);
+	ret = write_image(l, argv[optind + 1], layers, seed, share, meta, &e);
 	layout_free(l);
 	return ret < 0 ? fail(&e, "write-image") : 0;
 }

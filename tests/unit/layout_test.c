@@ -437,7 +437,7 @@ TEST(index_set_replace_remove_find)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_RC(layout_index_set(l, bad[i], &d1, &e), ERR_INVALID);
 	CHECK_RC(layout_index_set(l, "a--b.c_d:1.0-x@y+z", &d1, &e), 0);
-	CHECK(count_entries(dir, ".hoist") == 2);	/* ingest, index.lock: no temp files */
+	CHECK(count_entries(dir, ".hoist") == 3);	/* ingest, index.lock, refs: no temp files */
 	CHECK(!file_exists(dir, ".hoist/index.json.tmp"));
 
 	descriptor_release(&d1);

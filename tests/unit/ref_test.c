@@ -721,6 +721,39 @@ TEST(loopback)
 	CHECK(!ref_registry_is_loopback(NULL));
 }
 
+TEST(parse_registry)
+{
+	static const char *const ok[][2] = {
+		{ "localhost:5000", "localhost:5000" }, { "localhost", "localhost" },
+		{ "registry.example", "registry.example" }, { "127.0.0.1:5000", "127.0.0.1:5000" },
+		{ "[::1]:5000", "[::1]:5000" }, { "docker.io", "docker.io" },
+		{ "index.docker.io", "docker.io" }, { "registry-1.docker.io", "docker.io" },
+		{ "https://index.docker.io/v1/", "docker.io" }, { "HTTP://ghcr.io", "ghcr.io" },
+		{ "https://registry.example:8443/v2/", "registry.example:8443" },
+	};
+	static const char *const bad[] = {
+		"", "https://", "myhost", "registry.example/team", "foo_bar.example",
+		"host:0", "host:99999", "[::1", "reg\033[31m.example", "-x.example",
+	};
+	struct err e = ERR_INIT;
+	char *out;
+	size_t i;
+
+	for (i = 0; i < N(ok); i++) {
+		out = NULL;
+		CHECK_RC(ref_parse_registry(&out, ok[i][0], &e), 0);
+		CHECK_STR(out, ok[i][1]);
+		free(out);
+	}
+	for (i = 0; i < N(bad); i++) {
+		out = (char *)1;
+		if (ref_parse_registry(&out, bad[i], &e) != ERR_INVALID || out)
+			fprintf(stderr, "  accepted: %s\n", bad[i]), test_cur_failed = 1;
+		CHECK(!strchr(e.msg, '\033'));
+	}
+	CHECK_RC(ref_parse_registry(&out, NULL, &e), ERR_INVALID);
+}
+
 int main(void)
 {
 	RUN(parse_valid);
@@ -734,5 +767,6 @@ int main(void)
 	RUN(endpoint);
 	RUN(copy_and_release);
 	RUN(loopback);
+	RUN(parse_registry);
 	return test_done();
 }

@@ -1,0 +1,190 @@
+/* env.c - builds the image-operation environment (core/image.h) from the
+ * global options and the process environment.  This file and ctx.c are the
+ * only places that read environment variables.
+ *
+ *   HOIST_CERTS_DIR   ':'-separated folders holding HOST[:PORT]/ca.crt,
+ *                     client.cert, client.key; searched before docker's
+ *                     /etc/docker/certs.d and podman's /etc/containers/certs.d
+ *   HOIST_RETRY_BASE_MS  first retry back-off in ms (default 1000; tests
+ *                     lower it)
+ *   DOCKER_CONFIG, REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR, HOME, PATH
+ *                     where credentials and credential helpers are found
+ *   TMPDIR            where scratch files go (ctx_tmp_dir())
+ */
+#include "cmd/cmd.h"
+#include "cmd/report.h"
+#include "cache/layout.h"
+#include "core/err.h"
+#include "registry/http.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *env_nonempty(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+const char *ctx_tmp_dir(void)
+{
+	const char *v = env_nonempty("TMPDIR");
+
+	return v ? v : "/tmp";
+}
+
+int ctx_creds_store(struct ctx *ctx, struct creds_store *out)
+{
+	struct buf path = BUF_INIT;
+	const char *v, *home = env_nonempty("HOME");
+	int rc = 0;
+
+	(void)ctx;
+	creds_store_init(out);
+	if ((v = env_nonempty("DOCKER_CONFIG")))
+		buf_addf(&path, "%s/config.json", v);
+	else if (home)
+		buf_addf(&path, "%s/.docker/config.json", home);
+	if (path.len)
+		rc |= creds_store_add_file(out, path.data);
+	if ((v = env_nonempty("REGISTRY_AUTH_FILE")))
+		rc |= creds_store_add_file(out, v);
+	buf_reset(&path);
+	if ((v = env_nonempty("XDG_RUNTIME_DIR"))) {
+		buf_addf(&path, "%s/containers/auth.json", v);
+		rc |= creds_store_add_file(out, path.data);
+	}
+	buf_reset(&path);
+	if (home) {
+		buf_addf(&path, "%s/.config/containers/auth.json", home);
+		rc |= creds_store_add_file(out, path.data);
+	}
+	if ((v = env_nonempty("PATH")))
+		rc |= creds_store_set_helper_path(out, v);
+	rc |= buf_failed(&path);
+	buf_release(&path);
+	if (rc) {
+		report_error("out of memory");
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static void env_trace(void *arg, const char *line)
+{
+	(void)arg;
+	/* http.c redacted credentials; report_vprint sanitises */
+	report_verbose(arg, 2, "%s", line);
+}
+
+static void env_log(void *arg, int level, const char *line)
+{
+	report_verbose(arg, level, "%s", line);
+}
+
+static long env_long(const char *name, long def, long min, long max)
+{
+	const char *v = env_nonempty(name);
+	char *end;
+	long n;
+
+	if (!v)
+		return def;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || n < min || n > max)
+		return def;
+	return n;
+}
+
+int ctx_setup_env(struct ctx *ctx, int with_cache)
+{
+	struct http_client_opts ho;
+	struct strvec dirs = STRVEC_INIT;
+	struct buf ua = BUF_INIT;
+	struct err e = ERR_INIT;
+	const char *v;
+	int ret = EXIT_FAIL;
+
+	if (!ctx->env_ready) {
+		if ((v = env_nonempty("HOIST_CERTS_DIR"))) {
+			const char *p = v;
+			while (*p) {
+				size_t n = strcspn(p, ":");
+				if (n)
+					strvec_push_nodup(&dirs, strndup(p, n));
+				p += n;
+				if (*p == ':')
+					p++;
+			}
+		}
+		strvec_push(&dirs, "/etc/docker/certs.d");
+		strvec_push(&dirs, "/etc/containers/certs.d");
+		buf_addstr(&ua, "hoist/" HOIST_VERSION);
+		if (buf_failed(&ua)) {
+			report_error("out of memory");
+			goto out;
+		}
+		memset(&ho, 0, sizeof(ho));
+		ho.user_agent = ua.data;
+		ho.insecure = ctx->insecure;
+		ho.certs_dirs = (const char *const *)dirs.v;
+		ho.retry_base_ms = env_long("HOIST_RETRY_BASE_MS", 0, 1, 60000);
+		if (ctx->verbose >= 2 && !ctx->quiet) {
+			ho.trace = env_trace;
+			ho.trace_arg = ctx;
+			ho.trace_level = ctx->verbose;
+		}
+		if (http_client_new(&ctx->http, &ho, &e) < 0) {
+			ret = report_err(&e, "cannot set up HTTP");
+			goto out;
+		}
+		if (ctx_creds_store(ctx, &ctx->creds) != EXIT_OK)
+			goto out;
+		image_env_init(&ctx->env);
+		ctx->env.reg_opts.http = ctx->http;
+		ctx->env.reg_opts.creds = creds_store_lookup;
+		ctx->env.reg_opts.creds_arg = &ctx->creds;
+		ctx->env.reg_opts.insecure = ctx->insecure;
+		ctx->env.offline = ctx->offline;
+		if (ctx->offline)
+			ctx->env.pull = PULL_NEVER;
+		ctx->env.jobs = ctx->jobs;
+		ctx->env.platform = ctx->platform_arg ? &ctx->platform : NULL;
+		ctx->env.log = env_log;
+		ctx->env.log_arg = ctx;
+		ctx->env_ready = 1;
+	}
+	if (with_cache && !ctx->cache) {
+		const char *dir = ctx_cache_dir(ctx);
+		if (!dir)
+			goto out;
+		if (layout_open(&ctx->cache, dir, LAYOUT_CREATE, &e) < 0) {
+			ret = report_err(&e, "cannot open the cache '%s'", dir);
+			goto out;
+		}
+		ctx->env.cache = ctx->cache;
+	}
+	ret = EXIT_OK;
+out:
+	strvec_clear(&dirs);
+	buf_release(&ua);
+	return ret;
+}
+
+void ctx_release_env(struct ctx *ctx)
+{
+	if (ctx->env_ready) {
+		image_env_release(&ctx->env);
+		creds_store_release(&ctx->creds);
+		ctx->env_ready = 0;
+	}
+	layout_free(ctx->cache);
+	ctx->cache = NULL;
+	http_client_free(ctx->http);
+	ctx->http = NULL;
+}

@@ -1,0 +1,233 @@
+/* push.c - `hoist push`: an image from an OCI layout, a docker-save tarball
+ * or the cache, to a registry (crane push).  A tarball is read once into a
+ * scratch layout under $TMPDIR (removed afterwards) and pushed from there. */
+#include "cmd/cmd.h"
+
+#include "cache/layout.h"
+#include "cmd/progress.h"
+#include "cmd/report.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/ref.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct push_args {
+	const char *ref_name;
+	int index;
+	int from_cache;
+	const char *image_refs;
+};
+
+static int is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* PATH or PATH@REF-NAME: splits at the last '@' when PATH itself is not a
+ * directory but the part before it is.  Fills `dir` and maybe *name. */
+static int push_split_path(struct buf *dir, const char **name, const char *arg)
+{
+	const char *at = strrchr(arg, '@');
+
+	buf_reset(dir);
+	if (!is_dir(arg) && at && at[1]) {
+		buf_add(dir, arg, (size_t)(at - arg));
+		if (!buf_failed(dir) && is_dir(dir->data)) {
+			*name = at + 1;
+			return buf_failed(dir) ? -1 : 0;
+		}
+		buf_reset(dir);
+	}
+	buf_addstr(dir, arg);
+	return buf_failed(dir) ? -1 : 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void push_rmtree(const char *dir)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A scratch layout in a new temporary directory (for a tarball). */
+static int push_scratch(struct buf *dir, struct layout **out, struct ctx *ctx)
+{
+	struct err e = ERR_INIT;
+
+	if (buf_addf(dir, "%s/hoist-push-XXXXXX", ctx_tmp_dir()) < 0) {
+		report_error("out of memory");
+		return EXIT_FAIL;
+	}
+	if (!mkdtemp(dir->data)) {
+		report_error("cannot make a temporary directory '%s': %s", dir->data,
+			     strerror(errno));
+		buf_reset(dir);
+		return EXIT_FAIL;
+	}
+	if (layout_open(out, dir->data, LAYOUT_CREATE, &e) < 0)
+		return report_err(&e, "cannot make a scratch layout in '%s'", dir->data);
+	return EXIT_OK;
+}
+
+/* crane's --image-refs: the pushed references, one a line. */
+static int push_write_refs(const char *path, const char *refs)
+{
+	FILE *f = fopen(path, "w");
+	int ok;
+
+	if (!f) {
+		report_error("cannot write '%s': %s", path, strerror(errno));
+		return EXIT_FAIL;
+	}
+	ok = fputs(refs, f) >= 0;
+	ok = !fclose(f) && ok;
+	if (!ok) {
+		report_error("cannot write '%s': %s", path, strerror(errno));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+int cmd_push(int argc, char **argv, struct ctx *ctx)
+{
+	static const char *const usage[] = {
+		"hoist push [options] <path>[@<ref-name>] <image>",
+		"hoist push [options] --from-cache <ref> <image>",
+		NULL,
+	};
+	struct push_args a = { NULL, 0, 0, NULL };
+	const struct opt opts[] = {
+		OPT_STRING(0, "ref", &a.ref_name, "<name>",
+			   "push the layout's image with this ref name"),
+		OPT_FLAG(0, "index", &a.index, "push every image of the layout as one index"),
+		OPT_FLAG(0, "from-cache", &a.from_cache,
+			 "push <ref> from the cache instead of a layout"),
+		OPT_STRING(0, "image-refs", &a.image_refs, "<file>",
+			   "write the pushed reference to <file>"),
+		OPT_END(),
+	};
+	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
+	struct ref dst = REF_INIT, src = REF_INIT;
+	struct buf dir = BUF_INIT, name = BUF_INIT, line = BUF_INIT, scratch = BUF_INIT;
+	struct err e = ERR_INIT;
+	struct layout *l = NULL;
+	struct progress *pr = NULL;
+	struct digest d;
+	const char *ref_name = NULL;
+	int ret = EXIT_FAIL, rc;
+
+	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
+	if (rc != OPT_CONTINUE)
+		return rc;
+	if (argc != 2)
+		return opt_usage_error(&spec, argc < 2 ? "a source and an image are needed" :
+				       "too many arguments");
+	if (a.index && a.ref_name)
+		return opt_usage_error(&spec, "--index pushes every image: drop --ref");
+	if (a.from_cache && (a.index || a.ref_name))
+		return opt_usage_error(&spec, "--from-cache takes a reference, not --ref or --index");
+	if (ref_parse(&dst, argv[1], 0, &e) < 0) {
+		ret = report_err(&e, "bad destination");
+		goto out;
+	}
+
+	if (a.from_cache) {
+		const char *cdir = ctx_cache_dir(ctx);
+		if (!cdir)
+			goto out;
+		if (ref_parse(&src, argv[0], 0, &e) < 0 || ref_format(&name, &src) < 0) {
+			ret = report_err(&e, "bad reference");
+			goto out;
+		}
+		ref_name = name.data;
+		if (layout_open(&l, cdir, 0, &e) < 0) {
+			ret = report_err(&e, "cannot open the cache '%s'", cdir);
+			goto out;
+		}
+	} else {
+		if (push_split_path(&dir, &ref_name, argv[0]) < 0) {
+			report_error("out of memory");
+			goto out;
+		}
+		if (a.ref_name)
+			ref_name = a.ref_name;
+		if (!is_dir(dir.data) && access(dir.data, F_OK) == 0) {
+			/* a docker-save tarball: read once into a scratch layout */
+			if (a.index || ref_name) {
+				ret = opt_usage_error(&spec, "a tarball holds one image: no "
+						      "--ref, @name or --index");
+				goto out;
+			}
+			if (push_scratch(&scratch, &l, ctx) != EXIT_OK)
+				goto out;
+			ref_name = "tarball";
+			if (image_tarball_import(l, dir.data, ref_name, &e) < 0) {
+				ret = report_err(&e, "cannot read the tarball '%s'", dir.data);
+				goto out;
+			}
+		} else if (layout_open(&l, dir.data, 0, &e) < 0) {
+			ret = report_err(&e, "cannot open the layout '%s'", dir.data);
+			goto out;
+		}
+	}
+	/* The cache's record of where blobs came from lets the push mount
+	 * them; a cache that does not exist is not created for that. */
+	if (!ctx->cache) {
+		struct err ce = ERR_INIT;
+		const char *cdir = ctx_cache_dir(ctx);
+		struct layout *c = NULL;
+		if (a.from_cache) {
+			ctx->cache = l;
+			l = NULL;
+		} else if (cdir && is_dir(cdir) && layout_open(&c, cdir, 0, &ce) == 0) {
+			ctx->cache = c;
+		}
+		ctx->env.cache = ctx->cache;
+	}
+	pr = progress_new(ctx);
+	ctx->env.progress = pr ? progress_update : NULL;
+	ctx->env.progress_arg = pr;
+	rc = image_push_layout(&d, &ctx->env, l ? l : ctx->cache, ref_name, &dst,
+			       a.index ? PUSH_INDEX : 0, &e);
+	progress_free(pr);
+	ctx->env.progress = NULL;
+	if (rc < 0) {
+		ret = report_err(&e, "cannot push to '%s'", argv[1]);
+		goto out;
+	}
+	buf_reset(&name);
+	if (ref_format_name(&name, &dst) < 0 || buf_addf(&line, "%s@%s\n", name.data, d.str) < 0) {
+		report_error("out of memory");
+		goto out;
+	}
+	fputs(line.data, stdout);
+	ret = a.image_refs ? push_write_refs(a.image_refs, line.data) : EXIT_OK;
+out:
+	layout_free(l);
+	if (scratch.len)
+		push_rmtree(scratch.data);
+	buf_release(&scratch);
+	ref_release(&dst);
+	ref_release(&src);
+	buf_release(&dir);
+	buf_release(&name);
+	buf_release(&line);
+	return ret;
+}

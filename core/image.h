@@ -1,0 +1,215 @@
+/* image.h - image operations: the upper floor of core/.
+ *
+ * Operations join registry/ (the distribution client) and cache/ (the OCI
+ * layout store).  cmd/ builds one `struct image_env` per run from its
+ * options and the environment, and calls operations with it; operations never
+ * print: they log through env->log (shown with -v) and report progress
+ * through env->progress.
+ *
+ * The cache contract (ko's image cache, done right):
+ * - A reference by digest whose manifest (and, for an image, config) is in
+ *   the cache is served with zero network requests.
+ * - A tag costs one manifest HEAD to learn its digest, then is served by
+ *   digest from the cache (the GET happens only when the cache lacks it).
+ * - `offline` (and pull policy "never") resolves tags from the tag->digest
+ *   recorded in the cache (index.json, then .hoist/meta-index.json) and
+ *   fails with a clear error when there is none; no network at all.
+ * - Manifests and configs fetched for inspection are recorded in the cache
+ *   as metadata-only entries (.hoist/meta-index.json): index.json only ever
+ *   names complete images.
+ * - Where each cached blob came from (registry/repository) is recorded so a
+ *   later push to that registry can mount it instead of uploading it.
+ */
+#ifndef HOIST_IMAGE_H
+#define HOIST_IMAGE_H
+
+#include "core/buf.h"
+#include "core/manifest.h"
+#include "core/platform.h"
+#include "registry/client.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+struct layout;
+struct ref;
+struct reg;
+
+enum pull_policy {
+	PULL_MISSING = 0,	/* default: the network only for what the cache lacks */
+	PULL_ALWAYS,		/* tags always re-resolved, cached content re-verified by size */
+	PULL_NEVER,		/* as offline */
+};
+
+/* Progress of one blob transfer, for a display in cmd/. */
+struct image_progress {
+	const char *id;		/* short name: the first 12 hex digits of the digest */
+	const char *what;	/* "pull", "push", "copy", "mount", "exists" */
+	int64_t done;		/* bytes so far */
+	int64_t total;		/* expected bytes, or -1 */
+	int finished;		/* 1 once the blob is complete (or skipped) */
+};
+
+struct image_env {
+	/* Set by the caller (cmd/), borrowed. */
+	struct reg_client_opts reg_opts;	/* http client, credentials, insecure */
+	struct layout *cache;		/* the cache, or NULL (no caching) */
+	int offline;			/* no network at all */
+	enum pull_policy pull;
+	int jobs;			/* parallel blob transfers, >= 1 */
+	const struct platform *platform;	/* --platform, or NULL */
+	/* Log one line (already formatted, may contain server text: the
+	 * callee sanitises).  level 1 = -v, 2 = -vv.  May be NULL. */
+	void (*log)(void *arg, int level, const char *line);
+	void *log_arg;
+	/* Called as blob transfers advance; may be NULL. */
+	void (*progress)(void *arg, const struct image_progress *p);
+	void *progress_arg;
+
+	/* Private: registry sessions opened so far, one per registry. */
+	struct reg **regs;
+	char **reg_names;
+	size_t n_regs;
+	/* Counters for tests and -v: requests this env caused. */
+	unsigned long n_manifest_requests;
+	unsigned long n_blob_requests;
+};
+
+void image_env_init(struct image_env *env);
+/* Frees the registry sessions (not the borrowed fields). */
+void image_env_release(struct image_env *env);
+
+/* The session for `registry` ("docker.io", "localhost:5000"), opened on
+ * first use and kept for the env's life.  ERR_USAGE when env->offline. */
+int image_env_reg(struct reg **out, struct image_env *env, const char *registry,
+		  struct err *e);
+
+void image_log(struct image_env *env, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Resolves `ref` to its manifest (image or index, exact bytes) following
+ * the cache contract above.  With env->cache set, a manifest fetched from
+ * the registry is stored as a blob and recorded as a metadata-only entry
+ * under the reference's full name (unless a complete entry exists).  The
+ * manifest's digest is checked in every case. */
+int image_resolve(struct manifest *out, struct image_env *env, const struct ref *ref,
+		  struct err *e);
+
+/* As image_resolve(), then, when the result is an index, picks the child
+ * for `platform` (NULL: env->platform, else linux/amd64 as crane does) and
+ * resolves that.  `out_index` (may be NULL) receives the index when there
+ * was one (kind MT_KIND_INDEX) or is left initialised-empty. */
+int image_resolve_image(struct manifest *out, struct manifest *out_index,
+			struct image_env *env, const struct ref *ref,
+			const struct platform *platform, struct err *e);
+
+/* Reads a small blob (a config, a manifest) of repository `ref` into
+ * `out`: from the cache when present (verified), else from the registry
+ * (verified, then stored in the cache and its source recorded).  `max`
+ * caps the size (0: 8 MiB). */
+int image_blob_read(struct buf *out, struct image_env *env, const struct ref *ref,
+		    const struct descriptor *d, size_t max, struct err *e);
+
+/* ---- pull (core/pull.c) ---- */
+
+enum image_pull_flags {
+	/* An index resolves to one image (env->platform, else linux/amd64),
+	 * as with --platform: for outputs that hold images only (tarballs). */
+	IMAGE_PULL_SINGLE = 1 << 0,
+};
+
+/* One pulled reference. */
+struct image_pulled {
+	char *name;		/* fully-qualified reference, the index.json ref name */
+	struct descriptor desc;	/* what the entry points at: image or index */
+};
+
+/* Pulls refs[0..n) into the layout `dst` (the cache or any other layout),
+ * one after the other, following the cache contract.  Each reference is
+ * stored whole: an index with every child manifest, config and layer
+ * (nested indexes too), unless env->platform (or IMAGE_PULL_SINGLE) picks
+ * one image, which is then stored as the entry (as crane pull --platform
+ * does).  Blobs present in `dst` at their size are kept; blobs the cache
+ * has (when dst is not the cache) are copied from it through a verifying
+ * writer; the rest are downloaded in parallel (env->jobs) straight into
+ * blob writers, hashed once as they arrive and committed only when size
+ * and digest match.  The blob sources ("registry/repository") are
+ * recorded, configs are added to the cache too, and one index.json entry
+ * named by the fully-qualified reference is set (replacing an older entry
+ * of that name; an identical one is only touched), all under a lease.
+ * `out` (n entries, need not be initialised) gets each reference's name and
+ * descriptor; release it with image_pulled_release() whatever the result.
+ * On failure the references before the failing one are complete; the
+ * failing one has no index entry, and no blob under a wrong name. */
+int image_pull(struct image_pulled *out, struct image_env *env, const struct ref *refs, size_t n,
+	       struct layout *dst, unsigned flags, struct err *e);
+void image_pulled_release(struct image_pulled *p, size_t n);
+
+/* ---- push (core/push.c) ---- */
+
+enum push_flags {
+	/* Push every entry of the layout's index.json as one image index
+	 * (the bytes of index.json, as crane push --index does). */
+	PUSH_INDEX = 1 << 0,
+};
+
+/* Pushes an image (or index, with every child) from the OCI layout `src`
+ * to `dst`: the entry named `ref_name` (the org.opencontainers.image.ref.name
+ * annotation as written: "latest", or hoist's fully-qualified names), or
+ * with ref_name NULL the only entry (ERR_USAGE listing the names when
+ * there are several).  Blobs the registry has are skipped (HEAD); a blob
+ * whose recorded source (layout_blob_sources, in `src` and env->cache) is
+ * another repository of dst's registry is mounted from it; the rest are
+ * uploaded env->jobs at a time.  Child manifests are put by digest, then
+ * the root under dst's tag (its digest when dst names only a digest; that
+ * digest must match, ERR_DIGEST).  `out` receives the root's digest.  With
+ * env->cache set, dst is recorded as a source of every blob pushed. */
+int image_push_layout(struct digest *out, struct image_env *env, struct layout *src,
+		      const char *ref_name, const struct ref *dst, unsigned flags,
+		      struct err *e);
+
+/* Reads the docker-save tarball at `path` (one image: manifest.json's only
+ * element) into the layout `dst`, in one pass: every file of the tarball
+ * becomes a blob, and an OCI image manifest built from manifest.json's
+ * Config and Layers (layer media types from the bytes: gzip, zstd or plain
+ * tar) is added to index.json as `ref_name`.  Then image_push_layout() can
+ * push it.  ERR_INVALID when it is not a docker-save tarball,
+ * ERR_UNSUPPORTED for a tarball of several images.  (core/tarball_read.c) */
+int image_tarball_import(struct layout *dst, const char *path, const char *ref_name,
+			 struct err *e);
+
+/* ---- copy (core/copy.c) ---- */
+
+enum copy_flags {
+	/* Fail (ERR_EXISTS) when dst's tag exists and names another manifest;
+	 * when it names the same one there is nothing to do. */
+	COPY_NO_CLOBBER = 1 << 0,
+};
+
+/* Blobs up to this size go through memory in one piece; larger ones stream
+ * from source to destination through a ring of COPY_RING_SIZE bytes. */
+#define COPY_STREAM_MIN (1u << 20)
+#define COPY_RING_SIZE (1u << 20)
+
+/* Copies `src` to `dst` keeping digests (the manifest bytes are never
+ * changed).  An index is copied with every child, unless env->platform is
+ * set: then only the child matching it (as crane copy --platform).  Blobs
+ * never touch the disk: when both are on one registry they are mounted
+ * across repositories; otherwise each missing blob is read from the source
+ * while it is uploaded, through a bounded ring between a download thread
+ * and the upload (at most COPY_RING_SIZE bytes buffered per transfer,
+ * env->jobs transfers at once).  The last bytes are held back until the
+ * source's digest is verified, so a corrupt source blob aborts the upload
+ * (ERR_DIGEST) and no manifest is pushed.  A transfer that fails on the
+ * network or with 408/429/5xx is started over (3 attempts).  `out`
+ * receives the digest pushed. */
+int image_copy(struct digest *out, struct image_env *env, const struct ref *src,
+	       const struct ref *dst, unsigned flags, struct err *e);
+
+/* The tags of repository `repo` (its tag and digest are ignored), appended
+ * to the initialised `out` in the registry's order. */
+int image_tags_list(struct strvec *out, struct image_env *env, const struct ref *repo,
+		    struct err *e);
+
+#endif

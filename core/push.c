@@ -1,0 +1,303 @@
+/* push.c - pushing an image or index from an OCI layout.  See image.h.
+ *
+ * Three rounds, each one cheap when there is nothing to do:
+ *   1. HEAD every blob at the destination (on this thread: tiny requests);
+ *   2. mount the missing ones whose recorded source is another repository of
+ *      the same registry;
+ *   3. upload the rest, env->jobs at a time (core/xfer.c: one HTTP client
+ *      per thread; each upload streams from the blob file with pread);
+ * then the manifests, children first, the root last, so the tag never
+ * names something incomplete.
+ */
+#include "core/image.h"
+
+#include "cache/layout.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/ref.h"
+#include "core/xfer.h"
+#include "registry/client.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct push {
+	struct image_env *env;
+	struct layout *src;
+	const struct ref *dst;
+	struct xfer_plan plan;
+	struct descriptor **todo;	/* blobs to upload (pointers into plan.blobs) */
+	size_t n_todo;
+};
+
+static int push_fetch(struct manifest *out, void *arg, const struct descriptor *d,
+		      struct err *e)
+{
+	struct push *p = arg;
+	struct buf raw = BUF_INIT;
+	int ret;
+
+	manifest_init(out);
+	ret = layout_blob_read(&raw, p->src, &d->digest, MANIFEST_MAX_DEFAULT, e);
+	if (ret == ERR_NOT_FOUND)
+		err_prefix(e, "the layout lacks manifest %s of the index", d->digest.str);
+	if (ret == 0)
+		ret = manifest_parse(out, raw.data, raw.len, d->media_type, 0, e);
+	buf_release(&raw);
+	return ret;
+}
+
+/* The descriptor of the entry to push: `name`, or the only one. */
+static int push_pick(struct descriptor *out, struct layout *src, const char *name,
+		     struct err *e)
+{
+	struct layout_ref *refs = NULL;
+	struct buf names = BUF_INIT;
+	size_t n = 0, i;
+	int ret;
+
+	descriptor_init(out);
+	if (name) {
+		ret = layout_index_find(out, src, name, e);
+		if (ret == ERR_NOT_FOUND)
+			ret = err_set(e, ERR_NOT_FOUND, "the layout '%s' has no image named '%s'",
+				      layout_path(src), name);
+		return ret;
+	}
+	if ((ret = layout_index_list(&refs, &n, src, e)) < 0)
+		return ret;
+	if (n == 1) {
+		if (descriptor_copy(out, &refs[0].desc) < 0)
+			ret = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (n == 0) {
+		ret = err_set(e, ERR_NOT_FOUND, "the layout '%s' holds no image", layout_path(src));
+		goto out;
+	}
+	for (i = 0; i < n && i < 10; i++)
+		buf_addf(&names, "%s'%s'", i ? ", " : "", refs[i].name ? refs[i].name : "(unnamed)");
+	ret = err_set(e, ERR_USAGE, "the layout '%s' holds %zu images (%s%s): pick one with "
+		      "--ref NAME or PATH@NAME, or push them all as an index with --index",
+		      layout_path(src), n, names.data, n > 10 ? ", ..." : "");
+out:
+	layout_refs_free(refs, n);
+	buf_release(&names);
+	return ret;
+}
+
+/* The root manifest: the picked entry, or index.json as an index. */
+static int push_root(struct manifest *out, struct push *p, const char *name, unsigned flags,
+		     struct err *e)
+{
+	struct descriptor d;
+	struct json *idx = NULL;
+	struct buf raw = BUF_INIT;
+	int ret;
+
+	manifest_init(out);
+	descriptor_init(&d);
+	if (flags & PUSH_INDEX) {
+		/* the exact bytes of index.json: what crane push --index sends */
+		if ((ret = layout_index_read(&idx, p->src, e)) < 0)
+			goto out;
+		if (!json_array_len(json_get(idx, "manifests"))) {
+			ret = err_set(e, ERR_NOT_FOUND, "the layout '%s' holds no image",
+				      layout_path(p->src));
+			goto out;
+		}
+		if ((ret = json_serialize(&raw, idx, 0, e)) < 0)
+			goto out;
+		ret = manifest_parse(out, raw.data, raw.len, MT_OCI_INDEX, 0, e);
+		if (ret < 0)
+			err_prefix(e, "index.json of '%s'", layout_path(p->src));
+		goto out;
+	}
+	if ((ret = push_pick(&d, p->src, name, e)) < 0)
+		goto out;
+	ret = push_fetch(out, p, &d, e);
+	if (ret == 0 && !digest_equal(&out->digest, &d.digest))
+		ret = err_set(e, ERR_DIGEST, "manifest %s hashes to %s", d.digest.str,
+			      out->digest.str);
+out:
+	json_free(idx);
+	buf_release(&raw);
+	descriptor_release(&d);
+	return ret;
+}
+
+/* A recorded source of `d` that is another repository of dst's registry. */
+static char *push_mount_source(struct push *p, const struct descriptor *d)
+{
+	struct strvec srcs = STRVEC_INIT;
+	size_t rl = strlen(p->dst->registry), i;
+	char *from = NULL;
+
+	layout_blob_sources(&srcs, p->src, &d->digest, NULL);
+	if (p->env->cache && p->env->cache != p->src)
+		layout_blob_sources(&srcs, p->env->cache, &d->digest, NULL);
+	for (i = 0; i < srcs.n && !from; i++) {
+		const char *s = srcs.v[i];
+		if (!strncmp(s, p->dst->registry, rl) && s[rl] == '/' &&
+		    strcmp(s + rl + 1, p->dst->repository))
+			from = strdup(s + rl + 1);
+	}
+	strvec_clear(&srcs);
+	return from;
+}
+
+static void push_progress(struct image_env *env, struct xfer_worker *w,
+			  const struct descriptor *d, const char *what)
+{
+	struct image_progress pr;
+	char id[13];
+
+	if (!env->progress)
+		return;
+	memcpy(id, digest_hex(&d->digest), 12);
+	id[12] = '\0';
+	pr.id = id;
+	pr.what = what;
+	pr.done = d->size;
+	pr.total = d->size;
+	pr.finished = 1;
+	if (w)
+		xfer_progress(w, &pr);
+	else
+		env->progress(env->progress_arg, &pr);
+}
+
+static int push_upload_job(struct xfer_worker *w, size_t i, void *arg, struct err *e)
+{
+	struct push *p = arg;
+	const struct descriptor *d = p->todo[i];
+	struct reg *r;
+	int64_t size;
+	int fd = -1, ret;
+
+	if ((ret = xfer_worker_reg(&r, w, XFER_DST, p->dst->registry, e)) < 0)
+		return ret;
+	if ((ret = layout_blob_open(&fd, &size, p->src, &d->digest, e)) < 0) {
+		if (ret == ERR_NOT_FOUND)
+			err_prefix(e, "the layout lacks blob %s", d->digest.str);
+		return ret;
+	}
+	if (size != d->size) {
+		ret = err_set(e, ERR_DIGEST, "blob %s in '%s' has %lld bytes, its descriptor "
+			      "says %lld", d->digest.str, layout_path(p->src), (long long)size,
+			      (long long)d->size);
+	} else {
+		xfer_log(w, 1, "push: uploading %s (%lld bytes)", d->digest.str,
+			 (long long)d->size);
+		ret = reg_blob_upload(r, p->dst->repository, d, fd, NULL, NULL, e);
+	}
+	close(fd);
+	if (ret == 0)
+		push_progress(p->env, w, d, "push");
+	return ret;
+}
+
+int image_push_layout(struct digest *out, struct image_env *env, struct layout *src,
+		      const char *ref_name, const struct ref *dst, unsigned flags,
+		      struct err *e)
+{
+	struct push p;
+	struct manifest root;
+	struct buf source = BUF_INIT;
+	struct reg *r = NULL;
+	const struct manifest *top;
+	size_t i;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	p.env = env;
+	p.src = src;
+	p.dst = dst;
+	manifest_init(&root);
+	if ((ret = push_root(&root, &p, ref_name, flags, e)) < 0)
+		goto out;
+	if (dst->digest && !(dst->tag) && strcmp(dst->digest, root.digest.str)) {
+		ret = err_set(e, ERR_DIGEST, "the image is %s, not %s as the destination says",
+			      root.digest.str, dst->digest);
+		goto out;
+	}
+	if ((ret = xfer_plan_walk(&p.plan, &root, push_fetch, &p, e)) < 0)
+		goto out;
+	if ((ret = image_env_reg(&r, env, dst->registry, e)) < 0)
+		goto out;
+	p.todo = calloc(p.plan.n_blobs ? p.plan.n_blobs : 1, sizeof(*p.todo));
+	if (!p.todo || buf_addf(&source, "%s/%s", dst->registry, dst->repository) < 0) {
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+
+	/* 1 and 2: what the registry has, what it can mount */
+	for (i = 0; i < p.plan.n_blobs; i++) {
+		const struct descriptor *d = &p.plan.blobs[i];
+		char *from;
+
+		env->n_blob_requests++;
+		ret = reg_blob_head(NULL, r, dst->repository, &d->digest, e);
+		if (ret == 0) {
+			image_log(env, 1, "push: %s exists in %s", d->digest.str, source.data);
+			push_progress(env, NULL, d, "exists");
+			continue;
+		}
+		if (ret != ERR_NOT_FOUND)
+			goto out;
+		err_clear(e);
+		if ((from = push_mount_source(&p, d))) {
+			env->n_blob_requests++;
+			ret = reg_blob_upload(r, dst->repository, d, -1, NULL, from, e);
+			if (ret == 0) {
+				image_log(env, 1, "push: mounted %s from %s", d->digest.str, from);
+				push_progress(env, NULL, d, "mount");
+			} else {
+				image_log(env, 1, "push: cannot mount %s from %s: %s", d->digest.str,
+					  from, e ? e->msg : "");
+				err_clear(e);
+			}
+			free(from);
+			if (ret == 0)
+				continue;
+		}
+		p.todo[p.n_todo++] = &p.plan.blobs[i];
+	}
+
+	/* 3: upload */
+	env->n_blob_requests += p.n_todo;
+	if ((ret = xfer_run(env, p.n_todo, 0, push_upload_job, &p, e)) < 0)
+		goto out;
+
+	/* manifests, the root last */
+	for (i = 0; i < p.plan.n_mans; i++) {
+		const struct manifest *m = &p.plan.mans[i];
+		const char *mt = m->media_type;
+		const char *name = m->digest.str;
+
+		if (!mt)
+			mt = m->kind == MT_KIND_INDEX ? MT_OCI_INDEX : MT_OCI_MANIFEST;
+		if (i + 1 == p.plan.n_mans && dst->tag)
+			name = dst->tag;
+		env->n_manifest_requests++;
+		if ((ret = reg_manifest_put(NULL, r, dst->repository, name, mt, m->raw.data,
+					    m->raw.len, e)) < 0)
+			goto out;
+		image_log(env, 1, "push: manifest %s as %s:%s", m->digest.str, source.data, name);
+	}
+	top = &p.plan.mans[p.plan.n_mans - 1];
+	if (out)
+		*out = top->digest;
+	if (env->cache)
+		for (i = 0; i < p.plan.n_blobs; i++)
+			layout_blob_source_add(env->cache, &p.plan.blobs[i].digest, source.data,
+					       NULL);
+	ret = 0;
+out:
+	manifest_release(&root);
+	xfer_plan_release(&p.plan);
+	free(p.todo);
+	buf_release(&source);
+	return ret;
+}
