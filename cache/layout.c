@@ -401,6 +401,11 @@ static int create_parts(struct layout *l, struct err *e)
 	struct stat st;
 	int rc, ret = -1;
 
+	/* The common case, an existing layout, writes and syncs nothing. */
+	if (fstatat(l->root_fd, "oci-layout", &st, 0) == 0 &&
+	    fstatat(l->root_fd, "index.json", &st, 0) == 0 &&
+	    fstatat(l->root_fd, "blobs/sha256", &st, 0) == 0 && S_ISDIR(st.st_mode))
+		return 0;
 	if (fstatat(l->root_fd, "oci-layout", &st, 0) < 0 && errno == ENOENT &&
 	    (ret = check_empty(l, e)) < 0)
 		goto out;
