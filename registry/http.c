@@ -532,26 +532,31 @@ static int header_dropped(const struct job *j, const char *h)
 	return 0;
 }
 
+/* TLS settings of one request: verification (off with --insecure, and for
+ * the scheme probe, whose answer is not trusted), and the CA and client
+ * certificate of docker's and podman's certs.d/HOST[:PORT]/ (ca.crt,
+ * client.cert, client.key), which a server demanding a client certificate
+ * needs even during the probe. */
 static void set_tls(struct job *j, CURL *h)
 {
 	struct http_client *c = j->c;
-	CURLU *u;
+	CURLU *u = NULL;
 	char *host = NULL, *port = NULL, *scheme = NULL;
 	struct buf path = BUF_INIT;
 	struct stat st;
-	size_t i;
+	size_t i, dl;
+	int no_verify = c->o.insecure || j->req->tls_probe;
 
-	if (c->o.insecure || j->req->tls_probe) {
+	if (no_verify) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 		if (j->req->tls_probe) {
 			curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
 			curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 		}
-		return;
 	}
 	if (!c->certs_dirs.n || !(u = curl_url()))
-		return;
+		goto out;
 	if (curl_url_set(u, CURLUPART_URL, j->url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    strcmp(scheme, "https") ||
@@ -564,9 +569,9 @@ static void set_tls(struct job *j, CURL *h)
 			 port ? port : "");
 		if (stat(path.data, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
-		size_t dl = path.len;
+		dl = path.len;
 		buf_addstr(&path, "ca.crt");
-		if (stat(path.data, &st) == 0)
+		if (!no_verify && stat(path.data, &st) == 0)
 			curl_easy_setopt(h, CURLOPT_CAINFO, path.data);
 		buf_setlen(&path, dl);
 		buf_addstr(&path, "client.cert");

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# t0330-transport - transport behaviour against real registries that the
+# other tests do not cover: client certificates from certs.d (mutual TLS,
+# as docker and podman read HOST:PORT/client.cert and client.key), and a 429
+# with Retry-After answered by waiting and retrying.
+. "$(dirname "$0")/../lib.sh"
+test_init
+
+registry_start --client-certs >/dev/null || { test_not_ok "mTLS registry starts"; test_done; }
+R=$REGISTRY
+# seed_image knows nothing of client certificates: build a tiny layout by
+# hand and push it with skopeo's cert dir
+mkdir -p skcerts && cp "$REGISTRY_CA" skcerts/ca.crt &&
+	cp "$REGISTRY_DIR/client.cert" skcerts/client.cert && cp "$REGISTRY_DIR/client.key" skcerts/client.key
+layout=$TEST_DIR/src
+mkdir -p "$layout/blobs/sha256"
+printf 'hello mtls\n' >payload
+tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf layer.tar payload
+ld=$(sha256sum layer.tar | cut -d' ' -f1); ls=$(stat -c %s layer.tar)
+cp layer.tar "$layout/blobs/sha256/$ld"
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$ld" >cfg.json
+cd_=$(sha256sum cfg.json | cut -d' ' -f1); cs=$(stat -c %s cfg.json)
+cp cfg.json "$layout/blobs/sha256/$cd_"
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' "$cd_" "$cs" "$ld" "$ls" >m.json
+md=$(sha256sum m.json | cut -d' ' -f1); ms=$(stat -c %s m.json)
+cp m.json "$layout/blobs/sha256/$md"
+printf '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"hello"}}]}' "$md" "$ms" >"$layout/index.json"
+expect_success "skopeo pushes with a client certificate" \
+	skopeo --insecure-policy copy --quiet --preserve-digests --dest-cert-dir "$TEST_DIR/skcerts" \
+	"oci:$layout:hello" "docker://$R/library/mtls:1"
+
+mkdir -p "certs.d/$R"
+cp "$REGISTRY_CA" "certs.d/$R/ca.crt"
+export HOIST_CERTS_DIR=$TEST_DIR/certs.d
+expect_failure "without a client certificate the registry refuses the connection" \
+	hoist digest "$R/library/mtls:1"
+cp "$REGISTRY_DIR/client.cert" "$REGISTRY_DIR/client.key" "certs.d/$R/"
+expect_output "with certs.d/HOST:PORT/client.cert and client.key it works" \
+	"sha256:$md" hoist digest "$R/library/mtls:1"
+expect_success "a blob comes over mutual TLS too" \
+	sh -c '"$HOIST" blob "$1" > blob.out && cmp blob.out layer.tar' _ "$R/library/mtls@sha256:$ld"
+unset HOIST_CERTS_DIR
+
+# 429 with Retry-After: waited for, then retried
+registry_start --name plain >/dev/null
+P=$REGISTRY_plain
+skopeo --insecure-policy copy --quiet --preserve-digests --dest-tls-verify=false \
+	"oci:$layout:hello" "docker://$P/library/rate:1" >/dev/null 2>&1
+if fault_server_start --upstream "$P" --status-once 429:1 --status-match 'manifests' >/dev/null 2>&1; then
+	export HOIST_RETRY_BASE_MS=50
+	expect_output "a 429 with Retry-After is waited for and retried" "sha256:$md" \
+		hoist digest "$FAULT/library/rate:1"
+	grep -q 'status=429' "$FAULT_LOG" && test_ok "the 429 was served" ||
+		test_not_ok "the 429 was served" "$(cat "$FAULT_LOG")"
+	fault_server_stop
+	fault_server_start --upstream "$P" --status-once 429:3600 --status-match 'manifests' >/dev/null 2>&1
+	expect_failure "a Retry-After beyond the limit is reported, not slept through" \
+		timeout 20 "$HOIST" digest "$FAULT/library/rate:1"
+	grep -qi 'rate\|429\|too many' "$ERR" && test_ok "the message names the rate limit" ||
+		test_not_ok "the message names the rate limit" "$(cat "$ERR")"
+else
+	test_not_ok "fault server starts"
+fi
+test_done
