@@ -59,7 +59,22 @@ if fault_server_start --upstream "$P" --status-once 429:1 --status-match 'manife
 		timeout 20 "$HOIST" digest "$FAULT/library/rate:1"
 	grep -qi 'rate\|429\|too many' "$ERR" && test_ok "the message names the rate limit" ||
 		test_not_ok "the message names the rate limit" "$(cat "$ERR")"
+	fault_server_stop
 else
 	test_not_ok "fault server starts"
+fi
+
+# Docker schema 1 (which docker-registry no longer serves): refused by name
+cat >schema1.json <<'S1'
+{"schemaVersion":1,"name":"library/old","tag":"1","architecture":"amd64","fsLayers":[{"blobSum":"sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"}],"history":[{"v1Compatibility":"{}"}],"signatures":[]}
+S1
+if fault_server_start --upstream "$P" \
+	--serve-manifest "application/vnd.docker.distribution.manifest.v1+prettyjws:$TEST_DIR/schema1.json" \
+	>/dev/null 2>&1; then
+	expect_failure "a Docker schema 1 manifest is refused" hoist manifest "$FAULT/library/old:1"
+	grep -qi 'schema 1\|schema1\|v1+prettyjws' "$ERR" && test_ok "the refusal names schema 1" ||
+		test_not_ok "the refusal names schema 1" "$(cat "$ERR")"
+else
+	test_not_ok "fault server starts (schema 1)"
 fi
 test_done
