@@ -64,6 +64,38 @@ else
 	test_not_ok "fault server starts"
 fi
 
+# Credentials never go over plain HTTP to a host that is not loopback: a
+# loopback registry (plain HTTP is fine for it) whose token realm is plain
+# HTTP on a host name that is not loopback by name (this machine's own name
+# when /etc/hosts maps it to 127.x, so that nothing leaves the machine).
+me=$(hostname)
+if [[ $(getent hosts "$me" | awk '{print $1; exit}') == 127.* ]] &&
+	token_server_start --user alice:s3cret-pw >/dev/null 2>&1; then
+	realm="http://$me:${TOKEN_SERVER##*:}/token"
+	registry_start --name tok --token "$realm" "$TOKEN_ISSUER" "$TOKEN_SERVICE" \
+		"$TOKEN_CERT" >/dev/null
+	T=$REGISTRY_tok
+	mkdir -p "$DOCKER_CONFIG"
+	printf '{"auths":{"%s":{"auth":"%s"}}}' "$T" "$(printf alice:s3cret-pw | base64)" \
+		>"$DOCKER_CONFIG/config.json"
+	: >"$TOKEN_LOG"
+	expect_failure "Basic credentials are not sent to a plain-HTTP realm that is not loopback" \
+		hoist ls "$T/library/x"
+	grep -q 'plain HTTP' "$ERR" && test_ok "the refusal says why" ||
+		test_not_ok "the refusal says why" "$(cat "$ERR")"
+	grep -q 'auth=basic' "$TOKEN_LOG" && test_not_ok "the realm got no credentials" \
+		"$(cat "$TOKEN_LOG")" || test_ok "the realm got no credentials"
+	# the repository does not exist: getting that far means the token came
+	expect_code 1 "with --insecure they are sent" hoist --insecure ls "$T/library/x"
+	grep -q 'NAME_UNKNOWN' "$ERR" && test_ok "authenticated: the registry says no such repository" ||
+		test_not_ok "authenticated: the registry says no such repository" "$(cat "$ERR")"
+	grep -q 'auth=basic' "$TOKEN_LOG" && test_ok "the realm got them with --insecure" ||
+		test_not_ok "the realm got them with --insecure" "$(cat "$TOKEN_LOG")"
+	rm -f "$DOCKER_CONFIG/config.json"
+else
+	test_ok "plain-HTTP realm check skipped: '$me' does not resolve to loopback here"
+fi
+
 # Docker schema 1 (which docker-registry no longer serves): refused by name
 cat >schema1.json <<'S1'
 {"schemaVersion":1,"name":"library/old","tag":"1","architecture":"amd64","fsLayers":[{"blobSum":"sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"}],"history":[{"v1Compatibility":"{}"}],"signatures":[]}
