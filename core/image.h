@@ -132,8 +132,10 @@ struct image_pulled {
  * one image, which is then stored as the entry (as crane pull --platform
  * does).  Blobs present in `dst` at their size are kept; blobs the cache
  * has (when dst is not the cache) are copied from it through a verifying
- * writer; the rest are downloaded in parallel (env->jobs) straight into
- * blob writers, hashed once as they arrive and committed only when size
+ * writer; the rest are downloaded in parallel (env->jobs requests over
+ * the one curl multi handle), the bytes coalesced into env->jobs + 2 slots
+ * of 256 KiB and hashed and written by two writer threads (memory does not
+ * grow with the image), each blob hashed once and committed only when size
  * and digest match.  The blob sources ("registry/repository") are
  * recorded, configs are added to the cache too, and one index.json entry
  * named by the fully-qualified reference is set (replacing an older entry
@@ -157,8 +159,8 @@ enum push_flags {
 /* Pushes an image (or index, with every child) from the OCI layout `src`
  * to `dst`: the entry named `ref_name` (the org.opencontainers.image.ref.name
  * annotation as written: "latest", or hoist's fully-qualified names), or
- * with ref_name NULL the only entry (ERR_USAGE listing the names when
- * there are several).  Blobs the registry has are skipped (HEAD); a blob
+ * with ref_name NULL the only image (entries that all name one digest
+ * count as one; ERR_USAGE listing the names when there are several).  Blobs the registry has are skipped (HEAD); a blob
  * whose recorded source (layout_blob_sources, in `src` and env->cache) is
  * another repository of dst's registry is mounted from it; the rest are
  * uploaded env->jobs at a time.  Child manifests are put by digest, then

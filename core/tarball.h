@@ -1,5 +1,5 @@
-/* tarball.h - docker-save tarballs (`docker save` / `docker load` format),
- * the one module wrapping libarchive for now.
+/* tarball.h - writing docker-save tarballs (`docker save` / `docker load`
+ * format); the tar stream is core/archive.h's.
  *
  * A tarball holds, at its top level: one `<hex>.json` per image config,
  * one `<hex>.tar.gz` (`.tar`, `.tar.zst` by media type) per layer, each
