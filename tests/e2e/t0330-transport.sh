@@ -96,6 +96,29 @@ else
 	test_ok "plain-HTTP realm check skipped: '$me' does not resolve to loopback here"
 fi
 
+# A 401 insufficient_scope (the token lacks an action) is answered with a
+# new token for the scopes the challenge names, once.
+token_server_stop 2>/dev/null
+if token_server_start --user bob:b0b-pw --deny-push-once library/scoped >/dev/null 2>&1 &&
+	registry_start_token --name scope >/dev/null; then
+	S=$REGISTRY_scope
+	seed_image --name scope library/src:1 >/dev/null 2>&1
+	mkdir -p "$DOCKER_CONFIG"
+	printf '{"auths":{"%s":{"auth":"%s"}}}' "$S" "$(printf bob:b0b-pw | base64)" \
+		>"$DOCKER_CONFIG/config.json"
+	: >"$TOKEN_LOG"
+	expect_success "a push whose first token lacks push succeeds after insufficient_scope" \
+		hoist copy "$S/library/src:1" "$S/library/scoped:1"
+	[[ $(grep -c 'granted=.*library/scoped:.*push' "$TOKEN_LOG") -ge 1 &&
+		$(grep -c 'library/scoped' "$TOKEN_LOG") -ge 2 ]] &&
+		test_ok "a second token was asked for the named scope" ||
+		test_not_ok "a second token was asked for the named scope" "$(cat "$TOKEN_LOG")"
+	expect_output "the copy is there" "$SEED_DIGEST" hoist digest "$S/library/scoped:1"
+	rm -f "$DOCKER_CONFIG/config.json"
+else
+	test_not_ok "token registry starts (scope)"
+fi
+
 # Docker schema 1 (which docker-registry no longer serves): refused by name
 cat >schema1.json <<'S1'
 {"schemaVersion":1,"name":"library/old","tag":"1","architecture":"amd64","fsLayers":[{"blobSum":"sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"}],"history":[{"v1Compatibility":"{}"}],"signatures":[]}
