@@ -55,7 +55,7 @@ static int push_pick(struct descriptor *out, struct layout *src, const char *nam
 	struct layout_ref *refs = NULL;
 	struct buf names = BUF_INIT;
 	size_t n = 0, i;
-	int ret;
+	int ret, n_same = 0;
 
 	descriptor_init(out);
 	if (name) {
@@ -67,7 +67,12 @@ static int push_pick(struct descriptor *out, struct layout *src, const char *nam
 	}
 	if ((ret = layout_index_list(&refs, &n, src, e)) < 0)
 		return ret;
-	if (n == 1) {
+	/* several names for one image (a tag and a digest pulled) are one */
+	for (i = 1; i < n && digest_equal(&refs[i].desc.digest, &refs[0].desc.digest); i++)
+		;
+	if (n > 1 && i == n)
+		n_same = 1;
+	if (n == 1 || n_same) {
 		if (descriptor_copy(out, &refs[0].desc) < 0)
 			ret = err_set(e, ERR_NOMEM, "out of memory");
 		goto out;
