@@ -51,19 +51,23 @@ CORE_SRCS += core/pull.c core/tarball.c
 CORE_SRCS += core/units.c
 CORE_SRCS += core/xfer.c core/push.c core/copy.c core/tarball_read.c
 CORE_SRCS += core/archive.c core/layer.c core/containerfile.c
+CORE_SRCS += core/build.c
+CORE_SRCS += core/export.c core/validate.c
 CACHE_SRCS := cache/layout.c cache/gc.c
 REGISTRY_SRCS := registry/wire.c registry/http.c registry/client.c registry/creds.c
 CMD_SRCS := cmd/main.c cmd/dispatch.c cmd/ctx.c cmd/env.c cmd/opt.c cmd/report.c cmd/help.c cmd/version.c cmd/cache.c
 CMD_SRCS += cmd/inspect.c cmd/list.c cmd/blob.c cmd/tag.c cmd/auth.c
 CMD_SRCS += cmd/pull.c cmd/progress.c
 CMD_SRCS += cmd/push.c cmd/copy.c
+CMD_SRCS += cmd/build.c
+CMD_SRCS += cmd/export.c cmd/validate.c
 
 LIB_SRCS := $(CORE_SRCS) $(CACHE_SRCS) $(REGISTRY_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILDDIR)/%.o)
 LIBHOIST := $(BUILDDIR)/libhoist.a
 
-UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc units archive layer containerfile
+UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc units archive layer containerfile build
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool

@@ -192,6 +192,11 @@ int cmd_tag(int argc, char **argv, struct ctx *ctx);
 int cmd_delete(int argc, char **argv, struct ctx *ctx);
 int cmd_push(int argc, char **argv, struct ctx *ctx);
 int cmd_copy(int argc, char **argv, struct ctx *ctx);
+int cmd_build(int argc, char **argv, struct ctx *ctx);
+int cmd_export(int argc, char **argv, struct ctx *ctx);
+int cmd_unpack(int argc, char **argv, struct ctx *ctx);
+int cmd_validate(int argc, char **argv, struct ctx *ctx);
+int cmd_index(int argc, char **argv, struct ctx *ctx);
 int cmd_auth(int argc, char **argv, struct ctx *ctx);
 
 #endif

@@ -27,6 +27,11 @@ const struct cmd cmd_table[] = {
 	{ "push", cmd_push, CMD_SETUP_ENV, "push an image from a layout or the cache to a registry" },
 	{ "copy", cmd_copy, CMD_SETUP_ENV, "copy images from registry to registry, keeping digests" },
 	{ "cp", cmd_copy, CMD_SETUP_ENV, NULL },	/* alias: not listed */
+	{ "build", cmd_build, CMD_SETUP_CACHE, "build an image from files and a base, or a Containerfile" },
+	{ "export", cmd_export, CMD_SETUP_CACHE, "write the flattened filesystem of an image as a tar" },
+	{ "unpack", cmd_unpack, CMD_SETUP_CACHE, "unpack the flattened filesystem of an image into a directory" },
+	{ "validate", cmd_validate, CMD_SETUP_CACHE, "check an image's digests, sizes, media types and diff_ids" },
+	{ "index", cmd_index, 0, "work with image indexes (multi-platform images)" },
 	{ "auth", cmd_auth, 0, "log in and out of registries, get credentials and tokens" },
 	{ NULL, NULL, 0, NULL },
 };

@@ -1,0 +1,730 @@
+/* build.c - `hoist build`: an image from a base and local files, from flags
+ * (ko, crane append/mutate) or a Containerfile without RUN (buildah build
+ * without a runtime).  The operation is core/build.h; this file turns the
+ * options, SOURCE_DATE_EPOCH and .dockerignore into a build_spec and sends
+ * the result where --output/-t say. */
+#include "cmd/cmd.h"
+
+#include "cache/layout.h"
+#include "cmd/progress.h"
+#include "cmd/report.h"
+#include "core/build.h"
+#include "core/buf.h"
+#include "core/containerfile.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/ref.h"
+#include "core/tarball.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct build_args {
+	const char *base, *chmod, *chown, *entrypoint, *cmd, *workdir, *user;
+	const char *stop_signal, *compression, *output, *push, *file;
+	int level;
+	struct strvec adds, envs, labels, annotations, expose, volumes, tags, build_args;
+};
+
+enum build_out {
+	OUT_PUSH = 0,
+	OUT_CACHE,
+	OUT_LAYOUT,
+	OUT_TARBALL,
+};
+
+/* .dockerignore for the layer builder: paths arrive as CONTEXT/rel. */
+struct build_ignore {
+	struct dockerignore di;
+	const char *context;
+	size_t len;
+};
+
+static enum layer_exclude build_exclude(void *arg, const char *path, int is_dir)
+{
+	struct build_ignore *bi = arg;
+	const char *rel;
+
+	if (strncmp(path, bi->context, bi->len) || path[bi->len] != '/')
+		return LAYER_INCLUDE;
+	rel = path + bi->len + 1;
+	while (*rel == '/')
+		rel++;
+	if (!*rel || !strcmp(rel, ".") || !dockerignore_match(&bi->di, rel))
+		return LAYER_INCLUDE;
+	return is_dir && !bi->di.has_exceptions ? LAYER_PRUNE : LAYER_EXCLUDE;
+}
+
+/* Reads a whole small file into `out`; reports failures. */
+static int build_read_file(struct buf *out, const char *path, int missing_ok)
+{
+	FILE *f = fopen(path, "rb");
+	char tmp[8192];
+	size_t n;
+	int ret = EXIT_FAIL;
+
+	if (!f) {
+		if (missing_ok && errno == ENOENT)
+			return EXIT_OK;
+		report_error("cannot open '%s': %s", path, strerror(errno));
+		return EXIT_FAIL;
+	}
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
+		if (out->len + n > (1u << 20)) {
+			report_error("'%s' is larger than 1 MiB", path);
+			goto out;
+		}
+		buf_add(out, tmp, n);
+	}
+	if (ferror(f)) {
+		report_error("cannot read '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (buf_failed(out)) {
+		report_error("out of memory");
+		goto out;
+	}
+	ret = EXIT_OK;
+out:
+	fclose(f);
+	return ret;
+}
+
+/* K=V into a kvlist (K=V with an empty V is fine). */
+static int build_kv(struct kvlist *kv, const char *what, const char *s, struct build_spec *spec)
+{
+	const char *eq = strchr(s, '=');
+	struct err e = ERR_INIT;
+	char *k;
+	int rc;
+
+	if (!eq || eq == s) {
+		report_error("%s '%s' is not KEY=VALUE", what, s);
+		return EXIT_USAGE;
+	}
+	if (!(k = strndup(s, (size_t)(eq - s)))) {
+		report_error("out of memory");
+		return EXIT_FAIL;
+	}
+	if (spec)
+		rc = build_spec_env(spec, k, eq + 1, &e);
+	else
+		rc = kvlist_set(kv, k, eq + 1) < 0 ? err_set(&e, ERR_NOMEM, "out of memory") : 0;
+	free(k);
+	if (rc < 0)
+		return report_err(&e, "%s", what);
+	return EXIT_OK;
+}
+
+/* --entrypoint/--cmd: a JSON array of strings, else shell form. */
+static int build_argv(struct strvec *out, const char *what, const char *s)
+{
+	struct json *j = NULL;
+	struct err e = ERR_INIT;
+	size_t i;
+	int ret = EXIT_FAIL;
+
+	if (s[0] == '[') {
+		if (json_parse(&j, s, strlen(s), &e) < 0 || json_kind_of(j) != JSON_ARRAY) {
+			report_error("%s '%s' is not a JSON array of strings", what, s);
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		for (i = 0; i < json_array_len(j); i++) {
+			const char *v = json_str(json_array_get(j, i));
+			if (!v) {
+				report_error("%s '%s' is not a JSON array of strings", what, s);
+				ret = EXIT_USAGE;
+				goto out;
+			}
+			if (strvec_push(out, v) < 0)
+				goto nomem;
+		}
+	} else if (strvec_push(out, "/bin/sh") < 0 || strvec_push(out, "-c") < 0 ||
+		   strvec_push(out, s) < 0) {
+		goto nomem;
+	}
+	ret = EXIT_OK;
+	goto out;
+nomem:
+	report_error("out of memory");
+out:
+	json_free(j);
+	return ret;
+}
+
+/* The spec's flag part: --add, --chmod, --chown and the config flags. */
+static int build_spec_flags(struct build_spec *s, const struct build_args *a)
+{
+	struct layer_add add;
+	struct err e = ERR_INIT;
+	struct buf desc = BUF_INIT;
+	size_t i;
+	int ret = EXIT_FAIL, rc;
+
+	memset(&add, 0, sizeof(add));
+	add.flags = LAYER_ADD_UNPACK;	/* a tarball to a DST ending in '/' is unpacked */
+	if (a->chmod) {
+		char *end;
+		long m;
+		errno = 0;
+		m = strtol(a->chmod, &end, 8);
+		if (errno || end == a->chmod || *end || m < 0 || m > 07777) {
+			report_error("--chmod '%s' is not an octal mode", a->chmod);
+			return EXIT_USAGE;
+		}
+		add.flags |= LAYER_ADD_CHMOD;
+		add.chmod = (uint32_t)m;
+	}
+	if (a->chown) {
+		char *end;
+		long long u, g;
+		errno = 0;
+		u = strtoll(a->chown, &end, 10);
+		g = u;
+		if (!errno && end != a->chown && *end == ':') {
+			const char *gs = end + 1;
+			g = strtoll(gs, &end, 10);
+			if (end == gs)
+				errno = EINVAL;
+		}
+		if (errno || end == a->chown || *end || u < 0 || g < 0 || u > INT_MAX || g > INT_MAX) {
+			report_error("--chown '%s' is not UID[:GID] (numbers)", a->chown);
+			return EXIT_USAGE;
+		}
+		add.flags |= LAYER_ADD_CHOWN;
+		add.uid = u;
+		add.gid = g;
+	}
+	for (i = 0; i < a->adds.n; i++) {
+		char *src = NULL, *dst = NULL;
+		buf_reset(&desc);
+		if (buf_addf(&desc, "hoist build --add %s", a->adds.v[i]) < 0 ||
+		    build_spec_step(s, desc.data, 0, &e) < 0) {
+			report_error("out of memory");
+			goto out;
+		}
+		if (layer_spec_parse(&src, &dst, a->adds.v[i], &e) < 0) {
+			ret = report_err(&e, "--add");
+			if (e.code == ERR_INVALID)
+				ret = EXIT_USAGE;
+			goto out;
+		}
+		add.src = src;
+		add.dst = dst;
+		rc = build_spec_add(s, &add, &e);
+		free(src);
+		free(dst);
+		if (rc < 0) {
+			ret = report_err(&e, "--add");
+			goto out;
+		}
+	}
+	for (i = 0; i < a->envs.n; i++)
+		if ((rc = build_kv(&s->env, "--env", a->envs.v[i], s)) != EXIT_OK) {
+			ret = rc;
+			goto out;
+		}
+	for (i = 0; i < a->labels.n; i++)
+		if ((rc = build_kv(&s->labels, "--label", a->labels.v[i], NULL)) != EXIT_OK) {
+			ret = rc;
+			goto out;
+		}
+	for (i = 0; i < a->annotations.n; i++)
+		if ((rc = build_kv(&s->annotations, "--annotation", a->annotations.v[i], NULL)) !=
+		    EXIT_OK) {
+			ret = rc;
+			goto out;
+		}
+	if (a->entrypoint) {
+		strvec_clear(&s->entrypoint);
+		s->set_entrypoint = 1;
+		if ((rc = build_argv(&s->entrypoint, "--entrypoint", a->entrypoint)) != EXIT_OK) {
+			ret = rc;
+			goto out;
+		}
+	}
+	if (a->cmd) {
+		strvec_clear(&s->cmd);
+		s->set_cmd = 1;
+		if ((rc = build_argv(&s->cmd, "--cmd", a->cmd)) != EXIT_OK) {
+			ret = rc;
+			goto out;
+		}
+	}
+	for (i = 0; i < a->expose.n; i++) {
+		const char *p = a->expose.v[i];
+		int r = strchr(p, '/') ? strvec_push(&s->expose, p) : strvec_pushf(&s->expose, "%s/tcp", p);
+		if (r < 0) {
+			report_error("out of memory");
+			goto out;
+		}
+	}
+	for (i = 0; i < a->volumes.n; i++)
+		if (strvec_push(&s->volumes, a->volumes.v[i]) < 0) {
+			report_error("out of memory");
+			goto out;
+		}
+	if ((a->workdir && !(free(s->workdir), s->workdir = strdup(a->workdir))) ||
+	    (a->user && !(free(s->user), s->user = strdup(a->user))) ||
+	    (a->stop_signal && !(free(s->stop_signal), s->stop_signal = strdup(a->stop_signal)))) {
+		report_error("out of memory");
+		goto out;
+	}
+	ret = EXIT_OK;
+out:
+	buf_release(&desc);
+	return ret;
+}
+
+/* The Containerfile part: parses FILE with --build-arg and the TARGET*
+ * arguments of the platform. */
+static int build_spec_file(struct build_spec *s, const struct build_args *a, const char *context,
+			   const struct platform *plat)
+{
+	struct containerfile cf;
+	struct kvlist bargs = KVLIST_INIT, pre = KVLIST_INIT;
+	struct cf_parse_opts po;
+	struct buf text = BUF_INIT, pf = BUF_INIT;
+	struct err e = ERR_INIT;
+	size_t i;
+	int ret = EXIT_FAIL, rc;
+
+	containerfile_init(&cf);
+	if ((rc = build_read_file(&text, a->file, 0)) != EXIT_OK)
+		goto out;
+	for (i = 0; i < a->build_args.n; i++) {
+		const char *arg = a->build_args.v[i];
+		if (!strchr(arg, '=')) {
+			/* --build-arg NAME: as docker, the value of $NAME is not read
+			 * (cmd/env.c owns the environment); refuse clearly */
+			report_error("--build-arg '%s' is not NAME=VALUE", arg);
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		if ((rc = build_kv(&bargs, "--build-arg", arg, NULL)) != EXIT_OK) {
+			ret = rc;
+			goto out;
+		}
+	}
+	if (platform_format(&pf, plat) < 0 ||
+	    kvlist_set(&pre, "TARGETPLATFORM", pf.data) < 0 ||
+	    kvlist_set(&pre, "TARGETOS", plat->os) < 0 ||
+	    kvlist_set(&pre, "TARGETARCH", plat->arch) < 0 ||
+	    kvlist_set(&pre, "TARGETVARIANT", plat->variant ? plat->variant : "") < 0 ||
+	    kvlist_set(&pre, "BUILDPLATFORM", pf.data) < 0) {
+		report_error("out of memory");
+		goto out;
+	}
+	memset(&po, 0, sizeof(po));
+	po.build_args = &bargs;
+	po.predefined = &pre;
+	if (containerfile_parse(&cf, text.data, text.len, &po, &e) < 0) {
+		ret = report_err(&e, "%s", a->file);
+		goto out;
+	}
+	for (i = 0; i < cf.unused_build_args.n; i++)
+		report_warning("--build-arg '%s' is not used by '%s'", cf.unused_build_args.v[i],
+			       a->file);
+	if (build_spec_from_containerfile(s, &cf, context, &e) < 0) {
+		ret = report_err(&e, "%s", a->file);
+		goto out;
+	}
+	ret = EXIT_OK;
+out:
+	containerfile_release(&cf);
+	kvlist_release(&bargs);
+	kvlist_release(&pre);
+	buf_release(&text);
+	buf_release(&pf);
+	return ret;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* Builds into a scratch layout and pushes to every tag. */
+static int build_push(struct ctx *ctx, struct build_spec *s, const struct ref *tags, size_t n)
+{
+	struct buf dir = BUF_INIT, name = BUF_INIT;
+	struct build_result r;
+	struct layout *l = NULL;
+	struct descriptor d;
+	struct err e = ERR_INIT;
+	struct digest dg;
+	size_t i;
+	int ret = EXIT_FAIL;
+
+	build_result_init(&r);
+	descriptor_init(&d);
+	if (buf_addf(&dir, "%s/hoist-build-XXXXXX", ctx_tmp_dir()) < 0) {
+		report_error("out of memory");
+		goto out;
+	}
+	if (!mkdtemp(dir.data)) {
+		report_error("cannot make a temporary directory '%s': %s", dir.data,
+			     strerror(errno));
+		buf_reset(&dir);
+		goto out;
+	}
+	if (layout_open(&l, dir.data, LAYOUT_CREATE, &e) < 0) {
+		ret = report_err(&e, "cannot make a scratch layout in '%s'", dir.data);
+		goto out;
+	}
+	if (image_build(&r, &ctx->env, s, l, 0, &e) < 0) {
+		ret = report_err(&e, "cannot build");
+		goto out;
+	}
+	if (!(d.media_type = strdup(r.manifest.media_type))) {
+		report_error("out of memory");
+		goto out;
+	}
+	d.digest = r.manifest.digest;
+	d.size = (int64_t)r.manifest.raw.len;
+	if (layout_index_set(l, "build", &d, &e) < 0) {
+		ret = report_err(&e, "cannot build");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (image_build_push(&dg, &ctx->env, &r, l, "build", &tags[i], &e) < 0) {
+			ret = report_err(&e, "cannot push to '%s/%s'", tags[i].registry,
+					 tags[i].repository);
+			goto out;
+		}
+		buf_reset(&name);
+		if (ref_format_name(&name, &tags[i]) < 0) {
+			report_error("out of memory");
+			goto out;
+		}
+		printf("%s@%s\n", name.data, dg.str);
+	}
+	ret = EXIT_OK;
+out:
+	layout_free(l);
+	if (dir.len)
+		nftw(dir.data, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	descriptor_release(&d);
+	build_result_release(&r);
+	buf_release(&dir);
+	buf_release(&name);
+	return ret;
+}
+
+/* Builds into a layout (the cache, an oci: directory) with the base's
+ * blobs, names it, and writes a tarball when asked. */
+static int build_local(struct ctx *ctx, struct build_spec *s, enum build_out how,
+		       const char *path, const struct ref *tags, size_t n)
+{
+	struct build_result r;
+	struct layout *l = NULL, *dst;
+	struct descriptor d;
+	struct image_pulled img;
+	struct buf name = BUF_INIT;
+	struct err e = ERR_INIT;
+	size_t i;
+	int ret = EXIT_FAIL;
+
+	build_result_init(&r);
+	descriptor_init(&d);
+	memset(&img, 0, sizeof(img));
+	if (how == OUT_LAYOUT) {
+		if (layout_open(&l, path, LAYOUT_CREATE, &e) < 0) {
+			ret = report_err(&e, "cannot open the layout '%s'", path);
+			goto out;
+		}
+		dst = l;
+	} else {
+		dst = ctx->cache;
+	}
+	if (image_build(&r, &ctx->env, s, dst, BUILD_WITH_BASE, &e) < 0) {
+		ret = report_err(&e, "cannot build");
+		goto out;
+	}
+	if (!(d.media_type = strdup(r.manifest.media_type))) {
+		report_error("out of memory");
+		goto out;
+	}
+	d.digest = r.manifest.digest;
+	d.size = (int64_t)r.manifest.raw.len;
+	for (i = 0; i < n || (i == 0 && how == OUT_LAYOUT); i++) {
+		buf_reset(&name);
+		if (i < n ? ref_format(&name, &tags[i]) < 0 : buf_addstr(&name, "latest") < 0) {
+			report_error("out of memory");
+			goto out;
+		}
+		if (layout_index_set(dst, name.data, &d, &e) < 0) {
+			ret = report_err(&e, "cannot name the image '%s'", name.data);
+			goto out;
+		}
+	}
+	if (how == OUT_TARBALL) {
+		struct ref anon = { (char *)"localhost", (char *)"hoist-build", NULL, NULL };
+		img.desc = d;
+		if (image_tarball_write(path, dst, n ? &tags[0] : &anon, &img, 1, &e) < 0) {
+			ret = report_err(&e, "cannot write the tarball '%s'", path);
+			goto out;
+		}
+	}
+	printf("%s\n", r.manifest.digest.str);
+	ret = EXIT_OK;
+out:
+	layout_free(l);
+	descriptor_release(&d);
+	build_result_release(&r);
+	buf_release(&name);
+	return ret;
+}
+
+static void build_args_release(struct build_args *a)
+{
+	strvec_clear(&a->adds);
+	strvec_clear(&a->envs);
+	strvec_clear(&a->labels);
+	strvec_clear(&a->annotations);
+	strvec_clear(&a->expose);
+	strvec_clear(&a->volumes);
+	strvec_clear(&a->tags);
+	strvec_clear(&a->build_args);
+}
+
+/* SOURCE_DATE_EPOCH, as reproducible-builds.org defines it; 0 when unset. */
+static int build_epoch(int64_t *out)
+{
+	const char *v = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	long long t;
+
+	*out = 0;
+	if (!v || !*v)
+		return EXIT_OK;
+	errno = 0;
+	t = strtoll(v, &end, 10);
+	if (errno || *end || t < 0 || t > 253402300799LL) {
+		report_error("SOURCE_DATE_EPOCH '%s' is not a number of seconds", v);
+		return EXIT_USAGE;
+	}
+	*out = t;
+	return EXIT_OK;
+}
+
+int cmd_build(int argc, char **argv, struct ctx *ctx)
+{
+	static const char *const usage[] = {
+		"hoist build [options] [--base <image>] --add <src>:<dst>... -t <image>...",
+		"hoist build [options] -f <containerfile> [<context>]",
+		NULL,
+	};
+	struct build_args a;
+	struct opt opts[] = {
+		OPT_STRING(0, "base", &a.base, "<image>", "the base image (default: none, empty)"),
+		OPT_STRING_LIST(0, "add", &a.adds, "<src>:<dst>",
+				"add a file, directory or tarball as a new layer"),
+		OPT_STRING(0, "chmod", &a.chmod, "<mode>", "octal mode of everything --add adds"),
+		OPT_STRING(0, "chown", &a.chown, "<uid>:<gid>", "owner of everything --add adds"),
+		OPT_STRING(0, "entrypoint", &a.entrypoint, "<command>",
+			   "entrypoint: a JSON array, else run by /bin/sh -c"),
+		OPT_STRING(0, "cmd", &a.cmd, "<command>",
+			   "default arguments: a JSON array, else run by /bin/sh -c"),
+		OPT_STRING_LIST(0, "env", &a.envs, "<key>=<value>", "set an environment variable"),
+		OPT_STRING(0, "workdir", &a.workdir, "<dir>", "the working directory"),
+		OPT_STRING(0, "user", &a.user, "<user>", "the user the image runs as"),
+		OPT_STRING_LIST(0, "label", &a.labels, "<key>=<value>", "add a config label"),
+		OPT_STRING_LIST(0, "annotation", &a.annotations, "<key>=<value>",
+				"add a manifest annotation"),
+		OPT_STRING_LIST(0, "expose", &a.expose, "<port>[/<proto>]", "expose a port"),
+		OPT_STRING_LIST(0, "volume", &a.volumes, "<path>", "declare a volume"),
+		OPT_STRING(0, "stop-signal", &a.stop_signal, "<signal>", "the stop signal"),
+		OPT_STRING_LIST('t', "tag", &a.tags, "<image>", "push to (or name) this image"),
+		OPT_STRING(0, "compression", &a.compression, "<alg>",
+			   "gzip (default, level 1), zstd or none"),
+		OPT_INT(0, "compression-level", &a.level, "<n>", 0, 19,
+			"compression level (gzip 1-9, zstd 1-19)"),
+		OPT_STRING(0, "output", &a.output, "<dest>",
+			   "oci:<dir>, cache or tarball:<file> instead of pushing"),
+		OPT_STRING(0, "push", &a.push, "<bool>", "false: into the cache only (as ko)"),
+		OPT_STRING('f', "file", &a.file, "<file>", "build from this Containerfile"),
+		OPT_STRING_LIST(0, "build-arg", &a.build_args, "<name>=<value>",
+				"set a Containerfile ARG"),
+		OPT_END(),
+	};
+	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
+	struct build_spec s;
+	struct build_ignore bi;
+	struct ref *tags = NULL;
+	struct platform host;
+	struct progress *pr = NULL;
+	struct buf text = BUF_INIT;
+	struct err e = ERR_INIT;
+	enum build_out how = OUT_PUSH;
+	const char *path = NULL, *context = ".";
+	size_t i;
+	int ret = EXIT_FAIL, rc, have_ignore = 0;
+
+	memset(&a, 0, sizeof(a));
+	strvec_init(&a.adds);
+	strvec_init(&a.envs);
+	strvec_init(&a.labels);
+	strvec_init(&a.annotations);
+	strvec_init(&a.expose);
+	strvec_init(&a.volumes);
+	strvec_init(&a.tags);
+	strvec_init(&a.build_args);
+	build_spec_init(&s);
+	platform_init(&host);
+	dockerignore_init(&bi.di);
+
+	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
+	if (rc != OPT_CONTINUE) {
+		ret = rc;
+		goto out;
+	}
+	if (argc > 1 || (argc == 1 && !a.file)) {
+		ret = opt_usage_error(&spec, a.file ? "too many arguments" :
+				      "a context directory needs -f <containerfile>");
+		goto out;
+	}
+	if (argc == 1)
+		context = argv[0];
+	if (a.file && a.base) {
+		ret = opt_usage_error(&spec, "--base and -f: the Containerfile's FROM names the base");
+		goto out;
+	}
+	if (!a.file && !a.adds.n && !a.base) {
+		ret = opt_usage_error(&spec, "nothing to build: give --base, --add or -f");
+		goto out;
+	}
+	if (a.compression && tar_compression_parse(&s.compression, a.compression, &e) < 0) {
+		ret = opt_usage_error(&spec, "--compression: %s", e.msg);
+		goto out;
+	}
+	if (tar_compression_level_check(s.compression, a.level, &e) < 0) {
+		ret = opt_usage_error(&spec, "--compression-level: %s", e.msg);
+		goto out;
+	}
+	s.level = a.level;
+	if (a.output) {
+		if (!strcmp(a.output, "cache")) {
+			how = OUT_CACHE;
+		} else if (!strncmp(a.output, "oci:", 4) && a.output[4]) {
+			how = OUT_LAYOUT;
+			path = a.output + 4;
+		} else if (!strncmp(a.output, "tarball:", 8) && a.output[8]) {
+			how = OUT_TARBALL;
+			path = a.output + 8;
+		} else {
+			ret = opt_usage_error(&spec, "--output '%s': use oci:<dir>, cache or "
+					      "tarball:<file>", a.output);
+			goto out;
+		}
+	}
+	if (a.push) {
+		if (!strcmp(a.push, "false")) {
+			if (!a.output)
+				how = OUT_CACHE;
+		} else if (strcmp(a.push, "true")) {
+			ret = opt_usage_error(&spec, "--push takes true or false");
+			goto out;
+		} else if (a.output) {
+			ret = opt_usage_error(&spec, "--push=true and --output: choose one");
+			goto out;
+		}
+	}
+	if (how == OUT_PUSH && !a.tags.n) {
+		if (a.push) {
+			ret = opt_usage_error(&spec, "nothing to push to: give -t <image>");
+			goto out;
+		}
+		how = OUT_CACHE;
+	}
+	if ((rc = build_epoch(&s.created)) != EXIT_OK) {
+		ret = rc;
+		goto out;
+	}
+	s.tmpdir = ctx_tmp_dir();
+	tags = calloc(a.tags.n + 1, sizeof(*tags));
+	if (!tags) {
+		report_error("out of memory");
+		goto out;
+	}
+	for (i = 0; i < a.tags.n; i++)
+		if (ref_parse(&tags[i], a.tags.v[i], 0, &e) < 0) {
+			report_err(&e, "-t");
+			ret = EXIT_USAGE;
+			goto out;
+		}
+	if (a.base && !(s.base = strdup(a.base))) {
+		report_error("out of memory");
+		goto out;
+	}
+	if (a.file) {
+		const struct platform *plat = ctx->platform_arg ? &ctx->platform : &host;
+		if (!ctx->platform_arg && platform_host(&host) < 0) {
+			report_error("out of memory");
+			goto out;
+		}
+		buf_addf(&text, "%s/.dockerignore", context);
+		if (buf_failed(&text)) {
+			report_error("out of memory");
+			goto out;
+		}
+		if (access(text.data, F_OK) == 0) {
+			struct buf di = BUF_INIT;
+			rc = build_read_file(&di, text.data, 1);
+			if (rc == EXIT_OK && dockerignore_parse(&bi.di, di.data, di.len, &e) < 0)
+				rc = report_err(&e, "%s", text.data);
+			buf_release(&di);
+			if (rc != EXIT_OK) {
+				ret = rc;
+				goto out;
+			}
+			have_ignore = 1;
+		}
+		if (have_ignore) {
+			bi.context = context;
+			bi.len = strlen(context);
+			while (bi.len > 1 && context[bi.len - 1] == '/')
+				bi.len--;
+			s.exclude = build_exclude;
+			s.exclude_arg = &bi;
+		}
+		if ((rc = build_spec_file(&s, &a, context, plat)) != EXIT_OK) {
+			ret = rc;
+			goto out;
+		}
+	}
+	if ((rc = build_spec_flags(&s, &a)) != EXIT_OK) {
+		ret = rc;
+		goto out;
+	}
+	pr = progress_new(ctx);
+	ctx->env.progress = pr ? progress_update : NULL;
+	ctx->env.progress_arg = pr;
+	if (how == OUT_PUSH)
+		ret = build_push(ctx, &s, tags, a.tags.n);
+	else
+		ret = build_local(ctx, &s, how, path, tags, a.tags.n);
+out:
+	progress_free(pr);
+	ctx->env.progress = NULL;
+	for (i = 0; tags && i < a.tags.n; i++)
+		ref_release(&tags[i]);
+	free(tags);
+	dockerignore_release(&bi.di);
+	platform_release(&host);
+	build_spec_release(&s);
+	build_args_release(&a);
+	buf_release(&text);
+	return ret;
+}

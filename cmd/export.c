@@ -1,0 +1,323 @@
+/* export.c - `hoist export IMAGE|- [TAR|-]` (crane export) and
+ * `hoist unpack IMAGE|- DIR` (umoci unpack without the runtime bundle): the
+ * flattened filesystem of an image as one tar or into a directory. */
+#include "cmd/cmd.h"
+
+#include "cache/layout.h"
+#include "cmd/report.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/export.h"
+#include "core/ref.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Where the image comes from: the cache (pulled there first) or a scratch
+ * layout holding a tarball read from stdin. */
+struct src {
+	struct layout *l;	/* borrowed (the cache) or owned (scratch) */
+	int owned;
+	struct buf scratch;	/* the scratch directory, or empty */
+	struct manifest m;
+};
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void src_init(struct src *s)
+{
+	memset(s, 0, sizeof(*s));
+	buf_init(&s->scratch, 0);
+	manifest_init(&s->m);
+}
+
+static void src_release(struct src *s)
+{
+	manifest_release(&s->m);
+	if (s->owned)
+		layout_free(s->l);
+	if (s->scratch.len)
+		nftw(s->scratch.data, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	buf_release(&s->scratch);
+}
+
+/* Copies stdin to `path`. */
+static int stdin_to_file(const char *path)
+{
+	char data[65536];
+	ssize_t n;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		goto fail;
+	while ((n = read(STDIN_FILENO, data, sizeof(data))) != 0) {
+		const char *p = data;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			report_error("cannot read stdin: %s", strerror(errno));
+			close(fd);
+			return EXIT_FAIL;
+		}
+		while (n > 0) {
+			ssize_t k = write(fd, p, (size_t)n);
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				goto fail;
+			p += k;
+			n -= k;
+		}
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	return EXIT_OK;
+fail:
+	report_error("cannot write '%s': %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return EXIT_FAIL;
+}
+
+/* Opens IMAGE: "-" reads a docker-save tarball from stdin (as crane does),
+ * anything else is a reference made complete in the cache. */
+static int src_open(struct src *s, struct ctx *ctx, const char *image)
+{
+	struct ref ref = REF_INIT;
+	struct buf tar = BUF_INIT;
+	struct err e = ERR_INIT;
+	int ret = EXIT_FAIL;
+
+	if (strcmp(image, "-")) {
+		if (ref_parse(&ref, image, 0, &e) < 0) {
+			report_err(&e, "invalid image '%s'", image);
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		s->l = ctx->cache;
+		if (image_local(&s->m, &ctx->env, &ref, &e) < 0) {
+			ret = report_err(&e, "cannot get '%s'", image);
+			goto out;
+		}
+		ret = EXIT_OK;
+		goto out;
+	}
+	if (buf_addf(&s->scratch, "%s/hoist-export-XXXXXX", ctx_tmp_dir()) < 0) {
+		report_error("out of memory");
+		goto out;
+	}
+	if (!mkdtemp(s->scratch.data)) {
+		report_error("cannot make a temporary directory '%s': %s", s->scratch.data,
+			     strerror(errno));
+		buf_reset(&s->scratch);
+		goto out;
+	}
+	if (buf_addf(&tar, "%s/image.tar", s->scratch.data) < 0) {
+		report_error("out of memory");
+		goto out;
+	}
+	if ((ret = stdin_to_file(tar.data)) != EXIT_OK)
+		goto out;
+	ret = EXIT_FAIL;
+	{
+		struct buf lp = BUF_INIT;
+		int rc;
+
+		rc = buf_addf(&lp, "%s/layout", s->scratch.data);
+		if (rc == 0)
+			rc = layout_open(&s->l, lp.data, LAYOUT_CREATE, &e);
+		buf_release(&lp);
+		if (rc < 0) {
+			report_err(&e, "cannot make a scratch layout");
+			goto out;
+		}
+	}
+	s->owned = 1;
+	if (image_tarball_import(s->l, tar.data, "latest", &e) < 0 ||
+	    image_layout_manifest(&s->m, s->l, NULL, ctx->env.platform, &e) < 0) {
+		ret = report_err(&e, "cannot read the tarball from stdin");
+		goto out;
+	}
+	ret = EXIT_OK;
+out:
+	buf_release(&tar);
+	ref_release(&ref);
+	return ret;
+}
+
+struct fd_sink {
+	int fd;
+	const char *name;
+};
+
+static int fd_sink_write(void *arg, const void *data, size_t len, struct err *e)
+{
+	struct fd_sink *s = arg;
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t k = write(s->fd, p, len);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return err_set_errno(e, ERR_IO, errno, "cannot write '%s'", s->name);
+		p += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+int cmd_export(int argc, char **argv, struct ctx *ctx)
+{
+	static const char *const usage[] = { "hoist export <image>|- [<tar>|-]", NULL };
+	const struct opt opts[] = { OPT_END() };
+	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
+	struct src s;
+	struct fd_sink sink = { STDOUT_FILENO, "stdout" };
+	struct err e = ERR_INIT;
+	const char *out = "-";
+	int ret = EXIT_FAIL, rc;
+
+	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
+	if (rc != OPT_CONTINUE)
+		return rc;
+	if (argc < 1 || argc > 2)
+		return opt_usage_error(&spec, argc ? "too many arguments" : "no image given");
+	if (argc == 2)
+		out = argv[1];
+	if (!strcmp(out, "-") && isatty(STDOUT_FILENO)) {
+		report_error("refusing to write a tar to a terminal");
+		report_hint("redirect stdout, or name a file: hoist export %s out.tar", argv[0]);
+		return EXIT_USAGE;
+	}
+	src_init(&s);
+	if ((ret = src_open(&s, ctx, argv[0])) != EXIT_OK)
+		goto out;
+	ret = EXIT_FAIL;
+	if (strcmp(out, "-")) {
+		sink.fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		sink.name = out;
+		if (sink.fd < 0) {
+			report_error("cannot create '%s': %s", out, strerror(errno));
+			goto out;
+		}
+	} else {
+		fflush(stdout);
+	}
+	if (image_export(s.l, &s.m, fd_sink_write, &sink, &e) < 0) {
+		ret = report_err(&e, "cannot export '%s'", argv[0]);
+		if (sink.fd != STDOUT_FILENO)
+			unlink(out);
+		goto out;
+	}
+	if (sink.fd != STDOUT_FILENO && close(sink.fd) < 0) {
+		sink.fd = -1;
+		report_error("cannot write '%s': %s", out, strerror(errno));
+		unlink(out);
+		goto out;
+	}
+	sink.fd = -1;
+	ret = EXIT_OK;
+out:
+	if (sink.fd >= 0 && sink.fd != STDOUT_FILENO)
+		close(sink.fd);
+	src_release(&s);
+	return ret;
+}
+
+/* 1 when `dir` is an empty directory, 0 when it has entries, -1 when it
+ * cannot be read. */
+static int dir_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int empty = 1;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
+int cmd_unpack(int argc, char **argv, struct ctx *ctx)
+{
+	static const char *const usage[] = { "hoist unpack [--devices] <image>|- <dir>", NULL };
+	int devices = 0;
+	const struct opt opts[] = {
+		OPT_FLAG(0, "devices", &devices,
+			 "create device nodes (as root only; skipped otherwise)"),
+		OPT_END(),
+	};
+	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
+	struct src s;
+	struct unpack_stats st;
+	struct err e = ERR_INIT;
+	unsigned flags = 0;
+	int ret = EXIT_FAIL, rc, empty;
+
+	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
+	if (rc != OPT_CONTINUE)
+		return rc;
+	if (argc != 2)
+		return opt_usage_error(&spec, argc > 2 ? "too many arguments" :
+				       "an image and a directory are needed");
+	if (devices && geteuid() != 0)
+		return opt_usage_error(&spec, "--devices needs root");
+	if (geteuid() == 0)
+		flags |= UNPACK_OWNERS;
+	if (devices)
+		flags |= UNPACK_DEVICES;
+	if (mkdir(argv[1], 0755) < 0 && errno != EEXIST) {
+		report_error("cannot create '%s': %s", argv[1], strerror(errno));
+		return EXIT_FAIL;
+	}
+	empty = dir_empty(argv[1]);
+	if (empty < 0) {
+		report_error("cannot read the directory '%s': %s", argv[1], strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (!empty) {
+		report_error("'%s' is not empty", argv[1]);
+		report_hint("unpack into a new or empty directory");
+		return EXIT_USAGE;
+	}
+	src_init(&s);
+	if ((ret = src_open(&s, ctx, argv[0])) != EXIT_OK)
+		goto out;
+	if (image_unpack(&st, s.l, &s.m, argv[1], flags, &e) < 0) {
+		ret = report_err(&e, "cannot unpack '%s'", argv[0]);
+		report_hint("'%s' holds what was unpacked before the failure", argv[1]);
+		goto out;
+	}
+	if (st.skipped_devices)
+		report_warning("%lu device node(s) skipped%s", st.skipped_devices,
+			       geteuid() == 0 ? " (use --devices to create them)" : "");
+	report_verbose(ctx, 1, "unpacked %lu entries, %lu whiteouts applied", st.entries,
+		       st.whiteouts);
+	ret = EXIT_OK;
+out:
+	src_release(&s);
+	return ret;
+}

@@ -1,0 +1,290 @@
+/* validate.c - `hoist validate IMAGE|--tarball FILE|--layout DIR [--fast]`
+ * (crane validate, listing every problem instead of the first) and
+ * `hoist index list REF|PATH`. */
+#include "cmd/cmd.h"
+
+#include "cache/layout.h"
+#include "cmd/report.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/export.h"
+#include "core/ref.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* Validates every entry of layout `l`, appending to `problems`. */
+static int validate_layout(struct strvec *problems, struct layout *l, const char *name,
+			   unsigned flags)
+{
+	struct layout_ref *refs = NULL;
+	struct err e = ERR_INIT;
+	size_t n = 0, i;
+	int ret = EXIT_FAIL;
+
+	if (layout_index_list(&refs, &n, l, &e) < 0)
+		return report_err(&e, "cannot read the layout '%s'", name);
+	if (n == 0) {
+		report_error("the layout '%s' has no images", name);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (image_validate_layout(problems, l, &refs[i].desc, flags, &e) < 0) {
+			report_err(&e, "cannot validate '%s'", name);
+			goto out;
+		}
+	}
+	ret = EXIT_OK;
+out:
+	layout_refs_free(refs, n);
+	return ret;
+}
+
+static int validate_tarball(struct strvec *problems, struct ctx *ctx, const char *path,
+			    unsigned flags)
+{
+	struct buf dir = BUF_INIT;
+	struct layout *l = NULL;
+	struct err e = ERR_INIT;
+	int ret = EXIT_FAIL;
+
+	if (buf_addf(&dir, "%s/hoist-validate-XXXXXX", ctx_tmp_dir()) < 0) {
+		report_error("out of memory");
+		goto out;
+	}
+	if (!mkdtemp(dir.data)) {
+		report_error("cannot make a temporary directory '%s': %s", dir.data,
+			     strerror(errno));
+		buf_reset(&dir);
+		goto out;
+	}
+	if (layout_open(&l, dir.data, LAYOUT_CREATE, &e) < 0) {
+		report_err(&e, "cannot make a scratch layout");
+		goto out;
+	}
+	if (image_tarball_import(l, path, "latest", &e) < 0) {
+		if (e.code == ERR_NOMEM || e.code == ERR_IO || e.code == ERR_NOT_FOUND) {
+			report_err(&e, "cannot read the tarball '%s'", path);
+			goto out;
+		}
+		if (strvec_pushf(problems, "%s: %s", path, e.msg) < 0) {
+			report_error("out of memory");
+			goto out;
+		}
+		ret = EXIT_OK;
+		goto out;
+	}
+	ret = validate_layout(problems, l, path, flags);
+out:
+	layout_free(l);
+	if (dir.len)
+		nftw(dir.data, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	buf_release(&dir);
+	return ret;
+}
+
+int cmd_validate(int argc, char **argv, struct ctx *ctx)
+{
+	static const char *const usage[] = {
+		"hoist validate [--fast] <image>",
+		"hoist validate [--fast] --tarball <file>",
+		"hoist validate [--fast] --layout <dir>",
+		NULL,
+	};
+	const char *tarball = NULL, *layout = NULL;
+	int fast = 0;
+	const struct opt opts[] = {
+		OPT_FLAG(0, "fast", &fast, "skip reading layers: presence and sizes only"),
+		OPT_STRING(0, "tarball", &tarball, "<file>", "validate a docker-save tarball"),
+		OPT_STRING(0, "layout", &layout, "<dir>", "validate every image of an OCI layout"),
+		OPT_END(),
+	};
+	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
+	struct strvec problems = STRVEC_INIT;
+	struct ref ref = REF_INIT;
+	struct layout *l = NULL;
+	struct err e = ERR_INIT;
+	const char *what;
+	unsigned flags = 0;
+	int ret = EXIT_FAIL, rc;
+	size_t i;
+
+	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
+	if (rc != OPT_CONTINUE)
+		return rc;
+	if ((tarball != NULL) + (layout != NULL) + (argc > 0) != 1)
+		return opt_usage_error(&spec, "give one image, --tarball or --layout");
+	if (argc > 1)
+		return opt_usage_error(&spec, "too many arguments");
+	if (fast)
+		flags |= VALIDATE_FAST;
+	what = tarball ? tarball : layout ? layout : argv[0];
+	if (tarball) {
+		if ((ret = validate_tarball(&problems, ctx, tarball, flags)) != EXIT_OK)
+			goto out;
+	} else if (layout) {
+		if (layout_open(&l, layout, 0, &e) < 0) {
+			ret = report_err(&e, "cannot open the layout '%s'", layout);
+			goto out;
+		}
+		if ((ret = validate_layout(&problems, l, layout, flags)) != EXIT_OK)
+			goto out;
+	} else {
+		if (ref_parse(&ref, argv[0], 0, &e) < 0) {
+			report_err(&e, "invalid image '%s'", argv[0]);
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		if (image_validate_ref(&problems, &ctx->env, &ref, flags, &e) < 0) {
+			ret = report_err(&e, "cannot validate '%s'", argv[0]);
+			goto out;
+		}
+	}
+	for (i = 0; i < problems.n; i++) {
+		struct buf b = BUF_INIT;
+
+		report_sanitize_buf(&b, problems.v[i]);
+		printf("FAIL: %s\n", b.data);
+		buf_release(&b);
+	}
+	if (problems.n) {
+		report_error("%zu problem(s) found in '%s'", problems.n, what);
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	printf("PASS: %s\n", what);
+	ret = EXIT_OK;
+out:
+	layout_free(l);
+	ref_release(&ref);
+	strvec_clear(&problems);
+	return ret;
+}
+
+/* ---- index list ---- */
+
+static void print_children(const struct manifest *m)
+{
+	struct buf b = BUF_INIT, line = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < m->n_manifests; i++) {
+		const struct descriptor *d = &m->manifests[i];
+
+		buf_reset(&b);
+		buf_reset(&line);
+		if (d->platform)
+			platform_format(&b, d->platform);
+		buf_addf(&line, "%s\t%s\t%s", d->digest.str, d->media_type,
+			 b.len ? b.data : "-");
+		buf_reset(&b);
+		report_sanitize_buf(&b, line.data);
+		if (!buf_failed(&b))
+			printf("%s\n", b.data);
+	}
+	buf_release(&b);
+	buf_release(&line);
+}
+
+static int cmd_index_list(int argc, char **argv, struct ctx *ctx)
+{
+	static const char *const usage[] = { "hoist index list <ref>|<path>", NULL };
+	const struct opt opts[] = { OPT_END() };
+	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
+	struct ref ref = REF_INIT;
+	struct layout *l = NULL;
+	struct layout_ref *refs = NULL;
+	struct manifest m;
+	struct buf raw = BUF_INIT;
+	struct err e = ERR_INIT;
+	struct stat st;
+	size_t n = 0;
+	int ret = EXIT_FAIL, rc;
+
+	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
+	if (rc != OPT_CONTINUE)
+		return rc;
+	if (argc != 1)
+		return opt_usage_error(&spec, argc ? "too many arguments" : "no index given");
+	manifest_init(&m);
+	if (stat(argv[0], &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (layout_open(&l, argv[0], 0, &e) < 0 ||
+		    layout_index_list(&refs, &n, l, &e) < 0) {
+			ret = report_err(&e, "cannot read the layout '%s'", argv[0]);
+			goto out;
+		}
+		if (n != 1) {
+			/* index.json is itself the index */
+			size_t i;
+
+			for (i = 0; i < n; i++) {
+				struct buf b = BUF_INIT, line = BUF_INIT;
+
+				if (refs[i].desc.platform)
+					platform_format(&b, refs[i].desc.platform);
+				buf_addf(&line, "%s\t%s\t%s", refs[i].desc.digest.str,
+					 refs[i].desc.media_type, b.len ? b.data : "-");
+				buf_reset(&b);
+				report_sanitize_buf(&b, line.data);
+				if (!buf_failed(&b))
+					printf("%s\n", b.data);
+				buf_release(&b);
+				buf_release(&line);
+			}
+			ret = EXIT_OK;
+			goto out;
+		}
+		if (layout_blob_read(&raw, l, &refs[0].desc.digest, MANIFEST_MAX_DEFAULT, &e) < 0 ||
+		    manifest_parse(&m, raw.data, raw.len, refs[0].desc.media_type, 0, &e) < 0) {
+			ret = report_err(&e, "cannot read the layout '%s'", argv[0]);
+			goto out;
+		}
+	} else {
+		if (ref_parse(&ref, argv[0], 0, &e) < 0) {
+			report_err(&e, "invalid image '%s'", argv[0]);
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		if (ctx_setup(ctx, CMD_SETUP_CACHE) != EXIT_OK)
+			goto out;
+		if (image_resolve(&m, &ctx->env, &ref, &e) < 0) {
+			ret = report_err(&e, "cannot get '%s'", argv[0]);
+			goto out;
+		}
+	}
+	if (m.kind != MT_KIND_INDEX) {
+		report_error("'%s' is an image, not an index", argv[0]);
+		goto out;
+	}
+	print_children(&m);
+	ret = EXIT_OK;
+out:
+	buf_release(&raw);
+	manifest_release(&m);
+	layout_refs_free(refs, n);
+	layout_free(l);
+	ref_release(&ref);
+	return ret;
+}
+
+int cmd_index(int argc, char **argv, struct ctx *ctx)
+{
+	static const struct cmd subs[] = {
+		{ "list", cmd_index_list, 0, "list the images of an index: digest, media type, platform" },
+		{ NULL, NULL, 0, NULL },
+	};
+	return cmd_group_run(ctx, "index", subs, argc, argv);
+}

@@ -1,0 +1,122 @@
+/* build.h - building images without a container runtime (ko, crane
+ * append/mutate, the runtime-free part of buildah build).
+ *
+ * A `struct build_spec` says what to build: a base image (or none: an
+ * empty base with OCI media types), an ordered list of steps (a step is a
+ * new layer made of `--add SRC:DST` specs, or a config-only step that is
+ * recorded in history with empty_layer), and the config changes.  It is
+ * filled from command-line flags by cmd/build.c, or from a Containerfile
+ * by build_spec_from_containerfile().
+ *
+ * image_build() writes the new layers (core/layer.h: deterministic), the
+ * mutated config and a new manifest into a layout; with BUILD_WITH_BASE it
+ * first makes the layout hold the base image's blobs too (image_pull()
+ * of the base by digest: through the cache, zero network requests when the
+ * cache has it).  image_build_push() then pushes the result: base blobs are
+ * copied registry to registry by image_copy() (mounted when base and target
+ * share a registry, streamed otherwise, never written to disk), the new
+ * blobs uploaded from the layout by image_push_layout(); nothing the target
+ * already has is uploaded.
+ *
+ * The config: rootfs.diff_ids get the new layers' diff_ids, history one
+ * entry per step (created_by describes it, "hoist" as comment), `created`
+ * (top level and history) is spec->created (SOURCE_DATE_EPOCH, read by
+ * cmd/; 0 = 1970-01-01T00:00:00Z).  The manifest gets the annotations
+ * org.opencontainers.image.base.name/.digest (when there is a base) and
+ * spec->annotations.  Same spec, same inputs: same digests.
+ */
+#ifndef HOIST_BUILD_H
+#define HOIST_BUILD_H
+
+#include "core/archive.h"
+#include "core/buf.h"
+#include "core/image.h"
+#include "core/layer.h"
+#include "core/manifest.h"
+#include "core/ref.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct containerfile;
+struct err;
+struct layout;
+
+/* The default gzip level of built layers: 1, as go-containerregistry (ko,
+ * crane append) writes them (gzip.BestSpeed): level 6 runs at ~13 MB/s on
+ * binaries, level 1 several times faster for a few percent more bytes. */
+#define BUILD_GZIP_LEVEL_DEFAULT 1
+
+struct build_step {
+	char *created_by;	/* history's created_by */
+	int empty_layer;	/* 1: config only, no layer */
+	struct layer_add *adds;	/* strings owned by the step */
+	size_t n_adds;
+};
+
+struct build_spec {
+	char *base;			/* reference, or NULL for the empty base */
+	char *base_platform;		/* FROM --platform, or NULL (env->platform) */
+	struct build_step *steps;
+	size_t n_steps;
+	/* config changes; strvecs/kvlists empty = unchanged */
+	int set_entrypoint, set_cmd;
+	struct strvec entrypoint, cmd;
+	struct kvlist env, labels, annotations;
+	struct strvec expose;		/* "80/tcp" */
+	struct strvec volumes;
+	char *workdir, *user, *stop_signal;	/* NULL = unchanged */
+	int64_t created;		/* seconds since the epoch */
+	/* layers */
+	enum tar_compression compression;
+	int level;			/* 0 = BUILD_GZIP_LEVEL_DEFAULT for gzip */
+	layer_exclude_fn *exclude;	/* .dockerignore; may be NULL */
+	void *exclude_arg;
+	const char *tmpdir;		/* borrowed; NULL = "/var/tmp" */
+};
+
+void build_spec_init(struct build_spec *s);
+void build_spec_release(struct build_spec *s);
+/* Appends a step (a layer unless `empty_layer`) described by `created_by`. */
+int build_spec_step(struct build_spec *s, const char *created_by, int empty_layer,
+		    struct err *e);
+/* Appends one SRC:DST (strings copied) to the last step, which must be a
+ * layer step. */
+int build_spec_add(struct build_spec *s, const struct layer_add *add, struct err *e);
+/* Sets K=V in the Env list (replacing an earlier K). */
+int build_spec_env(struct build_spec *s, const char *key, const char *value, struct err *e);
+
+/* Fills the initialised `s` from the last stage of a parsed Containerfile
+ * whose COPY/ADD sources are relative to the directory `context` (globs
+ * expanded there; sources must stay inside it).  Each COPY/ADD is a layer
+ * step, every other instruction a config-only step.  ERR_UNSUPPORTED for
+ * COPY --from (not yet). */
+int build_spec_from_containerfile(struct build_spec *s, const struct containerfile *cf,
+				  const char *context, struct err *e);
+
+enum build_flags {
+	BUILD_WITH_BASE = 1 << 0,	/* the layout gets the base's blobs too */
+};
+
+struct build_result {
+	struct manifest manifest;	/* what was built (bytes hoist wrote) */
+	struct ref base;		/* the base image by digest, or all NULL */
+	struct digest config_digest;
+};
+
+void build_result_init(struct build_result *r);
+void build_result_release(struct build_result *r);
+
+/* Builds into the layout `dst` (blobs only: no index entry is set).
+ * `out` must be initialised. */
+int image_build(struct build_result *out, struct image_env *env, const struct build_spec *s,
+		struct layout *dst, unsigned flags, struct err *e);
+
+/* Pushes the built image, whose new blobs and manifest are in `src` under
+ * index entry `ref_name`, to the target `dst` (its tag, or its digest).
+ * `out` receives the digest pushed. */
+int image_build_push(struct digest *out, struct image_env *env, const struct build_result *r,
+		     struct layout *src, const char *ref_name, const struct ref *dst,
+		     struct err *e);
+
+#endif

@@ -1,0 +1,102 @@
+/* export.h - the flattened filesystem of an image: as one tar stream
+ * (`hoist export`), into a directory (`hoist unpack`), and image checks
+ * (`hoist validate`).
+ *
+ * Layers are read from an OCI layout (the cache or any other): export and
+ * unpack first make the image complete in the cache through image_pull()
+ * (image_local()), so a layer crosses the network at most once and a second
+ * export is served from disk with no request at all.  Every layer is read
+ * with core/archive.h's reader (gzip, zstd or plain tar, detected from the
+ * bytes), streamed: memory is proportional to the number of paths, never to
+ * the bytes of the image.
+ *
+ * Export (crane's mutate.Extract, done more carefully): layers are read top
+ * down; a hash set of paths remembers what a higher layer already gave, hid
+ * (.wh.NAME, applied to lower layers only), made opaque (.wh..wh..opq) or
+ * turned into a non-directory.  Entry names are cleaned ("./a//b/" -> "a/b",
+ * a leading '/' dropped); a name or hard-link target that climbs out of the
+ * root with ".." is an error (ERR_INVALID naming the layer and the entry).
+ * A path under a symlink or file of a higher (or the same) layer is hidden,
+ * so the stream never holds a symlink `a` and an entry `a/...` at once.
+ *
+ * Unpack (umoci unpack without the runtime bundle): layers are applied
+ * bottom up; whiteouts remove what lower layers put.  Every parent directory
+ * is resolved with openat2(RESOLVE_IN_ROOT) from the root's fd, so a symlink
+ * (also one planted by an earlier layer, absolute or with "..") resolves
+ * inside DIR as it would in the container, never outside it; without
+ * openat2 (ENOSYS) the walk refuses any symlink among the parents.  The last
+ * component is created with O_NOFOLLOW/O_EXCL after removing what was
+ * there; hard links are made from a target resolved the same way, without
+ * following a symlink.
+ */
+#ifndef HOIST_EXPORT_H
+#define HOIST_EXPORT_H
+
+#include "core/archive.h"
+#include "core/buf.h"
+#include "core/image.h"
+#include "core/manifest.h"
+
+struct err;
+struct layout;
+struct ref;
+
+/* Makes the image `ref` names complete in env->cache (image_pull with
+ * IMAGE_PULL_SINGLE: an index resolves to env->platform, else linux/amd64)
+ * and reads its manifest into `out` (need not be initialised; left empty
+ * on failure).  ERR_USAGE when env->cache is NULL. */
+int image_local(struct manifest *out, struct image_env *env, const struct ref *ref,
+		struct err *e);
+
+/* The image manifest of layout `l`'s entry `ref_name` (NULL: the only
+ * entry); an index entry resolves to the child for `platform` (NULL:
+ * linux/amd64).  `out` need not be initialised. */
+int image_layout_manifest(struct manifest *out, struct layout *l, const char *ref_name,
+			  const struct platform *platform, struct err *e);
+
+/* Writes the flattened filesystem of image manifest `m`, whose layers are
+ * blobs of `l`, as one uncompressed tar to `sink`.  Errors name the layer
+ * (by index and digest). */
+int image_export(struct layout *l, const struct manifest *m, tar_sink_fn *sink, void *arg,
+		 struct err *e);
+
+enum unpack_flags {
+	UNPACK_OWNERS = 1 << 0,		/* apply uid/gid (the caller is root) */
+	UNPACK_DEVICES = 1 << 1,	/* create char/block devices (else skipped) */
+};
+
+/* What image_unpack() did. */
+struct unpack_stats {
+	unsigned long entries;		/* entries created */
+	unsigned long whiteouts;	/* whiteouts applied */
+	unsigned long skipped_devices;
+};
+
+/* Unpacks image manifest `m` (layers in `l`) into the directory `dir`,
+ * which must exist (an empty one, normally).  `out` may be NULL. */
+int image_unpack(struct unpack_stats *out, struct layout *l, const struct manifest *m,
+		 const char *dir, unsigned flags, struct err *e);
+
+/* ---- validate (core/validate.c) ---- */
+
+enum validate_flags {
+	VALIDATE_FAST = 1 << 0,	/* layers: presence and size only, no digests, no diff_ids */
+};
+
+/* Checks the image or index `root` (a descriptor of a manifest) whose
+ * blobs are in `l`: media types, digests and sizes of every manifest,
+ * config and layer, diff_ids against the uncompressed layers (not with
+ * VALIDATE_FAST), and that an index entry's platform agrees with its
+ * image's config.  Every problem found is appended to `out` (initialised)
+ * as one line "WHAT: PROBLEM"; returns 0 when the checks could run (with
+ * or without problems), a negative code when they could not. */
+int image_validate_layout(struct strvec *out, struct layout *l, const struct descriptor *root,
+			  unsigned flags, struct err *e);
+
+/* As image_validate_layout() for `ref` in its registry: manifests through
+ * the cache contract, blobs streamed from the registry and checked as they
+ * pass (nothing is stored). */
+int image_validate_ref(struct strvec *out, struct image_env *env, const struct ref *ref,
+		       unsigned flags, struct err *e);
+
+#endif

@@ -1,0 +1,425 @@
+/* validate.c - `hoist validate`: every problem of an image or index, not
+ * just the first.  See export.h. */
+#include "core/export.h"
+
+#include "cache/layout.h"
+#include "core/err.h"
+#include "core/ref.h"
+#include "registry/client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Where blobs come from: a layout, or a registry repository. */
+struct vctx {
+	struct strvec *out;
+	unsigned flags;
+	struct layout *l;
+	struct image_env *env;
+	const struct ref *ref;
+	struct reg *reg;
+};
+
+static int problem(struct vctx *v, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int problem(struct vctx *v, const char *what, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+	int ret;
+
+	buf_addf(&b, "%s: ", what);
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	ret = buf_failed(&b) ? ERR_NOMEM : strvec_push(v->out, b.data);
+	buf_release(&b);
+	return ret;
+}
+
+/* Reads a manifest or config blob: 0 with `out` filled, 1 when a problem
+ * was recorded, or a negative code. */
+static int read_small(struct buf *out, struct vctx *v, const char *what,
+		      const struct descriptor *d, int is_manifest)
+{
+	struct err e = ERR_INIT;
+	int rc;
+
+	if (v->l) {
+		rc = layout_blob_read(out, v->l, &d->digest, 64u << 20, &e);
+	} else if (is_manifest) {
+		struct ref r = REF_INIT;
+		struct manifest m;
+
+		manifest_init(&m);
+		rc = ref_copy(&r, v->ref);
+		if (rc == 0) {
+			free(r.digest);
+			free(r.tag);
+			r.tag = NULL;
+			r.digest = strdup(d->digest.str);
+			rc = r.digest ? image_resolve(&m, v->env, &r, &e) :
+					err_set(&e, ERR_NOMEM, "out of memory");
+		}
+		if (rc == 0)
+			rc = buf_add(out, m.raw.data, m.raw.len);
+		manifest_release(&m);
+		ref_release(&r);
+	} else {
+		rc = image_blob_read(out, v->env, v->ref, d, 64u << 20, &e);
+	}
+	if (rc == ERR_NOMEM)
+		return rc;
+	if (rc < 0)
+		return problem(v, what, "%s", e.msg) < 0 ? ERR_NOMEM : 1;
+	if ((int64_t)out->len != d->size)
+		return problem(v, what, "size %zu, the descriptor says %lld", out->len,
+			       (long long)d->size) < 0 ? ERR_NOMEM : 0;
+	return 0;
+}
+
+/* ---- layers from a registry: reg_blob_get() on a thread, into a pipe ---- */
+
+struct pipe_job {
+	struct reg *reg;
+	const char *repo;
+	const struct descriptor *d;
+	int fd;
+	int rc;
+	struct err e;
+};
+
+static int pipe_sink(void *arg, const char *data, size_t len, struct err *e)
+{
+	struct pipe_job *j = arg;
+
+	while (len > 0) {
+		ssize_t k = write(j->fd, data, len);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return err_set_errno(e, ERR_IO, errno, "cannot write to the pipe");
+		data += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+static void *pipe_main(void *arg)
+{
+	struct pipe_job *j = arg;
+
+	j->rc = reg_blob_get(j->reg, j->repo, j->d, pipe_sink, j, &j->e);
+	close(j->fd);
+	j->fd = -1;
+	return NULL;
+}
+
+static int check_layer(struct vctx *v, const char *what, const struct descriptor *d,
+		       const struct digest *diff_id)
+{
+	struct tar_reader_opts o;
+	struct tar_reader *r = NULL;
+	struct tar_header h;
+	struct tar_result res;
+	struct pipe_job job;
+	struct err e = ERR_INIT;
+	pthread_t th;
+	int fd = -1, started = 0, rc, ret = 0;
+	int64_t size;
+	enum tar_compression want = TAR_COMPRESS_NONE;
+	const char *mt = d->media_type;
+
+	memset(&job, 0, sizeof(job));
+	job.fd = -1;
+	if (mt_equal(mt, MT_OCI_LAYER_GZIP) || mt_equal(mt, MT_OCI_LAYER_ND_GZIP) ||
+	    mt_equal(mt, MT_DOCKER_LAYER) || mt_equal(mt, MT_DOCKER_LAYER_FOREIGN))
+		want = TAR_COMPRESS_GZIP;
+	else if (mt_equal(mt, MT_OCI_LAYER_ZSTD) || mt_equal(mt, MT_OCI_LAYER_ND_ZSTD))
+		want = TAR_COMPRESS_ZSTD;
+	if (v->flags & VALIDATE_FAST) {
+		if (v->l) {
+			if (!layout_blob_has(v->l, &d->digest, d->size))
+				return problem(v, what, "blob missing or not %lld bytes",
+					       (long long)d->size);
+			return 0;
+		}
+		rc = reg_blob_head(&size, v->reg, v->ref->repository, &d->digest, &e);
+		if (rc < 0)
+			return problem(v, what, "%s", e.msg);
+		if (size >= 0 && size != d->size)
+			return problem(v, what, "the registry has %lld bytes, the descriptor says %lld",
+				       (long long)size, (long long)d->size);
+		return 0;
+	}
+	if (v->l) {
+		if ((rc = layout_blob_open(&fd, &size, v->l, &d->digest, &e)) < 0)
+			return problem(v, what, "%s", e.msg);
+	} else {
+		int p[2];
+
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return problem(v, what, "cannot make a pipe: %s", strerror(errno));
+		fd = p[0];
+		job.fd = p[1];
+		job.reg = v->reg;
+		job.repo = v->ref->repository;
+		job.d = d;
+		if (pthread_create(&th, NULL, pipe_main, &job) != 0) {
+			close(p[1]);
+			job.fd = -1;
+			ret = problem(v, what, "cannot start a thread");
+			goto out;
+		}
+		started = 1;
+	}
+	memset(&o, 0, sizeof(o));
+	o.fd = fd;
+	if ((rc = tar_reader_new(&r, &o, &e)) < 0) {
+		ret = problem(v, what, "%s", e.msg);
+		goto out;
+	}
+	while ((rc = tar_reader_next(r, &h, &e)) == 1)
+		;
+	if (rc == 0)
+		rc = tar_reader_finish(r, &res, &e);
+	/* Drain what the thread still writes, so it can finish. */
+	if (started) {
+		char sink[65536];
+
+		while (read(fd, sink, sizeof(sink)) > 0)
+			;
+		pthread_join(th, NULL);
+		started = 0;
+		if (job.rc < 0) {
+			ret = problem(v, what, "%s", job.e.msg);
+			goto out;
+		}
+	}
+	if (rc < 0) {
+		ret = problem(v, what, "not a valid layer: %s", e.msg);
+		goto out;
+	}
+	if (res.size != d->size)
+		ret = problem(v, what, "%lld bytes, the descriptor says %lld",
+			      (long long)res.size, (long long)d->size);
+	if (ret == 0 && !digest_equal(&res.digest, &d->digest))
+		ret = problem(v, what, "the content's digest is %s", res.digest.str);
+	if (ret == 0 && res.compression != want)
+		ret = problem(v, what, "the content is %s, the media type '%s' says %s",
+			      tar_compression_name(res.compression), mt,
+			      tar_compression_name(want));
+	if (ret == 0 && diff_id && !digest_equal(&res.diff_id, diff_id))
+		ret = problem(v, what, "diff_id %s, the config says %s", res.diff_id.str,
+			      diff_id->str);
+out:
+	if (started) {
+		char sink[65536];
+
+		while (read(fd, sink, sizeof(sink)) > 0)
+			;
+		pthread_join(th, NULL);
+	}
+	tar_reader_free(r);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int check_image(struct vctx *v, const char *what, const struct descriptor *d,
+		       const struct platform *want);
+
+static int check_index(struct vctx *v, const char *what, struct manifest *m)
+{
+	struct buf cw = BUF_INIT;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < m->n_manifests && ret >= 0; i++) {
+		const struct descriptor *c = &m->manifests[i];
+
+		buf_reset(&cw);
+		buf_addf(&cw, "%s: manifests[%zu] %s", what, i, c->digest.str);
+		if (buf_failed(&cw))
+			ret = ERR_NOMEM;
+		else
+			ret = check_image(v, cw.data, c, c->platform);
+	}
+	buf_release(&cw);
+	return ret;
+}
+
+static int plat_eq(const char *a, const char *b)
+{
+	if (!a || !*a)
+		return !b || !*b;
+	return b && !strcmp(a, b);
+}
+
+static int check_image(struct vctx *v, const char *what, const struct descriptor *d,
+		       const struct platform *want)
+{
+	struct buf raw = BUF_INIT, cfgraw = BUF_INIT, lw = BUF_INIT;
+	struct manifest m;
+	struct image_config cfg;
+	struct err e = ERR_INIT;
+	enum mt_kind k = mt_classify(d->media_type);
+	int ret, have_cfg = 0;
+	size_t i;
+
+	manifest_init(&m);
+	image_config_init(&cfg);
+	if (k != MT_KIND_MANIFEST && k != MT_KIND_INDEX) {
+		ret = problem(v, what, "media type '%s' is not an image manifest or index",
+			      d->media_type);
+		goto out;
+	}
+	if ((ret = read_small(&raw, v, what, d, 1)) != 0) {
+		ret = ret > 0 ? 0 : ret;
+		goto out;
+	}
+	if (manifest_parse(&m, raw.data, raw.len, d->media_type, 0, &e) < 0) {
+		ret = problem(v, what, "%s", e.msg);
+		goto out;
+	}
+	if (m.kind == MT_KIND_INDEX) {
+		ret = check_index(v, what, &m);
+		goto out;
+	}
+	if (mt_classify(m.config.media_type) != MT_KIND_CONFIG) {
+		if ((ret = problem(v, what, "config media type '%s' is not an image config",
+				   m.config.media_type)) < 0)
+			goto out;
+	} else if (mt_classify(m.media_type) == MT_KIND_MANIFEST &&
+		   mt_equal(m.media_type, MT_DOCKER_MANIFEST) !=
+			   mt_equal(m.config.media_type, MT_DOCKER_CONFIG)) {
+		if ((ret = problem(v, what, "config media type '%s' in a '%s' manifest",
+				   m.config.media_type, m.media_type)) < 0)
+			goto out;
+	}
+	buf_addf(&lw, "%s: config %s", what, m.config.digest.str);
+	if (buf_failed(&lw)) {
+		ret = ERR_NOMEM;
+		goto out;
+	}
+	ret = read_small(&cfgraw, v, lw.data, &m.config, 0);
+	if (ret < 0)
+		goto out;
+	if (ret == 0 && mt_classify(m.config.media_type) == MT_KIND_CONFIG) {
+		if (image_config_parse(&cfg, cfgraw.data, cfgraw.len, 0, &e) < 0) {
+			if ((ret = problem(v, lw.data, "%s", e.msg)) < 0)
+				goto out;
+		} else {
+			have_cfg = 1;
+		}
+	}
+	ret = 0;
+	if (have_cfg && want) {
+		if (!plat_eq(want->os, cfg.platform.os) || !plat_eq(want->arch, cfg.platform.arch) ||
+		    (want->variant && !plat_eq(want->variant, cfg.platform.variant))) {
+			struct buf a = BUF_INIT, b = BUF_INIT;
+
+			platform_format(&a, want);
+			platform_format(&b, &cfg.platform);
+			ret = problem(v, what, "the index says platform %s, the config says %s",
+				      a.data, b.data);
+			buf_release(&a);
+			buf_release(&b);
+			if (ret < 0)
+				goto out;
+		}
+	}
+	if (have_cfg && cfg.n_diff_ids != m.n_layers &&
+	    (ret = problem(v, what, "%zu layers but %zu diff_ids in the config", m.n_layers,
+			   cfg.n_diff_ids)) < 0)
+		goto out;
+	for (i = 0; i < m.n_layers; i++) {
+		const struct descriptor *ld = &m.layers[i];
+		const struct digest *di = have_cfg && i < cfg.n_diff_ids ? &cfg.diff_ids[i] : NULL;
+
+		buf_reset(&lw);
+		buf_addf(&lw, "%s: layers[%zu] %s", what, i, ld->digest.str);
+		if (buf_failed(&lw)) {
+			ret = ERR_NOMEM;
+			goto out;
+		}
+		if (mt_classify(ld->media_type) != MT_KIND_LAYER) {
+			if ((ret = problem(v, lw.data, "media type '%s' is not a layer",
+					   ld->media_type)) < 0)
+				goto out;
+			continue;
+		}
+		if (ld->urls.n && (mt_equal(ld->media_type, MT_DOCKER_LAYER_FOREIGN) ||
+				   !strncmp(ld->media_type, MT_OCI_LAYER_ND, strlen(MT_OCI_LAYER_ND))))
+			continue;	/* foreign layers are not in the registry */
+		if ((ret = check_layer(v, lw.data, ld, di)) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	manifest_release(&m);
+	image_config_release(&cfg);
+	buf_release(&raw);
+	buf_release(&cfgraw);
+	buf_release(&lw);
+	return ret < 0 ? ret : 0;
+}
+
+int image_validate_layout(struct strvec *out, struct layout *l, const struct descriptor *root,
+			  unsigned flags, struct err *e)
+{
+	struct vctx v;
+	int ret;
+
+	memset(&v, 0, sizeof(v));
+	v.out = out;
+	v.flags = flags;
+	v.l = l;
+	ret = check_image(&v, root->digest.str, root, root->platform);
+	if (ret < 0)
+		return err_set(e, ret, "out of memory");
+	return 0;
+}
+
+int image_validate_ref(struct strvec *out, struct image_env *env, const struct ref *ref,
+		       unsigned flags, struct err *e)
+{
+	struct manifest m;
+	struct descriptor d;
+	struct vctx v;
+	int ret;
+
+	manifest_init(&m);
+	descriptor_init(&d);
+	memset(&v, 0, sizeof(v));
+	v.out = out;
+	v.flags = flags;
+	v.env = env;
+	v.ref = ref;
+	if ((ret = image_resolve(&m, env, ref, e)) < 0)
+		goto out;
+	if ((ret = image_env_reg(&v.reg, env, ref->registry, e)) < 0)
+		goto out;
+	d.media_type = strdup(m.media_type ? m.media_type : "");
+	d.digest = m.digest;
+	d.size = (int64_t)m.raw.len;
+	if (!d.media_type) {
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	ret = check_image(&v, d.digest.str, &d, NULL);
+	if (ret < 0)
+		err_set(e, ret, "out of memory");
+out:
+	descriptor_release(&d);
+	manifest_release(&m);
+	return ret;
+}
