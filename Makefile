@@ -3,6 +3,7 @@
 #   make                 build ./hoist and the man pages
 #   make check           run every test (unit and end-to-end); last line "N passed, M failed"
 #   make check SANITIZE=1   the same suite built with ASan + UBSan (in build-san/)
+#   make fuzz FUZZ_SECONDS=30   libFuzzer on each parser (clang, in build-fuzz/)
 #   make install PREFIX=/usr/local DESTDIR=...
 #   make demo            a throwaway loopback registry and hoist's main job against it
 
@@ -72,12 +73,23 @@ UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool
 TEST_TOOL_BINS := $(TEST_TOOLS:%=$(BUILDDIR)/tests/tools/%)
+# libFuzzer targets (tests/fuzz/fuzz_NAME.c).  `make check` replays their
+# committed corpus and regression inputs through fuzz_NAME_replay (the normal
+# compiler, tests/fuzz/replay.c as main); `make fuzz` fuzzes each for
+# FUZZ_SECONDS with clang -fsanitize=fuzzer,address,undefined in build-fuzz/.
+FUZZ_TARGETS := ref digest platform www_authenticate link wire_errors retry_after \
+	content_range manifest descriptor json text containerfile dockerignore tar
+FUZZ_REPLAY_BINS := $(FUZZ_TARGETS:%=$(BUILDDIR)/tests/fuzz/fuzz_%_replay)
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILDDIR)/tests/fuzz/fuzz_%)
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
 
 MAN_SRCS := $(wildcard man/*.scd)
 MAN_PAGES := $(MAN_SRCS:man/%.scd=$(BUILDDIR)/man/%)
 
 .SECONDARY:
 .PHONY: all check unit e2e man install uninstall clean demo deps-check bench
+.PHONY: fuzz fuzz-bins
 all: deps-check $(HOIST) man
 
 deps-check:
@@ -108,12 +120,29 @@ $(BUILDDIR)/tests/unit/opt_test: $(BUILDDIR)/tests/unit/opt_test.o $(BUILDDIR)/c
 $(BUILDDIR)/tests/tools/%: $(BUILDDIR)/tests/tools/%.o $(LIBHOIST)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBHOIST) $(LIBS)
 
+$(FUZZ_REPLAY_BINS): $(BUILDDIR)/tests/fuzz/%_replay: $(BUILDDIR)/tests/fuzz/%.o \
+		$(BUILDDIR)/tests/fuzz/replay.o $(LIBHOIST)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(FUZZ_BINS): $(BUILDDIR)/tests/fuzz/%: $(BUILDDIR)/tests/fuzz/%.o $(LIBHOIST)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz:
+	@command -v $(FUZZ_CC) >/dev/null || { \
+	  echo "error: make fuzz needs $(FUZZ_CC) and libclang-rt-14-dev" >&2; \
+	  echo "hint: run scripts/install-deps" >&2; exit 1; }
+	$(MAKE) BUILDDIR=build-fuzz CC=$(FUZZ_CC) SANITIZE=fuzzer-no-link,address,undefined \
+	  CFLAGS="-O1 -g -Wno-format-nonliteral" fuzz-bins
+	tests/fuzz/run build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 man: $(MAN_PAGES)
 $(BUILDDIR)/man/%: man/%.scd
 	@mkdir -p $(dir $@)
 	$(SCDOC) < $< > $@
 
-check: deps-check $(HOIST) $(UNIT_BINS) $(TEST_TOOL_BINS) man
+check: deps-check $(HOIST) $(UNIT_BINS) $(TEST_TOOL_BINS) $(FUZZ_REPLAY_BINS) man
 	@BUILDDIR=$(BUILDDIR) HOIST_BIN=$(abspath $(HOIST)) tests/run $(T)
 
 install: all
@@ -132,6 +161,6 @@ bench: all
 	@scripts/bench
 
 clean:
-	rm -rf build build-san hoist
+	rm -rf build build-san build-fuzz hoist
 
 -include $(shell find $(BUILDDIR) -name '*.d' 2>/dev/null)

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *env_nonempty(const char *name)
 {
@@ -161,12 +162,20 @@ int ctx_setup_env(struct ctx *ctx, int with_cache)
 	}
 	if (with_cache && !ctx->cache) {
 		const char *dir = ctx_cache_dir(ctx);
+		struct stat st;
+		int created;
 		if (!dir)
 			goto out;
+		created = lstat(dir, &st) && errno == ENOENT;
 		if (layout_open(&ctx->cache, dir, LAYOUT_CREATE, &e) < 0) {
 			ret = report_err(&e, "cannot open the cache '%s'", dir);
 			goto out;
 		}
+		/* A cache hoist creates is private (0700), as the issue asks;
+		 * one that exists keeps the mode its owner gave it. */
+		if (created && chmod(dir, 0700))
+			report_warning("cannot make the cache '%s' private: %s", dir,
+				       strerror(errno));
 		ctx->env.cache = ctx->cache;
 	}
 	ret = EXIT_OK;

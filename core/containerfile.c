@@ -1351,24 +1351,45 @@ out:
 }
 
 /* Matches pattern segments against path segments; a full match of the
- * pattern against the path or any of its parents counts. */
+ * pattern against the path or any of its parents counts.  Dynamic
+ * programming over (pattern segment, path position), O(np * nq): trying
+ * every split for each "**" recursively took exponential time on
+ * "**" / "**" / ... / "x" against a deep path (found while fuzzing; see
+ * tests/fuzz/regress/dockerignore/).  -1 when out of memory. */
 static int match_segs(char **pat, size_t np, char **path, size_t nq)
 {
-	if (np == 0)
-		return 1;	/* the pattern is used up: this path or a parent matched */
-	if (!strcmp(pat[0], "**")) {
-		size_t k;
+	unsigned char *mem = calloc(2 * (nq + 1), 1), *cur = mem, *next, *t;
+	size_t i, j;
+	int any = 1, ret = -1;
 
-		for (k = 0; k <= nq; k++)
-			if (match_segs(pat + 1, np - 1, path + k, nq - k))
-				return 1;
-		return 0;
+	if (!mem)
+		goto out;
+	next = mem + nq + 1;
+	cur[0] = 1;	/* cur[j]: the segments so far match path[0..j) */
+	for (i = 0; i < np && any; i++) {
+		any = 0;
+		if (!strcmp(pat[i], "**")) {
+			int seen = 0;
+
+			for (j = 0; j <= nq; j++) {
+				seen |= cur[j];
+				next[j] = (unsigned char)seen;
+				any |= seen;
+			}
+		} else {
+			next[0] = 0;
+			for (j = 0; j < nq; j++) {
+				next[j + 1] = cur[j] && fnmatch(pat[i], path[j], 0) == 0;
+				any |= next[j + 1];
+			}
+		}
+		t = cur, cur = next, next = t;
 	}
-	if (nq == 0)
-		return 0;
-	if (fnmatch(pat[0], path[0], 0) != 0)
-		return 0;
-	return match_segs(pat + 1, np - 1, path + 1, nq - 1);
+	/* the pattern is used up: this path or a parent matched */
+	ret = any;
+out:
+	free(mem);
+	return ret;
 }
 
 static int split_segs(struct strvec *out, const char *s)
@@ -1400,7 +1421,7 @@ int dockerignore_match(const struct dockerignore *di, const char *path)
 		strvec_clear(&pp);
 		if (split_segs(&pp, di->patterns.v[i]) < 0)
 			break;
-		if (match_segs(pp.v, pp.n, ps.v, ps.n))
+		if (match_segs(pp.v, pp.n, ps.v, ps.n) > 0)
 			excluded = !di->exception[i];
 	}
 out:
