@@ -154,7 +154,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/hoist
 	for p in $(MAN_PAGES); do rm -f $(DESTDIR)$(MANDIR)/man1/$$(basename $$p); done
 
-demo: all $(TEST_TOOL_BINS)
+demo: all
 	@scripts/demo
 
 bench: all
