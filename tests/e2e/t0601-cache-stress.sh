@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# t0601-cache-stress: writers (layout-tool, holding a lease from its first
-# blob to its index entry, as a pull does) fill one cache while gc (grace 0)
-# and prune loop, for a bounded time (HOIST_STRESS_SECONDS, default 12).
+# t0601-cache-stress: writers fill one cache while gc (grace 0) and prune
+# loop, for a bounded time (HOIST_STRESS_SECONDS, default 12): `hoist pull`
+# and `hoist build --output cache` from a real registry, and layout-tool
+# (which holds a lease from its first blob to its index entry, as they do).
 # Afterwards every entry is complete: skopeo inspects each, umoci unpacks
 # one, and hoist cache verify is clean.  Writers are also SIGKILLed
 # mid-write; what they leave must not block or break anything.
@@ -51,8 +52,35 @@ pruneloop() {
 	echo "$n" >prune.count
 }
 
+puller() {
+	local i=0
+	while ((SECONDS < end)); do
+		"$HOIST" -q --cache "$C" pull "$REG/library/app$((i % 3 + 1)):1" >/dev/null \
+			2>>pull.err || echo fail >>pull.fail
+		i=$((i + 1))
+	done
+	echo "$i" >pull.count
+}
+builder() {
+	local i=0
+	mkdir -p ctx
+	while ((SECONDS < end)); do
+		echo "build $i" >"ctx/f$i"
+		"$HOIST" -q --cache "$C" build --base "$REG/library/app$((i % 3 + 1)):1" \
+			--add "ctx/f$i:/srv/f" --output cache -t "$REG/library/built$((i % 3)):1" \
+			>/dev/null 2>>build.err || echo fail >>build.fail
+		i=$((i + 1))
+	done
+	echo "$i" >build.count
+}
+
+registry_start >/dev/null
+REG=$REGISTRY
+for n in 1 2 3; do seed_image --content "app $n" "library/app$n:1" >/dev/null; done
 "$LT" write-image "$C" example.com/seed/img:1 --layers 1 >/dev/null
 pids=()
+puller & pids+=($!)
+builder & pids+=($!)
 for w in 1 2 3; do writer "$w" & pids+=($!); done
 killer & pids+=($!)
 gcloop & pids+=($!)
@@ -62,6 +90,10 @@ for p in "${pids[@]}"; do wait "$p"; done
 [[ ! -e writer-1.fail && ! -e writer-2.fail && ! -e writer-3.fail ]] &&
 	test_ok "every writer succeeded" ||
 	test_not_ok "every writer succeeded" "$(cat writer-*.err 2>/dev/null | sort | uniq -c | head)"
+[[ ! -e pull.fail ]] && test_ok "every hoist pull succeeded ($(cat pull.count) runs)" ||
+	test_not_ok "every hoist pull succeeded" "$(sort pull.err | uniq -c | head)"
+[[ ! -e build.fail ]] && test_ok "every hoist build succeeded ($(cat build.count) runs)" ||
+	test_not_ok "every hoist build succeeded" "$(sort build.err | uniq -c | head)"
 [[ ! -e gc.fail ]] && test_ok "every gc succeeded ($(cat gc.count) runs)" ||
 	test_not_ok "every gc succeeded" "$(sort gc.err | uniq -c | head)"
 [[ ! -e prune.fail ]] && test_ok "every prune succeeded ($(cat prune.count) runs)" ||
