@@ -318,9 +318,8 @@ int image_copy(struct digest *out, struct image_env *env, const struct ref *src,
 	struct copy c;
 	struct manifest root, child;
 	struct descriptor have;
-	struct buf name = BUF_INIT;
+	struct buf name = BUF_INIT, dest = BUF_INIT;
 	struct reg *dr;
-	size_t i;
 	int ret, rc;
 
 	memset(&c, 0, sizeof(c));
@@ -386,22 +385,10 @@ int image_copy(struct digest *out, struct image_env *env, const struct ref *src,
 	if ((ret = xfer_run(env, c.plan.n_blobs, XFER_AUX, copy_blob_job, &c, e)) < 0)
 		goto out;
 	env->n_blob_requests += c.plan.n_blobs;
-	for (i = 0; i < c.plan.n_mans; i++) {
-		const struct manifest *m = &c.plan.mans[i];
-		const char *mt = m->media_type;
-		const char *tag = m->digest.str;
-
-		if (!mt)
-			mt = m->kind == MT_KIND_INDEX ? MT_OCI_INDEX : MT_OCI_MANIFEST;
-		if (i + 1 == c.plan.n_mans && dst->tag)
-			tag = dst->tag;
-		env->n_manifest_requests++;
-		if ((ret = reg_manifest_put(NULL, dr, dst->repository, tag, mt, m->raw.data,
-					    m->raw.len, e)) < 0)
-			goto out;
-		image_log(env, 1, "copy: manifest %s as %s/%s:%s", m->digest.str, dst->registry,
-			  dst->repository, tag);
-	}
+	if ((ret = buf_addf(&dest, "%s/%s", dst->registry, dst->repository)) < 0 ||
+	    (ret = xfer_plan_put_manifests(env, dr, dst->repository, dst->tag, &c.plan, "copy",
+					   dest.data, e)) < 0)
+		goto out;
 	if (out)
 		*out = c.plan.mans[c.plan.n_mans - 1].digest;
 	ret = 0;
@@ -411,6 +398,7 @@ out:
 	descriptor_release(&have);
 	xfer_plan_release(&c.plan);
 	buf_release(&name);
+	buf_release(&dest);
 	return ret;
 }
 

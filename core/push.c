@@ -276,21 +276,9 @@ int image_push_layout(struct digest *out, struct image_env *env, struct layout *
 		goto out;
 
 	/* manifests, the root last */
-	for (i = 0; i < p.plan.n_mans; i++) {
-		const struct manifest *m = &p.plan.mans[i];
-		const char *mt = m->media_type;
-		const char *name = m->digest.str;
-
-		if (!mt)
-			mt = m->kind == MT_KIND_INDEX ? MT_OCI_INDEX : MT_OCI_MANIFEST;
-		if (i + 1 == p.plan.n_mans && dst->tag)
-			name = dst->tag;
-		env->n_manifest_requests++;
-		if ((ret = reg_manifest_put(NULL, r, dst->repository, name, mt, m->raw.data,
-					    m->raw.len, e)) < 0)
-			goto out;
-		image_log(env, 1, "push: manifest %s as %s:%s", m->digest.str, source.data, name);
-	}
+	if ((ret = xfer_plan_put_manifests(env, r, dst->repository, dst->tag, &p.plan, "push",
+					   source.data, e)) < 0)
+		goto out;
 	top = &p.plan.mans[p.plan.n_mans - 1];
 	if (out)
 		*out = top->digest;

@@ -321,3 +321,28 @@ int xfer_plan_walk(struct xfer_plan *plan, struct manifest *root, xfer_fetch_fn 
 {
 	return plan_walk(plan, root, fetch, arg, 0, e);
 }
+
+int xfer_plan_put_manifests(struct image_env *env, struct reg *r, const char *repo,
+			    const char *tag, const struct xfer_plan *plan, const char *what,
+			    const char *dest, struct err *e)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < plan->n_mans; i++) {
+		const struct manifest *m = &plan->mans[i];
+		const char *mt = m->media_type;
+		const char *name = m->digest.str;
+
+		if (!mt)
+			mt = m->kind == MT_KIND_INDEX ? MT_OCI_INDEX : MT_OCI_MANIFEST;
+		if (i + 1 == plan->n_mans && tag)
+			name = tag;
+		env->n_manifest_requests++;
+		if ((ret = reg_manifest_put(NULL, r, repo, name, mt, m->raw.data, m->raw.len,
+					    e)) < 0)
+			return ret;
+		image_log(env, 1, "%s: manifest %s as %s:%s", what, m->digest.str, dest, name);
+	}
+	return 0;
+}

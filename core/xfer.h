@@ -86,6 +86,14 @@ int xfer_plan_walk(struct xfer_plan *plan, struct manifest *root, xfer_fetch_fn 
 		   void *arg, struct err *e);
 void xfer_plan_release(struct xfer_plan *plan);
 
+/* Puts the plan's manifests into `repo` of registry session `r` in order,
+ * children by digest and the root last, by `tag` when given (else by
+ * digest); `what` ("push", "copy") and `dest` name them in -v logs.  The
+ * blobs must be there already. */
+int xfer_plan_put_manifests(struct image_env *env, struct reg *r, const char *repo,
+			    const char *tag, const struct xfer_plan *plan, const char *what,
+			    const char *dest, struct err *e);
+
 /* 1 when a failed transfer may succeed if tried again: a network error, or
  * HTTP 408, 429 or 5xx. */
 int xfer_retryable(const struct err *e);
