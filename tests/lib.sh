@@ -474,3 +474,48 @@ fault_server_stop() { # [NAME]
 	fi
 	return 0
 }
+
+# ---- images for push and copy tests -------------------------------------
+
+# mk_image LAYOUT REF-NAME [ARCH] [BIG-BYTES]: adds a two-layer OCI image (a
+# random layer of BIG-BYTES, default 3 MB, and a small one) to LAYOUT under
+# REF-NAME; prints its manifest digest.
+mk_image() {
+	local lay=$1 name=$2 arch=${3:-amd64} size=${4:-3000000} tmp l1 l2 cfg man
+	mkdir -p "$lay/blobs/sha256" || return 1
+	[[ -f $lay/oci-layout ]] || echo '{"imageLayoutVersion":"1.0.0"}' >"$lay/oci-layout"
+	[[ -f $lay/index.json ]] || echo '{"schemaVersion":2,"manifests":[]}' >"$lay/index.json"
+	tmp=$(mktemp -d) || return 1
+	mkdir -p "$tmp/root"
+	head -c "$size" /dev/urandom >"$tmp/root/big"
+	echo "$name $arch" >"$tmp/root/small"
+	tar --mtime=@0 --owner=0 --group=0 -C "$tmp/root" -cf "$tmp/l1.tar" big
+	tar --mtime=@0 --owner=0 --group=0 -C "$tmp/root" -cf "$tmp/l2.tar" small
+	_mk_put() { local h; h=$(sha256sum "$1" | cut -d' ' -f1); cp "$1" "$lay/blobs/sha256/$h"; echo "$h"; }
+	l1=$(_mk_put "$tmp/l1.tar")
+	l2=$(_mk_put "$tmp/l2.tar")
+	jq -cn --arg a "$arch" --arg l1 "sha256:$l1" --arg l2 "sha256:$l2" \
+		'{architecture:$a, os:"linux", config:{Cmd:["/big"]},
+		  rootfs:{type:"layers", diff_ids:[$l1,$l2]}}' >"$tmp/config.json"
+	cfg=$(_mk_put "$tmp/config.json")
+	jq -cn --arg c "sha256:$cfg" --argjson cs "$(stat -c %s "$tmp/config.json")" \
+		--arg l1 "sha256:$l1" --argjson s1 "$(stat -c %s "$tmp/l1.tar")" \
+		--arg l2 "sha256:$l2" --argjson s2 "$(stat -c %s "$tmp/l2.tar")" \
+		'{schemaVersion:2, mediaType:"application/vnd.oci.image.manifest.v1+json",
+		  config:{mediaType:"application/vnd.oci.image.config.v1+json", digest:$c, size:$cs},
+		  layers:[{mediaType:"application/vnd.oci.image.layer.v1.tar", digest:$l1, size:$s1},
+			  {mediaType:"application/vnd.oci.image.layer.v1.tar", digest:$l2, size:$s2}]}' \
+		>"$tmp/manifest.json"
+	man=$(_mk_put "$tmp/manifest.json")
+	jq -c --arg d "sha256:$man" --argjson s "$(stat -c %s "$tmp/manifest.json")" \
+		--arg n "$name" --arg a "$arch" \
+		'.manifests += [{mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$d,
+		  size:$s, platform:{architecture:$a, os:"linux"},
+		  annotations:{"org.opencontainers.image.ref.name":$n}}]' \
+		"$lay/index.json" >"$tmp/index.json" && mv "$tmp/index.json" "$lay/index.json"
+	rm -rf "$tmp"
+	echo "sha256:$man"
+}
+sk_digest() { skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$1"; }
+# blob_writes LOG: the blob uploads (PATCH, PUT, non-mount POST) a registry logged
+blob_writes() { grep -cE '"(PATCH|PUT) /v2/[^ ]*/blobs/|"POST /v2/[^ ]*/blobs/uploads/ ' "$1"; }
