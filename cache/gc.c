@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,12 +30,26 @@
 #include <unistd.h>
 
 #define INGEST_DIR ".hoist/ingest"
+#define SOURCES_DIR ".hoist/sources"
+/* Referrer candidates are opened and this much read at once: a blob that
+ * fits (most configs and manifests) is never read twice. */
+#define GC_HEAD_MAX 4096
+/* Unlinks run on up to this many threads, at least GC_UNLINK_PER_THREAD
+ * blobs each: on file systems that free blocks synchronously (ext4 with
+ * -o discard waits for each discard), an unlink is mostly waiting, and the
+ * waits of different files overlap.  The dentry removal itself is
+ * serialised by the directory lock; the eviction after it is not. */
+#ifndef GC_UNLINK_THREADS
+#define GC_UNLINK_THREADS 16
+#endif
+#define GC_UNLINK_PER_THREAD 64
 /* Manifests larger than this are treated as leaves (and never referrers). */
 #define GC_MANIFEST_MAX (16u << 20)
 #define N_ALGS 2
 
 struct gnode {
 	struct digest d;
+	uint64_t h;		/* digest_hash(&d): compared before the strings */
 	int64_t size;		/* the file's when listed, else the descriptor's, else -1 */
 	int64_t mtime;		/* -1 unless stat'd */
 	uint32_t child0, n_child;	/* into graph.edges */
@@ -42,6 +57,7 @@ struct gnode {
 	uint32_t stamp;		/* last walk that visited it */
 	unsigned char kind;	/* enum mt_kind */
 	unsigned char expanded, marked, listed, corrupt, statted;
+	unsigned char sourced;	/* has a .hoist/sources record (gc_list_sources) */
 };
 
 struct graph {
@@ -56,6 +72,7 @@ struct graph {
 	size_t n_stack, cap_stack;
 	uint32_t stamp;
 	int dir_fd[N_ALGS];	/* blobs/sha256, blobs/sha512, or -1 */
+	int src_fd[N_ALGS];	/* .hoist/sources/<alg>, or -1 (gc_list_sources) */
 	struct buf rd;		/* reused for manifest reads */
 };
 
@@ -87,6 +104,7 @@ static void graph_init(struct graph *g, struct layout *l)
 	memset(g, 0, sizeof(*g));
 	g->l = l;
 	g->dir_fd[0] = g->dir_fd[1] = -1;
+	g->src_fd[0] = g->src_fd[1] = -1;
 	buf_init(&g->rd, 0);
 }
 
@@ -97,6 +115,9 @@ static void graph_release(struct graph *g)
 	for (i = 0; i < N_ALGS; i++)
 		if (g->dir_fd[i] >= 0)
 			close(g->dir_fd[i]);
+	for (i = 0; i < N_ALGS; i++)
+		if (g->src_fd[i] >= 0)
+			close(g->src_fd[i]);
 	free(g->nodes);
 	free(g->slots);
 	free(g->edges);
@@ -118,12 +139,14 @@ static uint64_t digest_hash(const struct digest *d)
 static long graph_find(const struct graph *g, const struct digest *d)
 {
 	size_t mask = g->n_slots - 1, i;
+	uint64_t h;
 	uint32_t s;
 
 	if (!g->n_slots)
 		return -1;
-	for (i = digest_hash(d) & mask; (s = g->slots[i]); i = (i + 1) & mask)
-		if (!strcmp(g->nodes[s - 1].d.str, d->str))
+	h = digest_hash(d);
+	for (i = h & mask; (s = g->slots[i]); i = (i + 1) & mask)
+		if (g->nodes[s - 1].h == h && !strcmp(g->nodes[s - 1].d.str, d->str))
 			return (long)(s - 1);
 	return -1;
 }
@@ -136,7 +159,7 @@ static int graph_rehash(struct graph *g)
 	if (!slots)
 		return ERR_NOMEM;
 	for (i = 0; i < g->n; i++) {
-		for (j = digest_hash(&g->nodes[i].d) & (n_slots - 1); slots[j];
+		for (j = g->nodes[i].h & (n_slots - 1); slots[j];
 		     j = (j + 1) & (n_slots - 1))
 			;
 		slots[j] = (uint32_t)(i + 1);
@@ -170,13 +193,14 @@ static int graph_get(uint32_t *out, struct graph *g, const struct digest *d, int
 		nd = &g->nodes[g->n];
 		memset(nd, 0, sizeof(*nd));
 		nd->d = *d;
+		nd->h = digest_hash(d);
 		nd->size = -1;
 		nd->mtime = -1;
 		found = (long)g->n++;
 		{
 			size_t mask = g->n_slots - 1, i;
 
-			for (i = digest_hash(d) & mask; g->slots[i]; i = (i + 1) & mask)
+			for (i = nd->h & mask; g->slots[i]; i = (i + 1) & mask)
 				;
 			g->slots[i] = (uint32_t)(found + 1);
 		}
@@ -462,23 +486,72 @@ static void gentries_free(struct gentry *ents, size_t n)
 	free(ents);
 }
 
-/* Whether the listed blob starts like a JSON object (cheap pre-filter
- * before reading a referrer candidate whole). */
-static int looks_json(struct graph *g, const struct gnode *nd)
+/* Whether the blob file `nd` could be a referrer: opens it once, fills
+ * its size and mtime from the open file (so the sweep needs no stat), and
+ * reads GC_HEAD_MAX bytes; when it starts like a JSON object and is small
+ * enough, reads the rest into g->rd.  Returns 1 with g->rd holding the whole
+ * file when it mentions "subject", 0 when it cannot be a referrer (or is
+ * gone, or unreadable: keeping it unparsed only means it is not a
+ * referrer), ERR_NOMEM.  The content is not hashed: a corrupt blob taken
+ * for a referrer is kept, the safe direction. */
+static int gc_read_candidate(struct graph *g, struct gnode *nd)
 {
-	char head[64];
-	ssize_t r, k;
-	int fd;
+	char head[GC_HEAD_MAX];
+	struct stat st;
+	size_t got = 0, want, k;
+	ssize_t r;
+	int fd, ret = 0;
 
 	fd = openat(g->dir_fd[nd->d.alg], digest_hex(&nd->d), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == ENOENT)
+			nd->listed = 0;	/* gone meanwhile */
 		return 0;
-	r = read(fd, head, sizeof(head));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		goto out;
+	nd->statted = 1;
+	nd->size = (int64_t)st.st_size;
+	nd->mtime = (int64_t)st.st_mtime;
+	if (st.st_size < 2 || st.st_size > (off_t)GC_MANIFEST_MAX)
+		goto out;
+	want = st.st_size < (off_t)sizeof(head) ? (size_t)st.st_size : sizeof(head);
+	while (got < want && (r = read(fd, head + got, want - got)) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			goto out;
+		}
+		got += (size_t)r;
+	}
+	for (k = 0; k < got && (head[k] == ' ' || head[k] == '\n' || head[k] == '\r' ||
+				head[k] == '\t'); k++)
+		;
+	if (k == got || head[k] != '{')
+		goto out;
+	buf_reset(&g->rd);
+	buf_add(&g->rd, head, got);
+	if (got == sizeof(head)) {	/* the rest, up to the cap */
+		char io[16384];
+
+		while (g->rd.len <= GC_MANIFEST_MAX && (r = read(fd, io, sizeof(io))) != 0) {
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				goto out;
+			}
+			buf_add(&g->rd, io, (size_t)r);
+		}
+	}
+	if (buf_failed(&g->rd)) {
+		ret = ERR_NOMEM;
+		goto out;
+	}
+	if (g->rd.len <= GC_MANIFEST_MAX && memmem(g->rd.data, g->rd.len, "\"subject\"", 9))
+		ret = 1;
+out:
 	close(fd);
-	for (k = 0; k < r; k++)
-		if (head[k] != ' ' && head[k] != '\n' && head[k] != '\r' && head[k] != '\t')
-			return head[k] == '{';
-	return 0;
+	return ret;
 }
 
 /* Keeps referrers: unmarked listed manifests whose `subject` is marked (and
@@ -496,16 +569,12 @@ static int graph_referrers(struct graph *g, struct err *e)
 
 		if (!nd->listed || nd->marked || nd->kind == MT_KIND_LAYER)
 			continue;
-		if (graph_stat(g, nd) < 0 || nd->size < 2 || nd->size > (int64_t)GC_MANIFEST_MAX ||
-		    !looks_json(g, nd))
-			continue;
-		buf_reset(&g->rd);
-		rc = layout_blob_read(&g->rd, g->l, &nd->d, GC_MANIFEST_MAX, NULL);
+		rc = gc_read_candidate(g, nd);
 		if (rc == ERR_NOMEM) {
 			ret = oom(e);
 			goto out;
 		}
-		if (rc < 0 || !memmem(g->rd.data, g->rd.len, "\"subject\"", 9))
+		if (rc <= 0)
 			continue;
 		if (manifest_parse(&m, g->rd.data, g->rd.len, NULL, GC_MANIFEST_MAX, NULL) < 0)
 			continue;
@@ -612,6 +681,99 @@ static int sweep_ingest(struct gc_report *r, struct layout *l, int dry_run, stru
 	return ret;
 }
 
+/* Reads .hoist/sources/<alg>/ once and flags the listed blobs that have a
+ * record, so that the sweep unlinks only records that exist (most blobs
+ * have none: an unlink per removed blob would mostly fail with ENOENT).
+ * A directory that cannot be read leaves records in place: harmless, a
+ * record of a missing blob is never used. */
+static void gc_list_sources(struct graph *g)
+{
+	static const enum digest_alg algs[N_ALGS] = { DIGEST_SHA256, DIGEST_SHA512 };
+	char name[DIGEST_STR_MAX + 300];
+	struct dirent *de;
+	struct digest d;
+	DIR *dir;
+	long i;
+	int a, fd;
+
+	for (a = 0; a < N_ALGS; a++) {
+		snprintf(name, sizeof(name), SOURCES_DIR "/%s", digest_alg_name(algs[a]));
+		fd = openat(layout_root_fd(g->l), name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if ((g->src_fd[algs[a]] = dup(fd)) < 0 || !(dir = fdopendir(fd))) {
+			close(fd);
+			continue;
+		}
+		while ((de = readdir(dir))) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(name, sizeof(name), "%s:%s", digest_alg_name(algs[a]), de->d_name);
+			if (digest_parse(&d, name, NULL) < 0)
+				continue;
+			if ((i = graph_find(g, &d)) >= 0)
+				g->nodes[i].sourced = 1;
+		}
+		closedir(dir);
+	}
+}
+
+/* The unlinks of one sweep, shared by its threads: thread k takes victims
+ * k, k + n_threads, ...; res[j] is 0 or the errno of victim j's unlink. */
+struct gc_unlinker {
+	struct graph *g;
+	const uint32_t *victims;
+	int *res;
+	size_t n, stride, first;
+};
+
+static void *gc_unlink_some(void *arg)
+{
+	struct gc_unlinker *u = arg;
+	struct gnode *nd;
+	size_t j;
+
+	for (j = u->first; j < u->n; j += u->stride) {
+		nd = &u->g->nodes[u->victims[j]];
+		u->res[j] = unlinkat(u->g->dir_fd[nd->d.alg], digest_hex(&nd->d), 0) < 0 ? errno : 0;
+		if (!u->res[j] && nd->sourced && u->g->src_fd[nd->d.alg] >= 0)
+			unlinkat(u->g->src_fd[nd->d.alg], digest_hex(&nd->d), 0);
+	}
+	return NULL;
+}
+
+/* Unlinks the victims (and their sources records), on several threads when
+ * there are many; every thread is joined before this returns, so all
+ * unlinks happen under the caller's gc lock.  res[j] as in gc_unlinker.
+ * A thread that cannot be started leaves its share to this one. */
+static void gc_unlink_all(struct graph *g, const uint32_t *victims, int *res, size_t n)
+{
+	struct gc_unlinker u[GC_UNLINK_THREADS];
+	pthread_t tid[GC_UNLINK_THREADS];
+	int started[GC_UNLINK_THREADS];
+	size_t n_threads = n / GC_UNLINK_PER_THREAD, k;
+
+	if (n_threads > GC_UNLINK_THREADS)
+		n_threads = GC_UNLINK_THREADS;
+	if (n_threads < 1)
+		n_threads = 1;
+	for (k = 0; k < n_threads; k++) {
+		u[k].g = g;
+		u[k].victims = victims;
+		u[k].res = res;
+		u[k].n = n;
+		u[k].stride = n_threads;
+		u[k].first = k;
+		started[k] = k > 0 && pthread_create(&tid[k], NULL, gc_unlink_some, &u[k]) == 0;
+	}
+	for (k = 0; k < n_threads; k++)
+		if (!started[k])
+			gc_unlink_some(&u[k]);
+	for (k = 1; k < n_threads; k++)
+		if (started[k])
+			pthread_join(tid[k], NULL);
+}
+
 /* gc proper; entries in `skip` are treated as already dropped (prune's
  * dry run). */
 static int gc_do(struct gc_report *out, struct layout *l, const struct gc_options *opt,
@@ -619,7 +781,9 @@ static int gc_do(struct gc_report *out, struct layout *l, const struct gc_option
 {
 	struct graph g;
 	struct gentry *ents = NULL;
-	size_t n_ents = 0, cap = 0, i;
+	uint32_t *victims = NULL;
+	size_t n_ents = 0, cap = 0, n_victims = 0, cap_victims = 0, i;
+	int *res = NULL;
 	int dry = !!(opt->flags & GC_DRY_RUN), locked = 0, ret = -1, rc;
 	int64_t cutoff;
 
@@ -652,6 +816,8 @@ static int gc_do(struct gc_report *out, struct layout *l, const struct gc_option
 		goto out;
 	out->n_entries = n_ents;
 	cutoff = now_s() - opt->grace_s;
+	/* Decide first (stat only what the referrer scan did not open), then
+	 * unlink all at once, then report in node order. */
 	for (i = 0; i < g.n; i++) {
 		struct gnode *nd = &g.nodes[i];
 
@@ -674,15 +840,29 @@ static int gc_do(struct gc_report *out, struct layout *l, const struct gc_option
 			out->young_bytes += (uint64_t)nd->size;
 			continue;
 		}
-		if (!dry && unlinkat(g.dir_fd[nd->d.alg], digest_hex(&nd->d), 0) < 0) {
-			if (errno == ENOENT)
-				continue;
-			ret = err_set_errno(e, ERR_IO, errno, "cannot remove blob %s from '%s'",
+		if (push_u32(&victims, &n_victims, &cap_victims, (uint32_t)i) < 0) {
+			ret = oom(e);
+			goto out;
+		}
+	}
+	if (n_victims && !(res = calloc(n_victims, sizeof(*res)))) {
+		ret = oom(e);
+		goto out;
+	}
+	if (!dry && n_victims) {
+		gc_list_sources(&g);
+		gc_unlink_all(&g, victims, res, n_victims);
+	}
+	for (i = 0; i < n_victims; i++) {
+		struct gnode *nd = &g.nodes[victims[i]];
+
+		if (res[i] == ENOENT)
+			continue;
+		if (res[i]) {
+			ret = err_set_errno(e, ERR_IO, res[i], "cannot remove blob %s from '%s'",
 					    nd->d.str, layout_path(l));
 			goto out;
 		}
-		if (!dry)
-			layout_blob_sources_remove(l, &nd->d);
 		if (report_removed(out, &cap, nd) < 0) {
 			ret = oom(e);
 			goto out;
@@ -696,6 +876,8 @@ static int gc_do(struct gc_report *out, struct layout *l, const struct gc_option
 out:
 	if (locked)
 		layout_gc_unlock(l);
+	free(victims);
+	free(res);
 	gentries_free(ents, n_ents);
 	graph_release(&g);
 	return ret;

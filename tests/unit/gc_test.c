@@ -283,10 +283,78 @@ TEST(prune_keep_last_and_verify)
 	rmroot();
 }
 
+/* The sweep's fast paths: many victims (unlinked on several threads), only
+ * existing sources records removed, a referrer larger than the head read
+ * kept with what it names, a JSON blob without "subject" and a young blob
+ * left alone. */
+TEST(sweep_many_sources_big_referrer)
+{
+	static const char *const la[] = { "kept layer" };
+	const char *big_layers[40];
+	char names[40][32], junk[300][32], path[512];
+	struct layout *l = NULL;
+	struct err e = ERR_INIT;
+	struct descriptor a, ref, d;
+	struct gc_options o = GC_OPTIONS_INIT;
+	struct gc_report r;
+	struct strvec src = STRVEC_INIT;
+	struct stat st;
+	size_t i, found;
+
+	mkroot("many");
+	CHECK_RC(layout_open(&l, root, LAYOUT_CREATE, &e), 0);
+	image(&a, l, cfg1, la, 1, NULL);
+	for (i = 0; i < 40; i++) {
+		snprintf(names[i], sizeof(names[i]), "referrer layer %zu", i);
+		big_layers[i] = names[i];
+	}
+	image(&ref, l, cfg2, big_layers, 40, &a);
+	CHECK(ref.size > 4096);
+	CHECK_RC(layout_index_set(l, "example.com/a:1", &a, &e), 0);
+	CHECK_RC(layout_blob_source_add(l, &a.digest, "example.com/a", &e), 0);
+	for (i = 0; i < 300; i++) {
+		snprintf(junk[i], sizeof(junk[i]), i % 7 ? "junk %zu" : "{\"junk\":%zu}", i);
+		put(&d, l, MT_OCI_LAYER, junk[i]);
+		if (i % 3 == 0)
+			CHECK_RC(layout_blob_source_add(l, &d.digest, "example.com/junk", &e), 0);
+		if (i < 299)
+			make_old(junk[i]);
+		descriptor_release(&d);
+	}
+	o.grace_s = 600;
+	CHECK_RC(gc_run(&r, l, &o, &e), 0);
+	CHECK_RC(r.n_removed, 299);
+	CHECK_RC(r.n_young, 1);
+	for (i = 0, found = 0; i < 299; i++)
+		found += !present(l, junk[i]);
+	CHECK_RC(found, 299);
+	CHECK(present(l, junk[299]));
+	CHECK(layout_blob_has(l, &ref.digest, -1));	/* big referrer of a kept manifest */
+	CHECK(present(l, "referrer layer 0") && present(l, "referrer layer 39"));
+	CHECK(present(l, "kept layer"));
+	gc_report_release(&r);
+	/* sources: the removed blobs' records went, the kept one's stayed */
+	CHECK_RC(layout_blob_sources(&src, l, &a.digest, &e), 0);
+	CHECK_RC(src.n, 1);
+	strvec_clear(&src);
+	digest_buffer(&d.digest, DIGEST_SHA256, junk[3], strlen(junk[3]), NULL);
+	snprintf(path, sizeof(path), "%s/.hoist/sources/sha256/%s", root, digest_hex(&d.digest));
+	CHECK(stat(path, &st) < 0);
+	/* a second run finds nothing more */
+	CHECK_RC(gc_run(&r, l, &o, &e), 0);
+	CHECK_RC(r.n_removed, 0);
+	gc_report_release(&r);
+	descriptor_release(&a);
+	descriptor_release(&ref);
+	layout_free(l);
+	rmroot();
+}
+
 int main(void)
 {
 	RUN(mark_and_sweep);
 	RUN(metadata_entry_and_records);
 	RUN(prune_keep_last_and_verify);
+	RUN(sweep_many_sources_big_referrer);
 	return test_done();
 }
