@@ -12,6 +12,9 @@ PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+# The shell completion scripts (`hoist completion bash|zsh`).
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 DESTDIR ?=
 SCDOC ?= scdoc
 
@@ -54,6 +57,10 @@ CORE_SRCS += core/xfer.c core/push.c core/copy.c core/tarball_read.c
 CORE_SRCS += core/archive.c core/layer.c core/containerfile.c
 CORE_SRCS += core/build.c
 CORE_SRCS += core/export.c core/validate.c
+CORE_SRCS += core/mutate.c
+CORE_SRCS += core/restack.c
+CORE_SRCS += core/settings.c
+CORE_SRCS += core/index_ops.c
 CACHE_SRCS := cache/layout.c cache/gc.c
 REGISTRY_SRCS := registry/wire.c registry/http.c registry/client.c registry/creds.c
 CMD_SRCS := cmd/main.c cmd/dispatch.c cmd/ctx.c cmd/env.c cmd/opt.c cmd/report.c cmd/help.c cmd/version.c cmd/cache.c
@@ -62,13 +69,17 @@ CMD_SRCS += cmd/pull.c cmd/progress.c
 CMD_SRCS += cmd/push.c cmd/copy.c
 CMD_SRCS += cmd/build.c
 CMD_SRCS += cmd/export.c cmd/validate.c
+CMD_SRCS += cmd/complete.c
+CMD_SRCS += cmd/append.c
+CMD_SRCS += cmd/restack.c
+CMD_SRCS += cmd/index.c
 
 LIB_SRCS := $(CORE_SRCS) $(CACHE_SRCS) $(REGISTRY_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILDDIR)/%.o)
 LIBHOIST := $(BUILDDIR)/libhoist.a
 
-UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc units archive layer containerfile build
+UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc units archive layer containerfile build settings
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool
@@ -89,6 +100,7 @@ MAN_PAGES := $(MAN_SRCS:man/%.scd=$(BUILDDIR)/man/%)
 
 .SECONDARY:
 .PHONY: all check unit e2e man install uninstall clean demo deps-check bench
+.PHONY: install-completion uninstall-completion
 .PHONY: fuzz fuzz-bins
 all: deps-check $(HOIST) man
 
@@ -149,10 +161,23 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(HOIST) $(DESTDIR)$(BINDIR)/hoist
 	for p in $(MAN_PAGES); do install -m 0644 $$p $(DESTDIR)$(MANDIR)/man1/; done
+	$(MAKE) install-completion
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/hoist
 	for p in $(MAN_PAGES); do rm -f $(DESTDIR)$(MANDIR)/man1/$$(basename $$p); done
+	$(MAKE) uninstall-completion
+
+# The completion scripts, printed by the hoist already built (no
+# prerequisites, so that t0960 can run them against any build).
+install-completion:
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	$(HOIST) completion bash >$(DESTDIR)$(BASHCOMPDIR)/hoist
+	$(HOIST) completion zsh >$(DESTDIR)$(ZSHCOMPDIR)/_hoist
+	chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/hoist $(DESTDIR)$(ZSHCOMPDIR)/_hoist
+
+uninstall-completion:
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/hoist $(DESTDIR)$(ZSHCOMPDIR)/_hoist
 
 demo: all
 	@scripts/demo
@@ -160,7 +185,8 @@ demo: all
 bench: all
 	@scripts/bench
 
+# build-*/: the build directories of BUILDDIR=build-NAME runs too.
 clean:
-	rm -rf build build-san build-fuzz hoist
+	rm -rf build build-san build-fuzz build-*/ hoist
 
 -include $(shell find $(BUILDDIR) -name '*.d' 2>/dev/null)

@@ -77,6 +77,10 @@ enum layout_flags {
 	 * is not a layout must be empty (apart from a half-created layout's own
 	 * parts), so a mistyped path never turns $HOME into a layout. */
 	LAYOUT_CREATE = 1 << 0,
+	/* A scratch layout, thrown away after use (build's push staging):
+	 * nothing is fsynced.  Never for the cache or a user's layout: a crash
+	 * may leave files that are empty or short under their final names. */
+	LAYOUT_NO_SYNC = 1 << 1,
 };
 
 /* Default wait for the implicit lease of blob writers and for index.lock. */

@@ -30,6 +30,7 @@ struct build_args {
 	const char *stop_signal, *compression, *output, *push, *file;
 	int level;
 	struct strvec adds, envs, labels, annotations, expose, volumes, tags, build_args;
+	struct strvec platforms;
 };
 
 enum build_out {
@@ -159,8 +160,15 @@ out:
 	return ret;
 }
 
-/* The spec's flag part: --add, --chmod, --chown and the config flags. */
-static int build_spec_flags(struct build_spec *s, const struct build_args *a)
+static const char *build_lookup(void *arg, const char *name)
+{
+	return kvlist_get(arg, name);
+}
+
+/* The spec's flag part: --add (${TARGETARCH} and the other predefined
+ * build args `pre` expanded in it), --chmod, --chown and the config flags. */
+static int build_spec_flags(struct build_spec *s, const struct build_args *a,
+			    const struct kvlist *pre)
 {
 	struct layer_add add;
 	struct err e = ERR_INIT;
@@ -203,14 +211,28 @@ static int build_spec_flags(struct build_spec *s, const struct build_args *a)
 		add.gid = g;
 	}
 	for (i = 0; i < a->adds.n; i++) {
-		char *src = NULL, *dst = NULL;
+		char *src = NULL, *dst = NULL, *spec = NULL;
 		buf_reset(&desc);
 		if (buf_addf(&desc, "hoist build --add %s", a->adds.v[i]) < 0 ||
 		    build_spec_step(s, desc.data, 0, &e) < 0) {
 			report_error("out of memory");
 			goto out;
 		}
-		if (layer_spec_parse(&src, &dst, a->adds.v[i], &e) < 0) {
+		if (!strchr(a->adds.v[i], '$')) {
+			if (!(spec = strdup(a->adds.v[i]))) {
+				report_error("out of memory");
+				goto out;
+			}
+		} else if (cf_expand_word(&spec, a->adds.v[i], '\\', build_lookup, (void *)pre,
+					  &e) < 0) {
+			ret = report_err(&e, "--add '%s'", a->adds.v[i]);
+			if (e.code == ERR_INVALID)
+				ret = EXIT_USAGE;
+			goto out;
+		}
+		rc = layer_spec_parse(&src, &dst, spec, &e);
+		free(spec);
+		if (rc < 0) {
 			ret = report_err(&e, "--add");
 			if (e.code == ERR_INVALID)
 				ret = EXIT_USAGE;
@@ -283,15 +305,40 @@ out:
 	return ret;
 }
 
-/* The Containerfile part: parses FILE with --build-arg and the TARGET*
- * arguments of the platform. */
+/* The predefined build args of buildx: TARGET* from the target platform,
+ * BUILD* from the host. */
+static int build_predefined(struct kvlist *pre, const struct platform *target,
+			    const struct platform *host)
+{
+	struct buf tp = BUF_INIT, hp = BUF_INIT;
+	int ret = -1;
+
+	if (platform_format(&tp, target) < 0 || platform_format(&hp, host) < 0 ||
+	    kvlist_set(pre, "TARGETPLATFORM", tp.data) < 0 ||
+	    kvlist_set(pre, "TARGETOS", target->os) < 0 ||
+	    kvlist_set(pre, "TARGETARCH", target->arch) < 0 ||
+	    kvlist_set(pre, "TARGETVARIANT", target->variant ? target->variant : "") < 0 ||
+	    kvlist_set(pre, "BUILDPLATFORM", hp.data) < 0 ||
+	    kvlist_set(pre, "BUILDOS", host->os) < 0 ||
+	    kvlist_set(pre, "BUILDARCH", host->arch) < 0 ||
+	    kvlist_set(pre, "BUILDVARIANT", host->variant ? host->variant : "") < 0)
+		goto out;
+	ret = 0;
+out:
+	buf_release(&tp);
+	buf_release(&hp);
+	return ret;
+}
+
+/* The Containerfile part: parses FILE with --build-arg and the predefined
+ * arguments `pre`. */
 static int build_spec_file(struct build_spec *s, const struct build_args *a, const char *context,
-			   const struct platform *plat)
+			   const struct kvlist *pre, int warn)
 {
 	struct containerfile cf;
-	struct kvlist bargs = KVLIST_INIT, pre = KVLIST_INIT;
+	struct kvlist bargs = KVLIST_INIT;
 	struct cf_parse_opts po;
-	struct buf text = BUF_INIT, pf = BUF_INIT;
+	struct buf text = BUF_INIT;
 	struct err e = ERR_INIT;
 	size_t i;
 	int ret = EXIT_FAIL, rc;
@@ -313,23 +360,14 @@ static int build_spec_file(struct build_spec *s, const struct build_args *a, con
 			goto out;
 		}
 	}
-	if (platform_format(&pf, plat) < 0 ||
-	    kvlist_set(&pre, "TARGETPLATFORM", pf.data) < 0 ||
-	    kvlist_set(&pre, "TARGETOS", plat->os) < 0 ||
-	    kvlist_set(&pre, "TARGETARCH", plat->arch) < 0 ||
-	    kvlist_set(&pre, "TARGETVARIANT", plat->variant ? plat->variant : "") < 0 ||
-	    kvlist_set(&pre, "BUILDPLATFORM", pf.data) < 0) {
-		report_error("out of memory");
-		goto out;
-	}
 	memset(&po, 0, sizeof(po));
 	po.build_args = &bargs;
-	po.predefined = &pre;
+	po.predefined = pre;
 	if (containerfile_parse(&cf, text.data, text.len, &po, &e) < 0) {
 		ret = report_err(&e, "%s", a->file);
 		goto out;
 	}
-	for (i = 0; i < cf.unused_build_args.n; i++)
+	for (i = 0; warn && i < cf.unused_build_args.n; i++)
 		report_warning("--build-arg '%s' is not used by '%s'", cf.unused_build_args.v[i],
 			       a->file);
 	if (build_spec_from_containerfile(s, &cf, context, &e) < 0) {
@@ -340,9 +378,7 @@ static int build_spec_file(struct build_spec *s, const struct build_args *a, con
 out:
 	containerfile_release(&cf);
 	kvlist_release(&bargs);
-	kvlist_release(&pre);
 	buf_release(&text);
-	buf_release(&pf);
 	return ret;
 }
 
@@ -355,11 +391,62 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return 0;
 }
 
+/* Builds specs[0..ns) into `l` (one image, or one per platform and an
+ * index over them) and fills `d` with what to name. */
+static int build_all(struct ctx *ctx, struct build_spec *specs, size_t ns,
+		     struct build_result *r, struct layout *l, unsigned flags,
+		     struct descriptor *d)
+{
+	struct manifest idx;
+	const struct manifest *m;
+	struct err e = ERR_INIT;
+	size_t i;
+	int ret = EXIT_FAIL;
+
+	manifest_init(&idx);
+	for (i = 0; i < ns; i++)
+		if (image_build(&r[i], &ctx->env, &specs[i], l, flags, &e) < 0) {
+			if (ns > 1)
+				ret = report_err(&e, "cannot build for %s", specs[i].platform);
+			else
+				ret = report_err(&e, "cannot build");
+			goto out;
+		}
+	m = &r[0].manifest;
+	if (ns > 1) {
+		if (image_build_index(&idx, r, ns, l, &e) < 0) {
+			ret = report_err(&e, "cannot write the index");
+			goto out;
+		}
+		m = &idx;
+	}
+	if (!(d->media_type = strdup(m->media_type))) {
+		report_error("out of memory");
+		goto out;
+	}
+	d->digest = m->digest;
+	d->size = (int64_t)m->raw.len;
+	ret = EXIT_OK;
+out:
+	manifest_release(&idx);
+	return ret;
+}
+
+static void build_results_free(struct build_result *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; r && i < n; i++)
+		build_result_release(&r[i]);
+	free(r);
+}
+
 /* Builds into a scratch layout and pushes to every tag. */
-static int build_push(struct ctx *ctx, struct build_spec *s, const struct ref *tags, size_t n)
+static int build_push(struct ctx *ctx, struct build_spec *specs, size_t ns,
+		      const struct ref *tags, size_t n)
 {
 	struct buf dir = BUF_INIT, name = BUF_INIT;
-	struct build_result r;
+	struct build_result *r;
 	struct layout *l = NULL;
 	struct descriptor d;
 	struct err e = ERR_INIT;
@@ -367,8 +454,13 @@ static int build_push(struct ctx *ctx, struct build_spec *s, const struct ref *t
 	size_t i;
 	int ret = EXIT_FAIL;
 
-	build_result_init(&r);
 	descriptor_init(&d);
+	if (!(r = calloc(ns, sizeof(*r)))) {
+		report_error("out of memory");
+		return EXIT_FAIL;
+	}
+	for (i = 0; i < ns; i++)
+		build_result_init(&r[i]);
 	if (buf_addf(&dir, "%s/hoist-build-XXXXXX", ctx_tmp_dir()) < 0) {
 		report_error("out of memory");
 		goto out;
@@ -379,26 +471,19 @@ static int build_push(struct ctx *ctx, struct build_spec *s, const struct ref *t
 		buf_reset(&dir);
 		goto out;
 	}
-	if (layout_open(&l, dir.data, LAYOUT_CREATE, &e) < 0) {
+	if (layout_open(&l, dir.data, LAYOUT_CREATE | LAYOUT_NO_SYNC, &e) < 0) {
 		ret = report_err(&e, "cannot make a scratch layout in '%s'", dir.data);
 		goto out;
 	}
-	if (image_build(&r, &ctx->env, s, l, 0, &e) < 0) {
-		ret = report_err(&e, "cannot build");
+	if ((ret = build_all(ctx, specs, ns, r, l, 0, &d)) != EXIT_OK)
 		goto out;
-	}
-	if (!(d.media_type = strdup(r.manifest.media_type))) {
-		report_error("out of memory");
-		goto out;
-	}
-	d.digest = r.manifest.digest;
-	d.size = (int64_t)r.manifest.raw.len;
+	ret = EXIT_FAIL;
 	if (layout_index_set(l, "build", &d, &e) < 0) {
 		ret = report_err(&e, "cannot build");
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (image_build_push(&dg, &ctx->env, &r, l, "build", &tags[i], &e) < 0) {
+		if (image_build_push_all(&dg, &ctx->env, r, ns, l, "build", &tags[i], &e) < 0) {
 			ret = report_err(&e, "cannot push to '%s/%s'", tags[i].registry,
 					 tags[i].repository);
 			goto out;
@@ -416,7 +501,7 @@ out:
 	if (dir.len)
 		nftw(dir.data, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	descriptor_release(&d);
-	build_result_release(&r);
+	build_results_free(r, ns);
 	buf_release(&dir);
 	buf_release(&name);
 	return ret;
@@ -424,10 +509,10 @@ out:
 
 /* Builds into a layout (the cache, an oci: directory) with the base's
  * blobs, names it, and writes a tarball when asked. */
-static int build_local(struct ctx *ctx, struct build_spec *s, enum build_out how,
+static int build_local(struct ctx *ctx, struct build_spec *specs, size_t ns, enum build_out how,
 		       const char *path, const struct ref *tags, size_t n)
 {
-	struct build_result r;
+	struct build_result *r;
 	struct layout *l = NULL, *dst;
 	struct descriptor d;
 	struct image_pulled img;
@@ -436,8 +521,13 @@ static int build_local(struct ctx *ctx, struct build_spec *s, enum build_out how
 	size_t i;
 	int ret = EXIT_FAIL;
 
-	build_result_init(&r);
 	descriptor_init(&d);
+	if (!(r = calloc(ns, sizeof(*r)))) {
+		report_error("out of memory");
+		return EXIT_FAIL;
+	}
+	for (i = 0; i < ns; i++)
+		build_result_init(&r[i]);
 	memset(&img, 0, sizeof(img));
 	if (how == OUT_LAYOUT) {
 		if (layout_open(&l, path, LAYOUT_CREATE, &e) < 0) {
@@ -448,16 +538,9 @@ static int build_local(struct ctx *ctx, struct build_spec *s, enum build_out how
 	} else {
 		dst = ctx->cache;
 	}
-	if (image_build(&r, &ctx->env, s, dst, BUILD_WITH_BASE, &e) < 0) {
-		ret = report_err(&e, "cannot build");
+	if ((ret = build_all(ctx, specs, ns, r, dst, BUILD_WITH_BASE, &d)) != EXIT_OK)
 		goto out;
-	}
-	if (!(d.media_type = strdup(r.manifest.media_type))) {
-		report_error("out of memory");
-		goto out;
-	}
-	d.digest = r.manifest.digest;
-	d.size = (int64_t)r.manifest.raw.len;
+	ret = EXIT_FAIL;
 	for (i = 0; i < n || (i == 0 && how == OUT_LAYOUT); i++) {
 		buf_reset(&name);
 		if (i < n ? ref_format(&name, &tags[i]) < 0 : buf_addstr(&name, "latest") < 0) {
@@ -477,13 +560,82 @@ static int build_local(struct ctx *ctx, struct build_spec *s, enum build_out how
 			goto out;
 		}
 	}
-	printf("%s\n", r.manifest.digest.str);
+	printf("%s\n", d.digest.str);
 	ret = EXIT_OK;
 out:
 	layout_free(l);
 	descriptor_release(&d);
-	build_result_release(&r);
+	build_results_free(r, ns);
 	buf_release(&name);
+	return ret;
+}
+
+/* --platform A,B --platform C: parsed, normalised, duplicates dropped.
+ * None: *n_out 0 (the global --platform or the host, one image). */
+static int build_platforms(struct platform **out, size_t *n_out, const struct build_args *a)
+{
+	struct platform *p = NULL;
+	struct buf one = BUF_INIT, f1 = BUF_INIT, f2 = BUF_INIT;
+	struct err e = ERR_INIT;
+	size_t n = 0, cap = 0, i, k;
+	int ret = EXIT_FAIL;
+
+	for (i = 0; i < a->platforms.n; i++) {
+		const char *s = a->platforms.v[i];
+		while (*s) {
+			size_t len = strcspn(s, ",");
+			buf_reset(&one);
+			buf_add(&one, s, len);
+			s += len;
+			if (*s == ',')
+				s++;
+			if (buf_failed(&one))
+				goto nomem;
+			if (!one.len)
+				continue;
+			if (n == cap) {
+				struct platform *np = realloc(p, (cap = cap ? 2 * cap : 4) * sizeof(*p));
+				if (!np)
+					goto nomem;
+				p = np;
+			}
+			platform_init(&p[n]);
+			if (platform_parse(&p[n], one.data, &e) < 0) {
+				report_err(&e, "--platform");
+				ret = EXIT_USAGE;
+				goto out;
+			}
+			buf_reset(&f1);
+			if (platform_format(&f1, &p[n]) < 0)
+				goto nomem;
+			for (k = 0; k < n; k++) {
+				buf_reset(&f2);
+				if (platform_format(&f2, &p[k]) < 0)
+					goto nomem;
+				if (!strcmp(f1.data, f2.data))
+					break;
+			}
+			if (k < n)
+				platform_release(&p[n]);
+			else
+				n++;
+		}
+	}
+	*out = p;
+	*n_out = n;
+	p = NULL;
+	n = 0;
+	ret = EXIT_OK;
+	goto out;
+nomem:
+	report_error("out of memory");
+out:
+	for (i = 0; p && i < n; i++)
+		platform_release(&p[i]);
+	free(p);
+	buf_release(&one);
+	buf_release(&f1);
+	buf_release(&f2);
 	return ret;
 }
 
@@ -497,6 +649,7 @@ static void build_args_release(struct build_args *a)
 	strvec_clear(&a->volumes);
 	strvec_clear(&a->tags);
 	strvec_clear(&a->build_args);
+	strvec_clear(&a->platforms);
 }
 
 /* SOURCE_DATE_EPOCH, as reproducible-builds.org defines it; 0 when unset. */
@@ -557,10 +710,14 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 		OPT_STRING('f', "file", &a.file, "<file>", "build from this Containerfile"),
 		OPT_STRING_LIST(0, "build-arg", &a.build_args, "<name>=<value>",
 				"set a Containerfile ARG"),
+		OPT_STRING_LIST(0, "platform", &a.platforms, "<os/arch>[,...]",
+				"build for these platforms (an index when several)"),
 		OPT_END(),
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
-	struct build_spec s;
+	struct build_spec s, *specs = NULL;
+	struct platform *plats = NULL;
+	size_t np = 0, ns = 0;
 	struct build_ignore bi;
 	struct ref *tags = NULL;
 	struct platform host;
@@ -581,6 +738,7 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 	strvec_init(&a.volumes);
 	strvec_init(&a.tags);
 	strvec_init(&a.build_args);
+	strvec_init(&a.platforms);
 	build_spec_init(&s);
 	platform_init(&host);
 	dockerignore_init(&bi.di);
@@ -664,16 +822,22 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 			ret = EXIT_USAGE;
 			goto out;
 		}
-	if (a.base && !(s.base = strdup(a.base))) {
-		report_error("out of memory");
+	if (platform_host(&host) < 0) {
+		report_error("cannot tell the host platform");
+		goto out;
+	}
+	if ((rc = build_platforms(&plats, &np, &a)) != EXIT_OK) {
+		ret = rc;
+		goto out;
+	}
+	if (np > 1 && how == OUT_TARBALL) {
+		report_error("--output tarball: a docker-save tarball holds one image, not an index "
+			     "of %zu platforms", np);
+		report_hint("use --output oci:<dir>, or build each platform into its own tarball");
+		ret = EXIT_USAGE;
 		goto out;
 	}
 	if (a.file) {
-		const struct platform *plat = ctx->platform_arg ? &ctx->platform : &host;
-		if (!ctx->platform_arg && platform_host(&host) < 0) {
-			report_error("out of memory");
-			goto out;
-		}
 		buf_addf(&text, "%s/.dockerignore", context);
 		if (buf_failed(&text)) {
 			report_error("out of memory");
@@ -699,23 +863,57 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 			s.exclude = build_exclude;
 			s.exclude_arg = &bi;
 		}
-		if ((rc = build_spec_file(&s, &a, context, plat)) != EXIT_OK) {
+	}
+	ns = np ? np : 1;
+	if (!(specs = calloc(ns, sizeof(*specs)))) {
+		report_error("out of memory");
+		goto out;
+	}
+	for (i = 0; i < ns; i++)
+		build_spec_init(&specs[i]);
+	for (i = 0; i < ns; i++) {
+		const struct platform *target = np ? &plats[i] :
+						ctx->platform_arg ? &ctx->platform : &host;
+		struct build_spec *si = &specs[i];
+		struct kvlist pre = KVLIST_INIT;
+		si->created = s.created;
+		si->compression = s.compression;
+		si->level = s.level;
+		si->tmpdir = s.tmpdir;
+		si->exclude = s.exclude;
+		si->exclude_arg = s.exclude_arg;
+		buf_reset(&text);
+		if ((np && (platform_format(&text, target) < 0 ||
+			    !(si->platform = strdup(text.data)))) ||
+		    (a.base && !(si->base = strdup(a.base))) ||
+		    build_predefined(&pre, target, &host) < 0) {
+			kvlist_release(&pre);
+			report_error("out of memory");
+			goto out;
+		}
+		rc = a.file ? build_spec_file(si, &a, context, &pre, i == 0) : EXIT_OK;
+		if (rc == EXIT_OK)
+			rc = build_spec_flags(si, &a, &pre);
+		kvlist_release(&pre);
+		if (rc != EXIT_OK) {
 			ret = rc;
 			goto out;
 		}
-	}
-	if ((rc = build_spec_flags(&s, &a)) != EXIT_OK) {
-		ret = rc;
-		goto out;
 	}
 	pr = progress_new(ctx);
 	ctx->env.progress = pr ? progress_update : NULL;
 	ctx->env.progress_arg = pr;
 	if (how == OUT_PUSH)
-		ret = build_push(ctx, &s, tags, a.tags.n);
+		ret = build_push(ctx, specs, ns, tags, a.tags.n);
 	else
-		ret = build_local(ctx, &s, how, path, tags, a.tags.n);
+		ret = build_local(ctx, specs, ns, how, path, tags, a.tags.n);
 out:
+	for (i = 0; specs && i < ns; i++)
+		build_spec_release(&specs[i]);
+	free(specs);
+	for (i = 0; plats && i < np; i++)
+		platform_release(&plats[i]);
+	free(plats);
 	progress_free(pr);
 	ctx->env.progress = NULL;
 	for (i = 0; tags && i < a.tags.n; i++)

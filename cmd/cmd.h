@@ -33,9 +33,11 @@
 #include "cmd/opt.h"
 #include "core/image.h"
 #include "core/platform.h"
+#include "core/settings.h"
 #include "registry/creds.h"
 
 struct buf;
+struct complete;
 
 /* Setup driven by the table, so that commands do not repeat it: done by
  * cmd_parse_options() once the command's options are parsed (so not for
@@ -51,7 +53,7 @@ enum cmd_setup {
 	CMD_SETUP_CACHE = 1 << 2,
 };
 
-#define CTX_N_GLOBALS 8
+#define CTX_N_GLOBALS 9
 
 /* The global options and what the dispatcher set up.  Filled by main();
  * commands read it and must not free anything in it. */
@@ -64,6 +66,12 @@ struct ctx {
 	const char *platform_arg;	/* --platform as given, or NULL (host platform) */
 	struct platform platform;	/* parsed and normalised; valid iff platform_arg */
 	const char *cache_arg;		/* --cache DIR as given, or NULL */
+	const char *config_arg;		/* --config FILE as given, or NULL */
+	/* The config file (ctx_load_config()); config_state 0: not read yet,
+	 * 1: read (or absent), -1: failed (reported) */
+	struct settings settings;
+	int config_state;
+	struct http_host_tls *tls_hosts;	/* its "ca"/"insecure", for http.c */
 	char *cache_dir;		/* NULL until ctx_cache_dir() or CMD_SETUP_CACHE_DIR */
 	const char *cmd_name;		/* "version", "cache ls": for messages */
 	unsigned setup_pending;		/* enum cmd_setup; cmd_run() -> cmd_parse_options() */
@@ -73,6 +81,10 @@ struct ctx {
 	struct creds_store creds;
 	struct layout *cache;		/* == env.cache when opened */
 	int env_ready;
+	/* set by `hoist __complete` (cmd/complete.c): cmd_parse_options() and
+	 * cmd_group_run() hand their spec to complete_spec()/complete_group()
+	 * instead of parsing, and the command returns without acting */
+	struct complete *complete;
 	/* private to cmd/ctx.c: the global option table pointing into this ctx */
 	struct opt global_opts[CTX_N_GLOBALS];
 };
@@ -88,9 +100,16 @@ void ctx_release(struct ctx *ctx);
  * --cache, --jobs, --offline), accepted before and after a command name. */
 const struct opt *ctx_global_options(const struct ctx *ctx);
 
-/* The cache directory: --cache DIR, else $HOIST_CACHE, else
- * ${XDG_CACHE_HOME:-$HOME/.cache}/hoist (an empty variable counts as
- * unset).  Resolved once and kept in ctx->cache_dir; the directory is not
+/* Reads the config file once (cmd/env.c): --config FILE, else
+ * $HOIST_CONFIG (both must exist), else ${XDG_CONFIG_HOME:-~/.config}/
+ * hoist/config.json (may be missing); applies its "jobs" and "platform"
+ * where no option gave them.  ctx_setup() calls it.  Reports failures;
+ * returns an exit status. */
+int ctx_load_config(struct ctx *ctx);
+
+/* The cache directory: --cache DIR, else $HOIST_CACHE, else the config
+ * file's "cache", else ${XDG_CACHE_HOME:-$HOME/.cache}/hoist (an empty
+ * variable counts as unset).  Resolved once and kept in ctx->cache_dir; the directory is not
  * created.  Returns ctx->cache_dir (borrowed), or NULL after reporting an
  * error (no HOME, out of memory). */
 const char *ctx_cache_dir(struct ctx *ctx);
@@ -165,6 +184,12 @@ int cmd_run(const struct cmd *c, const char *full_name, int argc, char **argv,
 int cmd_group_run(struct ctx *ctx, const char *group, const struct cmd *subs, int argc,
 		  char **argv);
 
+/* Shell completion (cmd/complete.c), for dispatch.c when ctx->complete is
+ * set: print the candidates for the command line's last word from the
+ * command's option spec (and a group's sub-table).  Return an exit status. */
+int complete_spec(struct ctx *ctx, const struct opt_spec *spec);
+int complete_group(struct ctx *ctx, const struct opt_spec *spec, const struct cmd *subs);
+
 /* Appends "commands:" and one "   name   summary" line per row. */
 int cmd_list_format(struct buf *out, const struct cmd *table);
 
@@ -193,10 +218,16 @@ int cmd_delete(int argc, char **argv, struct ctx *ctx);
 int cmd_push(int argc, char **argv, struct ctx *ctx);
 int cmd_copy(int argc, char **argv, struct ctx *ctx);
 int cmd_build(int argc, char **argv, struct ctx *ctx);
+int cmd_append(int argc, char **argv, struct ctx *ctx);
+int cmd_mutate(int argc, char **argv, struct ctx *ctx);
 int cmd_export(int argc, char **argv, struct ctx *ctx);
 int cmd_unpack(int argc, char **argv, struct ctx *ctx);
 int cmd_validate(int argc, char **argv, struct ctx *ctx);
+int cmd_flatten(int argc, char **argv, struct ctx *ctx);
+int cmd_rebase(int argc, char **argv, struct ctx *ctx);
 int cmd_index(int argc, char **argv, struct ctx *ctx);
 int cmd_auth(int argc, char **argv, struct ctx *ctx);
+int cmd_completion(int argc, char **argv, struct ctx *ctx);
+int cmd_complete(int argc, char **argv, struct ctx *ctx);
 
 #endif

@@ -40,11 +40,15 @@ void ctx_init(struct ctx *ctx)
 		OPT_INT(0, "jobs", &ctx->jobs, "<n>", 1, CTX_JOBS_MAX,
 			"transfer up to <n> blobs at once (1-64, default 4)"),
 		OPT_FLAG(0, "offline", &ctx->offline, "never use the network, only the cache"),
+		OPT_STRING(0, "config", &ctx->config_arg, "<file>",
+			   "the config file (default ~/.config/hoist/config.json)"),
 		OPT_END(),
 	};
 
 	memset(ctx, 0, sizeof(*ctx));
-	ctx->jobs = CTX_JOBS_DEFAULT;
+	/* 0: not given; ctx_load_config() sets the config's or the default */
+	ctx->jobs = 0;
+	settings_init(&ctx->settings);
 	platform_init(&ctx->platform);
 	memcpy(ctx->global_opts, globals, sizeof(globals));
 }
@@ -55,6 +59,9 @@ void ctx_release(struct ctx *ctx)
 	platform_release(&ctx->platform);
 	free(ctx->cache_dir);
 	ctx->cache_dir = NULL;
+	free(ctx->tls_hosts);
+	ctx->tls_hosts = NULL;
+	settings_release(&ctx->settings);
 }
 
 const struct opt *ctx_global_options(const struct ctx *ctx)
@@ -77,10 +84,14 @@ const char *ctx_cache_dir(struct ctx *ctx)
 
 	if (ctx->cache_dir)
 		return ctx->cache_dir;
+	if (ctx_load_config(ctx) != EXIT_OK)
+		return NULL;
 	if (ctx->cache_arg && *ctx->cache_arg) {
 		buf_addstr(&b, ctx->cache_arg);
 	} else if ((v = ctx_getenv("HOIST_CACHE"))) {
 		buf_addstr(&b, v);
+	} else if (ctx->settings.cache) {
+		buf_addstr(&b, ctx->settings.cache);
 	} else if ((v = ctx_getenv("XDG_CACHE_HOME")) && v[0] == '/') {
 		/* The XDG spec: a relative path is invalid and ignored. */
 		buf_addf(&b, "%s/hoist", v);
@@ -101,6 +112,8 @@ const char *ctx_cache_dir(struct ctx *ctx)
 
 int ctx_setup(struct ctx *ctx, unsigned flags)
 {
+	if (flags && ctx_load_config(ctx) != EXIT_OK)
+		return EXIT_FAIL;
 	if ((flags & (CMD_SETUP_CACHE_DIR | CMD_SETUP_CACHE)) && !ctx_cache_dir(ctx))
 		return EXIT_FAIL;
 	if (flags & (CMD_SETUP_ENV | CMD_SETUP_CACHE))

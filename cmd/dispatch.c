@@ -37,6 +37,8 @@ int cmd_parse_options(struct ctx *ctx, const struct opt_spec *spec, int *argc, c
 	unsigned flags;
 	int rc;
 
+	if (ctx->complete)
+		return complete_spec(ctx, spec);
 	rc = opt_parse(spec, argc, argv);
 	if (rc != OPT_CONTINUE)
 		return rc;
@@ -65,6 +67,10 @@ int cmd_group_run(struct ctx *ctx, const char *group, const struct cmd *subs, in
 	usage[0] = usage_line.data;
 	spec.about = about.data;
 	spec.flags = OPT_STOP_AT_OPERAND;
+	if (ctx->complete) {
+		ret = complete_group(ctx, &spec, subs);
+		goto out;
+	}
 	/* Not cmd_parse_options(): the setup waits for the sub-command's options. */
 	rc = opt_parse(&spec, &argc, &argv);
 	if (rc != OPT_CONTINUE) {

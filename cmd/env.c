@@ -7,14 +7,21 @@
  *                     /etc/docker/certs.d and podman's /etc/containers/certs.d
  *   HOIST_RETRY_BASE_MS  first retry back-off in ms (default 1000; tests
  *                     lower it)
+ *   HOIST_LOW_SPEED_TIME  seconds below 1 KiB/s before a transfer is
+ *                     abandoned (default 60; tests lower it)
  *   DOCKER_CONFIG, REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR, HOME, PATH
  *                     where credentials and credential helpers are found
  *   TMPDIR            where scratch files go (ctx_tmp_dir())
+ *   HOIST_CONFIG      the config file, when --config is not given
+ *   XDG_CONFIG_HOME   where the config file is by default
+ *                     (${XDG_CONFIG_HOME:-$HOME/.config}/hoist/config.json)
  */
 #include "cmd/cmd.h"
 #include "cmd/report.h"
 #include "cache/layout.h"
 #include "core/err.h"
+#include "core/ref.h"
+#include "core/settings.h"
 #include "registry/http.h"
 
 #include <errno.h>
@@ -102,6 +109,83 @@ static long env_long(const char *name, long def, long min, long max)
 	return n;
 }
 
+int ctx_load_config(struct ctx *ctx)
+{
+	struct buf path = BUF_INIT;
+	struct err e = ERR_INIT;
+	const char *v;
+	int must_exist = 1, rc;
+
+	if (ctx->config_state)
+		return ctx->config_state > 0 ? EXIT_OK : EXIT_FAIL;
+	ctx->config_state = -1;
+	if (ctx->config_arg && *ctx->config_arg) {
+		buf_addstr(&path, ctx->config_arg);
+	} else if ((v = env_nonempty("HOIST_CONFIG"))) {
+		buf_addstr(&path, v);
+	} else {
+		must_exist = 0;
+		if ((v = env_nonempty("XDG_CONFIG_HOME")) && v[0] == '/')
+			buf_addf(&path, "%s/hoist/config.json", v);
+		else if ((v = env_nonempty("HOME")))
+			buf_addf(&path, "%s/.config/hoist/config.json", v);
+	}
+	if (buf_failed(&path)) {
+		report_error("out of memory");
+		goto out;
+	}
+	if (path.len) {
+		rc = settings_load(&ctx->settings, path.data, &e);
+		if (rc < 0 && !(rc == ERR_NOT_FOUND && !must_exist)) {
+			report_err(&e, "cannot use the config file");
+			if (rc == ERR_NOT_FOUND)
+				report_hint("--config and HOIST_CONFIG must name a file that exists");
+			goto out;
+		}
+	}
+	/* A flag beats the config file, which beats the built-in default. */
+	if (!ctx->jobs)
+		ctx->jobs = ctx->settings.jobs ? ctx->settings.jobs : CTX_JOBS_DEFAULT;
+	if (!ctx->platform_arg && ctx->settings.platform) {
+		if (platform_parse(&ctx->platform, ctx->settings.platform, &e) < 0) {
+			report_err(&e, "cannot use the config file '%s'", path.data);
+			goto out;
+		}
+		ctx->platform_arg = ctx->settings.platform;
+	}
+	ctx->config_state = 1;
+out:
+	buf_release(&path);
+	return ctx->config_state > 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+/* The config file's per-registry "ca" and "insecure" as http.c takes them,
+ * keyed by the host[:port] requests go to. */
+static int env_tls_hosts(struct ctx *ctx, struct http_client_opts *ho)
+{
+	const struct settings *s = &ctx->settings;
+	size_t i, n = 0;
+
+	if (!s->n_registries)
+		return 0;
+	ctx->tls_hosts = calloc(s->n_registries, sizeof(*ctx->tls_hosts));
+	if (!ctx->tls_hosts)
+		return -1;
+	for (i = 0; i < s->n_registries; i++) {
+		struct ref tmp = REF_INIT;
+		if (!s->registries[i].ca && !s->registries[i].insecure)
+			continue;
+		tmp.registry = s->registries[i].host;
+		ctx->tls_hosts[n].host = ref_endpoint(&tmp);
+		ctx->tls_hosts[n].ca = s->registries[i].ca;
+		ctx->tls_hosts[n].insecure = s->registries[i].insecure;
+		n++;
+	}
+	ho->hosts = ctx->tls_hosts;
+	ho->n_hosts = n;
+	return 0;
+}
+
 int ctx_setup_env(struct ctx *ctx, int with_cache)
 {
 	struct http_client_opts ho;
@@ -134,7 +218,14 @@ int ctx_setup_env(struct ctx *ctx, int with_cache)
 		ho.user_agent = ua.data;
 		ho.insecure = ctx->insecure;
 		ho.certs_dirs = (const char *const *)dirs.v;
+		if (ctx_load_config(ctx) != EXIT_OK)
+			goto out;
+		if (env_tls_hosts(ctx, &ho) < 0) {
+			report_error("out of memory");
+			goto out;
+		}
 		ho.retry_base_ms = env_long("HOIST_RETRY_BASE_MS", 0, 1, 60000);
+		ho.low_speed_time_s = env_long("HOIST_LOW_SPEED_TIME", 0, 1, 3600);
 		if (ctx->verbose >= 2 && !ctx->quiet) {
 			ho.trace = env_trace;
 			ho.trace_arg = ctx;
@@ -154,7 +245,8 @@ int ctx_setup_env(struct ctx *ctx, int with_cache)
 		ctx->env.offline = ctx->offline;
 		if (ctx->offline)
 			ctx->env.pull = PULL_NEVER;
-		ctx->env.jobs = ctx->jobs;
+		ctx->env.jobs = ctx->jobs > 0 ? ctx->jobs : CTX_JOBS_DEFAULT;
+		ctx->env.settings = &ctx->settings;
 		ctx->env.platform = ctx->platform_arg ? &ctx->platform : NULL;
 		ctx->env.log = env_log;
 		ctx->env.log_arg = ctx;

@@ -263,11 +263,15 @@ static int dir_empty(const char *dir)
 
 int cmd_unpack(int argc, char **argv, struct ctx *ctx)
 {
-	static const char *const usage[] = { "hoist unpack [--devices] <image>|- <dir>", NULL };
-	int devices = 0;
+	static const char *const usage[] = {
+		"hoist unpack [--devices] [--no-xattrs] <image>|- <dir>", NULL
+	};
+	int devices = 0, no_xattrs = 0;
 	const struct opt opts[] = {
 		OPT_FLAG(0, "devices", &devices,
 			 "create device nodes (as root only; skipped otherwise)"),
+		OPT_FLAG(0, "no-xattrs", &no_xattrs,
+			 "do not restore extended attributes (user.*; as root security.*, trusted.*)"),
 		OPT_END(),
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
@@ -286,7 +290,9 @@ int cmd_unpack(int argc, char **argv, struct ctx *ctx)
 	if (devices && geteuid() != 0)
 		return opt_usage_error(&spec, "--devices needs root");
 	if (geteuid() == 0)
-		flags |= UNPACK_OWNERS;
+		flags |= UNPACK_OWNERS | UNPACK_XATTRS_PRIVILEGED;
+	if (no_xattrs)
+		flags |= UNPACK_NO_XATTRS;
 	if (devices)
 		flags |= UNPACK_DEVICES;
 	if (mkdir(argv[1], 0755) < 0 && errno != EEXIST) {
@@ -314,8 +320,13 @@ int cmd_unpack(int argc, char **argv, struct ctx *ctx)
 	if (st.skipped_devices)
 		report_warning("%lu device node(s) skipped%s", st.skipped_devices,
 			       geteuid() == 0 ? " (use --devices to create them)" : "");
-	report_verbose(ctx, 1, "unpacked %lu entries, %lu whiteouts applied", st.entries,
-		       st.whiteouts);
+	if (st.skipped_xattrs)
+		report_warning("%lu extended attribute(s) skipped%s", st.skipped_xattrs,
+			       geteuid() == 0 ? " (other namespaces, or not supported here)" :
+			       " (security.* and trusted.* need root; other namespaces, "
+			       "or not supported here)");
+	report_verbose(ctx, 1, "unpacked %lu entries, %lu whiteouts applied, %lu extended "
+		       "attributes restored", st.entries, st.whiteouts, st.xattrs);
 	ret = EXIT_OK;
 out:
 	src_release(&s);

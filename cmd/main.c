@@ -28,11 +28,18 @@ const struct cmd cmd_table[] = {
 	{ "copy", cmd_copy, CMD_SETUP_ENV, "copy images from registry to registry, keeping digests" },
 	{ "cp", cmd_copy, CMD_SETUP_ENV, NULL },	/* alias: not listed */
 	{ "build", cmd_build, CMD_SETUP_CACHE, "build an image from files and a base, or a Containerfile" },
+	{ "append", cmd_append, CMD_SETUP_CACHE, "append tar files as layers to an image" },
+	{ "mutate", cmd_mutate, CMD_SETUP_CACHE, "change an image's config, annotations and platform" },
 	{ "export", cmd_export, CMD_SETUP_CACHE, "write the flattened filesystem of an image as a tar" },
 	{ "unpack", cmd_unpack, CMD_SETUP_CACHE, "unpack the flattened filesystem of an image into a directory" },
 	{ "validate", cmd_validate, CMD_SETUP_CACHE, "check an image's digests, sizes, media types and diff_ids" },
+	{ "flatten", cmd_flatten, CMD_SETUP_CACHE, "flatten an image's layers into one layer" },
+	{ "rebase", cmd_rebase, CMD_SETUP_CACHE, "rebase an image onto a new base image" },
 	{ "index", cmd_index, 0, "work with image indexes (multi-platform images)" },
 	{ "auth", cmd_auth, 0, "log in and out of registries, get credentials and tokens" },
+	{ "completion", cmd_completion, 0, "print the bash or zsh completion script" },
+	/* hidden (NULL summary): what the completion scripts call */
+	{ "__complete", cmd_complete, 0, NULL },
 	{ NULL, NULL, 0, NULL },
 };
 

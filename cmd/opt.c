@@ -76,7 +76,10 @@ static const struct opt **opt_collect(const struct opt_spec *spec, size_t *n_out
 	if (help)
 		all[n++] = help;
 	for (i = 0; i < n_glob; i++)
-		all[n++] = &spec->globals[i];
+		/* a command's own option of that name wins (build --platform) */
+		if (!spec->globals[i].long_name ||
+		    !opt_has_long(spec->opts, spec->globals[i].long_name))
+			all[n++] = &spec->globals[i];
 	*n_out = n;
 	return all;
 }
@@ -335,7 +338,9 @@ int opt_usage_format(struct buf *out, const struct opt_spec *spec)
 	if (n_glob) {
 		buf_addstr(out, "\nglobal options:\n");
 		for (i = 0; i < n_glob; i++)
-			opt_format_entry(out, &spec->globals[i]);
+			if (!spec->globals[i].long_name ||
+			    !opt_has_long(spec->opts, spec->globals[i].long_name))
+				opt_format_entry(out, &spec->globals[i]);
 	}
 	return buf_failed(out) ? ERR_NOMEM : 0;
 }

@@ -120,6 +120,12 @@ struct tar_writer {
 	z_stream z;
 	gz_header gzh;
 	int z_init;
+	unsigned char *gbuf;		/* gzip input gathered into GZ_BLOCK blocks */
+	size_t glen;
+	int glevel;			/* the level asked for */
+	int gcur;			/* the level deflate runs at now */
+	z_stream tz;			/* trial compression (gz_incompressible) */
+	int tz_init;
 	ZSTD_CCtx *zc;
 	unsigned char *obuf;
 	size_t obuf_size;
@@ -155,6 +161,105 @@ static int w_emit(struct tar_writer *w, const void *data, size_t len, struct err
 	return w->sink(w->sink_arg, data, len, e);
 }
 
+/* gzip spends as long on data it cannot shrink (compressed or encrypted
+ * files, random bytes) as on data it can: ~10 MB/s of CPU at level 1.  The
+ * input is cut into GZ_BLOCK blocks at fixed offsets of the tar stream, and
+ * a block whose start looks incompressible (a flat byte histogram over
+ * GZ_SAMPLE bytes, and a trial compression of GZ_TRIAL bytes at level 1
+ * saves under 2%) is stored (level 0) instead.  The choice depends on the bytes only, so the output is still
+ * the same on every run and machine (for one zlib). */
+#define GZ_BLOCK IO_CHUNK
+#define GZ_TRIAL (16u << 10)
+#define GZ_SAMPLE (32u << 10)
+
+static int gz_incompressible(struct tar_writer *w, const unsigned char *p, size_t n)
+{
+	uint32_t c[256];
+	uint64_t sq = 0;
+	size_t i;
+
+	if (n < GZ_TRIAL)
+		return 0;
+	if (n > GZ_SAMPLE)
+		n = GZ_SAMPLE;	/* the block's start speaks for it */
+	memset(c, 0, sizeof(c));
+	for (i = 0; i < n; i++)
+		c[p[i]]++;
+	for (i = 0; i < 256; i++)
+		sq += (uint64_t)c[i] * c[i];
+	/* Renyi entropy of the bytes above ~7.93 bits: 256 sum(c^2) < 1.05 n^2
+	 * (+ the 256 n that uniform random bytes add on average) */
+	if (sq * 25600 >= (uint64_t)n * n * 105 + (uint64_t)n * 25600 * 256)
+		return 0;
+	if (!w->tz_init) {
+		if (deflateInit2(&w->tz, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			return 0;
+		w->tz_init = 1;
+	} else if (deflateReset(&w->tz) != Z_OK) {
+		return 0;
+	}
+	w->tz.next_in = (Bytef *)(uintptr_t)p;
+	w->tz.avail_in = GZ_TRIAL;
+	w->tz.next_out = w->obuf;	/* free between calls; >= deflateBound */
+	w->tz.avail_out = (uInt)w->obuf_size;
+	if (deflate(&w->tz, Z_FINISH) != Z_STREAM_END)
+		return 0;
+	return (uint64_t)w->tz.total_out * 100 >= (uint64_t)GZ_TRIAL * 98;
+}
+
+/* Switches deflate to `level` between blocks. */
+static int gz_level(struct tar_writer *w, int level, struct err *e)
+{
+	if (level == w->gcur)
+		return 0;
+	for (;;) {
+		int zr, rc;
+
+		w->z.next_in = NULL;
+		w->z.avail_in = 0;
+		w->z.next_out = w->obuf;
+		w->z.avail_out = (uInt)w->obuf_size;
+		zr = deflateParams(&w->z, level, Z_DEFAULT_STRATEGY);
+		rc = w_emit(w, w->obuf, w->obuf_size - w->z.avail_out, e);
+		if (rc < 0)
+			return rc;
+		if (zr == Z_OK)
+			break;
+		if (zr != Z_BUF_ERROR)
+			return err_set(e, ERR_FAIL, "gzip compression failed");
+	}
+	w->gcur = level;
+	return 0;
+}
+
+/* Compresses one block (the last, shorter one with `finish`). */
+static int gz_block(struct tar_writer *w, const unsigned char *p, size_t n, int finish,
+		    struct err *e)
+{
+	int rc;
+
+	rc = gz_level(w, gz_incompressible(w, p, n) ? 0 : w->glevel, e);
+	if (rc < 0)
+		return rc;
+	w->z.next_in = (Bytef *)(uintptr_t)p;
+	w->z.avail_in = (uInt)n;
+	for (;;) {
+		int zr;
+
+		w->z.next_out = w->obuf;
+		w->z.avail_out = (uInt)w->obuf_size;
+		zr = deflate(&w->z, finish ? Z_FINISH : Z_NO_FLUSH);
+		if (zr == Z_STREAM_ERROR)
+			return err_set(e, ERR_FAIL, "gzip compression failed");
+		rc = w_emit(w, w->obuf, w->obuf_size - w->z.avail_out, e);
+		if (rc < 0)
+			return rc;
+		if (finish ? zr == Z_STREAM_END : (w->z.avail_in == 0 && w->z.avail_out != 0))
+			break;
+	}
+	return 0;
+}
+
 /* Compresses `len` bytes (and with `finish`, ends the stream). */
 static int w_compress(struct tar_writer *w, const void *data, size_t len, int finish,
 		      struct err *e)
@@ -164,21 +269,33 @@ static int w_compress(struct tar_writer *w, const void *data, size_t len, int fi
 	if (w->comp == TAR_COMPRESS_NONE)
 		return w_emit(w, data, len, e);
 	if (w->comp == TAR_COMPRESS_GZIP) {
-		w->z.next_in = (Bytef *)(uintptr_t)data;
-		w->z.avail_in = (uInt)len;
-		for (;;) {
-			int zr;
+		const unsigned char *p = data;
 
-			w->z.next_out = w->obuf;
-			w->z.avail_out = (uInt)w->obuf_size;
-			zr = deflate(&w->z, finish ? Z_FINISH : Z_NO_FLUSH);
-			if (zr == Z_STREAM_ERROR)
-				return err_set(e, ERR_FAIL, "gzip compression failed");
-			rc = w_emit(w, w->obuf, w->obuf_size - w->z.avail_out, e);
-			if (rc < 0)
+		/* whole blocks straight from the caller's buffer when aligned */
+		while (!w->glen && len >= GZ_BLOCK) {
+			if ((rc = gz_block(w, p, GZ_BLOCK, 0, e)) < 0)
 				return rc;
-			if (finish ? zr == Z_STREAM_END : (w->z.avail_in == 0 && w->z.avail_out != 0))
-				break;
+			p += GZ_BLOCK;
+			len -= GZ_BLOCK;
+		}
+		while (len) {
+			size_t k = GZ_BLOCK - w->glen < len ? GZ_BLOCK - w->glen : len;
+
+			memcpy(w->gbuf + w->glen, p, k);
+			w->glen += k;
+			p += k;
+			len -= k;
+			if (w->glen == GZ_BLOCK) {
+				w->glen = 0;
+				if ((rc = gz_block(w, w->gbuf, GZ_BLOCK, 0, e)) < 0)
+					return rc;
+			}
+		}
+		if (finish) {
+			size_t n = w->glen;
+
+			w->glen = 0;
+			return gz_block(w, w->gbuf, n, 1, e);
 		}
 		return 0;
 	}
@@ -279,6 +396,11 @@ int tar_writer_new(struct tar_writer **out, const struct tar_writer_opts *opts,
 			goto out;
 		}
 		w->z_init = 1;
+		w->glevel = w->gcur = level ? level : GZIP_DEFAULT_LEVEL;
+		if (!(w->gbuf = malloc(GZ_BLOCK))) {
+			ret = err_set(e, ERR_NOMEM, "out of memory");
+			goto out;
+		}
 		memset(&w->gzh, 0, sizeof(w->gzh));
 		w->gzh.time = 0;
 		w->gzh.os = 255;
@@ -570,6 +692,9 @@ void tar_writer_free(struct tar_writer *w)
 	}
 	if (w->z_init)
 		deflateEnd(&w->z);
+	if (w->tz_init)
+		deflateEnd(&w->tz);
+	free(w->gbuf);
 	if (w->loc)
 		freelocale(w->loc);
 	ZSTD_freeCCtx(w->zc);
@@ -579,6 +704,54 @@ void tar_writer_free(struct tar_writer *w)
 	if (w->out_init)
 		digest_ctx_release(&w->out);
 	free(w);
+}
+
+/* Compresses an existing tar stream byte for byte (crane append of an
+ * uncompressed layer): the writer's compressor and hashes without
+ * libarchive, whose stream is abandoned unwritten. */
+int tar_compress(struct tar_result *out, tar_source_fn *source, void *source_arg,
+		 const struct tar_writer_opts *opts, struct err *e)
+{
+	struct tar_writer *w = NULL;
+	unsigned char *b = NULL;
+	int ret;
+
+	ret = tar_writer_new(&w, opts, e);
+	if (ret < 0)
+		goto out;
+	if (!(b = malloc(IO_CHUNK))) {
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = source(source_arg, b, IO_CHUNK, e);
+
+		if (n < 0) {
+			ret = (int)n;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		ret = digest_ctx_update(&w->raw, b, (size_t)n, e);
+		if (ret == 0)
+			ret = w_compress(w, b, (size_t)n, 0, e);
+		if (ret < 0)
+			goto out;
+	}
+	ret = w_compress(w, NULL, 0, 1, e);
+	if (ret < 0)
+		goto out;
+	memset(out, 0, sizeof(*out));
+	out->diff_size = (int64_t)w->raw.size;
+	out->size = (int64_t)w->out.size;
+	digest_ctx_final(&w->raw, &out->diff_id);
+	digest_ctx_final(&w->out, &out->digest);
+	out->compression = w->comp;
+	ret = 0;
+out:
+	tar_writer_free(w);
+	free(b);
+	return ret;
 }
 
 /* ======================================================================
@@ -609,6 +782,8 @@ struct tar_reader {
 	int eof_out;			/* no more decompressed bytes */
 	int opened;			/* archive_read_open() done */
 	int at_end;			/* archive_read_next_header() said EOF */
+	int64_t entry_end;		/* uncompressed offset where the last entry's data ends */
+	int padded;			/* a short last block was padded (see r_read_cb) */
 	int failed;
 	struct err cb_err;
 	int cb_failed;
@@ -828,6 +1003,33 @@ static la_ssize_t r_read_cb(struct archive *a, void *client, const void **buf)
 		archive_set_error(a, EIO, "%s", r->cb_err.msg);
 		return -1;
 	}
+	if (n == 0 && !r->padded) {
+		/* The stream ended where libarchive wanted more.  At a block
+		 * boundary libarchive itself takes that as the end (the two
+		 * zero blocks are optional, as for GNU tar).  Mid-block is
+		 * fine only right after the last entry's data, its padding
+		 * (and the end blocks) left out, as Go's archive/tar writes
+		 * when never closed (umoci 0.4.7's layers): pad that block
+		 * with zeros, which are not hashed.  Anywhere else the
+		 * archive was cut inside an entry or a header. */
+		int64_t t = (int64_t)r->cout.size;
+		static const char zeros[512];
+
+		r->padded = 1;
+		if (t % 512) {
+			if (t < r->entry_end || t >= (r->entry_end + 511) / 512 * 512) {
+				r->cb_failed = 1;
+				err_set(&r->cb_err, ERR_INVALID,
+					"truncated tar archive: it ends inside %s at byte %lld",
+					t < r->entry_end ? "an entry's data" : "a header",
+					(long long)t);
+				archive_set_error(a, EIO, "%s", r->cb_err.msg);
+				return -1;
+			}
+			*buf = zeros;
+			return (la_ssize_t)(512 - t % 512);
+		}
+	}
 	return n;
 }
 
@@ -934,6 +1136,8 @@ static int r_next(struct tar_reader *r, struct tar_header *out, struct err *e)
 	if (rc < 0)
 		return rc;
 	rc = archive_read_next_header(r->a, &ae);
+	if (rc == ARCHIVE_EOF && r->cb_failed)
+		return r_fail(r, e, "malformed tar archive");	/* libarchive's "empty" format ate it */
 	if (rc == ARCHIVE_EOF) {
 		r->at_end = 1;
 		return 0;
@@ -968,6 +1172,8 @@ static int r_next(struct tar_reader *r, struct tar_header *out, struct err *e)
 	out->gid = archive_entry_gid(ae);
 	out->mtime = archive_entry_mtime(ae);
 	out->size = out->type == TAR_FILE ? archive_entry_size(ae) : 0;
+	r->entry_end = archive_filter_bytes(r->a, 0) +
+		       (archive_entry_size(ae) > 0 ? archive_entry_size(ae) : 0);
 	if (out->size < 0) {
 		r->failed = 1;
 		return err_set(e, ERR_INVALID, "malformed tar archive: a negative size");

@@ -148,6 +148,13 @@ int tar_writer_finish(struct tar_writer *w, struct tar_result *out, struct err *
 /* Frees the writer (NULL is a no-op); an unfinished stream is abandoned. */
 void tar_writer_free(struct tar_writer *w);
 
+/* Compresses the tar stream read from `source` as it is, byte for byte
+ * (no re-serialisation: the diff_id is the sha256 of exactly those bytes),
+ * with opts->compression and opts->level into opts->sink; fills *out as
+ * tar_writer_finish() does.  The input is not parsed. */
+int tar_compress(struct tar_result *out, tar_source_fn *source, void *source_arg,
+		 const struct tar_writer_opts *opts, struct err *e);
+
 /* --- Reader ------------------------------------------------------------ */
 
 /* Longest path or link target the reader accepts by default. */

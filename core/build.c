@@ -4,13 +4,20 @@
 #include "cache/layout.h"
 #include "core/containerfile.h"
 #include "core/err.h"
+#include "core/export.h"
 #include "core/json.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
 #include <glob.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- the spec --------------------------------------------------------- */
 
@@ -37,6 +44,7 @@ static void build_step_release(struct build_step *st)
 	}
 	free(st->adds);
 	free(st->created_by);
+	free(st->from);
 }
 
 void build_spec_release(struct build_spec *s)
@@ -46,8 +54,15 @@ void build_spec_release(struct build_spec *s)
 	for (i = 0; i < s->n_steps; i++)
 		build_step_release(&s->steps[i]);
 	free(s->steps);
+	for (i = 0; i < s->n_stages; i++)
+		if (s->stages[i]) {
+			build_spec_release(s->stages[i]);
+			free(s->stages[i]);
+		}
+	free(s->stages);
 	free(s->base);
 	free(s->base_platform);
+	free(s->platform);
 	strvec_clear(&s->entrypoint);
 	strvec_clear(&s->cmd);
 	strvec_clear(&s->expose);
@@ -102,6 +117,23 @@ int build_spec_add(struct build_spec *s, const struct layer_add *add, struct err
 	n[st->n_adds].src = src;
 	n[st->n_adds].dst = dst;
 	st->n_adds++;
+	return 0;
+}
+
+int build_spec_step_from(struct build_spec *s, const char *from, size_t stage, struct err *e)
+{
+	struct build_step *st;
+
+	if (!s->n_steps || s->steps[s->n_steps - 1].empty_layer)
+		return err_set(e, ERR_USAGE, "build: COPY --from needs a layer step");
+	st = &s->steps[s->n_steps - 1];
+	free(st->from);
+	st->from = NULL;
+	st->from_stage = 0;
+	if (!from)
+		st->from_stage = stage + 1;
+	else if (!(st->from = strdup(from)))
+		return err_set(e, ERR_NOMEM, "out of memory");
 	return 0;
 }
 
@@ -172,9 +204,104 @@ bad:
 		       "UID[:GID] only (names need the base image's /etc/passwd)", line, chown);
 }
 
-/* One COPY/ADD instruction as a layer step. */
-static int build_cf_copy(struct build_spec *s, const struct cf_instr *in, const char *context,
-			 const char *workdir, struct err *e)
+static int build_stage_fill(struct build_spec *root, struct build_spec *s,
+			    const struct containerfile *cf, size_t stage, const char *context,
+			    struct err *e);
+
+/* COPY --from=`from` in stage `cur`: 1 with *out the index of the earlier
+ * stage it names (FROM ... AS name, or its number), 0 for an image
+ * reference, or an error. */
+static int build_cf_stage_ref(size_t *out, const struct containerfile *cf, size_t cur,
+			      const char *from, int line, struct err *e)
+{
+	const char *p;
+	size_t j;
+
+	for (j = 0; j < cur; j++)
+		if (cf->stages[j].name && !strcasecmp(cf->stages[j].name, from)) {
+			*out = j;
+			return 1;
+		}
+	for (p = from; *p && isdigit((unsigned char)*p); p++)
+		;
+	if (*p || p == from)
+		return 0;
+	errno = 0;
+	j = (size_t)strtoul(from, NULL, 10);
+	if (errno || j >= cur)
+		return err_set(e, ERR_INVALID, "line %d: --from=%s is not an earlier stage",
+			       line, from);
+	*out = j;
+	return 1;
+}
+
+/* The stage spec root->stages[j], made and filled on first use. */
+static int build_cf_stage(struct build_spec *root, const struct containerfile *cf, size_t j,
+			  const char *context, struct err *e)
+{
+	struct build_spec *st;
+	int ret;
+
+	if (!root->stages) {
+		if (!(root->stages = calloc(cf->n_stages, sizeof(*root->stages))))
+			return err_set(e, ERR_NOMEM, "out of memory");
+		root->n_stages = cf->n_stages;
+	}
+	if (j >= root->n_stages)
+		return err_set(e, ERR_INVALID, "stage %zu out of range", j);
+	if (root->stages[j])
+		return 0;
+	if (!(st = malloc(sizeof(*st))))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	build_spec_init(st);
+	st->created = root->created;
+	st->compression = root->compression;
+	st->level = root->level;
+	st->exclude = root->exclude;
+	st->exclude_arg = root->exclude_arg;
+	st->tmpdir = root->tmpdir;
+	root->stages[j] = st;
+	if (root->platform && !(st->platform = strdup(root->platform)))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	ret = build_stage_fill(root, st, cf, j, context, e);
+	if (ret < 0)
+		err_prefix(e, "stage %zu%s%s", j, cf->stages[j].name ? " " : "",
+			   cf->stages[j].name ? cf->stages[j].name : "");
+	return ret;
+}
+
+/* One COPY --from instruction as a layer step: SRCs are paths in the
+ * image or stage. */
+static int build_cf_copy_from(struct build_spec *root, struct build_spec *s,
+			      const struct containerfile *cf, size_t cur,
+			      const struct cf_instr *in, const char *context, struct layer_add *a,
+			      struct err *e)
+{
+	size_t j = 0, i;
+	int k, ret;
+
+	if (in->kind == CF_ADD)
+		return err_set(e, ERR_INVALID, "line %d: ADD has no --from (use COPY --from)",
+			       in->line);
+	if ((k = build_cf_stage_ref(&j, cf, cur, in->from, in->line, e)) < 0)
+		return k;
+	if (k && (ret = build_cf_stage(root, cf, j, context, e)) < 0)
+		return ret;
+	if ((ret = build_spec_step(s, in->text, 0, e)) < 0 ||
+	    (ret = build_spec_step_from(s, k ? NULL : in->from, j, e)) < 0)
+		return ret;
+	for (i = 0; i + 1 < in->args.n; i++) {
+		a->src = in->args.v[i];
+		if ((ret = build_spec_add(s, a, e)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* One COPY/ADD instruction of stage `cur` as a layer step. */
+static int build_cf_copy(struct build_spec *root, struct build_spec *s,
+			 const struct containerfile *cf, size_t cur, const struct cf_instr *in,
+			 const char *context, const char *workdir, struct err *e)
 {
 	struct buf dst = BUF_INIT, src = BUF_INIT;
 	struct layer_add a;
@@ -182,11 +309,6 @@ static int build_cf_copy(struct build_spec *s, const struct cf_instr *in, const 
 	int ret;
 
 	memset(&a, 0, sizeof(a));
-	if (in->from) {
-		ret = err_set(e, ERR_UNSUPPORTED, "line %d: COPY --from is not supported yet",
-			      in->line);
-		goto out;
-	}
 	if (in->args.n < 2) {
 		ret = err_set(e, ERR_INVALID, "line %d: %s needs a source and a destination",
 			      in->line, cf_kind_name(in->kind));
@@ -203,6 +325,12 @@ static int build_cf_copy(struct build_spec *s, const struct cf_instr *in, const 
 		a.flags |= LAYER_ADD_UNPACK;
 	if (in->chown && (ret = build_parse_chown(&a, in->chown, in->line, e)) < 0)
 		goto out;
+	if (in->from) {
+		a.flags &= ~(unsigned)LAYER_ADD_UNPACK;
+		a.dst = dst.data;
+		ret = build_cf_copy_from(root, s, cf, cur, in, context, &a, e);
+		goto out;
+	}
 	if ((ret = build_spec_step(s, in->text, 0, e)) < 0)
 		goto out;
 	a.dst = dst.data;
@@ -285,32 +413,48 @@ static int build_set_argv(struct strvec *dst, int *set, const struct strvec *src
 int build_spec_from_containerfile(struct build_spec *s, const struct containerfile *cf,
 				  const char *context, struct err *e)
 {
+	if (!cf->n_stages)
+		return err_set(e, ERR_INVALID, "the Containerfile has no FROM");
+	return build_stage_fill(s, s, cf, cf->n_stages - 1, context, e);
+}
+
+/* Fills `s` from stage `stage` of `cf`; stages it copies from go to
+ * root->stages. */
+static int build_stage_fill(struct build_spec *root, struct build_spec *s,
+			    const struct containerfile *cf, size_t stage, const char *context,
+			    struct err *e)
+{
 	const struct cf_stage *st;
 	const struct cf_instr *from;
 	struct buf wd = BUF_INIT;
 	size_t i, k;
 	int ret = 0;
 
-	if (!cf->n_stages)
-		return err_set(e, ERR_INVALID, "the Containerfile has no FROM");
-	st = &cf->stages[cf->n_stages - 1];
+	st = &cf->stages[stage];
 	from = &cf->instrs[st->from];
-	for (i = 0; i + 1 < cf->n_stages; i++)
+	for (i = 0; i < stage; i++)
 		if (cf->stages[i].name && from->args.n &&
-		    !strcmp(cf->stages[i].name, from->args.v[0]))
-			return err_set(e, ERR_UNSUPPORTED, "line %d: FROM an earlier stage is "
-				       "not supported yet", from->line);
-	if (from->args.n && strcmp(from->args.v[0], "scratch") &&
-	    (ret = build_set_str(&s->base, from->args.v[0], e)) < 0)
-		return ret;
-	if (from->platform && (ret = build_set_str(&s->base_platform, from->platform, e)) < 0)
-		return ret;
+		    !strcasecmp(cf->stages[i].name, from->args.v[0]))
+			break;
+	if (i < stage) {
+		/* FROM an earlier stage: that stage's base and steps, then ours
+		 * (a stage without RUN is its base plus its layers) */
+		if ((ret = build_stage_fill(root, s, cf, i, context, e)) < 0)
+			return ret;
+	} else {
+		if (from->args.n && strcmp(from->args.v[0], "scratch") &&
+		    (ret = build_set_str(&s->base, from->args.v[0], e)) < 0)
+			return ret;
+		if (from->platform &&
+		    (ret = build_set_str(&s->base_platform, from->platform, e)) < 0)
+			return ret;
+	}
 	for (i = st->from + 1; i < st->end && ret == 0; i++) {
 		const struct cf_instr *in = &cf->instrs[i];
 		switch (in->kind) {
 		case CF_COPY:
 		case CF_ADD:
-			ret = build_cf_copy(s, in, context, s->workdir, e);
+			ret = build_cf_copy(root, s, cf, stage, in, context, s->workdir, e);
 			continue;
 		case CF_ARG:
 			continue;	/* used by the parser; not part of the image */
@@ -373,12 +517,14 @@ void build_result_init(struct build_result *r)
 	manifest_init(&r->manifest);
 	ref_init(&r->base);
 	memset(&r->config_digest, 0, sizeof(r->config_digest));
+	platform_init(&r->platform);
 }
 
 void build_result_release(struct build_result *r)
 {
 	manifest_release(&r->manifest);
 	ref_release(&r->base);
+	platform_release(&r->platform);
 	build_result_init(r);
 }
 
@@ -538,10 +684,288 @@ static int build_sink_write(void *arg, const void *data, size_t len, struct err 
 	return blob_writer_write(s->w, data, len, e);
 }
 
+static int build_run(struct build_result *out, struct image_env *env,
+		     const struct build_spec *root, const struct build_spec *s,
+		     struct layout *dst, unsigned flags, struct err *e);
+
+/* COPY --from: which entries of the source image go where. */
+struct build_pick {
+	const struct build_step *st;
+	const char *dst;		/* cleaned, no leading '/'; "" for the root */
+	int dst_dir;			/* DST ends in '/' */
+	struct strvec srcs;		/* cleaned patterns, "" for the root */
+	unsigned char *found;
+};
+
+/* Cleans an absolute image path into `out` without the leading '/' ("..",
+ * stops at the root). */
+static int build_path_clean(struct buf *out, const char *in)
+{
+	const char *p = in;
+
+	buf_reset(out);
+	while (*p) {
+		size_t n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			char *sl = strrchr(out->data, '/');
+			buf_setlen(out, sl ? (size_t)(sl - out->data) : 0);
+		} else {
+			if (out->len)
+				buf_addch(out, '/');
+			buf_add(out, p, n);
+		}
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return buf_failed(out) ? ERR_NOMEM : 0;
+}
+
+/* export_select_fn: an entry at or under a source goes under DST as Docker's
+ * COPY puts it: a directory's contents into DST, a file to DST (or
+ * DST/NAME when DST ends in '/'). */
+static int build_pick_fn(void *arg, struct buf *out, const char *path, int is_dir,
+			 struct err *e)
+{
+	struct build_pick *pk = arg;
+	size_t len = strlen(path), i, j;
+	char *pre;
+	int ret = 0;
+
+	if (!(pre = strdup(path)))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	for (i = 0; i < pk->srcs.n && !ret; i++) {
+		const char *pat = pk->srcs.v[i];
+		const char *rel = NULL;
+		if (!*pat) {
+			rel = path;	/* the root: everything */
+		} else {
+			/* the shortest prefix of whole components matching */
+			for (j = 1; j <= len; j++) {
+				if (j < len && path[j] != '/')
+					continue;
+				pre[j] = '\0';
+				if (!fnmatch(pat, pre, FNM_PATHNAME)) {
+					rel = j < len ? path + j + 1 : "";
+					pre[j] = path[j];
+					break;
+				}
+				pre[j] = path[j];
+			}
+		}
+		if (!rel)
+			continue;
+		pk->found[i] = 1;
+		ret = 1;
+		if (*rel || is_dir || !*pat) {
+			/* inside a directory source, or the directory itself */
+			buf_addstr(out, pk->dst);
+			if (*rel && out->len)
+				buf_addch(out, '/');
+			buf_addstr(out, rel);
+			if (!out->len)
+				ret = 0;	/* DST "/" itself */
+		} else if (pk->dst_dir || !*pk->dst) {
+			const char *bn = strrchr(path, '/');
+			buf_addstr(out, pk->dst);
+			if (out->len)
+				buf_addch(out, '/');
+			buf_addstr(out, bn ? bn + 1 : path);
+		} else {
+			buf_addstr(out, pk->dst);
+		}
+	}
+	free(pre);
+	if (buf_failed(out))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	return ret;
+}
+
+static ssize_t build_fd_source(void *arg, void *dst, size_t len, struct err *e)
+{
+	int fd = *(int *)arg;
+	ssize_t n;
+
+	do
+		n = read(fd, dst, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return err_set_errno(e, ERR_IO, errno, "cannot read a temporary file");
+	return n;
+}
+
+static int build_fd_sink(void *arg, const void *data, size_t len, struct err *e)
+{
+	int fd = *(int *)arg;
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set_errno(e, ERR_IO, errno, "cannot write a temporary file");
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int build_tmpfile(int *out, const char *tmpdir, struct err *e)
+{
+	struct buf p = BUF_INIT;
+
+	*out = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (*out >= 0)
+		return 0;
+	if (buf_addf(&p, "%s/hoist-from.XXXXXX", tmpdir) < 0)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	*out = mkostemp(p.data, O_CLOEXEC);
+	if (*out >= 0)
+		unlink(p.data);
+	buf_release(&p);
+	if (*out < 0)
+		return err_set_errno(e, ERR_IO, errno, "cannot create a temporary file in '%s'",
+				     tmpdir);
+	return 0;
+}
+
+/* The image a COPY --from step reads: a reference's image for the target
+ * platform, complete in the cache (through the cache contract), or an
+ * earlier stage built into the cache (else `dst`).  `*out_l` is borrowed. */
+static int build_from_image(struct manifest *out, struct layout **out_l, struct image_env *env,
+			    const struct build_spec *root, const struct build_step *st,
+			    const struct platform *plat, struct layout *dst, struct err *e)
+{
+	struct ref ref = REF_INIT;
+	struct manifest m;
+	struct build_result sr;
+	int ret;
+
+	manifest_init(&m);
+	build_result_init(&sr);
+	if (st->from_stage) {
+		const struct build_spec *ss = NULL;
+		if (st->from_stage <= root->n_stages)
+			ss = root->stages[st->from_stage - 1];
+		if (!ss) {
+			ret = err_set(e, ERR_INVALID, "no stage %zu", st->from_stage - 1);
+			goto out;
+		}
+		*out_l = env->cache ? env->cache : dst;
+		if ((ret = build_run(&sr, env, root, ss, *out_l, BUILD_WITH_BASE, e)) < 0) {
+			err_prefix(e, "stage %zu", st->from_stage - 1);
+			goto out;
+		}
+		*out = sr.manifest;
+		manifest_init(&sr.manifest);
+		goto out;
+	}
+	if (!env->cache) {
+		ret = err_set(e, ERR_USAGE, "COPY --from an image needs the cache");
+		goto out;
+	}
+	*out_l = env->cache;
+	if ((ret = ref_parse(&ref, st->from, 0, e)) < 0)
+		goto out;
+	if ((ret = image_resolve_image(&m, NULL, env, &ref, plat, e)) < 0)
+		goto out;
+	/* the image by digest: the cache holds it whole, whatever --platform */
+	free(ref.tag);
+	ref.tag = NULL;
+	free(ref.digest);
+	if (!(ref.digest = strdup(m.digest.str))) {
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	ret = image_local(out, env, &ref, e);
+out:
+	if (ret < 0 && st->from)
+		err_prefix(e, "--from=%s", st->from);
+	manifest_release(&m);
+	build_result_release(&sr);
+	ref_release(&ref);
+	return ret;
+}
+
+/* Adds what a COPY --from step copies to the layer builder `b`. */
+static int build_layer_from(struct layer_builder *b, struct image_env *env,
+			    const struct build_spec *root, const struct build_spec *s,
+			    const struct build_step *st, const struct platform *plat,
+			    struct layout *dst, struct err *e)
+{
+	struct build_pick pk;
+	struct manifest m;
+	struct layout *l = NULL;
+	struct buf tmp = BUF_INIT, dpath = BUF_INIT;
+	struct layer_add a;
+	size_t i;
+	int fd = -1, ret;
+
+	memset(&pk, 0, sizeof(pk));
+	strvec_init(&pk.srcs);
+	manifest_init(&m);
+	if (!st->n_adds) {
+		ret = err_set(e, ERR_INVALID, "nothing to copy");
+		goto out;
+	}
+	pk.st = st;
+	if (build_path_clean(&dpath, st->adds[0].dst) < 0)
+		goto nomem;
+	pk.dst = dpath.data;
+	i = strlen(st->adds[0].dst);
+	pk.dst_dir = i && st->adds[0].dst[i - 1] == '/';
+	if (!(pk.found = calloc(st->n_adds, 1)))
+		goto nomem;
+	for (i = 0; i < st->n_adds; i++)
+		if (build_path_clean(&tmp, st->adds[i].src) < 0 || strvec_push(&pk.srcs, tmp.data) < 0)
+			goto nomem;
+	if ((ret = build_from_image(&m, &l, env, root, st, plat, dst, e)) < 0)
+		goto out;
+	if ((ret = build_tmpfile(&fd, s->tmpdir ? s->tmpdir : "/var/tmp", e)) < 0)
+		goto out;
+	if ((ret = image_export_select(l, &m, build_pick_fn, &pk, build_fd_sink, &fd, e)) < 0)
+		goto out;
+	for (i = 0; i < st->n_adds; i++)
+		if (!pk.found[i]) {
+			if (st->from)
+				ret = err_set(e, ERR_NOT_FOUND, "'%s' not found in image '%s'",
+					      st->adds[i].src, st->from);
+			else
+				ret = err_set(e, ERR_NOT_FOUND, "'%s' not found in stage %zu",
+					      st->adds[i].src, st->from_stage - 1);
+			goto out;
+		}
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		ret = err_set_errno(e, ERR_IO, errno, "cannot read a temporary file");
+		goto out;
+	}
+	a = st->adds[0];
+	a.src = st->from ? st->from : "stage";
+	a.dst = "/";
+	a.flags &= ~(unsigned)LAYER_ADD_UNPACK;
+	ret = layer_builder_add_tar(b, build_fd_source, &fd, &a, e);
+	goto out;
+nomem:
+	ret = err_set(e, ERR_NOMEM, "out of memory");
+out:
+	if (fd >= 0)
+		close(fd);
+	free(pk.found);
+	strvec_clear(&pk.srcs);
+	manifest_release(&m);
+	buf_release(&tmp);
+	buf_release(&dpath);
+	return ret;
+}
+
 /* Writes step `st` as a layer blob into `dst`; fills `out`. */
-static int build_layer(struct layer_result *out, const struct build_spec *s,
-		       const struct build_step *st, struct layout *dst, int docker,
-		       struct err *e)
+static int build_layer(struct layer_result *out, struct image_env *env,
+		       const struct build_spec *root, const struct build_spec *s,
+		       const struct build_step *st, const struct platform *plat,
+		       struct layout *dst, int docker, struct err *e)
 {
 	struct layer_builder_opts bo;
 	struct layer_write_opts wo;
@@ -560,9 +984,14 @@ static int build_layer(struct layer_result *out, const struct build_spec *s,
 	bo.tmpdir = s->tmpdir;
 	if ((ret = layer_builder_new(&b, &bo, e)) < 0)
 		goto out;
-	for (i = 0; i < st->n_adds; i++)
-		if ((ret = layer_builder_add(b, &st->adds[i], e)) < 0)
+	if (st->from || st->from_stage) {
+		if ((ret = build_layer_from(b, env, root, s, st, plat, dst, e)) < 0)
 			goto out;
+	} else {
+		for (i = 0; i < st->n_adds; i++)
+			if ((ret = layer_builder_add(b, &st->adds[i], e)) < 0)
+				goto out;
+	}
 	if ((ret = layout_blob_begin(&sink.w, dst, NULL, -1, e)) < 0)
 		goto out;
 	memset(&wo, 0, sizeof(wo));
@@ -706,10 +1135,18 @@ done:
 int image_build(struct build_result *out, struct image_env *env, const struct build_spec *s,
 		struct layout *dst, unsigned flags, struct err *e)
 {
+	return build_run(out, env, s, s, dst, flags, e);
+}
+
+static int build_run(struct build_result *out, struct image_env *env,
+		     const struct build_spec *root, const struct build_spec *s,
+		     struct layout *dst, unsigned flags, struct err *e)
+{
 	struct ref base = REF_INIT;
-	struct manifest bm;
+	struct manifest bm, bidx;
 	struct image_config bc;
-	struct platform plat;
+	struct platform plat, tplat;
+	const struct platform *target = env->platform, *want;
 	struct buf raw = BUF_INIT, name = BUF_INIT;
 	struct json *cfg = NULL, *hist, *diff_ids;
 	struct descriptor *layers = NULL, cdesc;
@@ -720,22 +1157,30 @@ int image_build(struct build_result *out, struct image_env *env, const struct bu
 	int ret, docker = 0, have_plat = 0;
 
 	manifest_init(&bm);
+	manifest_init(&bidx);
 	image_config_init(&bc);
 	platform_init(&plat);
+	platform_init(&tplat);
 	descriptor_init(&cdesc);
 	if (build_time(created, sizeof(created), s->created) < 0) {
 		ret = err_set(e, ERR_INVALID, "invalid creation time %lld", (long long)s->created);
 		goto out;
+	}
+	if (s->platform) {
+		if ((ret = platform_parse(&tplat, s->platform, e)) < 0)
+			goto out;
+		target = &tplat;
 	}
 	if (s->base_platform) {
 		if ((ret = platform_parse(&plat, s->base_platform, e)) < 0)
 			goto out;
 		have_plat = 1;
 	}
+	want = have_plat ? &plat : target;
 	if (s->base) {
 		if ((ret = ref_parse(&base, s->base, 0, e)) < 0)
 			goto out;
-		ret = image_resolve_image(&bm, NULL, env, &base, have_plat ? &plat : NULL, e);
+		ret = image_resolve_image(&bm, &bidx, env, &base, want, e);
 		if (ret < 0) {
 			err_prefix(e, "base image '%s'", s->base);
 			goto out;
@@ -743,6 +1188,18 @@ int image_build(struct build_result *out, struct image_env *env, const struct bu
 		if ((ret = image_blob_read(&raw, env, &base, &bm.config, 0, e)) < 0 ||
 		    (ret = image_config_parse(&bc, raw.data, raw.len, 0, e)) < 0) {
 			err_prefix(e, "base image '%s' config", s->base);
+			goto out;
+		}
+		/* a single-platform base must be what was asked for */
+		if (want && bidx.kind != MT_KIND_INDEX && !platform_match(want, &bc.platform)) {
+			struct buf w = BUF_INIT, h = BUF_INIT;
+			platform_format(&w, want);
+			platform_format(&h, &bc.platform);
+			ret = err_set(e, ERR_NOT_FOUND, "base image '%s' is one image for %s, "
+				      "not for %s", s->base, h.len ? h.data : "no platform",
+				      w.len ? w.data : "?");
+			buf_release(&w);
+			buf_release(&h);
 			goto out;
 		}
 		if (!(cfg = json_copy(bc.json)))
@@ -766,7 +1223,7 @@ int image_build(struct build_result *out, struct image_env *env, const struct bu
 			goto out;
 		n_layers = bm.n_layers;
 	} else {
-		if (!(cfg = build_config_empty(have_plat ? &plat : env->platform)))
+		if (!(cfg = build_config_empty(want)))
 			goto nomem;
 	}
 	for (i = 0; i < s->annotations.keys.n; i++)
@@ -789,7 +1246,7 @@ int image_build(struct build_result *out, struct image_env *env, const struct bu
 		const struct build_step *st = &s->steps[i];
 		struct layer_result lr;
 		if (!st->empty_layer) {
-			if ((ret = build_layer(&lr, s, st, dst, docker, e)) < 0) {
+			if ((ret = build_layer(&lr, env, root, s, st, target, dst, docker, e)) < 0) {
 				err_prefix(e, "'%s'", st->created_by);
 				goto out;
 			}
@@ -805,6 +1262,9 @@ int image_build(struct build_result *out, struct image_env *env, const struct bu
 	}
 	if (build_config_apply(cfg, s) < 0 || json_set_str(cfg, "created", created) < 0)
 		goto nomem;
+	platform_release(&out->platform);
+	if ((ret = manifest_platform_from_json(&out->platform, cfg, "the config", e)) < 0)
+		goto out;
 
 	buf_reset(&raw);
 	if ((ret = json_serialize(&raw, cfg, 0, e)) < 0)
@@ -834,8 +1294,10 @@ out:
 	kvlist_release(&annot);
 	descriptor_release(&cdesc);
 	platform_release(&plat);
+	platform_release(&tplat);
 	image_config_release(&bc);
 	manifest_release(&bm);
+	manifest_release(&bidx);
 	ref_release(&base);
 	buf_release(&raw);
 	buf_release(&name);
@@ -846,16 +1308,102 @@ int image_build_push(struct digest *out, struct image_env *env, const struct bui
 		     struct layout *src, const char *ref_name, const struct ref *dst,
 		     struct err *e)
 {
+	return image_build_push_all(out, env, r, 1, src, ref_name, dst, e);
+}
+
+int image_build_push_all(struct digest *out, struct image_env *env,
+			 const struct build_result *r, size_t n, struct layout *src,
+			 const char *ref_name, const struct ref *dst, struct err *e)
+{
+	size_t i, j;
 	int ret;
 
-	if (r->base.repository) {
-		struct ref to = { dst->registry, dst->repository, NULL, r->base.digest };
+	for (i = 0; i < n; i++) {
+		struct ref to = { dst->registry, dst->repository, NULL, r[i].base.digest };
 		struct digest d;
-		ret = image_copy(&d, env, &r->base, &to, 0, e);
+		if (!r[i].base.repository)
+			continue;
+		for (j = 0; j < i; j++)
+			if (r[j].base.digest && !strcmp(r[j].base.digest, r[i].base.digest))
+				break;
+		if (j < i)
+			continue;	/* that base is there already */
+		if (!strcmp(r[i].base.registry, dst->registry)) {
+			/* Same registry: the push itself mounts the base's layers
+			 * (HEAD, then POST ?mount= on its parallel workers) once it
+			 * knows where they are: no copy of the base first, no base
+			 * manifest put, no blob HEADed twice.  The layers `src`
+			 * lacks are the base's: their source is recorded there. */
+			struct buf from = BUF_INIT;
+			if (buf_addf(&from, "%s/%s", r[i].base.registry, r[i].base.repository) < 0)
+				ret = err_set(e, ERR_NOMEM, "out of memory");
+			else
+				ret = 0;
+			for (j = 0; ret == 0 && j < r[i].manifest.n_layers; j++) {
+				const struct descriptor *l = &r[i].manifest.layers[j];
+				if (!layout_blob_has(src, &l->digest, l->size))
+					ret = layout_blob_source_add(src, &l->digest, from.data, e);
+			}
+			buf_release(&from);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		ret = image_copy(&d, env, &r[i].base, &to, 0, e);
 		if (ret < 0) {
 			err_prefix(e, "base image layers");
 			return ret;
 		}
 	}
 	return image_push_layout(out, env, src, ref_name, dst, 0, e);
+}
+
+int image_build_index(struct manifest *out, const struct build_result *r, size_t n,
+		      struct layout *dst, struct err *e)
+{
+	struct json *idx = json_new_object(), *arr = json_new_array();
+	struct buf raw = BUF_INIT;
+	const char *mt = MT_DOCKER_LIST;
+	size_t i;
+	int ret = ERR_NOMEM;
+
+	for (i = 0; i < n; i++)
+		if (!mt_equal(r[i].manifest.media_type, MT_DOCKER_MANIFEST))
+			mt = MT_OCI_INDEX;
+	if (!idx || !arr || json_set_int64(idx, "schemaVersion", 2) < 0 ||
+	    json_set_str(idx, "mediaType", mt) < 0)
+		goto nomem;
+	for (i = 0; i < n; i++) {
+		struct descriptor d;
+		struct platform p = PLATFORM_INIT;
+		descriptor_init(&d);
+		d.media_type = (char *)r[i].manifest.media_type;
+		d.digest = r[i].manifest.digest;
+		d.size = (int64_t)r[i].manifest.raw.len;
+		p.os = r[i].platform.os;
+		p.arch = r[i].platform.arch;
+		p.variant = r[i].platform.variant;
+		d.platform = &p;
+		ret = json_append(arr, descriptor_to_json(&d));
+		if (ret < 0)
+			goto nomem;
+	}
+	ret = json_set(idx, "manifests", arr);
+	arr = NULL;
+	if (ret < 0)
+		goto nomem;
+	if ((ret = json_serialize(&raw, idx, 0, e)) < 0)
+		goto out;
+	manifest_release(out);
+	if ((ret = manifest_parse(out, raw.data, raw.len, mt, 0, e)) < 0)
+		goto out;
+	ret = layout_blob_put(NULL, dst, raw.data, raw.len, &out->digest, e);
+	goto out;
+nomem:
+	ret = err_set(e, ERR_NOMEM, "out of memory");
+out:
+	json_free(arr);
+	json_free(idx);
+	buf_release(&raw);
+	return ret;
 }

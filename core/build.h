@@ -52,11 +52,22 @@ struct build_step {
 	int empty_layer;	/* 1: config only, no layer */
 	struct layer_add *adds;	/* strings owned by the step */
 	size_t n_adds;
+	/* COPY --from: the adds' SRCs are paths (fnmatch patterns) in the
+	 * flattened filesystem of an image, all with one DST: */
+	char *from;		/* a reference, or NULL */
+	size_t from_stage;	/* else 1 + an index into the spec's stages; 0: none */
 };
 
 struct build_spec {
 	char *base;			/* reference, or NULL for the empty base */
-	char *base_platform;		/* FROM --platform, or NULL (env->platform) */
+	char *base_platform;		/* FROM --platform, or NULL (the target's) */
+	/* the target platform "os/arch[/variant]" (multi-platform builds),
+	 * or NULL: env->platform, else the base's (linux/amd64 for none) */
+	char *platform;
+	/* earlier Containerfile stages (FROM ... AS name) the steps COPY
+	 * --from; NULL where unused.  Owned. */
+	struct build_spec **stages;
+	size_t n_stages;
 	struct build_step *steps;
 	size_t n_steps;
 	/* config changes; strvecs/kvlists empty = unchanged */
@@ -83,14 +94,20 @@ int build_spec_step(struct build_spec *s, const char *created_by, int empty_laye
 /* Appends one SRC:DST (strings copied) to the last step, which must be a
  * layer step. */
 int build_spec_add(struct build_spec *s, const struct layer_add *add, struct err *e);
+/* Makes the last step (a layer step) a COPY --from `from` (a reference;
+ * copied) or, with `from` NULL, of stage `stage` (an index). */
+int build_spec_step_from(struct build_spec *s, const char *from, size_t stage, struct err *e);
 /* Sets K=V in the Env list (replacing an earlier K). */
 int build_spec_env(struct build_spec *s, const char *key, const char *value, struct err *e);
 
 /* Fills the initialised `s` from the last stage of a parsed Containerfile
  * whose COPY/ADD sources are relative to the directory `context` (globs
  * expanded there; sources must stay inside it).  Each COPY/ADD is a layer
- * step, every other instruction a config-only step.  ERR_UNSUPPORTED for
- * COPY --from (not yet). */
+ * step, every other instruction a config-only step.  COPY --from=NAME of an
+ * earlier stage (by name or number) fills s->stages[i] for that stage
+ * (recursively; stages nothing copies from are not looked at); any other
+ * --from is an image reference.  FROM an earlier stage continues that
+ * stage's spec (its base, steps and config changes, then this stage's). */
 int build_spec_from_containerfile(struct build_spec *s, const struct containerfile *cf,
 				  const char *context, struct err *e);
 
@@ -102,6 +119,7 @@ struct build_result {
 	struct manifest manifest;	/* what was built (bytes hoist wrote) */
 	struct ref base;		/* the base image by digest, or all NULL */
 	struct digest config_digest;
+	struct platform platform;	/* the built config's os/architecture/variant */
 };
 
 void build_result_init(struct build_result *r);
@@ -111,6 +129,22 @@ void build_result_release(struct build_result *r);
  * `out` must be initialised. */
 int image_build(struct build_result *out, struct image_env *env, const struct build_spec *s,
 		struct layout *dst, unsigned flags, struct err *e);
+
+/* Writes an index over the images r[0..n) (built into `dst` by
+ * image_build(), one per platform) into `dst`: a Docker manifest list when
+ * every image is a Docker one, else an OCI index; each entry carries its
+ * image's platform.  `out` (initialised) receives it.  Same images, same
+ * bytes. */
+int image_build_index(struct manifest *out, const struct build_result *r, size_t n,
+		      struct layout *dst, struct err *e);
+
+/* As image_build_push() for several built images (the children of an
+ * index) pushed as the entry `ref_name` of `src` (the index): every
+ * image's base layers first, then image_push_layout() (children by digest,
+ * then the index). */
+int image_build_push_all(struct digest *out, struct image_env *env,
+			 const struct build_result *r, size_t n, struct layout *src,
+			 const char *ref_name, const struct ref *dst, struct err *e);
 
 /* Pushes the built image, whose new blobs and manifest are in `src` under
  * index entry `ref_name`, to the target `dst` (its tag, or its digest).

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -260,12 +261,13 @@ static int export_mark(struct pset *s, const char *p, int is_dir)
 	return 0;
 }
 
-static int export_layer(struct pset *s, struct tar_writer *w, struct layout *l,
-			const struct descriptor *d, int cur, struct err *e)
+static int export_layer_sel(struct pset *s, struct tar_writer *w, struct layout *l,
+			    const struct descriptor *d, int cur, export_select_fn *sel,
+			    void *sel_arg, struct err *e)
 {
 	struct tar_reader *r = NULL;
 	struct tar_header h, oh;
-	struct buf path = BUF_INIT, link = BUF_INIT;
+	struct buf path = BUF_INIT, link = BUF_INIT, sname = BUF_INIT, slink = BUF_INIT;
 	char data[65536];
 	int fd = -1, ret, rc;
 
@@ -333,6 +335,26 @@ static int export_layer(struct pset *s, struct tar_writer *w, struct layout *l,
 		}
 		if (h.type == TAR_OTHER)
 			continue;
+		if (sel) {
+			/* COPY --from: only the chosen entries, renamed */
+			buf_reset(&sname);
+			if ((ret = sel(sel_arg, &sname, path.data, is_dir, e)) < 0)
+				goto out;
+			if (ret == 0)
+				continue;
+			oh.path = sname.data;
+			if (h.type == TAR_HARDLINK) {
+				buf_reset(&slink);
+				if ((ret = sel(sel_arg, &slink, link.data, 0, e)) < 0)
+					goto out;
+				if (ret == 0) {
+					ret = err_set(e, ERR_UNSUPPORTED, "hard link '%s' to '%s', "
+						      "which is not copied", path.data, link.data);
+					goto out;
+				}
+				oh.link = slink.data;
+			}
+		}
 		if ((ret = tar_writer_begin(w, &oh, e)) < 0)
 			goto out;
 		if (h.type == TAR_FILE) {
@@ -358,11 +380,19 @@ out:
 		close(fd);
 	buf_release(&path);
 	buf_release(&link);
+	buf_release(&sname);
+	buf_release(&slink);
 	return ret;
 }
 
-int image_export(struct layout *l, const struct manifest *m, tar_sink_fn *sink, void *arg,
-		 struct err *e)
+static int export_layer(struct pset *s, struct tar_writer *w, struct layout *l,
+			const struct descriptor *d, int cur, struct err *e)
+{
+	return export_layer_sel(s, w, l, d, cur, NULL, NULL, e);
+}
+
+int image_export_select(struct layout *l, const struct manifest *m, export_select_fn *sel,
+			void *sel_arg, tar_sink_fn *sink, void *arg, struct err *e)
 {
 	struct pset s = { NULL, 0, 0 };
 	struct tar_writer *w = NULL;
@@ -380,7 +410,8 @@ int image_export(struct layout *l, const struct manifest *m, tar_sink_fn *sink, 
 	if ((ret = tar_writer_new(&w, &o, e)) < 0)
 		goto out;
 	for (i = m->n_layers; i-- > 0;) {
-		if ((ret = export_layer(&s, w, l, &m->layers[i], (int)i, e)) < 0) {
+		ret = export_layer_sel(&s, w, l, &m->layers[i], (int)i, sel, sel_arg, e);
+		if (ret < 0) {
 			err_prefix(e, "layer %zu (%s)", i, m->layers[i].digest.str);
 			goto out;
 		}
@@ -390,6 +421,44 @@ out:
 	tar_writer_free(w);
 	pset_release(&s);
 	return ret;
+}
+
+int image_export_to(struct tar_result *out, struct layout *l, const struct manifest *m,
+		    const struct tar_writer_opts *o, struct err *e)
+{
+	struct pset s = { NULL, 0, 0 };
+	struct tar_writer *w = NULL;
+	struct tar_result res;
+	size_t i;
+	int ret;
+
+	if (m->kind != MT_KIND_MANIFEST)
+		return err_set(e, ERR_USAGE, "not an image manifest");
+	if ((ret = tar_writer_new(&w, o, e)) < 0)
+		goto out;
+	for (i = m->n_layers; i-- > 0;) {
+		if ((ret = export_layer(&s, w, l, &m->layers[i], (int)i, e)) < 0) {
+			err_prefix(e, "layer %zu (%s)", i, m->layers[i].digest.str);
+			goto out;
+		}
+	}
+	ret = tar_writer_finish(w, out ? out : &res, e);
+out:
+	tar_writer_free(w);
+	pset_release(&s);
+	return ret;
+}
+
+int image_export(struct layout *l, const struct manifest *m, tar_sink_fn *sink, void *arg,
+		 struct err *e)
+{
+	struct tar_writer_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.compression = TAR_COMPRESS_NONE;
+	o.sink = sink;
+	o.sink_arg = arg;
+	return image_export_to(NULL, l, m, &o, e);
 }
 
 /* ---- unpack ------------------------------------------------------------- */
@@ -600,14 +669,69 @@ out:
 	return ret;
 }
 
+/* The xattrs of entry `h` on `name` (see UNPACK_XATTRS_PRIVILEGED).  The
+ * object is opened without following a symlink, O_NONBLOCK for a fifo;
+ * symlinks and devices are never opened. */
+static int unpack_xattrs(struct unpack *u, int pfd, const char *name,
+			 const struct tar_header *h, struct err *e)
+{
+	int fd = -1, ret = 0;
+	size_t i;
+
+	if (!h->n_xattrs || (u->flags & UNPACK_NO_XATTRS))
+		return 0;
+	if (h->type != TAR_FILE && h->type != TAR_DIR && h->type != TAR_FIFO) {
+		u->st.skipped_xattrs += h->n_xattrs;
+		return 0;
+	}
+	for (i = 0; i < h->n_xattrs; i++) {
+		const struct tar_xattr *x = &h->xattrs[i];
+		int user = !strncmp(x->name, "user.", 5);
+		int priv = !strncmp(x->name, "security.", 9) || !strncmp(x->name, "trusted.", 8);
+
+		if ((!user && !priv) || (priv && !(u->flags & UNPACK_XATTRS_PRIVILEGED)) ||
+		    (user && h->type == TAR_FIFO)) {
+			u->st.skipped_xattrs++;
+			continue;
+		}
+		if (fd < 0) {
+			fd = openat(pfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+			if (fd < 0) {
+				ret = err_set_errno(e, ERR_IO, errno, "cannot open '%s' to set "
+						    "its extended attributes", h->path);
+				goto out;
+			}
+		}
+		if (fsetxattr(fd, x->name, x->value, x->len, 0) < 0) {
+			if (errno == ENOTSUP || errno == EOPNOTSUPP) {
+				u->st.skipped_xattrs++;
+				continue;
+			}
+			ret = err_set_errno(e, ERR_IO, errno, "cannot set the extended attribute "
+					    "'%s' of '%s'", x->name, h->path);
+			goto out;
+		}
+		u->st.xattrs++;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 static int unpack_meta(struct unpack *u, int pfd, const char *name, const struct tar_header *h,
 		       struct err *e)
 {
 	struct timespec ts[2];
+	int ret;
 
 	if ((u->flags & UNPACK_OWNERS) &&
 	    fchownat(pfd, name, (uid_t)h->uid, (gid_t)h->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return err_set_errno(e, ERR_IO, errno, "cannot change the owner of '%s'", h->path);
+	/* after the chown, which drops security.capability; before the mode,
+	 * which may leave the file unreadable */
+	if ((ret = unpack_xattrs(u, pfd, name, h, e)) < 0)
+		return ret;
 	if (h->type != TAR_SYMLINK && h->type != TAR_DIR) {
 		uint32_t mode = h->mode & ((u->flags & UNPACK_OWNERS) ? 07777 : 01777);
 

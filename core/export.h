@@ -59,10 +59,38 @@ int image_layout_manifest(struct manifest *out, struct layout *l, const char *re
  * (by index and digest). */
 int image_export(struct layout *l, const struct manifest *m, tar_sink_fn *sink, void *arg,
 		 struct err *e);
+/* As image_export(), through a writer made from `o` (its compression,
+ * level and sink: a flattened layer for `hoist flatten`); `out` (may be
+ * NULL) receives the stream's sizes, diff_id and digest. */
+int image_export_to(struct tar_result *out, struct layout *l, const struct manifest *m,
+		    const struct tar_writer_opts *o, struct err *e);
+
+/* Chooses and renames the entries image_export_select() writes: `path` is
+ * the cleaned entry name ("usr/bin/app", also a hard link's target, with
+ * is_dir 0), `is_dir` whether it is a directory.  Returns 1 with the name
+ * to write in `out` (empty on entry), 0 to leave the entry out, or a
+ * negative error code. */
+typedef int export_select_fn(void *arg, struct buf *out, const char *path, int is_dir,
+			     struct err *e);
+
+/* As image_export(), writing only the entries `sel` chooses, under the
+ * names it gives (COPY --from).  Whiteouts and hiding work on the whole
+ * image as in image_export(); a hard link whose target `sel` leaves out is
+ * ERR_UNSUPPORTED. */
+int image_export_select(struct layout *l, const struct manifest *m, export_select_fn *sel,
+			void *sel_arg, tar_sink_fn *sink, void *arg, struct err *e);
 
 enum unpack_flags {
 	UNPACK_OWNERS = 1 << 0,		/* apply uid/gid (the caller is root) */
 	UNPACK_DEVICES = 1 << 1,	/* create char/block devices (else skipped) */
+	/* Extended attributes (pax SCHILY.xattr.*) are restored on files,
+	 * directories and fifos: user.* always (files and directories only,
+	 * as Linux allows), security.* and trusted.* only with this flag (the
+	 * caller is root), after the owner is set (a chown drops
+	 * security.capability); any other namespace, and any the file system
+	 * does not support, is skipped and counted. */
+	UNPACK_XATTRS_PRIVILEGED = 1 << 2,
+	UNPACK_NO_XATTRS = 1 << 3,	/* restore none (nor count them) */
 };
 
 /* What image_unpack() did. */
@@ -70,6 +98,8 @@ struct unpack_stats {
 	unsigned long entries;		/* entries created */
 	unsigned long whiteouts;	/* whiteouts applied */
 	unsigned long skipped_devices;
+	unsigned long xattrs;		/* extended attributes restored */
+	unsigned long skipped_xattrs;	/* not restored: namespace, privilege, support */
 };
 
 /* Unpacks image manifest `m` (layers in `l`) into the directory `dir`,

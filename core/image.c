@@ -5,6 +5,7 @@
 #include "cache/layout.h"
 #include "core/err.h"
 #include "core/ref.h"
+#include "core/settings.h"
 #include "registry/client.h"
 
 #include <stdarg.h>
@@ -49,6 +50,52 @@ void image_log(struct image_env *env, int level, const char *fmt, ...)
 	buf_release(&b);
 }
 
+static void env_mirror_log(void *arg, int level, const char *line)
+{
+	const struct image_env *env = arg;
+
+	if (env->log)
+		env->log(env->log_arg, level, line);
+}
+
+int image_env_reg_open(struct reg **out, const struct image_env *env,
+		       const struct reg_client_opts *o, const char *registry, struct err *e)
+{
+	const struct settings_registry *sr = settings_registry(env->settings, registry);
+	struct reg_client_opts ro = *o;
+	struct reg *r = NULL, *m;
+	size_t i;
+	int ret;
+
+	*out = NULL;
+	if (sr && sr->insecure)
+		ro.insecure = 1;
+	if ((ret = reg_open(&r, &ro, registry, e)) < 0)
+		goto out;
+	for (i = 0; sr && i < sr->n_mirrors; i++) {
+		const struct settings_mirror *sm = &sr->mirrors[i];
+		const struct settings_registry *msr = settings_registry(env->settings, sm->host);
+		struct reg_client_opts mo = *o;
+		if (msr && msr->insecure)
+			mo.insecure = 1;
+		mo.scheme = sm->scheme == SETTINGS_SCHEME_HTTP ? "http" :
+			    sm->scheme == SETTINGS_SCHEME_HTTPS ? "https" : NULL;
+		if ((ret = reg_open(&m, &mo, sm->host, e)) < 0) {
+			err_prefix(e, "mirror '%s' of '%s'", sm->url, registry);
+			goto out;
+		}
+		if ((ret = reg_mirror_add(r, m, sm->prefix, e)) < 0)
+			goto out;
+	}
+	reg_mirror_log_set(r, env_mirror_log, (void *)env);
+	*out = r;
+	r = NULL;
+	ret = 0;
+out:
+	reg_free(r);
+	return ret;
+}
+
 int image_env_reg(struct reg **out, struct image_env *env, const char *registry,
 		  struct err *e)
 {
@@ -78,7 +125,7 @@ int image_env_reg(struct reg **out, struct image_env *env, const char *registry,
 	nn[env->n_regs] = strdup(registry);
 	if (!nn[env->n_regs])
 		return err_set(e, ERR_NOMEM, "out of memory");
-	rc = reg_open(&nr[env->n_regs], &env->reg_opts, registry, e);
+	rc = image_env_reg_open(&nr[env->n_regs], env, &env->reg_opts, registry, e);
 	if (rc < 0) {
 		free(nn[env->n_regs]);
 		return rc;

@@ -35,6 +35,7 @@ struct err;
 struct layout;
 struct ref;
 struct reg;
+struct settings;
 
 enum pull_policy {
 	PULL_MISSING = 0,	/* default: the network only for what the cache lacks */
@@ -59,6 +60,9 @@ struct image_env {
 	enum pull_policy pull;
 	int jobs;			/* parallel blob transfers, >= 1 */
 	const struct platform *platform;	/* --platform, or NULL */
+	/* The config file's per-registry settings (mirrors, insecure), or
+	 * NULL (core/settings.h). */
+	const struct settings *settings;
 	/* Log one line (already formatted, may contain server text: the
 	 * callee sanitises).  level 1 = -v, 2 = -vv.  May be NULL. */
 	void (*log)(void *arg, int level, const char *line);
@@ -81,9 +85,20 @@ void image_env_init(struct image_env *env);
 void image_env_release(struct image_env *env);
 
 /* The session for `registry` ("docker.io", "localhost:5000"), opened on
- * first use and kept for the env's life.  ERR_USAGE when env->offline. */
+ * first use with image_env_reg_open() and kept for the env's life.
+ * ERR_USAGE when env->offline. */
 int image_env_reg(struct reg **out, struct image_env *env, const char *registry,
 		  struct err *e);
+
+/* Opens a new session for `registry` with the options `o` (and so its
+ * http client), env->settings applied: the registry's "insecure", and its
+ * mirrors, each a session on the mirror's host (its own credentials, its
+ * own "insecure"), which the reads of the session try first and fall back
+ * from (reg_mirror_add(): pushes, tags and deletes never go to a mirror).
+ * Which endpoint served is logged through env->log at level 1.  For
+ * threads that need sessions of their own (core/xfer.c). */
+int image_env_reg_open(struct reg **out, const struct image_env *env,
+		       const struct reg_client_opts *o, const char *registry, struct err *e);
 
 void image_log(struct image_env *env, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -1,13 +1,11 @@
 /* push.c - pushing an image or index from an OCI layout.  See image.h.
  *
- * Three rounds, each one cheap when there is nothing to do:
- *   1. HEAD every blob at the destination (on this thread: tiny requests);
- *   2. mount the missing ones whose recorded source is another repository of
- *      the same registry;
- *   3. upload the rest, env->jobs at a time (core/xfer.c: one HTTP client
- *      per thread; each upload streams from the blob file with pread);
- * then the manifests, children first, the root last, so the tag never
- * names something incomplete.
+ * Every blob is one job, env->jobs at a time (core/xfer.c: one HTTP client
+ * per thread, which takes the main session's scheme and tokens): HEAD it at
+ * the destination; when missing, mount it if its recorded source is another
+ * repository of the same registry, else upload it (streamed from the blob
+ * file with pread).  Then the manifests, children first, the root last, so
+ * the tag never names something incomplete.
  */
 #include "core/image.h"
 
@@ -27,8 +25,6 @@ struct push {
 	struct layout *src;
 	const struct ref *dst;
 	struct xfer_plan plan;
-	struct descriptor **todo;	/* blobs to upload (pointers into plan.blobs) */
-	size_t n_todo;
 };
 
 static int push_fetch(struct manifest *out, void *arg, const struct descriptor *d,
@@ -173,33 +169,75 @@ static void push_progress(struct image_env *env, struct xfer_worker *w,
 		env->progress(env->progress_arg, &pr);
 }
 
-static int push_upload_job(struct xfer_worker *w, size_t i, void *arg, struct err *e)
+/* One blob, on a worker: HEAD; when missing, a mount from its recorded
+ * source on this registry, else (or when the mount is refused) an upload
+ * from the layout's file, which may be absent when a mount is possible. */
+static int push_blob_job(struct xfer_worker *w, size_t i, void *arg, struct err *e)
 {
 	struct push *p = arg;
-	const struct descriptor *d = p->todo[i];
+	const struct descriptor *d = &p->plan.blobs[i];
+	enum reg_blob_how how;
 	struct reg *r;
+	char *from = NULL;
 	int64_t size;
 	int fd = -1, ret;
 
 	if ((ret = xfer_worker_reg(&r, w, XFER_DST, p->dst->registry, e)) < 0)
 		return ret;
-	if ((ret = layout_blob_open(&fd, &size, p->src, &d->digest, e)) < 0) {
+	from = push_mount_source(p, d);
+	ret = layout_blob_open(&fd, &size, p->src, &d->digest, e);
+	if (ret == ERR_NOT_FOUND && !from) {
+		/* fine when the registry has it (build pushes a base first) */
+		ret = reg_blob_head(NULL, r, p->dst->repository, &d->digest, e);
 		if (ret == ERR_NOT_FOUND)
-			err_prefix(e, "the layout lacks blob %s", d->digest.str);
-		return ret;
-	}
-	if (size != d->size) {
+			ret = err_set(e, ERR_NOT_FOUND, "the layout lacks blob %s, and '%s/%s' "
+				      "does not have it", d->digest.str, p->dst->registry,
+				      p->dst->repository);
+		how = REG_BLOB_EXISTED;
+		if (ret < 0)
+			goto out;
+		goto done;
+	} else if (ret == ERR_NOT_FOUND) {
+		err_clear(e);
+		fd = -1;
+	} else if (ret < 0) {
+		goto out;
+	} else if (size != d->size) {
 		ret = err_set(e, ERR_DIGEST, "blob %s in '%s' has %lld bytes, its descriptor "
 			      "says %lld", d->digest.str, layout_path(p->src), (long long)size,
 			      (long long)d->size);
-	} else {
-		xfer_log(w, 1, "push: uploading %s (%lld bytes)", d->digest.str,
-			 (long long)d->size);
-		ret = reg_blob_upload(r, p->dst->repository, d, fd, NULL, NULL, e);
+		goto out;
 	}
-	close(fd);
-	if (ret == 0)
-		push_progress(p->env, w, d, "push");
+	ret = reg_blob_send(&how, r, p->dst->repository, d, fd, from, e);
+	if (ret < 0 && from && fd >= 0 && e->http_status >= 400 && e->http_status < 500) {
+		/* a registry that refuses the mount outright (not with the
+		 * 202 of an upload instead): upload it */
+		xfer_log(w, 1, "push: cannot mount %s from %s: %s", d->digest.str, from, e->msg);
+		err_clear(e);
+		ret = reg_blob_send(&how, r, p->dst->repository, d, fd, NULL, e);
+	}
+	if (ret < 0 && from && fd < 0) {
+		err_prefix(e, "the layout lacks blob %s, and mounting it from '%s' failed",
+			   d->digest.str, from);
+		goto out;
+	}
+	if (ret < 0)
+		goto out;
+done:
+	if (how == REG_BLOB_EXISTED)
+		xfer_log(w, 1, "push: %s exists in %s/%s", d->digest.str, p->dst->registry,
+			 p->dst->repository);
+	else if (how == REG_BLOB_MOUNTED)
+		xfer_log(w, 1, "push: mounted %s from %s", d->digest.str, from);
+	else
+		xfer_log(w, 1, "push: uploaded %s (%lld bytes)", d->digest.str,
+			 (long long)d->size);
+	push_progress(p->env, w, d, how == REG_BLOB_EXISTED ? "exists" :
+			  how == REG_BLOB_MOUNTED ? "mount" : "push");
+out:
+	if (fd >= 0)
+		close(fd);
+	free(from);
 	return ret;
 }
 
@@ -231,48 +269,17 @@ int image_push_layout(struct digest *out, struct image_env *env, struct layout *
 		goto out;
 	if ((ret = image_env_reg(&r, env, dst->registry, e)) < 0)
 		goto out;
-	p.todo = calloc(p.plan.n_blobs ? p.plan.n_blobs : 1, sizeof(*p.todo));
-	if (!p.todo || buf_addf(&source, "%s/%s", dst->registry, dst->repository) < 0) {
+	if (buf_addf(&source, "%s/%s", dst->registry, dst->repository) < 0) {
 		ret = err_set(e, ERR_NOMEM, "out of memory");
 		goto out;
 	}
 
-	/* 1 and 2: what the registry has, what it can mount */
-	for (i = 0; i < p.plan.n_blobs; i++) {
-		const struct descriptor *d = &p.plan.blobs[i];
-		char *from;
-
-		env->n_blob_requests++;
-		ret = reg_blob_head(NULL, r, dst->repository, &d->digest, e);
-		if (ret == 0) {
-			image_log(env, 1, "push: %s exists in %s", d->digest.str, source.data);
-			push_progress(env, NULL, d, "exists");
-			continue;
-		}
-		if (ret != ERR_NOT_FOUND)
-			goto out;
-		err_clear(e);
-		if ((from = push_mount_source(&p, d))) {
-			env->n_blob_requests++;
-			ret = reg_blob_upload(r, dst->repository, d, -1, NULL, from, e);
-			if (ret == 0) {
-				image_log(env, 1, "push: mounted %s from %s", d->digest.str, from);
-				push_progress(env, NULL, d, "mount");
-			} else {
-				image_log(env, 1, "push: cannot mount %s from %s: %s", d->digest.str,
-					  from, e ? e->msg : "");
-				err_clear(e);
-			}
-			free(from);
-			if (ret == 0)
-				continue;
-		}
-		p.todo[p.n_todo++] = &p.plan.blobs[i];
-	}
-
-	/* 3: upload */
-	env->n_blob_requests += p.n_todo;
-	if ((ret = xfer_run(env, p.n_todo, 0, push_upload_job, &p, e)) < 0)
+	/* every blob on a worker: HEAD, mount or upload (jobs at a time); the
+	 * ping first, here, so that the workers take its answer */
+	if ((ret = reg_connect(r, e)) < 0)
+		goto out;
+	env->n_blob_requests += p.plan.n_blobs;
+	if ((ret = xfer_run(env, p.plan.n_blobs, 0, push_blob_job, &p, e)) < 0)
 		goto out;
 
 	/* manifests, the root last */
@@ -290,7 +297,6 @@ int image_push_layout(struct digest *out, struct image_env *env, struct layout *
 out:
 	manifest_release(&root);
 	xfer_plan_release(&p.plan);
-	free(p.todo);
 	buf_release(&source);
 	return ret;
 }

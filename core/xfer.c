@@ -19,6 +19,8 @@ struct xfer_pool {
 	void *arg;
 	int rc;			/* the first failure */
 	struct err e;
+	pthread_mutex_t reg_lock;	/* guards tmpl */
+	struct reg *tmpl[2];		/* a pinged session per side (worker_adopt) */
 };
 
 static int xfer_creds(struct reg_creds *out, void *arg, const char *registry, struct err *e)
@@ -36,6 +38,48 @@ int xfer_retryable(const struct err *e)
 {
 	return e->code == ERR_NETWORK || e->http_status == 408 || e->http_status == 429 ||
 	       e->http_status >= 500;
+}
+
+/* Mirror lines from this worker's sessions, under the pool's lock. */
+static void xfer_mirror_log(void *arg, int level, const char *line)
+{
+	xfer_log(arg, level, "%s", line);
+}
+
+/* Gives the worker's new session of `registry` what a ping learns (scheme,
+ * auth, tokens), so that the workers do not each probe TLS and ping: from
+ * the env's session when it has pinged (the caller's thread waits in
+ * xfer_run(), so reading it is safe), else from one ping made once for the
+ * pool on a template session, which is never used for anything else. */
+static int worker_adopt(struct xfer_worker *w, enum xfer_side side, const char *registry,
+			struct err *e)
+{
+	struct xfer_pool *p = w->pool;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < w->env->n_regs; i++)
+		if (!strcmp(w->env->reg_names[i], registry) &&
+		    (rc = reg_adopt(w->reg[side], w->env->regs[i], e)) != 0)
+			return rc < 0 ? rc : 0;
+	pthread_mutex_lock(&p->reg_lock);
+	if (!p->tmpl[side]) {
+		struct reg *t = NULL;
+		/* over this worker's HTTP client: the connection stays for it */
+		rc = image_env_reg_open(&t, w->env, &w->opts[side], registry, e);
+		if (rc == 0 && (rc = reg_connect(t, e)) < 0) {
+			reg_free(t);
+			t = NULL;
+		}
+		if (rc < 0) {
+			pthread_mutex_unlock(&p->reg_lock);
+			return rc;
+		}
+		p->tmpl[side] = t;
+	}
+	rc = reg_adopt(w->reg[side], p->tmpl[side], e);
+	pthread_mutex_unlock(&p->reg_lock);
+	return rc < 0 ? rc : 0;
 }
 
 int xfer_worker_reg(struct reg **out, struct xfer_worker *w, enum xfer_side side,
@@ -61,11 +105,14 @@ int xfer_worker_reg(struct reg **out, struct xfer_worker *w, enum xfer_side side
 	w->reg_name[side] = strdup(registry);
 	if (!w->reg_name[side])
 		return err_set(e, ERR_NOMEM, "out of memory");
-	if ((rc = reg_open(&w->reg[side], &w->opts[side], registry, e)) < 0) {
+	if ((rc = image_env_reg_open(&w->reg[side], w->env, &w->opts[side], registry, e)) < 0) {
 		free(w->reg_name[side]);
 		w->reg_name[side] = NULL;
 		return rc;
 	}
+	reg_mirror_log_set(w->reg[side], xfer_mirror_log, w);
+	if ((rc = worker_adopt(w, side, registry, e)) < 0)
+		return rc;
 	*out = w->reg[side];
 	return 0;
 }
@@ -178,6 +225,7 @@ int xfer_run(struct image_env *env, size_t n, unsigned flags, xfer_job_fn *fn, v
 	p.fn = fn;
 	p.arg = arg;
 	pthread_mutex_init(&p.lock, NULL);
+	pthread_mutex_init(&p.reg_lock, NULL);
 	nw = env->jobs > 1 ? (size_t)env->jobs : 1;
 	if (nw > n)
 		nw = n;
@@ -218,6 +266,9 @@ out:
 		worker_release(&ws[i]);
 	free(ws);
 	free(tids);
+	reg_free(p.tmpl[0]);
+	reg_free(p.tmpl[1]);
+	pthread_mutex_destroy(&p.reg_lock);
 	pthread_mutex_destroy(&p.lock);
 	return ret;
 }

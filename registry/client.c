@@ -45,6 +45,12 @@ struct reg {
 	struct reg_token tokens[MAX_TOKENS];
 	size_t n_tokens;
 	int sent_creds;		/* the last request carried credentials */
+	/* Mirrors tried first for reads (reg_mirror_add), owned. */
+	struct reg **mirrors;
+	char **mirror_prefixes;	/* repository prefix of each, or NULL */
+	size_t n_mirrors;
+	void (*mirror_log)(void *arg, int level, const char *line);
+	void *mirror_log_arg;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -304,12 +310,57 @@ void reg_free(struct reg *r)
 		secret_free(r->tokens[i].value);
 	}
 	reg_creds_release(&r->creds);
+	for (i = 0; i < r->n_mirrors; i++) {
+		reg_free(r->mirrors[i]);
+		free(r->mirror_prefixes[i]);
+	}
+	free(r->mirrors);
+	free(r->mirror_prefixes);
 	free(r->name);
 	free(r->host);
 	free(r->base);
 	free(r->realm);
 	free(r->service);
 	free(r);
+}
+
+static int reg_ping(struct reg *r, struct err *e);
+
+int reg_connect(struct reg *r, struct err *e)
+{
+	return reg_ping(r, e);
+}
+
+int reg_adopt(struct reg *r, const struct reg *from, struct err *e)
+{
+	size_t i;
+
+	if (r == from || r->base || !from->base || strcmp(r->name, from->name) ||
+	    strcmp(r->host, from->host) || r->o.insecure != from->o.insecure)
+		return 0;
+	free(r->realm);
+	free(r->service);
+	r->realm = from->realm ? strdup(from->realm) : NULL;
+	r->service = from->service ? strdup(from->service) : NULL;
+	if ((from->realm && !r->realm) || (from->service && !r->service))
+		goto nomem;
+	for (i = 0; i < from->n_tokens && r->n_tokens < MAX_TOKENS; i++) {
+		char *sc = strdup(from->tokens[i].scope), *v = strdup(from->tokens[i].value);
+		if (!sc || !v) {
+			free(sc);
+			secret_free(v);
+			goto nomem;
+		}
+		r->tokens[r->n_tokens].scope = sc;
+		r->tokens[r->n_tokens++].value = v;
+	}
+	r->auth = from->auth;
+	if (!(r->base = strdup(from->base)))	/* last: the session is now pinged */
+		goto nomem;
+	return 1;
+nomem:
+	r->auth = AUTH_NONE;
+	return nomem(e);
 }
 
 const char *reg_name(const struct reg *r)
@@ -384,7 +435,16 @@ static int reg_ping(struct reg *r, struct err *e)
 		return 0;
 	http_response_init(&resp);
 	auth_challenges_init(&ch);
-	if (r->loopback && !r->o.insecure) {
+	if (r->o.scheme && !strcmp(r->o.scheme, "https"))
+		allow_http = 0;
+	if (r->o.scheme && !strcmp(r->o.scheme, "http")) {
+		/* A mirror written as http://: that scheme only. */
+		if ((rc = ping_one(r, "http", &resp, 0, 0, e)) < 0) {
+			ret = err_prefix(e, "cannot connect to registry '%s' over http", r->name);
+			goto out;
+		}
+		scheme = "http";
+	} else if (r->loopback && !r->o.insecure) {
 		/* Most loopback registries speak plain http: find out without
 		 * loading the system's CAs (a probe whose answer is not used),
 		 * and ping again verified only when TLS is spoken. */
@@ -959,8 +1019,8 @@ static int url_manifest(struct buf *url, struct buf *what, const char *method, s
 	return buf_failed(url) || buf_failed(what) ? ERR_NOMEM : 0;
 }
 
-int reg_manifest_get(struct manifest *out, struct reg *r, const struct ref *ref,
-		     struct err *e)
+static int manifest_get_one(struct manifest *out, struct reg *r, const struct ref *ref,
+			    struct err *e)
 {
 	struct http_request req;
 	struct http_response resp;
@@ -1005,17 +1065,18 @@ int reg_manifest_get(struct manifest *out, struct reg *r, const struct ref *ref,
 			      MT_DOCKER_SCHEMA1);
 		goto out;
 	}
+	/* by digest: the bytes are checked before the parser sees them */
+	if (ref->digest) {
+		if ((ret = digest_parse(&want, ref->digest, e)) < 0 ||
+		    (ret = digest_check(&want, resp.body.data, resp.body.len, NULL,
+					what.data, e)) < 0)
+			goto out;
+	}
 	if ((ret = manifest_parse(out, resp.body.data, resp.body.len,
 				  ct && mt_classify(ct) != MT_KIND_UNKNOWN ? ct : NULL,
 				  r->o.manifest_max, e)) < 0) {
 		err_prefix(e, "%s", what.data);
 		goto out;
-	}
-	if (ref->digest) {
-		if ((ret = digest_parse(&want, ref->digest, e)) < 0 ||
-		    (ret = digest_check(&want, out->raw.data, out->raw.len, &out->digest,
-					what.data, e)) < 0)
-			goto out;
 	}
 	dcd = http_response_header(&resp, "docker-content-digest");
 	if (dcd && *dcd) {
@@ -1059,8 +1120,8 @@ static int parse_size(int64_t *out, const char *s)
 	return 0;
 }
 
-int reg_manifest_head(struct descriptor *out, struct reg *r, const struct ref *ref,
-		      struct err *e)
+static int manifest_head_one(struct descriptor *out, struct reg *r, const struct ref *ref,
+			     struct err *e)
 {
 	struct http_request req;
 	struct http_response resp;
@@ -1104,7 +1165,7 @@ int reg_manifest_head(struct descriptor *out, struct reg *r, const struct ref *r
 	    digest_parse(&out->digest, dcd, NULL) < 0) {
 		/* not enough to go on: fetch it */
 		struct manifest m;
-		ret = reg_manifest_get(&m, r, ref, e);
+		ret = manifest_get_one(&m, r, ref, e);
 		if (ret < 0)
 			goto out;
 		out->media_type = strdup(m.media_type ? m.media_type : "");
@@ -1281,8 +1342,8 @@ static int blob_sink_cb(void *arg, const char *data, size_t len, struct err *e)
 			return 0;
 	}
 	if (bs->want >= 0 && (int64_t)len > bs->want - bs->got)
-		return err_set(e, ERR_DIGEST, "%s: the registry sent more than the %" PRId64
-			       " bytes the descriptor announces", bs->what, bs->want);
+		return err_set(e, ERR_DIGEST, "the registry sent more than the %" PRId64
+			       " bytes the descriptor announces", bs->want);	/* callers prefix bs->what */
 	if (bs->hashing && (rc = digest_ctx_update(&bs->ctx, data, len, e)) < 0)
 		return rc;
 	bs->got += (int64_t)len;
@@ -1366,8 +1427,8 @@ static int blob_names(struct buf *url, struct buf *what, struct reg *r, const ch
 	return buf_failed(url) || buf_failed(what) ? ERR_NOMEM : 0;
 }
 
-int reg_blob_get(struct reg *r, const char *repo, const struct descriptor *d,
-		 http_sink_fn sink, void *arg, struct err *e)
+static int blob_get_one(struct reg *r, const char *repo, const struct descriptor *d,
+			http_sink_fn sink, void *arg, struct err *e)
 {
 	struct buf url = BUF_INIT, what = BUF_INIT, scope = BUF_INIT;
 	struct blob_sink bs;
@@ -1410,8 +1471,8 @@ struct blob_job {
 	int ready;		/* req and resp initialised */
 };
 
-int reg_blobs_get(struct reg *r, const char *repo, struct reg_blob_fetch *fs, size_t n,
-		  int parallel, unsigned flags, struct err *e)
+static int blobs_get_one(struct reg *r, const char *repo, struct reg_blob_fetch *fs, size_t n,
+			 int parallel, unsigned flags, struct err *e)
 {
 	struct buf scope = BUF_INIT, av = BUF_INIT;
 	struct blob_job *jobs = NULL;
@@ -1611,6 +1672,7 @@ struct upload {
 	const char *scope;
 	const char *what;
 	int retryable;		/* the last failure may go away on another try */
+	int mounted;		/* the registry answered the mount with 201 */
 };
 
 static int upload_fail(struct upload *u, const struct http_response *resp, struct err *e)
@@ -1681,6 +1743,7 @@ static int upload_once(struct upload *u, const char *mount_from, struct err *e)
 		goto out;
 	}
 	if (mount_from && resp.status == 201) {
+		u->mounted = 1;
 		ret = 0;	/* mounted */
 		goto out;
 	}
@@ -1793,8 +1856,9 @@ out:
 	return ret;
 }
 
-int reg_blob_upload(struct reg *r, const char *repo, const struct descriptor *d, int fd,
-		    const void *data, const char *mount_from, struct err *e)
+static int blob_upload(enum reg_blob_how *out_how, struct reg *r, const char *repo,
+		       const struct descriptor *d, int fd, const void *data,
+		       const char *mount_from, struct err *e)
 {
 	struct buf scope = BUF_INIT, what = BUF_INIT;
 	struct upload u;
@@ -1820,6 +1884,8 @@ int reg_blob_upload(struct reg *r, const char *repo, const struct descriptor *d,
 		ret = nomem(e);
 		goto out;
 	}
+	if (out_how)
+		*out_how = REG_BLOB_EXISTED;
 	ret = blob_head_scoped(NULL, r, repo, &d->digest, scope.data, e);
 	if (ret == 0)
 		goto out;
@@ -1839,10 +1905,25 @@ int reg_blob_upload(struct reg *r, const char *repo, const struct descriptor *d,
 		if (ret == 0 || !u.retryable)
 			break;
 	}
+	if (ret == 0 && out_how)
+		*out_how = u.mounted ? REG_BLOB_MOUNTED : REG_BLOB_UPLOADED;
 out:
 	buf_release(&scope);
 	buf_release(&what);
 	return ret;
+}
+
+int reg_blob_upload(struct reg *r, const char *repo, const struct descriptor *d, int fd,
+		    const void *data, const char *mount_from, struct err *e)
+{
+	return blob_upload(NULL, r, repo, d, fd, data, mount_from, e);
+}
+
+int reg_blob_send(enum reg_blob_how *out, struct reg *r, const char *repo,
+		  const struct descriptor *d, int fd, const char *mount_from, struct err *e)
+{
+	*out = REG_BLOB_EXISTED;
+	return blob_upload(out, r, repo, d, fd, NULL, mount_from, e);
 }
 
 int reg_blob_upload_stream(struct reg *r, const char *repo, const struct descriptor *d,
@@ -2097,7 +2178,7 @@ int reg_referrers(struct manifest *out_index, struct reg *r, const char *repo,
 		ret = nomem(e);
 		goto out;
 	}
-	ret = reg_manifest_get(out_index, r, &fb, e);
+	ret = manifest_get_one(out_index, r, &fb, e);
 	if (ret == ERR_NOT_FOUND) {
 		err_clear(e);
 		ret = manifest_parse(out_index, empty_index, sizeof(empty_index) - 1, MT_OCI_INDEX,
@@ -2187,4 +2268,274 @@ int reg_token(char **out, struct reg *r, const char *repo, int push, struct err 
 out:
 	buf_release(&scope);
 	return ret;
+}
+
+/* ---- mirrors -------------------------------------------------------------- */
+
+int reg_mirror_add(struct reg *r, struct reg *mirror, const char *prefix, struct err *e)
+{
+	struct reg **nm;
+	char **np, *p = NULL;
+
+	if (prefix && *prefix && !(p = strdup(prefix))) {
+		reg_free(mirror);
+		return nomem(e);
+	}
+	nm = realloc(r->mirrors, (r->n_mirrors + 1) * sizeof(*nm));
+	if (nm)
+		r->mirrors = nm;
+	np = nm ? realloc(r->mirror_prefixes, (r->n_mirrors + 1) * sizeof(*np)) : NULL;
+	if (np)
+		r->mirror_prefixes = np;
+	if (!nm || !np) {
+		free(p);
+		reg_free(mirror);
+		return nomem(e);
+	}
+	r->mirrors[r->n_mirrors] = mirror;
+	r->mirror_prefixes[r->n_mirrors] = p;
+	r->n_mirrors++;
+	return 0;
+}
+
+void reg_mirror_log_set(struct reg *r, void (*fn)(void *arg, int level, const char *line),
+			void *arg)
+{
+	r->mirror_log = fn;
+	r->mirror_log_arg = arg;
+}
+
+static void mirror_log(struct reg *r, size_t i, const char *repo, const char *what,
+		       const struct err *why)
+{
+	struct buf b = BUF_INIT;
+
+	if (!r->mirror_log)
+		return;
+	if (why)
+		buf_addf(&b, "mirror: %s failed for %s %s/%s, trying %s: %s", r->mirrors[i]->name,
+			 what, r->name, repo,
+			 i + 1 < r->n_mirrors ? r->mirrors[i + 1]->name : "the registry", why->msg);
+	else
+		buf_addf(&b, "mirror: %s served %s %s/%s", r->mirrors[i]->name, what, r->name,
+			 repo);
+	if (!buf_failed(&b))
+		r->mirror_log(r->mirror_log_arg, 1, b.data);
+	buf_release(&b);
+}
+
+/* Whether a read that failed on a mirror is tried on the next endpoint:
+ * anything but a local failure (containerd and podman fall back on any). */
+static int mirror_fallback(int rc)
+{
+	return rc != ERR_NOMEM && rc != ERR_USAGE;
+}
+
+/* The repository on mirror i: its prefix, a slash, the repository. */
+static int mirror_repo(struct buf *out, const struct reg *r, size_t i, const char *repo)
+{
+	buf_reset(out);
+	if (r->mirror_prefixes[i])
+		buf_addf(out, "%s/", r->mirror_prefixes[i]);
+	buf_addstr(out, repo);
+	return buf_failed(out) ? ERR_NOMEM : 0;
+}
+
+int reg_manifest_get(struct manifest *out, struct reg *r, const struct ref *ref,
+		     struct err *e)
+{
+	struct buf repo = BUF_INIT;
+	struct err e2 = ERR_INIT;
+	struct ref mref;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->n_mirrors; i++) {
+		if (mirror_repo(&repo, r, i, ref->repository) < 0) {
+			rc = nomem(e);
+			goto out;
+		}
+		mref = *ref;
+		mref.repository = repo.data;
+		err_clear(&e2);
+		if ((rc = manifest_get_one(out, r->mirrors[i], &mref, &e2)) == 0) {
+			mirror_log(r, i, ref->repository, "manifest", NULL);
+			goto out;
+		}
+		if (!mirror_fallback(rc)) {
+			if (e)
+				*e = e2;
+			goto out;
+		}
+		mirror_log(r, i, ref->repository, "manifest", &e2);
+	}
+	rc = manifest_get_one(out, r, ref, e);
+out:
+	buf_release(&repo);
+	return rc;
+}
+
+int reg_manifest_head(struct descriptor *out, struct reg *r, const struct ref *ref,
+		      struct err *e)
+{
+	struct buf repo = BUF_INIT;
+	struct err e2 = ERR_INIT;
+	struct ref mref;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->n_mirrors; i++) {
+		if (mirror_repo(&repo, r, i, ref->repository) < 0) {
+			rc = nomem(e);
+			goto out;
+		}
+		mref = *ref;
+		mref.repository = repo.data;
+		err_clear(&e2);
+		if ((rc = manifest_head_one(out, r->mirrors[i], &mref, &e2)) == 0) {
+			mirror_log(r, i, ref->repository, "manifest", NULL);
+			goto out;
+		}
+		if (!mirror_fallback(rc)) {
+			if (e)
+				*e = e2;
+			goto out;
+		}
+		mirror_log(r, i, ref->repository, "manifest", &e2);
+	}
+	rc = manifest_head_one(out, r, ref, e);
+out:
+	buf_release(&repo);
+	return rc;
+}
+
+/* Counts what reaches the caller's sink, so that a mirror that failed
+ * before sending anything can be replaced by the next endpoint. */
+struct counting_sink {
+	http_sink_fn sink;
+	void *arg;
+	int64_t n;
+};
+
+static int counting_sink_cb(void *arg, const char *data, size_t len, struct err *e)
+{
+	struct counting_sink *c = arg;
+
+	c->n += (int64_t)len;
+	return c->sink(c->arg, data, len, e);
+}
+
+int reg_blob_get(struct reg *r, const char *repo, const struct descriptor *d,
+		 http_sink_fn sink, void *arg, struct err *e)
+{
+	struct buf mrepo = BUF_INIT;
+	struct counting_sink cs = { sink, arg, 0 };
+	struct err e2 = ERR_INIT;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->n_mirrors; i++) {
+		if (mirror_repo(&mrepo, r, i, repo) < 0) {
+			rc = nomem(e);
+			goto out;
+		}
+		err_clear(&e2);
+		cs.n = 0;
+		rc = blob_get_one(r->mirrors[i], mrepo.data, d, counting_sink_cb, &cs, &e2);
+		if (rc == 0) {
+			mirror_log(r, i, repo, "blob", NULL);
+			goto out;
+		}
+		if (cs.n || !mirror_fallback(rc)) {
+			/* the sink has seen bytes: the caller must start over */
+			if (e)
+				*e = e2;
+			goto out;
+		}
+		mirror_log(r, i, repo, "blob", &e2);
+	}
+	rc = blob_get_one(r, repo, d, sink, arg, e);
+out:
+	buf_release(&mrepo);
+	return rc;
+}
+
+int reg_blobs_get(struct reg *r, const char *repo, struct reg_blob_fetch *fs, size_t n,
+		  int parallel, unsigned flags, struct err *e)
+{
+	struct buf mrepo = BUF_INIT;
+	struct reg_blob_fetch *sub = NULL;
+	size_t *idx = NULL, n_pending = n, i, k, m;
+	struct err e2 = ERR_INIT;
+	int rc = 0;
+
+	if (!r->n_mirrors)
+		return blobs_get_one(r, repo, fs, n, parallel, flags, e);
+	sub = calloc(n ? n : 1, sizeof(*sub));
+	idx = calloc(n ? n : 1, sizeof(*idx));
+	if (!sub || !idx) {
+		rc = nomem(e);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		idx[i] = i;
+		fs[i].rc = ERR_FAIL;
+		err_clear(&fs[i].err);
+		fs[i].done = 0;
+	}
+	for (m = 0; m <= r->n_mirrors && n_pending; m++) {
+		int last = m == r->n_mirrors;
+		size_t left = 0, served = 0;
+		for (k = 0; k < n_pending; k++) {
+			memset(&sub[k], 0, sizeof(sub[k]));
+			sub[k].d = fs[idx[k]].d;
+			sub[k].sink = fs[idx[k]].sink;
+			sub[k].arg = fs[idx[k]].arg;
+		}
+		err_clear(&e2);
+		if (last) {
+			blobs_get_one(r, repo, sub, n_pending, parallel, flags, &e2);
+		} else {
+			if (mirror_repo(&mrepo, r, m, repo) < 0) {
+				rc = nomem(e);
+				goto out;
+			}
+			blobs_get_one(r->mirrors[m], mrepo.data, sub, n_pending, parallel, flags,
+				      &e2);
+		}
+		for (k = 0; k < n_pending; k++) {
+			struct reg_blob_fetch *f = &fs[idx[k]];
+			f->rc = sub[k].rc;
+			f->err = sub[k].err;
+			f->done = sub[k].done;
+			if (!last && f->rc < 0 && !f->done && mirror_fallback(f->rc)) {
+				if (!left)
+					mirror_log(r, m, repo, "blobs", &f->err);
+				idx[left++] = idx[k];
+			} else if (!last && f->rc == 0) {
+				served++;
+			}
+		}
+		if (served) {
+			struct buf what = BUF_INIT;
+			buf_addf(&what, "%zu blob%s", served, served == 1 ? "" : "s");
+			if (!buf_failed(&what))
+				mirror_log(r, m, repo, what.data, NULL);
+			buf_release(&what);
+		}
+		n_pending = left;
+	}
+	for (i = 0; i < n; i++) {
+		if (fs[i].rc < 0) {
+			rc = fs[i].rc;
+			if (e)
+				*e = fs[i].err;
+			break;
+		}
+	}
+out:
+	free(sub);
+	free(idx);
+	buf_release(&mrepo);
+	return rc;
 }

@@ -64,6 +64,9 @@ struct reg_client_opts {
 	/* PATCH chunk size for uploads; 0: one PATCH with the whole blob
 	 * (raised to the registry's OCI-Chunk-Min-Length when it asks). */
 	size_t upload_chunk;
+	/* "https" or "http": that scheme only (a mirror written with one);
+	 * NULL: https, then plain http where allowed (see above). */
+	const char *scheme;
 };
 
 struct reg;
@@ -75,6 +78,19 @@ int reg_open(struct reg **out, const struct reg_client_opts *o, const char *regi
 	     struct err *e);
 /* NULL is a no-op.  Zeroes the cached tokens and credentials. */
 void reg_free(struct reg *r);
+/* Pings the registry now (GET /v2/: the scheme, the auth scheme), as every
+ * request otherwise does when the session has not yet; once per session. */
+int reg_connect(struct reg *r, struct err *e);
+
+/* Gives `r`, a session that has not talked to its registry yet, what
+ * `from` (a session of the same registry and options, e.g. the main
+ * thread's) has learnt: the scheme, the auth scheme and its tokens, so
+ * that r's first request needs no ping (nor TLS probe) of its own: returns
+ * 1.  Returns 0 and does nothing when `r` has pinged, `from` has not, or is
+ * for another registry.  Reads `from`: it must not be in use on another
+ * thread meanwhile. */
+int reg_adopt(struct reg *r, const struct reg *from, struct err *e);
+
 /* The registry name given to reg_open(). */
 const char *reg_name(const struct reg *r);
 
@@ -90,6 +106,26 @@ int reg_auth_check(struct reg *r, struct err *e);
  * (zero it before freeing).  ERR_UNSUPPORTED when the registry does not use
  * bearer tokens (no challenge, or Basic). */
 int reg_token(char **out, struct reg *r, const char *repo, int push, struct err *e);
+
+/* ---- mirrors ---- */
+
+/* Registry mirrors, as containerd's hosts.toml and podman's registries.conf
+ * use them: the reads reg_manifest_get(), reg_manifest_head(),
+ * reg_blob_get() and reg_blobs_get() of `r` go to each mirror first, in the
+ * order added, at the same repository path (after `prefix/` when `prefix`
+ * is set), and fall back to the next mirror, then to `r`'s own registry,
+ * when a mirror fails or lacks the content (any error but ERR_NOMEM and
+ * ERR_USAGE).  A blob whose bytes already reached the sink is not retried
+ * elsewhere.  What is received is verified as from the registry itself.
+ * Writes, reg_blob_head() (existence at a destination), listings,
+ * referrers and tokens always use `r`'s registry.  `mirror` is a session
+ * opened with reg_open() on the mirror's host (so its own credentials);
+ * reg_mirror_add() takes ownership of it, even on failure. */
+int reg_mirror_add(struct reg *r, struct reg *mirror, const char *prefix, struct err *e);
+/* Called (level 1) with "mirror: HOST served manifest docker.io/library/x"
+ * or "mirror: HOST failed for ..., trying ...: why" lines; may be NULL. */
+void reg_mirror_log_set(struct reg *r, void (*fn)(void *arg, int level, const char *line),
+			void *arg);
 
 /* ---- manifests ---- */
 
@@ -172,6 +208,20 @@ int reg_blob_head(int64_t *out_size, struct reg *r, const char *repo,
  * the registry would not mount (the upload it started is cancelled). */
 int reg_blob_upload(struct reg *r, const char *repo, const struct descriptor *d, int fd,
 		    const void *data, const char *mount_from, struct err *e);
+
+/* What reg_blob_send() did. */
+enum reg_blob_how {
+	REG_BLOB_EXISTED = 0,	/* the HEAD found it: nothing sent */
+	REG_BLOB_MOUNTED,	/* the registry mounted it from `mount_from` */
+	REG_BLOB_UPLOADED,
+};
+
+/* reg_blob_upload() of a file (fd, or -1 with `mount_from` for a mount
+ * only), telling in *out which of HEAD, mount and upload got it there: one
+ * call where a caller would otherwise HEAD first and then upload (which
+ * HEADs again). */
+int reg_blob_send(enum reg_blob_how *out, struct reg *r, const char *repo,
+		  const struct descriptor *d, int fd, const char *mount_from, struct err *e);
 
 /* Uploads blob `d` (d->size bytes) to `repo` from a stream: `read` is
  * called for the next bytes and returns how many it wrote to `dst`

@@ -546,6 +546,7 @@ static void set_tls(struct job *j, CURL *h)
 	struct stat st;
 	size_t i, dl;
 	int no_verify = c->o.insecure || j->req->tls_probe;
+	int have_ca = 0;
 
 	if (no_verify) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -555,7 +556,7 @@ static void set_tls(struct job *j, CURL *h)
 			curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 		}
 	}
-	if (!c->certs_dirs.n || !(u = curl_url()))
+	if ((!c->certs_dirs.n && !c->o.n_hosts) || !(u = curl_url()))
 		goto out;
 	if (curl_url_set(u, CURLUPART_URL, j->url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
@@ -563,6 +564,23 @@ static void set_tls(struct job *j, CURL *h)
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		goto out;
 	curl_url_get(u, CURLUPART_PORT, &port, 0);
+	for (i = 0; i < c->o.n_hosts; i++) {
+		const struct http_host_tls *ht = &c->o.hosts[i];
+		size_t hl = strlen(host);
+		if (strncmp(ht->host, host, hl) ||
+		    (port ? ht->host[hl] != ':' || strcmp(ht->host + hl + 1, port) : ht->host[hl]))
+			continue;
+		if (ht->insecure && !no_verify) {
+			no_verify = 1;
+			curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+			curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+		}
+		if (ht->ca && !no_verify) {
+			curl_easy_setopt(h, CURLOPT_CAINFO, ht->ca);
+			have_ca = 1;
+		}
+		break;
+	}
 	for (i = 0; i < c->certs_dirs.n; i++) {
 		buf_reset(&path);
 		buf_addf(&path, "%s/%s%s%s/", c->certs_dirs.v[i], host, port ? ":" : "",
@@ -571,7 +589,7 @@ static void set_tls(struct job *j, CURL *h)
 			continue;
 		dl = path.len;
 		buf_addstr(&path, "ca.crt");
-		if (!no_verify && stat(path.data, &st) == 0)
+		if (!no_verify && !have_ca && stat(path.data, &st) == 0)
 			curl_easy_setopt(h, CURLOPT_CAINFO, path.data);
 		buf_setlen(&path, dl);
 		buf_addstr(&path, "client.cert");

@@ -28,6 +28,15 @@
 struct err;
 struct http_client;
 
+/* TLS settings of one host (the config file's per-registry "ca" and
+ * "insecure"). */
+struct http_host_tls {
+	const char *host;		/* "host[:port]" as in the URL */
+	const char *ca;			/* CA bundle verifying it instead of the
+					 * system's and certs.d's, or NULL */
+	int insecure;			/* no verification for this host */
+};
+
 struct http_client_opts {
 	const char *user_agent;		/* "hoist/1.2.3" */
 	int insecure;			/* skip TLS verification everywhere */
@@ -35,6 +44,10 @@ struct http_client_opts {
 	 * (docker's /etc/docker/certs.d, podman's /etc/containers/certs.d);
 	 * NULL-terminated, may be NULL. */
 	const char *const *certs_dirs;
+	/* Per-host TLS settings, before certs_dirs; borrowed: they must
+	 * outlive the client and its dups. */
+	const struct http_host_tls *hosts;
+	size_t n_hosts;
 	long connect_timeout_ms;	/* 0: 30 s */
 	long low_speed_time_s;		/* abort when < 1 KiB/s for this long; 0: 60 s */
 	int max_attempts;		/* 0: 3 */

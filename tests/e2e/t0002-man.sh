@@ -39,7 +39,7 @@ synopsis_lines() { section "$1" SYNOPSIS | sed 's/[*_\\]//g; s/[[:space:]]*++$//
 # The long options of section "$2:" of a help text in file $1.
 help_options() {
 	awk -v s="$2:" '$0 == s { on = 1; next } /^$/ { on = 0 } on' "$1" |
-		grep -oE '^ +(-[a-zA-Z], )?--[a-z0-9-]+' | sed 's/.*--/--/'
+		grep -oE '^ +(-[a-zA-Z], )?--[a-z0-9_-]+' | sed 's/.*--/--/'
 }
 
 expect_success "hoist help succeeds" hoist help

@@ -755,6 +755,133 @@ TEST(bomb_capped)
 	buf_release(&out);
 }
 
+/* Go's archive/tar never closed (umoci 0.4.7's layers): the last entry's
+ * data, without its padding and without the two end blocks.  Read as GNU
+ * tar and libarchive do; a cut inside data or a header is still refused. */
+TEST(unterminated_tar_accepted)
+{
+	unsigned char tar[512 * 4];
+	struct tar_reader *r = NULL;
+	struct tar_reader_opts ro;
+	struct tar_header h;
+	struct tar_result res;
+	struct strvec names = STRVEC_INIT;
+	struct memsrc m;
+	struct digest want;
+	struct err e = ERR_INIT;
+	char b[64];
+	ssize_t n;
+	size_t len = 512 * 2 + 3, chunk;
+
+	memset(tar, 0, sizeof(tar));
+	ustar_block(tar, "etc/", '5', 0, NULL);
+	ustar_block(tar + 512, "etc/x", '0', 3, NULL);
+	memcpy(tar + 1024, "hi\n", 3);
+	CHECK_RC(read_all(tar, len, 0, &e, &names), 0);
+	CHECK(names.n == 2);
+	strvec_clear(&names);
+	/* data and hashes: the bytes as they are, no padding hashed */
+	for (chunk = 0; chunk < 600; chunk += 511) {
+		m.p = tar;
+		m.len = len;
+		m.pos = 0;
+		m.chunk = chunk;
+		memset(&ro, 0, sizeof(ro));
+		ro.source = src_mem;
+		ro.source_arg = &m;
+		CHECK_RC(tar_reader_new(&r, &ro, &e), 0);
+		CHECK_RC(tar_reader_next(r, &h, &e), 1);
+		CHECK_RC(tar_reader_next(r, &h, &e), 1);
+		n = tar_reader_read(r, b, sizeof(b), &e);
+		CHECK(n == 3 && !memcmp(b, "hi\n", 3));
+		CHECK_RC(tar_reader_next(r, &h, &e), 0);
+		CHECK_RC(tar_reader_finish(r, &res, &e), 0);
+		CHECK(res.diff_size == (int64_t)len);
+		CHECK_RC(digest_buffer(&want, DIGEST_SHA256, tar, len, &e), 0);
+		CHECK(digest_equal(&res.diff_id, &want));
+		tar_reader_free(r);
+		r = NULL;
+	}
+	/* padded to the block, no end blocks; part of the padding */
+	CHECK_RC(read_all(tar, 512 * 3, 0, &e, NULL), 0);
+	CHECK_RC(read_all(tar, 512 * 2 + 100, 0, &e, NULL), 0);
+	/* one end block only */
+	CHECK_RC(read_all(tar, 512 * 4, 0, &e, NULL), 0);
+	/* cut inside the data, inside a header, right after a header */
+	CHECK_RC(read_all(tar, 512 * 2 + 2, 0, &e, NULL), ERR_INVALID);
+	CHECK(strstr(e.msg, "truncated") != NULL);
+	CHECK_RC(read_all(tar, 512 + 200, 0, &e, NULL), ERR_INVALID);
+	CHECK(read_all(tar, 512 * 2, 0, &e, NULL) < 0);
+}
+
+/* One file of `n` bytes, half random (xorshift: incompressible) and half
+ * text, gzip at `level`. */
+static int write_mixed(struct buf *out, size_t n, int level, struct tar_result *res)
+{
+	struct tar_writer_opts o = { TAR_COMPRESS_GZIP, level, 0, sink_buf, out };
+	struct tar_writer *w = NULL;
+	struct err e = ERR_INIT;
+	struct tar_header h;
+	unsigned char *d = malloc(n);
+	uint64_t x = 88172645463325252ull;
+	size_t i;
+	int rc;
+
+	if (!d)
+		return -1;
+	for (i = 0; i < n / 2; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		d[i] = (unsigned char)(x >> 24);
+	}
+	for (; i < n; i++)
+		d[i] = "the quick brown fox jumps over the lazy dog\n"[i % 44];
+	memset(&h, 0, sizeof(h));
+	h.path = "mixed.bin";
+	h.type = TAR_FILE;
+	h.mode = 0644;
+	h.size = (int64_t)n;
+	rc = tar_writer_new(&w, &o, &e);
+	if (!rc)
+		rc = tar_writer_add(w, &h, d, n, &e);
+	if (!rc)
+		rc = tar_writer_finish(w, res, &e);
+	tar_writer_free(w);
+	free(d);
+	return rc;
+}
+
+/* Incompressible stretches are stored, not deflated: still valid gzip, the
+ * same bytes every time, and the text still shrinks. */
+TEST(gzip_stores_incompressible_blocks)
+{
+	struct buf a = BUF_INIT, b = BUF_INIT, raw = BUF_INIT;
+	struct tar_result ra, rb;
+	struct digest d;
+	struct err e = ERR_INIT;
+	size_t n = 2u << 20;
+
+	CHECK_RC(write_mixed(&a, n, 1, &ra), 0);
+	CHECK_RC(write_mixed(&b, n, 1, &rb), 0);
+	CHECK(a.len == b.len && !memcmp(a.data, b.data, a.len));
+	/* random half ~stored (a few bytes a block), text half shrunk */
+	CHECK(a.len < n / 2 + n / 50);
+	CHECK(a.len > n / 2);
+	CHECK_RC(la_decompress(&raw, &a), 0);
+	CHECK(ra.diff_size == (int64_t)raw.len);
+	CHECK_RC(digest_buffer(&d, DIGEST_SHA256, raw.data, raw.len, &e), 0);
+	CHECK(digest_equal(&d, &ra.diff_id));
+	CHECK_RC(digest_buffer(&d, DIGEST_SHA256, a.data, a.len, &e), 0);
+	CHECK(digest_equal(&d, &ra.digest));
+	buf_reset(&b);
+	CHECK_RC(write_mixed(&b, n, 9, &rb), 0);
+	CHECK(digest_equal(&ra.diff_id, &rb.diff_id));
+	buf_release(&a);
+	buf_release(&b);
+	buf_release(&raw);
+}
+
 int main(void)
 {
 	RUN(compression_names);
@@ -770,7 +897,10 @@ int main(void)
 	RUN(hostile_long_names_capped);
 	RUN(hostile_huge_header_claims);
 	RUN(hostile_garbage_and_truncation);
+	RUN(unterminated_tar_accepted);
 	RUN(hostile_bitflips_do_not_crash);
 	RUN(bomb_capped);
+	RUN(gzip_stores_incompressible_blocks);
 	return test_done();
 }
+

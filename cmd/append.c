@@ -1,0 +1,557 @@
+/* append.c - `hoist append` and `hoist mutate`, as crane's: layers from tar
+ * files appended to a base, config and annotations changed.  The operation
+ * is core/mutate.h; this file turns the options into a mutate_spec and
+ * sends the result where -t/-o say. */
+#include "cmd/cmd.h"
+
+#include "cache/layout.h"
+#include "cmd/progress.h"
+#include "cmd/report.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/mutate.h"
+#include "core/ref.h"
+#include "core/tarball.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum mutate_out {
+	MOUT_PUSH = 0,
+	MOUT_CACHE,
+	MOUT_LAYOUT,
+	MOUT_TARBALL,
+};
+
+/* -o: FILE or tarball:FILE (a docker-save tarball), oci:DIR, cache. */
+static int mutate_output_parse(enum mutate_out *how, const char **path, const char *o)
+{
+	*path = NULL;
+	if (!strcmp(o, "cache")) {
+		*how = MOUT_CACHE;
+	} else if (!strncmp(o, "oci:", 4)) {
+		*how = MOUT_LAYOUT;
+		*path = o + 4;
+	} else if (!strncmp(o, "tarball:", 8)) {
+		*how = MOUT_TARBALL;
+		*path = o + 8;
+	} else {
+		*how = MOUT_TARBALL;
+		*path = o;
+	}
+	return *path && !**path ? -1 : 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* Mutates into a scratch layout and pushes to `dst` (by the new digest when
+ * dst names no tag). */
+static int mutate_push(struct ctx *ctx, const struct mutate_spec *s, const struct ref *dst)
+{
+	struct buf dir = BUF_INIT, name = BUF_INIT;
+	struct mutate_result r;
+	struct layout *l = NULL;
+	struct descriptor d;
+	struct err e = ERR_INIT;
+	struct digest dg;
+	struct ref to = *dst;
+	int ret = EXIT_FAIL;
+
+	mutate_result_init(&r);
+	descriptor_init(&d);
+	if (buf_addf(&dir, "%s/hoist-mutate-XXXXXX", ctx_tmp_dir()) < 0) {
+		report_error("out of memory");
+		goto out;
+	}
+	if (!mkdtemp(dir.data)) {
+		report_error("cannot make a temporary directory '%s': %s", dir.data,
+			     strerror(errno));
+		buf_reset(&dir);
+		goto out;
+	}
+	if (layout_open(&l, dir.data, LAYOUT_CREATE, &e) < 0) {
+		ret = report_err(&e, "cannot make a scratch layout in '%s'", dir.data);
+		goto out;
+	}
+	if (image_mutate(&r, &ctx->env, s, l, 0, &e) < 0) {
+		ret = report_err(&e, "cannot %s", ctx->cmd_name);
+		goto out;
+	}
+	if (!(d.media_type = strdup(r.manifest.media_type))) {
+		report_error("out of memory");
+		goto out;
+	}
+	d.digest = r.manifest.digest;
+	d.size = (int64_t)r.manifest.raw.len;
+	if (layout_index_set(l, "mutate", &d, &e) < 0) {
+		ret = report_err(&e, "cannot %s", ctx->cmd_name);
+		goto out;
+	}
+	if (!to.tag && !to.digest)
+		to.digest = d.digest.str;
+	if (image_mutate_push(&dg, &ctx->env, &r, l, "mutate", &to, &e) < 0) {
+		ret = report_err(&e, "cannot push to '%s/%s'", to.registry, to.repository);
+		goto out;
+	}
+	if (ref_format_name(&name, &to) < 0) {
+		report_error("out of memory");
+		goto out;
+	}
+	printf("%s@%s\n", name.data, dg.str);
+	ret = EXIT_OK;
+out:
+	layout_free(l);
+	if (dir.len)
+		nftw(dir.data, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	descriptor_release(&d);
+	mutate_result_release(&r);
+	buf_release(&dir);
+	buf_release(&name);
+	return ret;
+}
+
+/* Mutates into a layout (the cache, an oci: directory) with the base's
+ * blobs, names it, and writes a tarball when asked. */
+static int mutate_local(struct ctx *ctx, const struct mutate_spec *s, enum mutate_out how,
+			const char *path, const struct ref *tag)
+{
+	struct mutate_result r;
+	struct layout *l = NULL, *dst;
+	struct descriptor d;
+	struct image_pulled img;
+	struct buf name = BUF_INIT;
+	struct err e = ERR_INIT;
+	int ret = EXIT_FAIL;
+
+	mutate_result_init(&r);
+	descriptor_init(&d);
+	memset(&img, 0, sizeof(img));
+	if (how == MOUT_LAYOUT) {
+		if (layout_open(&l, path, LAYOUT_CREATE, &e) < 0) {
+			ret = report_err(&e, "cannot open the layout '%s'", path);
+			goto out;
+		}
+		dst = l;
+	} else {
+		dst = ctx->cache;
+	}
+	if (image_mutate(&r, &ctx->env, s, dst, MUTATE_WITH_BASE, &e) < 0) {
+		ret = report_err(&e, "cannot %s", ctx->cmd_name);
+		goto out;
+	}
+	if (how == MOUT_TARBALL && r.manifest.kind != MT_KIND_MANIFEST) {
+		report_error("a tarball holds images, and '%s' is an index", s->base);
+		report_hint("pick one image with --platform <os/arch>");
+		goto out;
+	}
+	if (!(d.media_type = strdup(r.manifest.media_type))) {
+		report_error("out of memory");
+		goto out;
+	}
+	d.digest = r.manifest.digest;
+	d.size = (int64_t)r.manifest.raw.len;
+	if (how == MOUT_LAYOUT || (how == MOUT_CACHE && tag)) {
+		if (how == MOUT_LAYOUT ? buf_addstr(&name, "latest") < 0 : ref_format(&name, tag) < 0) {
+			report_error("out of memory");
+			goto out;
+		}
+		if (layout_index_set(dst, name.data, &d, &e) < 0) {
+			ret = report_err(&e, "cannot name the image '%s'", name.data);
+			goto out;
+		}
+	}
+	if (how == MOUT_TARBALL) {
+		struct ref anon = { (char *)"localhost", (char *)"hoist-mutate", NULL, NULL };
+		img.desc = d;
+		if (image_tarball_write(path, dst, tag && tag->tag ? tag : &anon, &img, 1, &e) < 0) {
+			ret = report_err(&e, "cannot write the tarball '%s'", path);
+			goto out;
+		}
+	}
+	printf("%s\n", r.manifest.digest.str);
+	ret = EXIT_OK;
+out:
+	layout_free(l);
+	descriptor_release(&d);
+	mutate_result_release(&r);
+	buf_release(&name);
+	return ret;
+}
+
+/* Runs the spec: pushed to `tag` or written where `output` says. */
+static int mutate_run(struct ctx *ctx, const struct opt_spec *spec, const struct mutate_spec *s,
+		      const char *output, const struct ref *tag)
+{
+	enum mutate_out how = MOUT_PUSH;
+	const char *path = NULL;
+	struct progress *pr;
+	int ret;
+
+	if (output && mutate_output_parse(&how, &path, output) < 0)
+		return opt_usage_error(spec, "-o '%s': use <file>, tarball:<file>, oci:<dir> "
+				       "or cache", output);
+	pr = progress_new(ctx);
+	ctx->env.progress = pr ? progress_update : NULL;
+	ctx->env.progress_arg = pr;
+	if (how == MOUT_PUSH)
+		ret = mutate_push(ctx, s, tag);
+	else
+		ret = mutate_local(ctx, s, how, path, tag);
+	progress_free(pr);
+	ctx->env.progress = NULL;
+	return ret;
+}
+
+/* K=V into a kvlist (an empty V is fine); `env` checks K as a variable name. */
+static int mutate_kv(struct kvlist *kv, const char *what, const char *s, int env)
+{
+	const char *eq = strchr(s, '=');
+	char *k;
+	int rc;
+
+	if (!eq || eq == s) {
+		report_error("%s '%s' is not KEY=VALUE", what, s);
+		return EXIT_USAGE;
+	}
+	if (!(k = strndup(s, (size_t)(eq - s)))) {
+		report_error("out of memory");
+		return EXIT_FAIL;
+	}
+	if (env && strpbrk(k, " \t\n")) {
+		report_error("%s '%s': the name '%s' has white space", what, s, k);
+		free(k);
+		return EXIT_USAGE;
+	}
+	rc = kvlist_set(kv, k, eq + 1);
+	free(k);
+	if (rc < 0) {
+		report_error("out of memory");
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+/* --entrypoint/--cmd: a JSON array of strings, else comma-separated as
+ * crane's string slices; "" clears. */
+static int mutate_argv(struct strvec *out, const char *what, const char *s)
+{
+	struct json *j = NULL;
+	struct err e = ERR_INIT;
+	size_t i;
+	int ret = EXIT_FAIL;
+
+	if (s[0] == '[') {
+		if (json_parse(&j, s, strlen(s), &e) < 0 || json_kind_of(j) != JSON_ARRAY) {
+			report_error("%s '%s' is not a JSON array of strings", what, s);
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		for (i = 0; i < json_array_len(j); i++) {
+			const char *v = json_str(json_array_get(j, i));
+			if (!v) {
+				report_error("%s '%s' is not a JSON array of strings", what, s);
+				ret = EXIT_USAGE;
+				goto out;
+			}
+			if (strvec_push(out, v) < 0)
+				goto nomem;
+		}
+	} else {
+		const char *p = s;
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			char *v = strndup(p, n);
+			if (!v || strvec_push_nodup(out, v) < 0)
+				goto nomem;
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+	}
+	ret = EXIT_OK;
+	goto out;
+nomem:
+	report_error("out of memory");
+out:
+	json_free(j);
+	return ret;
+}
+
+static int mutate_compression(struct mutate_spec *s, const struct opt_spec *spec,
+			      const char *comp, int level)
+{
+	struct err e = ERR_INIT;
+
+	if (comp && tar_compression_parse(&s->compression, comp, &e) < 0)
+		return opt_usage_error(spec, "--compression: %s", e.msg);
+	if (tar_compression_level_check(s->compression, level, &e) < 0)
+		return opt_usage_error(spec, "--compression-level: %s", e.msg);
+	s->level = level;
+	return EXIT_OK;
+}
+
+/* SOURCE_DATE_EPOCH, as reproducible-builds.org defines it; 0 when unset. */
+static int mutate_epoch(int64_t *out)
+{
+	const char *v = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	long long t;
+
+	*out = 0;
+	if (!v || !*v)
+		return EXIT_OK;
+	errno = 0;
+	t = strtoll(v, &end, 10);
+	if (errno || *end || t < 0 || t > 253402300799LL) {
+		report_error("SOURCE_DATE_EPOCH '%s' is not a number of seconds", v);
+		return EXIT_USAGE;
+	}
+	*out = t;
+	return EXIT_OK;
+}
+
+static int mutate_layers(struct mutate_spec *s, const struct strvec *files)
+{
+	size_t i;
+
+	for (i = 0; i < files->n; i++)
+		if (strvec_push(&s->layers, files->v[i]) < 0) {
+			report_error("out of memory");
+			return EXIT_FAIL;
+		}
+	return EXIT_OK;
+}
+
+int cmd_append(int argc, char **argv, struct ctx *ctx)
+{
+	static const char *const usage[] = {
+		"hoist append [options] [-b <image>] -f <layer.tar>... -t <image>",
+		"hoist append [options] [-b <image>] -f <layer.tar>... -o <file>",
+		NULL,
+	};
+	const char *base = NULL, *tag = NULL, *output = NULL, *comp = NULL;
+	int level = 0, base_annot = 0, oci_empty = 0;
+	struct strvec files = STRVEC_INIT;
+	struct opt opts[] = {
+		OPT_STRING('b', "base", &base, "<image>", "the base image (default: empty)"),
+		OPT_STRING_LIST('f', "new_layer", &files, "<file>",
+				"a tar file (plain, gzip or zstd) to append as a layer"),
+		OPT_STRING_LIST(0, "new-layer", &files, "<file>", "the same as --new_layer"),
+		OPT_STRING('t', "new_tag", &tag, "<image>", "push the result to this image"),
+		OPT_STRING(0, "new-tag", &tag, "<image>", "the same as --new_tag"),
+		OPT_STRING('o', "output", &output, "<file>",
+			   "a docker-save tarball (or oci:<dir>, cache) instead of pushing"),
+		OPT_FLAG(0, "set-base-image-annotations", &base_annot,
+			 "annotate the result with the base image's name and digest"),
+		OPT_FLAG(0, "oci-empty-base", &oci_empty,
+			 "the empty base has OCI media types, not Docker's"),
+		OPT_STRING(0, "compression", &comp, "<alg>",
+			   "for uncompressed tar files: gzip (default, level 1), zstd or none"),
+		OPT_INT(0, "compression-level", &level, "<n>", 0, 19,
+			"compression level (gzip 1-9, zstd 1-19)"),
+		OPT_END(),
+	};
+	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
+	struct mutate_spec s;
+	struct ref dst = REF_INIT;
+	struct err e = ERR_INIT;
+	int ret = EXIT_FAIL, rc;
+
+	mutate_spec_init(&s);
+	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
+	if (rc != OPT_CONTINUE) {
+		ret = rc;
+		goto out;
+	}
+	if (argc > 0) {
+		ret = opt_usage_error(&spec, "too many arguments");
+		goto out;
+	}
+	if (!files.n) {
+		ret = opt_usage_error(&spec, "nothing to append: give -f <layer.tar>");
+		goto out;
+	}
+	if (!tag && !output) {
+		ret = opt_usage_error(&spec, "give -t <image> to push to, or -o <file>");
+		goto out;
+	}
+	if ((rc = mutate_compression(&s, &spec, comp, level)) != EXIT_OK ||
+	    (rc = mutate_epoch(&s.created)) != EXIT_OK || (rc = mutate_layers(&s, &files)) != EXIT_OK) {
+		ret = rc;
+		goto out;
+	}
+	if (tag && ref_parse(&dst, tag, 0, &e) < 0) {
+		report_err(&e, "-t");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	s.oci_empty_base = oci_empty;
+	s.base_annotations = base_annot;
+	if ((base && !(s.base = strdup(base))) || !(s.history_verb = strdup("hoist append"))) {
+		report_error("out of memory");
+		goto out;
+	}
+	ret = mutate_run(ctx, &spec, &s, output, tag ? &dst : NULL);
+out:
+	ref_release(&dst);
+	mutate_spec_release(&s);
+	strvec_clear(&files);
+	return ret;
+}
+
+int cmd_mutate(int argc, char **argv, struct ctx *ctx)
+{
+	static const char *const usage[] = {
+		"hoist mutate [options] <image>",
+		NULL,
+	};
+	const char *entrypoint = NULL, *cmdline = NULL, *user = NULL, *workdir = NULL;
+	const char *tag = NULL, *output = NULL, *setp = NULL, *comp = NULL;
+	int level = 0;
+	struct strvec envs = STRVEC_INIT, labels = STRVEC_INIT, annots = STRVEC_INIT;
+	struct strvec ports = STRVEC_INIT, files = STRVEC_INIT;
+	struct opt opts[] = {
+		OPT_STRING(0, "entrypoint", &entrypoint, "<args>",
+			   "new entrypoint: a JSON array, else comma-separated; \"\" clears"),
+		OPT_STRING(0, "cmd", &cmdline, "<args>",
+			   "new cmd: a JSON array, else comma-separated; \"\" clears"),
+		OPT_STRING_LIST('e', "env", &envs, "<key>=<value>", "set an environment variable"),
+		OPT_STRING_LIST('l', "label", &labels, "<key>=<value>", "set a config label"),
+		OPT_STRING_LIST('a', "annotation", &annots, "<key>=<value>",
+				"set a manifest (or index) annotation"),
+		OPT_STRING('u', "user", &user, "<user>", "the user the image runs as"),
+		OPT_STRING('w', "workdir", &workdir, "<dir>", "the working directory"),
+		OPT_STRING_LIST(0, "exposed-ports", &ports, "<port>[/<proto>]",
+				"expose ports (comma-separated; tcp when no protocol)"),
+		OPT_STRING(0, "set-platform", &setp, "<os/arch[/variant]>",
+			   "set the platform in the config"),
+		OPT_STRING_LIST(0, "append", &files, "<file>",
+				"a tar file (plain, gzip or zstd) to append as a layer"),
+		OPT_STRING('t', "tag", &tag, "<image>",
+			   "push to this image (default: back to <image>)"),
+		OPT_STRING('o', "output", &output, "<file>",
+			   "a docker-save tarball (or oci:<dir>, cache) instead of pushing"),
+		OPT_STRING(0, "compression", &comp, "<alg>",
+			   "for uncompressed tar files: gzip (default, level 1), zstd or none"),
+		OPT_INT(0, "compression-level", &level, "<n>", 0, 19,
+			"compression level (gzip 1-9, zstd 1-19)"),
+		OPT_END(),
+	};
+	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
+	struct mutate_spec s;
+	struct ref dst = REF_INIT;
+	struct platform plat;
+	struct err e = ERR_INIT;
+	size_t i;
+	int ret = EXIT_FAIL, rc;
+
+	mutate_spec_init(&s);
+	platform_init(&plat);
+	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
+	if (rc != OPT_CONTINUE) {
+		ret = rc;
+		goto out;
+	}
+	if (argc != 1) {
+		ret = opt_usage_error(&spec, argc ? "too many arguments" : "no image given");
+		goto out;
+	}
+	if ((rc = mutate_compression(&s, &spec, comp, level)) != EXIT_OK ||
+	    (rc = mutate_epoch(&s.created)) != EXIT_OK || (rc = mutate_layers(&s, &files)) != EXIT_OK) {
+		ret = rc;
+		goto out;
+	}
+	if (ref_parse(&dst, tag ? tag : argv[0], 0, &e) < 0) {
+		report_err(&e, "%s", tag ? "-t" : "image");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (!tag && dst.digest) {
+		/* crane: an image named by digest is pushed back by its new digest */
+		free(dst.tag);
+		dst.tag = NULL;
+	}
+	if (!tag || dst.tag) {
+		free(dst.digest);
+		dst.digest = NULL;
+	}
+	if (setp && platform_parse(&plat, setp, &e) < 0) {
+		ret = opt_usage_error(&spec, "--set-platform: %s", e.msg);
+		goto out;
+	}
+	for (i = 0; i < envs.n; i++)
+		if ((rc = mutate_kv(&s.env, "--env", envs.v[i], 1)) != EXIT_OK) {
+			ret = rc;
+			goto out;
+		}
+	for (i = 0; i < labels.n; i++)
+		if ((rc = mutate_kv(&s.labels, "--label", labels.v[i], 0)) != EXIT_OK) {
+			ret = rc;
+			goto out;
+		}
+	for (i = 0; i < annots.n; i++)
+		if ((rc = mutate_kv(&s.annotations, "--annotation", annots.v[i], 0)) != EXIT_OK) {
+			ret = rc;
+			goto out;
+		}
+	for (i = 0; i < ports.n; i++) {
+		const char *p = ports.v[i];
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			int r = 0;
+			if (n)
+				r = memchr(p, '/', n) ? strvec_pushf(&s.expose, "%.*s", (int)n, p) :
+				    strvec_pushf(&s.expose, "%.*s/tcp", (int)n, p);
+			if (r < 0) {
+				report_error("out of memory");
+				goto out;
+			}
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+	}
+	if (entrypoint) {
+		s.set_entrypoint = 1;
+		if ((rc = mutate_argv(&s.entrypoint, "--entrypoint", entrypoint)) != EXIT_OK) {
+			ret = rc;
+			goto out;
+		}
+	}
+	if (cmdline) {
+		s.set_cmd = 1;
+		if ((rc = mutate_argv(&s.cmd, "--cmd", cmdline)) != EXIT_OK) {
+			ret = rc;
+			goto out;
+		}
+	}
+	if (!(s.base = strdup(argv[0])) || (user && !(s.user = strdup(user))) ||
+	    (workdir && !(s.workdir = strdup(workdir))) ||
+	    (setp && !(s.set_platform = strdup(setp)))) {
+		report_error("out of memory");
+		goto out;
+	}
+	ret = mutate_run(ctx, &spec, &s, output, &dst);
+out:
+	ref_release(&dst);
+	platform_release(&plat);
+	mutate_spec_release(&s);
+	strvec_clear(&envs);
+	strvec_clear(&labels);
+	strvec_clear(&annots);
+	strvec_clear(&ports);
+	strvec_clear(&files);
+	return ret;
+}
