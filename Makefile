@@ -50,6 +50,7 @@ CORE_SRCS := core/err.c core/buf.c core/text.c core/digest.c core/json.c
 CORE_SRCS += core/ref.c
 CORE_SRCS += core/platform.c
 CORE_SRCS += core/descriptor.c core/manifest.c
+CORE_SRCS += core/imgconfig.c
 CORE_SRCS += core/image.c
 CORE_SRCS += core/pull.c core/tarball.c
 CORE_SRCS += core/units.c
@@ -79,7 +80,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILDDIR)/%.o)
 LIBHOIST := $(BUILDDIR)/libhoist.a
 
-UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc units archive layer containerfile build settings
+UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc units archive layer containerfile build settings imgconfig
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool

@@ -9,7 +9,6 @@
 #include "cmd/report.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "core/json.h"
 #include "core/mutate.h"
 #include "core/ref.h"
 #include "core/tarball.h"
@@ -133,7 +132,7 @@ static int mutate_local(struct ctx *ctx, const struct mutate_spec *s, enum mutat
 	struct image_pulled img;
 	struct buf name = BUF_INIT;
 	struct err e = ERR_INIT;
-	int ret = EXIT_FAIL;
+	int ret = EXIT_FAIL, leased = 0;
 
 	mutate_result_init(&r);
 	descriptor_init(&d);
@@ -147,6 +146,13 @@ static int mutate_local(struct ctx *ctx, const struct mutate_spec *s, enum mutat
 	} else {
 		dst = ctx->cache;
 	}
+	/* One lease from the first blob written to the last name set: gc
+	 * (cache/gc.c) never removes what this run writes before it is named. */
+	if (layout_lease_begin(dst, LAYOUT_LOCK_TIMEOUT_DEFAULT_MS, &e) < 0) {
+		ret = report_err(&e, "cannot write to '%s'", layout_path(dst));
+		goto out;
+	}
+	leased = 1;
 	if (image_mutate(&r, &ctx->env, s, dst, MUTATE_WITH_BASE, &e) < 0) {
 		ret = report_err(&e, "cannot %s", ctx->cmd_name);
 		goto out;
@@ -183,6 +189,8 @@ static int mutate_local(struct ctx *ctx, const struct mutate_spec *s, enum mutat
 	printf("%s\n", r.manifest.digest.str);
 	ret = EXIT_OK;
 out:
+	if (leased)
+		layout_lease_end(dst);
 	layout_free(l);
 	descriptor_release(&d);
 	mutate_result_release(&r);
@@ -202,15 +210,12 @@ static int mutate_run(struct ctx *ctx, const struct opt_spec *spec, const struct
 	if (output && mutate_output_parse(&how, &path, output) < 0)
 		return opt_usage_error(spec, "-o '%s': use <file>, tarball:<file>, oci:<dir> "
 				       "or cache", output);
-	pr = progress_new(ctx);
-	ctx->env.progress = pr ? progress_update : NULL;
-	ctx->env.progress_arg = pr;
+	pr = progress_attach(ctx);
 	if (how == MOUT_PUSH)
 		ret = mutate_push(ctx, s, tag);
 	else
 		ret = mutate_local(ctx, s, how, path, tag);
-	progress_free(pr);
-	ctx->env.progress = NULL;
+	progress_detach(ctx, pr);
 	return ret;
 }
 
@@ -241,52 +246,6 @@ static int mutate_kv(struct kvlist *kv, const char *what, const char *s, int env
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
-}
-
-/* --entrypoint/--cmd: a JSON array of strings, else comma-separated as
- * crane's string slices; "" clears. */
-static int mutate_argv(struct strvec *out, const char *what, const char *s)
-{
-	struct json *j = NULL;
-	struct err e = ERR_INIT;
-	size_t i;
-	int ret = EXIT_FAIL;
-
-	if (s[0] == '[') {
-		if (json_parse(&j, s, strlen(s), &e) < 0 || json_kind_of(j) != JSON_ARRAY) {
-			report_error("%s '%s' is not a JSON array of strings", what, s);
-			ret = EXIT_USAGE;
-			goto out;
-		}
-		for (i = 0; i < json_array_len(j); i++) {
-			const char *v = json_str(json_array_get(j, i));
-			if (!v) {
-				report_error("%s '%s' is not a JSON array of strings", what, s);
-				ret = EXIT_USAGE;
-				goto out;
-			}
-			if (strvec_push(out, v) < 0)
-				goto nomem;
-		}
-	} else {
-		const char *p = s;
-		while (*p) {
-			size_t n = strcspn(p, ",");
-			char *v = strndup(p, n);
-			if (!v || strvec_push_nodup(out, v) < 0)
-				goto nomem;
-			p += n;
-			if (*p == ',')
-				p++;
-		}
-	}
-	ret = EXIT_OK;
-	goto out;
-nomem:
-	report_error("out of memory");
-out:
-	json_free(j);
-	return ret;
 }
 
 static int mutate_compression(struct mutate_spec *s, const struct opt_spec *spec,
@@ -525,14 +484,14 @@ int cmd_mutate(int argc, char **argv, struct ctx *ctx)
 	}
 	if (entrypoint) {
 		s.set_entrypoint = 1;
-		if ((rc = mutate_argv(&s.entrypoint, "--entrypoint", entrypoint)) != EXIT_OK) {
+		if ((rc = opt_argv_parse(&s.entrypoint, "--entrypoint", entrypoint, OPT_ARGV_COMMAS)) != EXIT_OK) {
 			ret = rc;
 			goto out;
 		}
 	}
 	if (cmdline) {
 		s.set_cmd = 1;
-		if ((rc = mutate_argv(&s.cmd, "--cmd", cmdline)) != EXIT_OK) {
+		if ((rc = opt_argv_parse(&s.cmd, "--cmd", cmdline, OPT_ARGV_COMMAS)) != EXIT_OK) {
 			ret = rc;
 			goto out;
 		}

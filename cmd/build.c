@@ -12,7 +12,6 @@
 #include "core/buf.h"
 #include "core/containerfile.h"
 #include "core/err.h"
-#include "core/json.h"
 #include "core/ref.h"
 #include "core/tarball.h"
 
@@ -123,43 +122,6 @@ static int build_kv(struct kvlist *kv, const char *what, const char *s, struct b
 	return EXIT_OK;
 }
 
-/* --entrypoint/--cmd: a JSON array of strings, else shell form. */
-static int build_argv(struct strvec *out, const char *what, const char *s)
-{
-	struct json *j = NULL;
-	struct err e = ERR_INIT;
-	size_t i;
-	int ret = EXIT_FAIL;
-
-	if (s[0] == '[') {
-		if (json_parse(&j, s, strlen(s), &e) < 0 || json_kind_of(j) != JSON_ARRAY) {
-			report_error("%s '%s' is not a JSON array of strings", what, s);
-			ret = EXIT_USAGE;
-			goto out;
-		}
-		for (i = 0; i < json_array_len(j); i++) {
-			const char *v = json_str(json_array_get(j, i));
-			if (!v) {
-				report_error("%s '%s' is not a JSON array of strings", what, s);
-				ret = EXIT_USAGE;
-				goto out;
-			}
-			if (strvec_push(out, v) < 0)
-				goto nomem;
-		}
-	} else if (strvec_push(out, "/bin/sh") < 0 || strvec_push(out, "-c") < 0 ||
-		   strvec_push(out, s) < 0) {
-		goto nomem;
-	}
-	ret = EXIT_OK;
-	goto out;
-nomem:
-	report_error("out of memory");
-out:
-	json_free(j);
-	return ret;
-}
-
 static const char *build_lookup(void *arg, const char *name)
 {
 	return kvlist_get(arg, name);
@@ -267,7 +229,7 @@ static int build_spec_flags(struct build_spec *s, const struct build_args *a,
 	if (a->entrypoint) {
 		strvec_clear(&s->entrypoint);
 		s->set_entrypoint = 1;
-		if ((rc = build_argv(&s->entrypoint, "--entrypoint", a->entrypoint)) != EXIT_OK) {
+		if ((rc = opt_argv_parse(&s->entrypoint, "--entrypoint", a->entrypoint, OPT_ARGV_SHELL)) != EXIT_OK) {
 			ret = rc;
 			goto out;
 		}
@@ -275,7 +237,7 @@ static int build_spec_flags(struct build_spec *s, const struct build_args *a,
 	if (a->cmd) {
 		strvec_clear(&s->cmd);
 		s->set_cmd = 1;
-		if ((rc = build_argv(&s->cmd, "--cmd", a->cmd)) != EXIT_OK) {
+		if ((rc = opt_argv_parse(&s->cmd, "--cmd", a->cmd, OPT_ARGV_SHELL)) != EXIT_OK) {
 			ret = rc;
 			goto out;
 		}
@@ -519,7 +481,7 @@ static int build_local(struct ctx *ctx, struct build_spec *specs, size_t ns, enu
 	struct buf name = BUF_INIT;
 	struct err e = ERR_INIT;
 	size_t i;
-	int ret = EXIT_FAIL;
+	int ret = EXIT_FAIL, leased = 0;
 
 	descriptor_init(&d);
 	if (!(r = calloc(ns, sizeof(*r)))) {
@@ -538,6 +500,13 @@ static int build_local(struct ctx *ctx, struct build_spec *specs, size_t ns, enu
 	} else {
 		dst = ctx->cache;
 	}
+	/* One lease from the first blob written to the last name set: gc
+	 * (cache/gc.c) never removes what this run writes before it is named. */
+	if (layout_lease_begin(dst, LAYOUT_LOCK_TIMEOUT_DEFAULT_MS, &e) < 0) {
+		ret = report_err(&e, "cannot write to '%s'", layout_path(dst));
+		goto out;
+	}
+	leased = 1;
 	if ((ret = build_all(ctx, specs, ns, r, dst, BUILD_WITH_BASE, &d)) != EXIT_OK)
 		goto out;
 	ret = EXIT_FAIL;
@@ -563,6 +532,8 @@ static int build_local(struct ctx *ctx, struct build_spec *specs, size_t ns, enu
 	printf("%s\n", d.digest.str);
 	ret = EXIT_OK;
 out:
+	if (leased)
+		layout_lease_end(dst);
 	layout_free(l);
 	descriptor_release(&d);
 	build_results_free(r, ns);
@@ -900,9 +871,7 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 			goto out;
 		}
 	}
-	pr = progress_new(ctx);
-	ctx->env.progress = pr ? progress_update : NULL;
-	ctx->env.progress_arg = pr;
+	pr = progress_attach(ctx);
 	if (how == OUT_PUSH)
 		ret = build_push(ctx, specs, ns, tags, a.tags.n);
 	else
@@ -914,8 +883,7 @@ out:
 	for (i = 0; plats && i < np; i++)
 		platform_release(&plats[i]);
 	free(plats);
-	progress_free(pr);
-	ctx->env.progress = NULL;
+	progress_detach(ctx, pr);
 	for (i = 0; tags && i < a.tags.n; i++)
 		ref_release(&tags[i]);
 	free(tags);

@@ -112,9 +112,7 @@ int cmd_copy(int argc, char **argv, struct ctx *ctx)
 			ret = EXIT_USAGE;
 		goto out;
 	}
-	pr = progress_new(ctx);
-	ctx->env.progress = pr ? progress_update : NULL;
-	ctx->env.progress_arg = pr;
+	pr = progress_attach(ctx);
 	if (all_tags) {
 		ret = copy_all_tags(ctx, &src, &dst, flags);
 		goto out;
@@ -125,8 +123,7 @@ int cmd_copy(int argc, char **argv, struct ctx *ctx)
 	}
 	ret = copy_print(&dst, 0, &d);
 out:
-	progress_free(pr);
-	ctx->env.progress = NULL;
+	progress_detach(ctx, pr);
 	ref_release(&src);
 	ref_release(&dst);
 	return ret;

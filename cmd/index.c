@@ -254,17 +254,14 @@ static int cmd_index_filter(int argc, char **argv, struct ctx *ctx)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	pr = progress_new(ctx);
-	ctx->env.progress = pr ? progress_update : NULL;
-	ctx->env.progress_arg = pr;
+	pr = progress_attach(ctx);
 	if (image_index_filter(&d, &ctx->env, &src, want, n_want, &dst, &e) < 0) {
 		ret = report_err(&e, "cannot filter '%s'", argv[0]);
 		goto out;
 	}
 	ret = index_print(&dst, &d);
 out:
-	progress_free(pr);
-	ctx->env.progress = NULL;
+	progress_detach(ctx, pr);
 	for (i = 0; i < n_want; i++)
 		platform_release(&want[i]);
 	free(want);
@@ -351,9 +348,7 @@ static int cmd_index_append(int argc, char **argv, struct ctx *ctx)
 	if (!argc)
 		report_verbose(ctx, 1, "no base given: starting from an empty %s",
 			       docker_empty ? "Docker manifest list" : "OCI index");
-	pr = progress_new(ctx);
-	ctx->env.progress = pr ? progress_update : NULL;
-	ctx->env.progress_arg = pr;
+	pr = progress_attach(ctx);
 	if (image_index_append(&d, &ctx->env, argc ? &base : NULL, adds, n_adds, &dst, flags,
 			       &e) < 0) {
 		ret = report_err(&e, "cannot append to '%s'", argc ? argv[0] : "an empty index");
@@ -361,8 +356,7 @@ static int cmd_index_append(int argc, char **argv, struct ctx *ctx)
 	}
 	ret = index_print(&dst, &d);
 out:
-	progress_free(pr);
-	ctx->env.progress = NULL;
+	progress_detach(ctx, pr);
 	for (i = 0; i < n_adds; i++)
 		ref_release(&adds[i]);
 	free(adds);

@@ -4,6 +4,7 @@
 #include "cmd/report.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -398,5 +399,54 @@ int opt_parse(const struct opt_spec *spec, int *argc, char ***argv)
 	ret = OPT_CONTINUE;
 out:
 	buf_release(&b);
+	return ret;
+}
+
+int opt_argv_parse(struct strvec *out, const char *what, const char *s,
+		   enum opt_argv_form form)
+{
+	struct json *j = NULL;
+	struct err e = ERR_INIT;
+	size_t i;
+	int ret = EXIT_FAIL;
+
+	if (s[0] == '[') {
+		if (json_parse(&j, s, strlen(s), &e) < 0 || json_kind_of(j) != JSON_ARRAY) {
+			report_error("%s '%s' is not a JSON array of strings", what, s);
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		for (i = 0; i < json_array_len(j); i++) {
+			const char *v = json_str(json_array_get(j, i));
+			if (!v) {
+				report_error("%s '%s' is not a JSON array of strings", what, s);
+				ret = EXIT_USAGE;
+				goto out;
+			}
+			if (strvec_push(out, v) < 0)
+				goto nomem;
+		}
+	} else if (form == OPT_ARGV_SHELL) {
+		if (strvec_push(out, "/bin/sh") < 0 || strvec_push(out, "-c") < 0 ||
+		    strvec_push(out, s) < 0)
+			goto nomem;
+	} else {
+		const char *p = s;
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			char *v = strndup(p, n);
+			if (!v || strvec_push_nodup(out, v) < 0)
+				goto nomem;
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+	}
+	ret = EXIT_OK;
+	goto out;
+nomem:
+	report_error("out of memory");
+out:
+	json_free(j);
 	return ret;
 }

@@ -117,4 +117,19 @@ int opt_parse(const struct opt_spec *spec, int *argc, char ***argv);
 int opt_usage_error(const struct opt_spec *spec, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+struct strvec;
+
+/* How opt_argv_parse() reads a value that is not a JSON array. */
+enum opt_argv_form {
+	OPT_ARGV_COMMAS, /* comma-separated, as crane's string slices; "" clears */
+	OPT_ARGV_SHELL,  /* shell form: "/bin/sh" "-c" VALUE */
+};
+
+/* --entrypoint/--cmd: appends to `out` the strings of `s`, a JSON array of
+ * strings, else `s` read as `form` says.  `what` names the option in the
+ * error reported.  Returns EXIT_OK, EXIT_USAGE (reported) or EXIT_FAIL
+ * (out of memory, reported). */
+int opt_argv_parse(struct strvec *out, const char *what, const char *s,
+		   enum opt_argv_form form);
+
 #endif

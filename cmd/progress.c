@@ -138,3 +138,18 @@ void progress_free(struct progress *pr)
 		draw(pr);
 	free(pr);
 }
+
+struct progress *progress_attach(struct ctx *ctx)
+{
+	struct progress *pr = progress_new(ctx);
+
+	ctx->env.progress = pr ? progress_update : NULL;
+	ctx->env.progress_arg = pr;
+	return pr;
+}
+
+void progress_detach(struct ctx *ctx, struct progress *pr)
+{
+	progress_free(pr);
+	ctx->env.progress = NULL;
+}

@@ -21,4 +21,10 @@ void progress_update(void *arg, const struct image_progress *p);
 /* Draws the final state and frees; NULL is a no-op. */
 void progress_free(struct progress *pr);
 
+/* progress_new() hooked into ctx->env (progress and progress_arg); the
+ * display or NULL as progress_new() returns. */
+struct progress *progress_attach(struct ctx *ctx);
+/* progress_free(pr), then unhooks ctx->env.progress. */
+void progress_detach(struct ctx *ctx, struct progress *pr);
+
 #endif

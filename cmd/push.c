@@ -201,13 +201,10 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 		}
 		ctx->env.cache = ctx->cache;
 	}
-	pr = progress_new(ctx);
-	ctx->env.progress = pr ? progress_update : NULL;
-	ctx->env.progress_arg = pr;
+	pr = progress_attach(ctx);
 	rc = image_push_layout(&d, &ctx->env, l ? l : ctx->cache, ref_name, &dst,
 			       a.index ? PUSH_INDEX : 0, &e);
-	progress_free(pr);
-	ctx->env.progress = NULL;
+	progress_detach(ctx, pr);
 	if (rc < 0) {
 		ret = report_err(&e, "cannot push to '%s'", argv[1]);
 		goto out;

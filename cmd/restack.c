@@ -300,12 +300,9 @@ int cmd_flatten(int argc, char **argv, struct ctx *ctx)
 		report_err(&e, "invalid image '%s'", argv[0]);
 		return EXIT_USAGE;
 	}
-	pr = progress_new(ctx);
-	ctx->env.progress = pr ? progress_update : NULL;
-	ctx->env.progress_arg = pr;
+	pr = progress_attach(ctx);
 	ret = flatten_run(ctx, &src, tag, how, path, &fo);
-	progress_free(pr);
-	ctx->env.progress = NULL;
+	progress_detach(ctx, pr);
 	ref_release(&src);
 	return ret;
 }
@@ -355,9 +352,7 @@ int cmd_rebase(int argc, char **argv, struct ctx *ctx)
 	}
 	if ((ret = restack_target(&dst, &src, tag)) != EXIT_OK)
 		goto out;
-	pr = progress_new(ctx);
-	ctx->env.progress = pr ? progress_update : NULL;
-	ctx->env.progress_arg = pr;
+	pr = progress_attach(ctx);
 	ret = EXIT_FAIL;
 	if (image_rebase(&dg, &ctx->env, &src, old_base, new_base, &dst, &e) < 0) {
 		ret = report_err(&e, "cannot rebase '%s'", argv[0]);
@@ -370,8 +365,7 @@ int cmd_rebase(int argc, char **argv, struct ctx *ctx)
 	printf("%s@%s\n", name.data, dg.str);
 	ret = EXIT_OK;
 out:
-	progress_free(pr);
-	ctx->env.progress = NULL;
+	progress_detach(ctx, pr);
 	ref_release(&src);
 	ref_release(&dst);
 	buf_release(&name);

@@ -654,6 +654,17 @@ out:
 	return ret;
 }
 
+/* The sizes and digests of a finished stream. */
+static void w_result(struct tar_result *out, struct tar_writer *w)
+{
+	memset(out, 0, sizeof(*out));
+	out->diff_size = (int64_t)w->raw.size;
+	out->size = (int64_t)w->out.size;
+	digest_ctx_final(&w->raw, &out->diff_id);
+	digest_ctx_final(&w->out, &out->digest);
+	out->compression = w->comp;
+}
+
 int tar_writer_finish(struct tar_writer *w, struct tar_result *out, struct err *e)
 {
 	int ret;
@@ -671,12 +682,7 @@ int tar_writer_finish(struct tar_writer *w, struct tar_result *out, struct err *
 		return ret;
 	}
 	w->finished = 1;
-	memset(out, 0, sizeof(*out));
-	out->diff_size = (int64_t)w->raw.size;
-	out->size = (int64_t)w->out.size;
-	digest_ctx_final(&w->raw, &out->diff_id);
-	digest_ctx_final(&w->out, &out->digest);
-	out->compression = w->comp;
+	w_result(out, w);
 	return 0;
 }
 
@@ -741,12 +747,7 @@ int tar_compress(struct tar_result *out, tar_source_fn *source, void *source_arg
 	ret = w_compress(w, NULL, 0, 1, e);
 	if (ret < 0)
 		goto out;
-	memset(out, 0, sizeof(*out));
-	out->diff_size = (int64_t)w->raw.size;
-	out->size = (int64_t)w->out.size;
-	digest_ctx_final(&w->raw, &out->diff_id);
-	digest_ctx_final(&w->out, &out->digest);
-	out->compression = w->comp;
+	w_result(out, w);
 	ret = 0;
 out:
 	tar_writer_free(w);

@@ -5,6 +5,7 @@
 #include "core/containerfile.h"
 #include "core/err.h"
 #include "core/export.h"
+#include "core/imgconfig.h"
 #include "core/json.h"
 
 #include <ctype.h>
@@ -528,160 +529,17 @@ void build_result_release(struct build_result *r)
 	build_result_init(r);
 }
 
-static int build_time(char *out, size_t n, int64_t t)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (!gmtime_r(&tt, &tm) || !strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return -1;
-	return 0;
-}
-
-/* obj[key], created as an empty object/array when missing or null. */
-static struct json *build_member(struct json *obj, const char *key, int array)
-{
-	struct json *j = json_get(obj, key);
-	enum json_kind want = array ? JSON_ARRAY : JSON_OBJECT;
-
-	if (j && json_kind_of(j) == want)
-		return j;
-	if (json_set(obj, key, array ? json_new_array() : json_new_object()) < 0)
-		return NULL;
-	return json_get(obj, key);
-}
-
-static int build_set_strvec(struct json *obj, const char *key, const struct strvec *sv)
-{
-	struct json *a = json_new_array();
-	size_t i;
-
-	if (!a)
-		return ERR_NOMEM;
-	for (i = 0; i < sv->n; i++)
-		if (json_append(a, json_new_string(sv->v[i])) < 0) {
-			json_free(a);
-			return ERR_NOMEM;
-		}
-	return json_set(obj, key, a);
-}
-
-/* Env: replaces K=... in place or appends. */
-static int build_env_set(struct json *config, const char *k, const char *v)
-{
-	struct json *env = build_member(config, "Env", 1);
-	struct buf kv = BUF_INIT;
-	size_t i, klen = strlen(k);
-	int ret = ERR_NOMEM;
-
-	if (!env || buf_addf(&kv, "%s=%s", k, v) < 0)
-		goto out;
-	for (i = 0; i < json_array_len(env); i++) {
-		const char *s = json_str(json_array_get(env, i));
-		if (s && !strncmp(s, k, klen) && s[klen] == '=') {
-			if (json_array_del(env, i) < 0)
-				goto out;
-			break;
-		}
-	}
-	ret = json_append(env, json_new_string(kv.data));
-out:
-	buf_release(&kv);
-	return ret;
-}
-
 /* The config changes of the spec, in Docker's semantics. */
 static int build_config_apply(struct json *cfg, const struct build_spec *s)
 {
-	struct json *c = build_member(cfg, "config", 0), *o;
-	size_t i;
-	int ret = 0;
+	struct imgconfig_edit ed = {
+		.env = &s->env, .entrypoint = s->set_entrypoint ? &s->entrypoint : NULL,
+		.cmd = s->set_cmd ? &s->cmd : NULL, .workdir = s->workdir, .user = s->user,
+		.stop_signal = s->stop_signal, .labels = &s->labels, .expose = &s->expose,
+		.volumes = &s->volumes, .flags = IMGCONFIG_ENTRYPOINT_DROPS_CMD,
+	};
 
-	if (!c)
-		return ERR_NOMEM;
-	for (i = 0; i < s->env.keys.n && ret == 0; i++)
-		ret = build_env_set(c, s->env.keys.v[i], s->env.values.v[i]);
-	if (ret == 0 && s->set_entrypoint) {
-		ret = build_set_strvec(c, "Entrypoint", &s->entrypoint);
-		/* a new entrypoint drops the base's Cmd, as docker build does */
-		if (ret == 0 && !s->set_cmd)
-			json_del(c, "Cmd");
-	}
-	if (ret == 0 && s->set_cmd)
-		ret = build_set_strvec(c, "Cmd", &s->cmd);
-	if (ret == 0 && s->workdir)
-		ret = json_set_str(c, "WorkingDir", s->workdir);
-	if (ret == 0 && s->user)
-		ret = json_set_str(c, "User", s->user);
-	if (ret == 0 && s->stop_signal)
-		ret = json_set_str(c, "StopSignal", s->stop_signal);
-	if (ret == 0 && s->labels.keys.n) {
-		if (!(o = build_member(c, "Labels", 0)))
-			return ERR_NOMEM;
-		for (i = 0; i < s->labels.keys.n && ret == 0; i++)
-			ret = json_set_str(o, s->labels.keys.v[i], s->labels.values.v[i]);
-	}
-	if (ret == 0 && s->expose.n) {
-		if (!(o = build_member(c, "ExposedPorts", 0)))
-			return ERR_NOMEM;
-		for (i = 0; i < s->expose.n && ret == 0; i++)
-			ret = json_set(o, s->expose.v[i], json_new_object());
-	}
-	if (ret == 0 && s->volumes.n) {
-		if (!(o = build_member(c, "Volumes", 0)))
-			return ERR_NOMEM;
-		for (i = 0; i < s->volumes.n && ret == 0; i++)
-			ret = json_set(o, s->volumes.v[i], json_new_object());
-	}
-	return ret;
-}
-
-static int build_history_add(struct json *hist, const char *created, const char *created_by,
-			     int empty)
-{
-	struct json *h = json_new_object();
-
-	if (!h || json_set_str(h, "created", created) < 0 ||
-	    json_set_str(h, "created_by", created_by) < 0 ||
-	    json_set_str(h, "comment", "hoist") < 0 ||
-	    (empty && json_set(h, "empty_layer", json_new_bool(1)) < 0)) {
-		json_free(h);
-		return ERR_NOMEM;
-	}
-	return json_append(hist, h);
-}
-
-/* A new config for the empty base. */
-static struct json *build_config_empty(const struct platform *p)
-{
-	struct json *c = json_new_object(), *rootfs = json_new_object();
-
-	if (!c || !rootfs || json_set_str(c, "architecture", p && p->arch ? p->arch : "amd64") < 0 ||
-	    json_set_str(c, "os", p && p->os ? p->os : "linux") < 0 ||
-	    (p && p->variant && json_set_str(c, "variant", p->variant) < 0) ||
-	    json_set(c, "config", json_new_object()) < 0 ||
-	    json_set_str(rootfs, "type", "layers") < 0 ||
-	    json_set(rootfs, "diff_ids", json_new_array()) < 0) {
-		json_free(c);
-		json_free(rootfs);
-		return NULL;
-	}
-	if (json_set(c, "rootfs", rootfs) < 0) {
-		json_free(c);
-		return NULL;
-	}
-	return c;
-}
-
-struct build_sink {
-	struct blob_writer *w;
-};
-
-static int build_sink_write(void *arg, const void *data, size_t len, struct err *e)
-{
-	struct build_sink *s = arg;
-
-	return blob_writer_write(s->w, data, len, e);
+	return imgconfig_apply(cfg, &ed);
 }
 
 static int build_run(struct build_result *out, struct image_env *env,
@@ -783,36 +641,6 @@ static int build_pick_fn(void *arg, struct buf *out, const char *path, int is_di
 	return ret;
 }
 
-static ssize_t build_fd_source(void *arg, void *dst, size_t len, struct err *e)
-{
-	int fd = *(int *)arg;
-	ssize_t n;
-
-	do
-		n = read(fd, dst, len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return err_set_errno(e, ERR_IO, errno, "cannot read a temporary file");
-	return n;
-}
-
-static int build_fd_sink(void *arg, const void *data, size_t len, struct err *e)
-{
-	int fd = *(int *)arg;
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set_errno(e, ERR_IO, errno, "cannot write a temporary file");
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int build_tmpfile(int *out, const char *tmpdir, struct err *e)
 {
 	struct buf p = BUF_INIT;
@@ -902,7 +730,8 @@ static int build_layer_from(struct layer_builder *b, struct image_env *env,
 	struct buf tmp = BUF_INIT, dpath = BUF_INIT;
 	struct layer_add a;
 	size_t i;
-	int fd = -1, ret;
+	struct layer_file tf = { -1, "a temporary file" };
+	int ret;
 
 	memset(&pk, 0, sizeof(pk));
 	strvec_init(&pk.srcs);
@@ -924,9 +753,9 @@ static int build_layer_from(struct layer_builder *b, struct image_env *env,
 			goto nomem;
 	if ((ret = build_from_image(&m, &l, env, root, st, plat, dst, e)) < 0)
 		goto out;
-	if ((ret = build_tmpfile(&fd, s->tmpdir ? s->tmpdir : "/var/tmp", e)) < 0)
+	if ((ret = build_tmpfile(&tf.fd, s->tmpdir ? s->tmpdir : "/var/tmp", e)) < 0)
 		goto out;
-	if ((ret = image_export_select(l, &m, build_pick_fn, &pk, build_fd_sink, &fd, e)) < 0)
+	if ((ret = image_export_select(l, &m, build_pick_fn, &pk, layer_file_sink, &tf, e)) < 0)
 		goto out;
 	for (i = 0; i < st->n_adds; i++)
 		if (!pk.found[i]) {
@@ -938,7 +767,7 @@ static int build_layer_from(struct layer_builder *b, struct image_env *env,
 					      st->adds[i].src, st->from_stage - 1);
 			goto out;
 		}
-	if (lseek(fd, 0, SEEK_SET) < 0) {
+	if (lseek(tf.fd, 0, SEEK_SET) < 0) {
 		ret = err_set_errno(e, ERR_IO, errno, "cannot read a temporary file");
 		goto out;
 	}
@@ -946,13 +775,13 @@ static int build_layer_from(struct layer_builder *b, struct image_env *env,
 	a.src = st->from ? st->from : "stage";
 	a.dst = "/";
 	a.flags &= ~(unsigned)LAYER_ADD_UNPACK;
-	ret = layer_builder_add_tar(b, build_fd_source, &fd, &a, e);
+	ret = layer_builder_add_tar(b, layer_file_source, &tf, &a, e);
 	goto out;
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");
 out:
-	if (fd >= 0)
-		close(fd);
+	if (tf.fd >= 0)
+		close(tf.fd);
 	free(pk.found);
 	strvec_clear(&pk.srcs);
 	manifest_release(&m);
@@ -970,7 +799,7 @@ static int build_layer(struct layer_result *out, struct image_env *env,
 	struct layer_builder_opts bo;
 	struct layer_write_opts wo;
 	struct layer_builder *b = NULL;
-	struct build_sink sink = { NULL };
+	struct blob_writer *w = NULL;
 	struct digest d;
 	size_t i;
 	int ret;
@@ -992,19 +821,19 @@ static int build_layer(struct layer_result *out, struct image_env *env,
 			if ((ret = layer_builder_add(b, &st->adds[i], e)) < 0)
 				goto out;
 	}
-	if ((ret = layout_blob_begin(&sink.w, dst, NULL, -1, e)) < 0)
+	if ((ret = layout_blob_begin(&w, dst, NULL, -1, e)) < 0)
 		goto out;
 	memset(&wo, 0, sizeof(wo));
 	wo.compression = s->compression;
 	wo.level = s->level;
 	if (!wo.level && s->compression == TAR_COMPRESS_GZIP)
 		wo.level = BUILD_GZIP_LEVEL_DEFAULT;
-	wo.sink = build_sink_write;
-	wo.sink_arg = &sink;
+	wo.sink = image_blob_sink;
+	wo.sink_arg = w;
 	if ((ret = layer_builder_write(b, &wo, out, e)) < 0)
 		goto out;
-	ret = blob_writer_commit(&d, NULL, sink.w, e);
-	sink.w = NULL;
+	ret = blob_writer_commit(&d, NULL, w, e);
+	w = NULL;
 	if (ret < 0)
 		goto out;
 	if (!digest_equal(&d, &out->desc.digest)) {
@@ -1023,59 +852,34 @@ static int build_layer(struct layer_result *out, struct image_env *env,
 	}
 	ret = 0;
 out:
-	blob_writer_abort(sink.w);
+	blob_writer_abort(w);
 	layer_builder_free(b);
 	if (ret < 0)
 		layer_result_release(out);
 	return ret;
 }
 
-/* Makes `dst` hold the base's blobs: pulled by digest (through the cache),
- * without leaving an index.json entry for it in a layout that is not the
- * cache. */
+/* Makes `dst` hold the base's blobs (image_pull_base()), unless it has
+ * them all. */
 static int build_pull_base(struct image_env *env, const struct ref *base,
 			   const struct manifest *bm, struct layout *dst, struct err *e)
 {
-	struct image_pulled p;
-	struct descriptor old;
-	struct buf name = BUF_INIT;
 	size_t i;
-	int ret, existed = 0, have = 1;
+	int have = 1;
 
 	/* the warm path: every blob already there, nothing to pull or record */
 	for (i = 0; i < bm->n_layers && have; i++)
 		have = layout_blob_has(dst, &bm->layers[i].digest, bm->layers[i].size);
 	if (have && layout_blob_has(dst, &bm->config.digest, bm->config.size))
 		return 0;
-	memset(&p, 0, sizeof(p));
-	descriptor_init(&old);
-	if (ref_format(&name, base) < 0) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if (dst != env->cache) {
-		struct err ie = ERR_INIT;
-		existed = layout_index_find(&old, dst, name.data, &ie) == 0;
-	}
-	ret = image_pull(&p, env, base, 1, dst, IMAGE_PULL_SINGLE, e);
-	if (ret < 0) {
-		err_prefix(e, "base image");
-		goto out;
-	}
-	if (dst != env->cache && !existed && p.name) {
-		struct err ie = ERR_INIT;
-		layout_index_remove(dst, p.name, &ie);
-	}
-out:
-	image_pulled_release(&p, 1);
-	descriptor_release(&old);
-	buf_release(&name);
-	return ret;
+	return image_pull_base(env, base, IMAGE_PULL_SINGLE, dst, e);
 }
 
-static int build_manifest_json(struct buf *out, const char *mt, const struct descriptor *config,
-			       const struct descriptor *layers, size_t n,
-			       const struct kvlist *annot, struct err *e)
+/* The image manifest (annotations in sorted order, as Go writes a map),
+ * parsed into `out` and stored in `dst`. */
+static int build_manifest_put(struct manifest *out, struct layout *dst, const char *mt,
+			      const struct descriptor *config, const struct descriptor *layers,
+			      size_t n, const struct kvlist *annot, struct err *e)
 {
 	struct json *m = json_new_object(), *arr = NULL, *an = NULL;
 	size_t i;
@@ -1121,7 +925,7 @@ static int build_manifest_json(struct buf *out, const char *mt, const struct des
 		if (ret < 0)
 			goto out;
 	}
-	ret = json_serialize(out, m, 0, e);
+	ret = image_manifest_put(out, dst, m, mt, e);
 	goto done;
 out:
 	err_set(e, ERR_NOMEM, "out of memory");
@@ -1162,7 +966,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 	platform_init(&plat);
 	platform_init(&tplat);
 	descriptor_init(&cdesc);
-	if (build_time(created, sizeof(created), s->created) < 0) {
+	if (imgconfig_time(created, sizeof(created), s->created) < 0) {
 		ret = err_set(e, ERR_INVALID, "invalid creation time %lld", (long long)s->created);
 		goto out;
 	}
@@ -1223,7 +1027,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 			goto out;
 		n_layers = bm.n_layers;
 	} else {
-		if (!(cfg = build_config_empty(want)))
+		if (!(cfg = imgconfig_new(want, NULL)))
 			goto nomem;
 	}
 	for (i = 0; i < s->annotations.keys.n; i++)
@@ -1236,11 +1040,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 	for (i = 0; i < n_layers; i++)
 		if (descriptor_copy(&layers[i], &bm.layers[i]) < 0)
 			goto nomem;
-	if (!(hist = build_member(cfg, "history", 1)) ||
-	    !(diff_ids = build_member(build_member(cfg, "rootfs", 0), "diff_ids", 1)))
-		goto nomem;
-	if (!json_get_str(json_get(cfg, "rootfs"), "type") &&
-	    json_set_str(json_get(cfg, "rootfs"), "type", "layers") < 0)
+	if (imgconfig_layers(&hist, &diff_ids, cfg) < 0)
 		goto nomem;
 	for (i = 0; i < s->n_steps; i++) {
 		const struct build_step *st = &s->steps[i];
@@ -1257,7 +1057,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 			if (ret < 0)
 				goto nomem;
 		}
-		if (build_history_add(hist, created, st->created_by, st->empty_layer) < 0)
+		if (imgconfig_history_add(hist, created, st->created_by, st->empty_layer) < 0)
 			goto nomem;
 	}
 	if (build_config_apply(cfg, s) < 0 || json_set_str(cfg, "created", created) < 0)
@@ -1266,22 +1066,13 @@ static int build_run(struct build_result *out, struct image_env *env,
 	if ((ret = manifest_platform_from_json(&out->platform, cfg, "the config", e)) < 0)
 		goto out;
 
-	buf_reset(&raw);
-	if ((ret = json_serialize(&raw, cfg, 0, e)) < 0)
-		goto out;
-	if ((ret = layout_blob_put(&out->config_digest, dst, raw.data, raw.len, NULL, e)) < 0)
+	if ((ret = image_json_blob(&raw, &out->config_digest, dst, cfg, e)) < 0)
 		goto out;
 	if (!(cdesc.media_type = strdup(docker ? MT_DOCKER_CONFIG : MT_OCI_CONFIG)))
 		goto nomem;
 	cdesc.digest = out->config_digest;
 	cdesc.size = (int64_t)raw.len;
-	buf_reset(&raw);
-	if ((ret = build_manifest_json(&raw, mt, &cdesc, layers, n_layers, &annot, e)) < 0)
-		goto out;
-	manifest_release(&out->manifest);
-	if ((ret = manifest_parse(&out->manifest, raw.data, raw.len, mt, 0, e)) < 0)
-		goto out;
-	ret = layout_blob_put(NULL, dst, raw.data, raw.len, &out->manifest.digest, e);
+	ret = build_manifest_put(&out->manifest, dst, mt, &cdesc, layers, n_layers, &annot, e);
 	goto out;
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");
@@ -1362,7 +1153,6 @@ int image_build_index(struct manifest *out, const struct build_result *r, size_t
 		      struct layout *dst, struct err *e)
 {
 	struct json *idx = json_new_object(), *arr = json_new_array();
-	struct buf raw = BUF_INIT;
 	const char *mt = MT_DOCKER_LIST;
 	size_t i;
 	int ret = ERR_NOMEM;
@@ -1392,18 +1182,12 @@ int image_build_index(struct manifest *out, const struct build_result *r, size_t
 	arr = NULL;
 	if (ret < 0)
 		goto nomem;
-	if ((ret = json_serialize(&raw, idx, 0, e)) < 0)
-		goto out;
-	manifest_release(out);
-	if ((ret = manifest_parse(out, raw.data, raw.len, mt, 0, e)) < 0)
-		goto out;
-	ret = layout_blob_put(NULL, dst, raw.data, raw.len, &out->digest, e);
+	ret = image_manifest_put(out, dst, idx, mt, e);
 	goto out;
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");
 out:
 	json_free(arr);
 	json_free(idx);
-	buf_release(&raw);
 	return ret;
 }

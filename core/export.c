@@ -994,21 +994,6 @@ out:
 
 /* ---- finding the image -------------------------------------------------- */
 
-static int manifest_from_layout(struct manifest *out, struct layout *l,
-				const struct descriptor *d, struct err *e)
-{
-	struct buf raw = BUF_INIT;
-	int ret;
-
-	manifest_init(out);
-	if ((ret = layout_blob_read(&raw, l, &d->digest, MANIFEST_MAX_DEFAULT, e)) < 0)
-		goto out;
-	ret = manifest_parse(out, raw.data, raw.len, d->media_type, 0, e);
-out:
-	buf_release(&raw);
-	return ret;
-}
-
 int image_layout_manifest(struct manifest *out, struct layout *l, const char *ref_name,
 			  const struct platform *platform, struct err *e)
 {
@@ -1033,7 +1018,7 @@ int image_layout_manifest(struct manifest *out, struct layout *l, const char *re
 			ret = err_set(e, ERR_USAGE, "the layout has %zu entries, not one", n);
 		goto out;
 	}
-	if ((ret = manifest_from_layout(&idx, l, &refs[i].desc, e)) < 0)
+	if ((ret = image_manifest_load(&idx, l, &refs[i].desc, 0, e)) < 0)
 		goto out;
 	if (idx.kind == MT_KIND_MANIFEST) {
 		*out = idx;
@@ -1050,7 +1035,7 @@ int image_layout_manifest(struct manifest *out, struct layout *l, const char *re
 			      platform->os, platform->arch);
 		goto out;
 	}
-	ret = manifest_from_layout(out, l, d, e);
+	ret = image_manifest_load(out, l, d, 0, e);
 	if (ret == 0 && out->kind != MT_KIND_MANIFEST)
 		ret = err_set(e, ERR_UNSUPPORTED, "nested indexes are not supported here");
 out:
@@ -1072,7 +1057,7 @@ int image_local(struct manifest *out, struct image_env *env, const struct ref *r
 		return err_set(e, ERR_USAGE, "no cache");
 	if ((ret = image_pull(&p, env, ref, 1, env->cache, IMAGE_PULL_SINGLE, e)) < 0)
 		goto out;
-	if ((ret = manifest_from_layout(out, env->cache, &p.desc, e)) < 0)
+	if ((ret = image_manifest_load(out, env->cache, &p.desc, 0, e)) < 0)
 		goto out;
 	if (out->kind != MT_KIND_MANIFEST)
 		ret = err_set(e, ERR_UNSUPPORTED, "'%s' is not an image", p.name);

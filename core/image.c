@@ -4,6 +4,7 @@
 
 #include "cache/layout.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "core/ref.h"
 #include "core/settings.h"
 #include "registry/client.h"
@@ -438,4 +439,93 @@ int image_blob_read(struct buf *out, struct image_env *env, const struct ref *re
 	}
 	buf_release(&source);
 	return 0;
+}
+
+int image_manifest_load(struct manifest *out, struct layout *l, const struct descriptor *d,
+			int check, struct err *e)
+{
+	struct buf raw = BUF_INIT;
+	int ret;
+
+	manifest_init(out);
+	if ((ret = layout_blob_read(&raw, l, &d->digest, MANIFEST_MAX_DEFAULT, e)) < 0)
+		goto out;
+	if ((ret = manifest_parse(out, raw.data, raw.len, d->media_type, 0, e)) < 0)
+		goto out;
+	if (check && !digest_equal(&out->digest, &d->digest))
+		ret = err_set(e, ERR_DIGEST, "manifest %s hashes to %s", d->digest.str,
+			      out->digest.str);
+out:
+	buf_release(&raw);
+	return ret;
+}
+
+int image_json_blob(struct buf *raw, struct digest *out, struct layout *dst, const struct json *j,
+		    struct err *e)
+{
+	int ret;
+
+	buf_reset(raw);
+	if ((ret = json_serialize(raw, j, 0, e)) < 0)
+		return ret;
+	if (!dst)
+		return digest_buffer(out, DIGEST_SHA256, raw->data, raw->len, e);
+	return layout_blob_put(out, dst, raw->data, raw->len, NULL, e);
+}
+
+int image_manifest_put(struct manifest *out, struct layout *dst, const struct json *j,
+		       const char *mt, struct err *e)
+{
+	struct buf raw = BUF_INIT;
+	int ret;
+
+	manifest_release(out);
+	if ((ret = json_serialize(&raw, j, 0, e)) < 0)
+		goto out;
+	if ((ret = manifest_parse(out, raw.data, raw.len, mt, 0, e)) < 0)
+		goto out;
+	if (dst)
+		ret = layout_blob_put(NULL, dst, raw.data, raw.len, &out->digest, e);
+out:
+	buf_release(&raw);
+	return ret;
+}
+
+int image_pull_base(struct image_env *env, const struct ref *base, unsigned flags,
+		    struct layout *dst, struct err *e)
+{
+	struct image_pulled p;
+	struct descriptor old;
+	struct buf name = BUF_INIT;
+	int ret, existed = 0;
+
+	memset(&p, 0, sizeof(p));
+	descriptor_init(&old);
+	if (ref_format(&name, base) < 0) {
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (dst != env->cache) {
+		struct err ie = ERR_INIT;
+		existed = layout_index_find(&old, dst, name.data, &ie) == 0;
+	}
+	ret = image_pull(&p, env, base, 1, dst, flags, e);
+	if (ret < 0) {
+		err_prefix(e, "base image");
+		goto out;
+	}
+	if (dst != env->cache && !existed && p.name) {
+		struct err ie = ERR_INIT;
+		layout_index_remove(dst, p.name, &ie);
+	}
+out:
+	image_pulled_release(&p, 1);
+	descriptor_release(&old);
+	buf_release(&name);
+	return ret;
+}
+
+int image_blob_sink(void *arg, const void *data, size_t len, struct err *e)
+{
+	return blob_writer_write(arg, data, len, e);
 }

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 struct err;
+struct json;
 struct layout;
 struct ref;
 struct reg;
@@ -126,6 +127,25 @@ int image_resolve_image(struct manifest *out, struct manifest *out_index,
 int image_blob_read(struct buf *out, struct image_env *env, const struct ref *ref,
 		    const struct descriptor *d, size_t max, struct err *e);
 
+/* A tar_sink_fn (core/archive.h) writing to the struct blob_writer `arg`
+ * (cache/layout.h). */
+int image_blob_sink(void *arg, const void *data, size_t len, struct err *e);
+/* Reads manifest `d` (an image or an index) from layout `l` into `out`
+ * (need not be initialised; left empty on failure); `check`: ERR_DIGEST
+ * when its bytes do not hash (SHA-256) to d->digest. */
+int image_manifest_load(struct manifest *out, struct layout *l, const struct descriptor *d,
+			int check, struct err *e);
+/* Serialises `j` into `raw` (reset first) and stores it as a blob of `dst`,
+ * or, `dst` NULL, only hashes it; `out` gets its digest (the blob's size
+ * is raw->len).  For a config before it is pushed. */
+int image_json_blob(struct buf *raw, struct digest *out, struct layout *dst, const struct json *j,
+		    struct err *e);
+/* Serialises the manifest or index JSON `j`, parses it as media type `mt`
+ * into `out` (initialised; released first) and stores it as a blob of
+ * `dst` (`dst` NULL: only parsed, out->raw holds the bytes to send). */
+int image_manifest_put(struct manifest *out, struct layout *dst, const struct json *j,
+		       const char *mt, struct err *e);
+
 /* ---- pull (core/pull.c) ---- */
 
 enum image_pull_flags {
@@ -162,6 +182,12 @@ struct image_pulled {
 int image_pull(struct image_pulled *out, struct image_env *env, const struct ref *refs, size_t n,
 	       struct layout *dst, unsigned flags, struct err *e);
 void image_pulled_release(struct image_pulled *p, size_t n);
+/* Makes `dst` hold the blobs of `base` (by digest) through the cache,
+ * as image_pull() with `flags`, without leaving an index.json entry for
+ * it in a layout that is not the cache (an entry there before is kept).
+ * Errors are prefixed "base image". */
+int image_pull_base(struct image_env *env, const struct ref *base, unsigned flags,
+		    struct layout *dst, struct err *e);
 
 /* ---- push (core/push.c) ---- */
 

@@ -235,27 +235,16 @@ out:
 	return ret;
 }
 
-/* Appends image `m` of repository `ref`, its platform from its config. */
-static int ix_append_image(struct ix *x, struct image_env *env, const struct ref *ref,
-			   const struct manifest *m, struct err *e)
+/* Appends a descriptor of manifest `m` of repository `ref` (platform p,
+ * borrowed, may be NULL) and records it as a child. */
+static int ix_append_self(struct ix *x, const struct ref *ref, const struct manifest *m,
+			  struct platform *p, struct err *e)
 {
-	struct image_config cfg;
 	struct descriptor d;
-	struct buf raw = BUF_INIT;
 	int ret;
 
-	image_config_init(&cfg);
 	descriptor_init(&d);
-	if ((ret = ix_check_type(x, m->media_type, m->digest.str, e)) < 0)
-		goto out;
-	if (mt_classify(m->config.media_type) == MT_KIND_CONFIG) {
-		if ((ret = image_blob_read(&raw, env, ref, &m->config, 0, e)) < 0 ||
-		    (ret = image_config_parse(&cfg, raw.data, raw.len, 0, e)) < 0) {
-			err_prefix(e, "image %s", m->digest.str);
-			goto out;
-		}
-		d.platform = &cfg.platform;
-	}
+	d.platform = p;
 	d.media_type = m->media_type;
 	d.digest = m->digest;
 	d.size = (int64_t)m->raw.len;
@@ -268,6 +257,31 @@ out:
 	/* d borrowed everything */
 	kvlist_release(&d.annotations);
 	strvec_clear(&d.urls);
+	return ret;
+}
+
+/* Appends image `m` of repository `ref`, its platform from its config. */
+static int ix_append_image(struct ix *x, struct image_env *env, const struct ref *ref,
+			   const struct manifest *m, struct err *e)
+{
+	struct image_config cfg;
+	struct platform *p = NULL;
+	struct buf raw = BUF_INIT;
+	int ret;
+
+	image_config_init(&cfg);
+	if ((ret = ix_check_type(x, m->media_type, m->digest.str, e)) < 0)
+		goto out;
+	if (mt_classify(m->config.media_type) == MT_KIND_CONFIG) {
+		if ((ret = image_blob_read(&raw, env, ref, &m->config, 0, e)) < 0 ||
+		    (ret = image_config_parse(&cfg, raw.data, raw.len, 0, e)) < 0) {
+			err_prefix(e, "image %s", m->digest.str);
+			goto out;
+		}
+		p = &cfg.platform;
+	}
+	ret = ix_append_self(x, ref, m, p, e);
+out:
 	buf_release(&raw);
 	image_config_release(&cfg);
 	return ret;
@@ -278,22 +292,13 @@ static int ix_append_index(struct ix *x, const struct ref *ref, const struct man
 			   unsigned flags, struct err *e)
 {
 	struct json *doc = NULL, *arr;
-	struct descriptor d;
 	size_t i;
 	int ret;
 
-	descriptor_init(&d);
 	if (flags & INDEX_NO_FLATTEN) {
 		if ((ret = ix_check_type(x, m->media_type, m->digest.str, e)) < 0)
 			goto out;
-		d.media_type = m->media_type;
-		d.digest = m->digest;
-		d.size = (int64_t)m->raw.len;
-		if ((ret = json_append(x->arr, descriptor_to_json(&d))) < 0) {
-			err_set(e, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		ret = ix_kid_add(x, ref, &m->digest, e);
+		ret = ix_append_self(x, ref, m, NULL, e);
 		goto out;
 	}
 	if ((ret = json_parse(&doc, m->raw.data, m->raw.len, e)) < 0)
@@ -317,8 +322,6 @@ static int ix_append_index(struct ix *x, const struct ref *ref, const struct man
 	}
 	ret = 0;
 out:
-	kvlist_release(&d.annotations);
-	strvec_clear(&d.urls);
 	json_free(doc);
 	return ret;
 }

@@ -889,6 +889,48 @@ void layer_result_release(struct layer_result *r)
 	descriptor_init(&r->desc);
 }
 
+int layer_file_sink(void *arg, const void *data, size_t len, struct err *e)
+{
+	const struct layer_file *f = arg;
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(f->fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set_errno(e, ERR_IO, errno, "cannot write %s", f->what);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t layer_file_source(void *arg, void *dst, size_t len, struct err *e)
+{
+	const struct layer_file *f = arg;
+	ssize_t n;
+
+	do
+		n = read(f->fd, dst, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return err_set_errno(e, ERR_IO, errno, "cannot read %s", f->what);
+	return n;
+}
+
+int layer_result_set(struct layer_result *out, const struct tar_result *res,
+		     enum tar_compression c, struct err *e)
+{
+	if (!(out->desc.media_type = strdup(layer_media_type(c))))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	out->desc.digest = res->digest;
+	out->desc.size = res->size;
+	out->diff_id = res->diff_id;
+	out->diff_size = res->diff_size;
+	return 0;
+}
+
 int layer_builder_write(struct layer_builder *b, const struct layer_write_opts *o,
 			struct layer_result *out, struct err *e)
 {
@@ -962,15 +1004,8 @@ int layer_builder_write(struct layer_builder *b, const struct layer_write_opts *
 	ret = tar_writer_finish(w, &res, e);
 	if (ret < 0)
 		goto out;
-	out->desc.media_type = strdup(layer_media_type(o->compression));
-	if (!out->desc.media_type) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
+	if ((ret = layer_result_set(out, &res, o->compression, e)) < 0)
 		goto out;
-	}
-	out->desc.digest = res.digest;
-	out->desc.size = res.size;
-	out->diff_id = res.diff_id;
-	out->diff_size = res.diff_size;
 	out->n_entries = b->n;
 	ret = 0;
 out:

@@ -123,6 +123,10 @@ struct layer_result {
 };
 
 void layer_result_release(struct layer_result *r);
+/* Fills `out` (its media type not set) from the sizes and digests of a
+ * finished tar stream of compression `c`.  ERR_NOMEM. */
+int layer_result_set(struct layer_result *out, const struct tar_result *res,
+		     enum tar_compression c, struct err *e);
 
 /* Writes the layer (the builder may be written again, say with another
  * compression).  *out need not be initialised; it is left released on
@@ -131,6 +135,17 @@ void layer_result_release(struct layer_result *r);
 int layer_builder_write(struct layer_builder *b, const struct layer_write_opts *o,
 			struct layer_result *out, struct err *e);
 void layer_builder_free(struct layer_builder *b);
+
+/* A tar stream to or from an open file `fd`, named `what` in errors
+ * ("cannot write the tarball"). */
+struct layer_file {
+	int fd;
+	const char *what;
+};
+/* A tar_sink_fn writing all of `data` to the layer_file `arg`. */
+int layer_file_sink(void *arg, const void *data, size_t len, struct err *e);
+/* A tar_source_fn reading the layer_file `arg`. */
+ssize_t layer_file_source(void *arg, void *dst, size_t len, struct err *e);
 
 /* The OCI layer media type for a compression. */
 const char *layer_media_type(enum tar_compression c);

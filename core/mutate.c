@@ -4,6 +4,7 @@
 #include "cache/layout.h"
 #include "core/build.h"
 #include "core/err.h"
+#include "core/imgconfig.h"
 #include "core/json.h"
 #include "core/platform.h"
 
@@ -84,11 +85,6 @@ static ssize_t mutate_read(void *arg, void *dst, size_t len, struct err *e)
 	return n;
 }
 
-static int mutate_sink(void *arg, const void *data, size_t len, struct err *e)
-{
-	return blob_writer_write(arg, data, len, e);
-}
-
 int mutate_layer_file(struct layer_result *out, struct layout *dst, const char *path,
 		      enum tar_compression compression, int level, struct err *e)
 {
@@ -164,7 +160,7 @@ int mutate_layer_file(struct layer_result *out, struct layout *dst, const char *
 		wo.level = level;
 		if (!wo.level && compression == TAR_COMPRESS_GZIP)
 			wo.level = BUILD_GZIP_LEVEL_DEFAULT;
-		wo.sink = mutate_sink;
+		wo.sink = image_blob_sink;
 		wo.sink_arg = w;
 		if ((ret = tar_compress(&res, mutate_read, &src, &wo, e)) < 0) {
 			err_prefix(e, "'%s'", path);
@@ -181,15 +177,7 @@ int mutate_layer_file(struct layer_result *out, struct layout *dst, const char *
 			      res.digest.str, d.str);
 		goto out;
 	}
-	if (!(out->desc.media_type = strdup(layer_media_type(have)))) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	out->desc.digest = res.digest;
-	out->desc.size = res.size;
-	out->diff_id = res.diff_id;
-	out->diff_size = res.diff_size;
-	ret = 0;
+	ret = layer_result_set(out, &res, have, e);
 out:
 	tar_reader_free(r);
 	blob_writer_abort(w);
@@ -202,95 +190,16 @@ out:
 
 /* ---- the config and the manifest --------------------------------------- */
 
-/* obj[key], created as an empty object/array when missing or not one. */
-static struct json *mutate_member(struct json *obj, const char *key, int array)
-{
-	struct json *j = json_get(obj, key);
-	enum json_kind want = array ? JSON_ARRAY : JSON_OBJECT;
-
-	if (!obj)
-		return NULL;
-	if (j && json_kind_of(j) == want)
-		return j;
-	if (json_set(obj, key, array ? json_new_array() : json_new_object()) < 0)
-		return NULL;
-	return json_get(obj, key);
-}
-
-static int mutate_set_strvec(struct json *obj, const char *key, const struct strvec *sv)
-{
-	struct json *a;
-	size_t i;
-
-	if (!sv->n) {
-		json_del(obj, key);
-		return 0;
-	}
-	if (!(a = json_new_array()))
-		return ERR_NOMEM;
-	for (i = 0; i < sv->n; i++)
-		if (json_append(a, json_new_string(sv->v[i])) < 0) {
-			json_free(a);
-			return ERR_NOMEM;
-		}
-	return json_set(obj, key, a);
-}
-
-/* Env: replaces K=... in place or appends. */
-static int mutate_env_set(struct json *config, const char *k, const char *v)
-{
-	struct json *env = mutate_member(config, "Env", 1);
-	struct buf kv = BUF_INIT;
-	size_t i, klen = strlen(k);
-	int ret = ERR_NOMEM;
-
-	if (!env || buf_addf(&kv, "%s=%s", k, v) < 0)
-		goto out;
-	for (i = 0; i < json_array_len(env); i++) {
-		const char *s = json_str(json_array_get(env, i));
-		if (s && !strncmp(s, k, klen) && s[klen] == '=') {
-			if (json_array_del(env, i) < 0)
-				goto out;
-			break;
-		}
-	}
-	ret = json_append(env, json_new_string(kv.data));
-out:
-	buf_release(&kv);
-	return ret;
-}
-
 static int mutate_config_apply(struct json *cfg, const struct mutate_spec *s,
 			       const struct platform *setp)
 {
-	struct json *c = mutate_member(cfg, "config", 0), *o;
-	size_t i;
-	int ret = 0;
+	struct imgconfig_edit ed = {
+		.env = &s->env, .entrypoint = s->set_entrypoint ? &s->entrypoint : NULL,
+		.cmd = s->set_cmd ? &s->cmd : NULL, .workdir = s->workdir, .user = s->user,
+		.labels = &s->labels, .expose = &s->expose, .flags = IMGCONFIG_EMPTY_ARGV_DELETES,
+	};
+	int ret = imgconfig_apply(cfg, &ed);
 
-	if (!c)
-		return ERR_NOMEM;
-	for (i = 0; i < s->env.keys.n && ret == 0; i++)
-		ret = mutate_env_set(c, s->env.keys.v[i], s->env.values.v[i]);
-	if (ret == 0 && s->set_entrypoint)
-		ret = mutate_set_strvec(c, "Entrypoint", &s->entrypoint);
-	if (ret == 0 && s->set_cmd)
-		ret = mutate_set_strvec(c, "Cmd", &s->cmd);
-	if (ret == 0 && s->workdir)
-		ret = json_set_str(c, "WorkingDir", s->workdir);
-	if (ret == 0 && s->user)
-		ret = json_set_str(c, "User", s->user);
-	if (ret == 0 && s->labels.keys.n) {
-		if (!(o = mutate_member(c, "Labels", 0)))
-			return ERR_NOMEM;
-		for (i = 0; i < s->labels.keys.n && ret == 0; i++)
-			ret = json_set_str(o, s->labels.keys.v[i], s->labels.values.v[i]);
-	}
-	if (ret == 0 && s->expose.n) {
-		if (!(o = mutate_member(c, "ExposedPorts", 0)))
-			return ERR_NOMEM;
-		for (i = 0; i < s->expose.n && ret == 0; i++)
-			ret = json_set(o, s->expose.v[i], json_new_object());
-	}
 	if (ret == 0 && setp) {
 		ret = json_set_str(cfg, "os", setp->os);
 		if (ret == 0)
@@ -303,39 +212,6 @@ static int mutate_config_apply(struct json *cfg, const struct mutate_spec *s,
 			ret = json_set_str(cfg, "os.version", setp->os_version);
 	}
 	return ret;
-}
-
-static int mutate_time(char *out, size_t n, int64_t t)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (!gmtime_r(&tt, &tm) || !strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return -1;
-	return 0;
-}
-
-/* The config of the empty base. */
-static struct json *mutate_config_empty(const struct platform *p, const char *created)
-{
-	struct json *c = json_new_object(), *rootfs = json_new_object();
-
-	if (!c || !rootfs || json_set_str(c, "architecture", p && p->arch ? p->arch : "amd64") < 0 ||
-	    json_set_str(c, "created", created) < 0 ||
-	    json_set_str(c, "os", p && p->os ? p->os : "linux") < 0 ||
-	    (p && p->variant && json_set_str(c, "variant", p->variant) < 0) ||
-	    json_set(c, "config", json_new_object()) < 0 ||
-	    json_set_str(rootfs, "type", "layers") < 0 ||
-	    json_set(rootfs, "diff_ids", json_new_array()) < 0) {
-		json_free(c);
-		json_free(rootfs);
-		return NULL;
-	}
-	if (json_set(c, "rootfs", rootfs) < 0) {
-		json_free(c);
-		return NULL;
-	}
-	return c;
 }
 
 /* The media type of an appended layer in a Docker or an OCI manifest. */
@@ -359,7 +235,7 @@ static int mutate_image(struct manifest *out, struct image_env *env, const struc
 			const struct kvlist *annot, struct layout *dst, struct err *e)
 {
 	struct buf raw = BUF_INIT, desc = BUF_INIT;
-	struct json *cfg = NULL, *m = NULL, *o, *hist, *diff_ids, *ml;
+	struct json *cfg = NULL, *m = NULL, *hist, *diff_ids, *ml;
 	struct descriptor cdesc, ld;
 	struct platform plat;
 	const char *mt;
@@ -370,7 +246,7 @@ static int mutate_image(struct manifest *out, struct image_env *env, const struc
 	descriptor_init(&cdesc);
 	descriptor_init(&ld);
 	platform_init(&plat);
-	if (mutate_time(created, sizeof(created), s->created) < 0) {
+	if (imgconfig_time(created, sizeof(created), s->created) < 0) {
 		ret = err_set(e, ERR_INVALID, "invalid creation time %lld", (long long)s->created);
 		goto out;
 	}
@@ -395,7 +271,7 @@ static int mutate_image(struct manifest *out, struct image_env *env, const struc
 		const struct platform *p = setp ? setp : env->platform;
 		docker = !s->oci_empty_base;
 		mt = docker ? MT_DOCKER_MANIFEST : MT_OCI_MANIFEST;
-		if (!(cfg = mutate_config_empty(p, created)) || !(m = json_new_object()) ||
+		if (!(cfg = imgconfig_new(p, created)) || !(m = json_new_object()) ||
 		    json_set_int64(m, "schemaVersion", 2) < 0 || json_set_str(m, "mediaType", mt) < 0 ||
 		    json_set(m, "config", json_new_object()) < 0 ||
 		    json_set(m, "layers", json_new_array()) < 0 ||
@@ -403,26 +279,15 @@ static int mutate_image(struct manifest *out, struct image_env *env, const struc
 			goto nomem;
 	}
 	if (n) {
-		if (!(hist = mutate_member(cfg, "history", 1)) ||
-		    !(diff_ids = mutate_member(mutate_member(cfg, "rootfs", 0), "diff_ids", 1)) ||
-		    !(ml = mutate_member(m, "layers", 1)))
-			goto nomem;
-		if (!json_get_str(json_get(cfg, "rootfs"), "type") &&
-		    json_set_str(json_get(cfg, "rootfs"), "type", "layers") < 0)
+		if (imgconfig_layers(&hist, &diff_ids, cfg) < 0 ||
+		    !(ml = imgconfig_member(m, "layers", 1)))
 			goto nomem;
 		for (i = 0; i < n; i++) {
-			struct json *h = json_new_object();
 			descriptor_release(&ld);
 			buf_reset(&desc);
 			if (buf_addf(&desc, "%s %s", s->history_verb ? s->history_verb :
-				     "hoist mutate --append", s->layers.v[i]) < 0 || !h ||
-			    json_set_str(h, "created", created) < 0 ||
-			    json_set_str(h, "created_by", desc.data) < 0 ||
-			    json_set_str(h, "comment", "hoist") < 0) {
-				json_free(h);
-				goto nomem;
-			}
-			if (json_append(hist, h) < 0 ||
+				     "hoist mutate --append", s->layers.v[i]) < 0 ||
+			    imgconfig_history_add(hist, created, desc.data, 0) < 0 ||
 			    json_append(diff_ids, json_new_string(layers[i].diff_id.str)) < 0 ||
 			    descriptor_copy(&ld, &layers[i].desc) < 0)
 				goto nomem;
@@ -437,28 +302,14 @@ static int mutate_image(struct manifest *out, struct image_env *env, const struc
 		goto nomem;
 	if (mutate_config_apply(cfg, s, setp ? &plat : NULL) < 0)
 		goto nomem;
-	buf_reset(&raw);
-	if ((ret = json_serialize(&raw, cfg, 0, e)) < 0)
-		goto out;
-	if ((ret = layout_blob_put(&cdesc.digest, dst, raw.data, raw.len, NULL, e)) < 0)
+	if ((ret = image_json_blob(&raw, &cdesc.digest, dst, cfg, e)) < 0)
 		goto out;
 	cdesc.size = (int64_t)raw.len;
 	if (json_set(m, "config", descriptor_to_json(&cdesc)) < 0)
 		goto nomem;
-	if (annot->keys.n) {
-		if (!(o = mutate_member(m, "annotations", 0)))
-			goto nomem;
-		for (i = 0; i < annot->keys.n; i++)
-			if (json_set_str(o, annot->keys.v[i], annot->values.v[i]) < 0)
-				goto nomem;
-	}
-	buf_reset(&raw);
-	if ((ret = json_serialize(&raw, m, 0, e)) < 0)
-		goto out;
-	manifest_release(out);
-	if ((ret = manifest_parse(out, raw.data, raw.len, mt, 0, e)) < 0)
-		goto out;
-	ret = layout_blob_put(NULL, dst, raw.data, raw.len, &out->digest, e);
+	if (imgconfig_set_kvlist(m, "annotations", annot) < 0)
+		goto nomem;
+	ret = image_manifest_put(out, dst, m, mt, e);
 	goto out;
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");
@@ -473,43 +324,6 @@ out:
 	return ret;
 }
 
-/* Makes `dst` hold the blobs of `base` (by digest), through the cache,
- * without leaving an index.json entry for it in a layout that is not the
- * cache.  `single`: one image (IMAGE_PULL_SINGLE). */
-static int mutate_pull_base(struct image_env *env, const struct ref *base, int single,
-			    struct layout *dst, struct err *e)
-{
-	struct image_pulled p;
-	struct descriptor old;
-	struct buf name = BUF_INIT;
-	int ret, existed = 0;
-
-	memset(&p, 0, sizeof(p));
-	descriptor_init(&old);
-	if (ref_format(&name, base) < 0) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if (dst != env->cache) {
-		struct err ie = ERR_INIT;
-		existed = layout_index_find(&old, dst, name.data, &ie) == 0;
-	}
-	ret = image_pull(&p, env, base, 1, dst, single ? IMAGE_PULL_SINGLE : 0, e);
-	if (ret < 0) {
-		err_prefix(e, "base image");
-		goto out;
-	}
-	if (dst != env->cache && !existed && p.name) {
-		struct err ie = ERR_INIT;
-		layout_index_remove(dst, p.name, &ie);
-	}
-out:
-	image_pulled_release(&p, 1);
-	descriptor_release(&old);
-	buf_release(&name);
-	return ret;
-}
-
 /* An index: every image child mutated, the rest kept; the new index into
  * `out`. */
 static int mutate_index(struct manifest *out, struct image_env *env, const struct ref *bref,
@@ -517,10 +331,9 @@ static int mutate_index(struct manifest *out, struct image_env *env, const struc
 			const struct layer_result *layers, size_t n, struct layout *dst,
 			struct err *e)
 {
-	struct json *ij = NULL, *arr, *o;
+	struct json *ij = NULL, *arr;
 	struct manifest cm, nm;
 	struct kvlist none = KVLIST_INIT;
-	struct buf raw = BUF_INIT;
 	size_t i;
 	int ret;
 
@@ -564,19 +377,9 @@ static int mutate_index(struct manifest *out, struct image_env *env, const struc
 		    json_set_int64(ej, "size", (int64_t)nm.raw.len) < 0)
 			goto nomem;
 	}
-	if (s->annotations.keys.n) {
-		if (!(o = mutate_member(ij, "annotations", 0)))
-			goto nomem;
-		for (i = 0; i < s->annotations.keys.n; i++)
-			if (json_set_str(o, s->annotations.keys.v[i], s->annotations.values.v[i]) < 0)
-				goto nomem;
-	}
-	if ((ret = json_serialize(&raw, ij, 0, e)) < 0)
-		goto out;
-	manifest_release(out);
-	if ((ret = manifest_parse(out, raw.data, raw.len, root->media_type, 0, e)) < 0)
-		goto out;
-	ret = layout_blob_put(NULL, dst, raw.data, raw.len, &out->digest, e);
+	if (imgconfig_set_kvlist(ij, "annotations", &s->annotations) < 0)
+		goto nomem;
+	ret = image_manifest_put(out, dst, ij, root->media_type, e);
 	goto out;
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");
@@ -584,7 +387,6 @@ out:
 	json_free(ij);
 	manifest_release(&cm);
 	manifest_release(&nm);
-	buf_release(&raw);
 	return ret;
 }
 
@@ -655,7 +457,8 @@ int image_mutate(struct mutate_result *out, struct image_env *env, const struct 
 		     kvlist_set(&annot, ANNOT_BASE_NAME, name.data) < 0))
 			goto nomem;
 		if ((flags & MUTATE_WITH_BASE) &&
-		    (ret = mutate_pull_base(env, &out->base, bm != NULL, dst, e)) < 0)
+		    (ret = image_pull_base(env, &out->base, bm ? IMAGE_PULL_SINGLE : 0, dst,
+					    e)) < 0)
 			goto out;
 	}
 	if (bm || !s->base)

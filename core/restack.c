@@ -4,6 +4,7 @@
 #include "cache/layout.h"
 #include "core/err.h"
 #include "core/export.h"
+#include "core/imgconfig.h"
 #include "core/json.h"
 #include "core/layer.h"
 
@@ -11,45 +12,6 @@
 #include <string.h>
 
 /* ---- shared helpers ------------------------------------------------------- */
-
-/* Reads manifest `d` from layout `l` and checks its digest. */
-static int restack_manifest_read(struct manifest *out, struct layout *l,
-				 const struct descriptor *d, struct err *e)
-{
-	struct buf raw = BUF_INIT;
-	int ret;
-
-	manifest_init(out);
-	if ((ret = layout_blob_read(&raw, l, &d->digest, MANIFEST_MAX_DEFAULT, e)) < 0)
-		goto out;
-	if ((ret = manifest_parse(out, raw.data, raw.len, d->media_type, 0, e)) < 0)
-		goto out;
-	if (!digest_equal(&out->digest, &d->digest))
-		ret = err_set(e, ERR_DIGEST, "manifest %s hashes to %s", d->digest.str,
-			      out->digest.str);
-out:
-	buf_release(&raw);
-	return ret;
-}
-
-/* Serialises `j`, parses it as a manifest of type `mt` into `out` and
- * stores it in `dst`. */
-static int restack_manifest_put(struct manifest *out, struct layout *dst, const struct json *j,
-				const char *mt, struct err *e)
-{
-	struct buf raw = BUF_INIT;
-	int ret;
-
-	manifest_init(out);
-	if ((ret = json_serialize(&raw, j, 0, e)) < 0)
-		goto out;
-	if ((ret = manifest_parse(out, raw.data, raw.len, mt, 0, e)) < 0)
-		goto out;
-	ret = layout_blob_put(NULL, dst, raw.data, raw.len, &out->digest, e);
-out:
-	buf_release(&raw);
-	return ret;
-}
 
 /* Sets digest and size of the descriptor object `j`. */
 static int restack_desc_update(struct json *j, const struct digest *d, int64_t size)
@@ -66,23 +28,110 @@ static int restack_is_attestation(const struct descriptor *d)
 	       !strcmp(d->platform->os, "unknown") && !strcmp(d->platform->arch, "unknown");
 }
 
-/* Serialises the config `cfg` into `dst` and points the manifest JSON's
- * config descriptor at it. */
-static int restack_config_put(struct json *mj, struct layout *dst, const struct json *cfg,
-			      struct err *e)
+/* The target of a rebase. */
+struct rb {
+	struct image_env *env;
+	const struct ref *src;
+	const struct ref *dst;
+	const char *old_base, *new_base;	/* as given, or NULL */
+	struct reg *reg;			/* dst's registry */
+};
+
+/* Stores the config `cfg` in `dst` (flatten) or, `dst` NULL, uploads it to
+ * r's target (rebase; nothing when it is there), and points the manifest
+ * JSON's config descriptor at it. */
+static int restack_config_put(struct json *mj, struct layout *dst, struct rb *r,
+			      const struct json *cfg, struct err *e)
 {
+	const char *mt = json_get_str(json_get(mj, "config"), "mediaType");
 	struct buf raw = BUF_INIT;
-	struct digest d;
+	struct descriptor d;
 	int ret;
 
-	if ((ret = json_serialize(&raw, cfg, 0, e)) < 0)
+	descriptor_init(&d);
+	if ((ret = image_json_blob(&raw, &d.digest, dst, cfg, e)) < 0)
 		goto out;
-	if ((ret = layout_blob_put(&d, dst, raw.data, raw.len, NULL, e)) < 0)
+	d.size = (int64_t)raw.len;
+	if (!dst && !(d.media_type = strdup(mt ? mt : MT_OCI_CONFIG))) {
+		ret = err_set(e, ERR_NOMEM, "out of memory");
 		goto out;
-	if (restack_desc_update(json_get(mj, "config"), &d, (int64_t)raw.len) < 0)
+	}
+	if (!dst) {
+		r->env->n_blob_requests++;
+		ret = reg_blob_upload(r->reg, r->dst->repository, &d, -1, raw.data, NULL, e);
+		if (ret < 0) {
+			err_prefix(e, "config %s", d.digest.str);
+			goto out;
+		}
+		image_log(r->env, 1, "rebase: config %s in %s/%s", d.digest.str,
+			  r->dst->registry, r->dst->repository);
+	}
+	if (restack_desc_update(json_get(mj, "config"), &d.digest, d.size) < 0)
 		ret = err_set(e, ERR_NOMEM, "out of memory");
 out:
+	descriptor_release(&d);
 	buf_release(&raw);
+	return ret;
+}
+
+/* Makes `out` (initialised) the new manifest of index entry `d`. */
+typedef int restack_child_fn(struct manifest *out, void *arg, const struct descriptor *d,
+			     int depth, struct err *e);
+
+/* The index `m` with each image child (and, `nested`, each index child:
+ * else an error) replaced by what `fn` makes of it, attestations and
+ * other artifacts dropped; stored in `dst` (NULL: only parsed into `out`).
+ * `verb` ("flatten", "rebase") names the operation in logs and errors. */
+static int restack_index(struct manifest *out, struct image_env *env, const struct manifest *m,
+			 int nested, restack_child_fn *fn, void *arg, int depth,
+			 struct layout *dst, const char *verb, struct err *e)
+{
+	struct json *mj = NULL, *arr;
+	struct manifest nm;
+	size_t i, j;
+	int ret;
+
+	manifest_init(out);
+	manifest_init(&nm);
+	if ((ret = json_parse(&mj, m->raw.data, m->raw.len, e)) < 0)
+		goto out;
+	arr = json_get(mj, "manifests");
+	for (i = 0, j = 0; i < m->n_manifests; i++) {
+		const struct descriptor *d = &m->manifests[i];
+		enum mt_kind k = mt_classify(d->media_type);
+		if (k == MT_KIND_INDEX && !nested) {
+			ret = err_set(e, ERR_UNSUPPORTED, "index %s holds an index (%s): "
+				      "nested indexes cannot be rebased", m->digest.str,
+				      d->digest.str);
+			goto out;
+		}
+		if (restack_is_attestation(d) || (k != MT_KIND_MANIFEST && k != MT_KIND_INDEX)) {
+			image_log(env, 1, "%s: dropping %s (%s)", verb, d->digest.str,
+				  restack_is_attestation(d) ? "an attestation" : d->media_type);
+			json_array_del(arr, j);
+			continue;
+		}
+		manifest_release(&nm);
+		if ((ret = fn(&nm, arg, d, depth + 1, e)) < 0) {
+			err_prefix(e, "index entry %zu (%s)", i, d->digest.str);
+			goto out;
+		}
+		if (restack_desc_update(json_array_get(arr, j), &nm.digest,
+					(int64_t)nm.raw.len) < 0) {
+			ret = err_set(e, ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		j++;
+	}
+	if (!j) {
+		ret = err_set(e, ERR_UNSUPPORTED, "index %s holds no image to %s", m->digest.str,
+			      verb);
+		goto out;
+	}
+	ret = image_manifest_put(out, dst, mj, m->media_type, e);
+out:
+	manifest_release(&nm);
+	json_free(mj);
 	return ret;
 }
 
@@ -94,11 +143,6 @@ struct flat {
 	struct layout *dst;
 	const struct flatten_opts *o;
 };
-
-static int flat_sink(void *arg, const void *data, size_t len, struct err *e)
-{
-	return blob_writer_write(arg, data, len, e);
-}
 
 static int flat_image(struct manifest *out, struct flat *f, const struct manifest *m,
 		      struct err *e)
@@ -134,7 +178,7 @@ static int flat_image(struct manifest *out, struct flat *f, const struct manifes
 	to.level = f->o->level;
 	if (!to.level && to.compression == TAR_COMPRESS_GZIP)
 		to.level = FLATTEN_GZIP_LEVEL_DEFAULT;
-	to.sink = flat_sink;
+	to.sink = image_blob_sink;
 	to.sink_arg = w;
 	if ((ret = image_export_to(&res, f->src, m, &to, e)) < 0)
 		goto out;
@@ -174,12 +218,8 @@ static int flat_image(struct manifest *out, struct flat *f, const struct manifes
 	hist = NULL;
 	if (ret < 0)
 		goto nomem;
-	if (!(rootfs = json_get(cfg, "rootfs")) || json_kind_of(rootfs) != JSON_OBJECT) {
-		if (json_set(cfg, "rootfs", json_new_object()) < 0)
-			goto nomem;
-		rootfs = json_get(cfg, "rootfs");
-	}
-	if (json_set_str(rootfs, "type", "layers") < 0 ||
+	if (!(rootfs = imgconfig_member(cfg, "rootfs", 0)) ||
+	    json_set_str(rootfs, "type", "layers") < 0 ||
 	    !(layers = json_new_array()) ||
 	    json_append(layers, json_new_string(res.diff_id.str)) < 0)
 		goto nomem;
@@ -191,7 +231,7 @@ static int flat_image(struct manifest *out, struct flat *f, const struct manifes
 	/* the manifest: the old one with config and layers replaced */
 	if ((ret = json_parse(&mj, m->raw.data, m->raw.len, e)) < 0)
 		goto out;
-	if ((ret = restack_config_put(mj, f->dst, cfg, e)) < 0)
+	if ((ret = restack_config_put(mj, f->dst, NULL, cfg, e)) < 0)
 		goto out;
 	if (!(layers = json_new_array()) || json_append(layers, descriptor_to_json(&ld)) < 0)
 		goto nomem;
@@ -199,7 +239,7 @@ static int flat_image(struct manifest *out, struct flat *f, const struct manifes
 	layers = NULL;
 	if (ret < 0)
 		goto nomem;
-	ret = restack_manifest_put(out, f->dst, mj, m->media_type, e);
+	ret = image_manifest_put(out, f->dst, mj, m->media_type, e);
 	goto out;
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");
@@ -217,57 +257,31 @@ out:
 }
 
 static int flat_node(struct manifest *out, struct flat *f, const struct manifest *m,
-		     int depth, struct err *e)
+		     int depth, struct err *e);
+
+/* An index entry: read from the cache, flattened. */
+static int flat_child(struct manifest *out, void *arg, const struct descriptor *d, int depth,
+		      struct err *e)
 {
-	struct json *mj = NULL, *arr;
-	struct manifest cm, nm;
-	size_t i, j;
+	struct flat *f = arg;
+	struct manifest cm;
 	int ret;
 
+	if ((ret = image_manifest_load(&cm, f->src, d, 1, e)) == 0)
+		ret = flat_node(out, f, &cm, depth, e);
+	manifest_release(&cm);
+	return ret;
+}
+
+static int flat_node(struct manifest *out, struct flat *f, const struct manifest *m,
+		     int depth, struct err *e)
+{
 	if (m->kind == MT_KIND_MANIFEST)
 		return flat_image(out, f, m, e);
 	manifest_init(out);
 	if (depth > 8)
 		return err_set(e, ERR_UNSUPPORTED, "indexes nested more than 8 deep");
-	manifest_init(&cm);
-	manifest_init(&nm);
-	if ((ret = json_parse(&mj, m->raw.data, m->raw.len, e)) < 0)
-		goto out;
-	arr = json_get(mj, "manifests");
-	for (i = 0, j = 0; i < m->n_manifests; i++) {
-		const struct descriptor *d = &m->manifests[i];
-		if (restack_is_attestation(d) || (mt_classify(d->media_type) != MT_KIND_MANIFEST &&
-						  mt_classify(d->media_type) != MT_KIND_INDEX)) {
-			image_log(f->env, 1, "flatten: dropping %s (%s)", d->digest.str,
-				  restack_is_attestation(d) ? "an attestation" : d->media_type);
-			json_array_del(arr, j);
-			continue;
-		}
-		manifest_release(&cm);
-		manifest_release(&nm);
-		if ((ret = restack_manifest_read(&cm, f->src, d, e)) < 0 ||
-		    (ret = flat_node(&nm, f, &cm, depth + 1, e)) < 0) {
-			err_prefix(e, "index entry %zu (%s)", i, d->digest.str);
-			goto out;
-		}
-		if (restack_desc_update(json_array_get(arr, j), &nm.digest,
-					(int64_t)nm.raw.len) < 0) {
-			ret = err_set(e, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		j++;
-	}
-	if (!j) {
-		ret = err_set(e, ERR_UNSUPPORTED, "index %s holds no image to flatten",
-			      m->digest.str);
-		goto out;
-	}
-	ret = restack_manifest_put(out, f->dst, mj, m->media_type, e);
-out:
-	manifest_release(&cm);
-	manifest_release(&nm);
-	json_free(mj);
-	return ret;
+	return restack_index(out, f->env, m, 1, flat_child, f, depth, f->dst, "flatten", e);
 }
 
 int image_flatten(struct manifest *out, struct image_env *env, const struct ref *src,
@@ -287,7 +301,7 @@ int image_flatten(struct manifest *out, struct image_env *env, const struct ref 
 		return ret;
 	if ((ret = image_pull(&p, env, src, 1, env->cache, 0, e)) < 0)
 		goto out;
-	if ((ret = restack_manifest_read(&root, env->cache, &p.desc, e)) < 0)
+	if ((ret = image_manifest_load(&root, env->cache, &p.desc, 1, e)) < 0)
 		goto out;
 	ret = flat_node(out, &f, &root, 0, e);
 out:
@@ -298,69 +312,18 @@ out:
 
 /* ---- rebase ------------------------------------------------------------- */
 
-struct rb {
-	struct image_env *env;
-	const struct ref *src;
-	const struct ref *dst;
-	const char *old_base, *new_base;	/* as given, or NULL */
-	struct reg *reg;			/* dst's registry */
-};
-
-/* Uploads the config `cfg` to the target (nothing when it is there) and
- * points the manifest JSON's config descriptor at it. */
-static int rb_config_send(struct json *mj, struct rb *r, const struct json *cfg,
-			  struct err *e)
-{
-	struct buf raw = BUF_INIT;
-	struct descriptor d;
-	int ret;
-
-	descriptor_init(&d);
-	if ((ret = json_serialize(&raw, cfg, 0, e)) < 0 ||
-	    (ret = digest_buffer(&d.digest, DIGEST_SHA256, raw.data, raw.len, e)) < 0)
-		goto out;
-	d.size = (int64_t)raw.len;
-	if (!(d.media_type = strdup(json_get_str(json_get(mj, "config"), "mediaType") ?
-				    json_get_str(json_get(mj, "config"), "mediaType") :
-				    MT_OCI_CONFIG))) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	r->env->n_blob_requests++;
-	if ((ret = reg_blob_upload(r->reg, r->dst->repository, &d, -1, raw.data, NULL, e)) < 0) {
-		err_prefix(e, "config %s", d.digest.str);
-		goto out;
-	}
-	image_log(r->env, 1, "rebase: config %s in %s/%s", d.digest.str, r->dst->registry,
-		  r->dst->repository);
-	if (restack_desc_update(json_get(mj, "config"), &d.digest, d.size) < 0)
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-out:
-	descriptor_release(&d);
-	buf_release(&raw);
-	return ret;
-}
-
 /* Serialises the manifest JSON `mj` into `out`; a child of an index is put
  * by digest at once (the index, put last, needs it). */
 static int rb_manifest_send(struct manifest *out, struct rb *r, const struct json *mj,
 			    const char *mt, int child, struct err *e)
 {
-	struct buf raw = BUF_INIT;
-	int ret;
+	int ret = image_manifest_put(out, NULL, mj, mt, e);
 
-	manifest_init(out);
-	if ((ret = json_serialize(&raw, mj, 0, e)) < 0 ||
-	    (ret = manifest_parse(out, raw.data, raw.len, mt, 0, e)) < 0)
-		goto out;
-	if (child) {
-		r->env->n_manifest_requests++;
-		ret = reg_manifest_put(NULL, r->reg, r->dst->repository, out->digest.str,
-				       out->media_type, raw.data, raw.len, e);
-	}
-out:
-	buf_release(&raw);
-	return ret;
+	if (ret < 0 || !child)
+		return ret;
+	r->env->n_manifest_requests++;
+	return reg_manifest_put(NULL, r->reg, r->dst->repository, out->digest.str,
+				out->media_type, out->raw.data, out->raw.len, e);
 }
 
 /* Manifest and config of a base image. */
@@ -528,12 +491,7 @@ static int rb_manifest_json(struct json **out, const struct manifest *m,
 	layers = NULL;
 	if (ret < 0)
 		goto nomem;
-	if (!(an = json_get(mj, "annotations")) || json_kind_of(an) != JSON_OBJECT) {
-		if (json_set(mj, "annotations", json_new_object()) < 0)
-			goto nomem;
-		an = json_get(mj, "annotations");
-	}
-	if (ref_format(&name, &nw->ref) < 0 ||
+	if (!(an = imgconfig_member(mj, "annotations", 0)) || ref_format(&name, &nw->ref) < 0 ||
 	    json_set_str(an, ANNOT_BASE_DIGEST, nw->m.digest.str) < 0 ||
 	    json_set_str(an, ANNOT_BASE_NAME, name.data) < 0)
 		goto nomem;
@@ -654,7 +612,7 @@ static int rb_image(struct manifest *out, struct rb *r, const struct manifest *m
 	}
 	if ((ret = rb_manifest_json(&mj, m, &old, &nw, e)) < 0)
 		goto out;
-	if ((ret = rb_config_send(mj, r, cfg, e)) < 0)
+	if ((ret = restack_config_put(mj, NULL, r, cfg, e)) < 0)
 		goto out;
 	ret = rb_manifest_send(out, r, mj, m->media_type, child, e);
 out:
@@ -668,61 +626,19 @@ out:
 	return ret;
 }
 
-/* An index, child by child. */
-static int rb_index(struct manifest *out, struct rb *r, const struct manifest *m,
+/* An index entry: resolved, rebased, put by digest. */
+static int rb_child(struct manifest *out, void *arg, const struct descriptor *d, int depth,
 		    struct err *e)
 {
-	struct json *mj = NULL, *arr;
-	struct manifest cm, nm;
-	size_t i, j;
+	struct rb *r = arg;
+	struct ref cr = { r->src->registry, r->src->repository, NULL, (char *)d->digest.str };
+	struct manifest cm;
 	int ret;
 
-	manifest_init(out);
 	manifest_init(&cm);
-	manifest_init(&nm);
-	if ((ret = json_parse(&mj, m->raw.data, m->raw.len, e)) < 0)
-		goto out;
-	arr = json_get(mj, "manifests");
-	for (i = 0, j = 0; i < m->n_manifests; i++) {
-		const struct descriptor *d = &m->manifests[i];
-		struct ref cr = { r->src->registry, r->src->repository, NULL,
-				  (char *)d->digest.str };
-		if (restack_is_attestation(d) || mt_classify(d->media_type) != MT_KIND_MANIFEST) {
-			if (mt_classify(d->media_type) == MT_KIND_INDEX) {
-				ret = err_set(e, ERR_UNSUPPORTED, "index %s holds an index (%s): "
-					      "nested indexes cannot be rebased", m->digest.str,
-					      d->digest.str);
-				goto out;
-			}
-			image_log(r->env, 1, "rebase: dropping %s (%s)", d->digest.str,
-				  restack_is_attestation(d) ? "an attestation" : d->media_type);
-			json_array_del(arr, j);
-			continue;
-		}
-		manifest_release(&cm);
-		manifest_release(&nm);
-		if ((ret = image_resolve(&cm, r->env, &cr, e)) < 0 ||
-		    (ret = rb_image(&nm, r, &cm, d->platform, 1, e)) < 0) {
-			err_prefix(e, "index entry %zu (%s)", i, d->digest.str);
-			goto out;
-		}
-		if (restack_desc_update(json_array_get(arr, j), &nm.digest,
-					(int64_t)nm.raw.len) < 0) {
-			ret = err_set(e, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		j++;
-	}
-	if (!j) {
-		ret = err_set(e, ERR_UNSUPPORTED, "index %s holds no image to rebase",
-			      m->digest.str);
-		goto out;
-	}
-	ret = rb_manifest_send(out, r, mj, m->media_type, 0, e);
-out:
+	if ((ret = image_resolve(&cm, r->env, &cr, e)) == 0)
+		ret = rb_image(out, r, &cm, d->platform, 1, e);
 	manifest_release(&cm);
-	manifest_release(&nm);
-	json_free(mj);
 	return ret;
 }
 
@@ -745,7 +661,7 @@ int image_rebase(struct digest *out, struct image_env *env, const struct ref *sr
 	if ((ret = image_env_reg(&r.reg, env, dst->registry, e)) < 0)
 		goto out;
 	if (root.kind == MT_KIND_INDEX)
-		ret = rb_index(&nm, &r, &root, e);
+		ret = restack_index(&nm, env, &root, 0, rb_child, &r, 0, NULL, "rebase", e);
 	else
 		ret = rb_image(&nm, &r, &root, NULL, 0, e);
 	if (ret < 0)

@@ -7,6 +7,7 @@
 #include "core/err.h"
 #include "core/image.h"
 #include "core/json.h"
+#include "core/layer.h"
 #include "core/manifest.h"
 #include "core/ref.h"
 
@@ -20,24 +21,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
-/* The tar stream goes straight to the temporary file. */
-static int fd_sink(void *arg, const void *data, size_t len, struct err *e)
-{
-	int fd = *(int *)arg;
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set_errno(e, ERR_IO, errno, "cannot write the tarball");
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 static void file_header(struct tar_header *h, const char *name, int64_t size)
 {
@@ -189,6 +172,7 @@ int image_tarball_write(const char *path, struct layout *src, const struct ref *
 	struct json *manifests = json_new_array(), *repos = json_new_object();
 	struct strvec seen = STRVEC_INIT;
 	struct buf tmp = BUF_INIT, doc = BUF_INIT;
+	struct layer_file tf = { -1, "the tarball" };
 	int fd = -1, ret;
 	size_t i;
 	mode_t um;
@@ -208,8 +192,9 @@ int image_tarball_write(const char *path, struct layout *src, const struct ref *
 	fchmod(fd, 0644 & ~um);
 	memset(&o, 0, sizeof(o));
 	o.compression = TAR_COMPRESS_NONE;
-	o.sink = fd_sink;
-	o.sink_arg = &fd;
+	tf.fd = fd;
+	o.sink = layer_file_sink;
+	o.sink_arg = &tf;
 	if ((ret = tar_writer_new(&a, &o, e)) < 0)
 		goto out;
 	for (i = 0; i < n; i++)

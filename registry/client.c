@@ -2341,8 +2341,19 @@ static int mirror_repo(struct buf *out, const struct reg *r, size_t i, const cha
 	return buf_failed(out) ? ERR_NOMEM : 0;
 }
 
-int reg_manifest_get(struct manifest *out, struct reg *r, const struct ref *ref,
-		     struct err *e)
+/* One manifest read on one endpoint: a GET into get_out, or a HEAD into
+ * head_out when get_out is NULL. */
+static int manifest_read_one(struct manifest *get_out, struct descriptor *head_out,
+			     struct reg *r, const struct ref *ref, struct err *e)
+{
+	if (get_out)
+		return manifest_get_one(get_out, r, ref, e);
+	return manifest_head_one(head_out, r, ref, e);
+}
+
+/* A manifest read tried on each mirror in turn, then on r itself. */
+static int manifest_read(struct manifest *get_out, struct descriptor *head_out,
+			 struct reg *r, const struct ref *ref, struct err *e)
 {
 	struct buf repo = BUF_INIT;
 	struct err e2 = ERR_INIT;
@@ -2358,7 +2369,8 @@ int reg_manifest_get(struct manifest *out, struct reg *r, const struct ref *ref,
 		mref = *ref;
 		mref.repository = repo.data;
 		err_clear(&e2);
-		if ((rc = manifest_get_one(out, r->mirrors[i], &mref, &e2)) == 0) {
+		rc = manifest_read_one(get_out, head_out, r->mirrors[i], &mref, &e2);
+		if (rc == 0) {
 			mirror_log(r, i, ref->repository, "manifest", NULL);
 			goto out;
 		}
@@ -2369,44 +2381,22 @@ int reg_manifest_get(struct manifest *out, struct reg *r, const struct ref *ref,
 		}
 		mirror_log(r, i, ref->repository, "manifest", &e2);
 	}
-	rc = manifest_get_one(out, r, ref, e);
+	rc = manifest_read_one(get_out, head_out, r, ref, e);
 out:
 	buf_release(&repo);
 	return rc;
 }
 
+int reg_manifest_get(struct manifest *out, struct reg *r, const struct ref *ref,
+		     struct err *e)
+{
+	return manifest_read(out, NULL, r, ref, e);
+}
+
 int reg_manifest_head(struct descriptor *out, struct reg *r, const struct ref *ref,
 		      struct err *e)
 {
-	struct buf repo = BUF_INIT;
-	struct err e2 = ERR_INIT;
-	struct ref mref;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < r->n_mirrors; i++) {
-		if (mirror_repo(&repo, r, i, ref->repository) < 0) {
-			rc = nomem(e);
-			goto out;
-		}
-		mref = *ref;
-		mref.repository = repo.data;
-		err_clear(&e2);
-		if ((rc = manifest_head_one(out, r->mirrors[i], &mref, &e2)) == 0) {
-			mirror_log(r, i, ref->repository, "manifest", NULL);
-			goto out;
-		}
-		if (!mirror_fallback(rc)) {
-			if (e)
-				*e = e2;
-			goto out;
-		}
-		mirror_log(r, i, ref->repository, "manifest", &e2);
-	}
-	rc = manifest_head_one(out, r, ref, e);
-out:
-	buf_release(&repo);
-	return rc;
+	return manifest_read(NULL, out, r, ref, e);
 }
 
 /* Counts what reaches the caller's sink, so that a mirror that failed

@@ -104,6 +104,10 @@ mapfile -t refs < <(jq -r '.manifests[].annotations["org.opencontainers.image.re
 bad=
 for r in "${refs[@]}"; do
 	skopeo inspect "oci:$C:$r" >/dev/null 2>&1 || bad+=" $r"
+	# the entry's own manifest, then what it references
+	jq -r --arg r "$r" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest' \
+		"$C/index.json" | while read -r d; do [[ -f $C/blobs/sha256/${d#sha256:} ]] || echo "missing $d ($r)"; done \
+		>>missing.txt
 	skopeo inspect --raw "oci:$C:$r" | jq -r '.config.digest, .layers[].digest' |
 		while read -r d; do [[ -f $C/blobs/sha256/${d#sha256:} ]] || echo "missing $d"; done \
 		>>missing.txt
