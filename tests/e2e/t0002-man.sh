@@ -4,7 +4,7 @@
 # The rules, for every command CMD that `hoist help` lists (the first word of
 # each line between "commands:" and the next blank line):
 #   1. man/hoist-CMD.1.scd exists and has the sections NAME, SYNOPSIS,
-#      DESCRIPTION, OPTIONS, EXIT STATUS and SEE ALSO; scdoc builds it.
+#      DESCRIPTION, OPTIONS, EXIT STATUS, ENVIRONMENT, FILES, EXAMPLES and SEE ALSO; scdoc builds it.
 #   2. Its NAME line is "hoist-CMD - SUMMARY", SUMMARY being the summary
 #      `hoist help` shows.
 #   3. SYNOPSIS agrees with the usage: the usage lines of `hoist help CMD`
@@ -55,7 +55,7 @@ for cmd in "${cmds[@]}"; do
 	fi
 	test_ok "$cmd: man/hoist-$cmd.1.scd exists"
 	missing=
-	for s in NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" "SEE ALSO"; do
+	for s in NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" ENVIRONMENT FILES EXAMPLES "SEE ALSO"; do
 		grep -qx "# $s" "$page" || missing+=" '$s'"
 	done
 	[[ -z $missing ]] && test_ok "$cmd: the page has the sections" ||
