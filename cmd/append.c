@@ -127,32 +127,18 @@ static int mutate_local(struct ctx *ctx, const struct mutate_spec *s, enum mutat
 			const char *path, const struct ref *tag)
 {
 	struct mutate_result r;
-	struct layout *l = NULL, *dst;
+	struct layout *l = NULL, *dst = NULL;
 	struct descriptor d;
 	struct image_pulled img;
 	struct buf name = BUF_INIT;
 	struct err e = ERR_INIT;
-	int ret = EXIT_FAIL, leased = 0;
+	int ret = EXIT_FAIL;
 
 	mutate_result_init(&r);
 	descriptor_init(&d);
 	memset(&img, 0, sizeof(img));
-	if (how == MOUT_LAYOUT) {
-		if (layout_open(&l, path, LAYOUT_CREATE, &e) < 0) {
-			ret = report_err(&e, "cannot open the layout '%s'", path);
-			goto out;
-		}
-		dst = l;
-	} else {
-		dst = ctx->cache;
-	}
-	/* One lease from the first blob written to the last name set: gc
-	 * (cache/gc.c) never removes what this run writes before it is named. */
-	if (layout_lease_begin(dst, LAYOUT_LOCK_TIMEOUT_DEFAULT_MS, &e) < 0) {
-		ret = report_err(&e, "cannot write to '%s'", layout_path(dst));
+	if (ctx_output_open(ctx, how == MOUT_LAYOUT ? path : NULL, &l, &dst) != EXIT_OK)
 		goto out;
-	}
-	leased = 1;
 	if (image_mutate(&r, &ctx->env, s, dst, MUTATE_WITH_BASE, &e) < 0) {
 		ret = report_err(&e, "cannot %s", ctx->cmd_name);
 		goto out;
@@ -189,9 +175,7 @@ static int mutate_local(struct ctx *ctx, const struct mutate_spec *s, enum mutat
 	printf("%s\n", r.manifest.digest.str);
 	ret = EXIT_OK;
 out:
-	if (leased)
-		layout_lease_end(dst);
-	layout_free(l);
+	ctx_output_close(l, dst);
 	descriptor_release(&d);
 	mutate_result_release(&r);
 	buf_release(&name);

@@ -475,13 +475,13 @@ static int build_local(struct ctx *ctx, struct build_spec *specs, size_t ns, enu
 		       const char *path, const struct ref *tags, size_t n)
 {
 	struct build_result *r;
-	struct layout *l = NULL, *dst;
+	struct layout *l = NULL, *dst = NULL;
 	struct descriptor d;
 	struct image_pulled img;
 	struct buf name = BUF_INIT;
 	struct err e = ERR_INIT;
 	size_t i;
-	int ret = EXIT_FAIL, leased = 0;
+	int ret = EXIT_FAIL;
 
 	descriptor_init(&d);
 	if (!(r = calloc(ns, sizeof(*r)))) {
@@ -491,22 +491,8 @@ static int build_local(struct ctx *ctx, struct build_spec *specs, size_t ns, enu
 	for (i = 0; i < ns; i++)
 		build_result_init(&r[i]);
 	memset(&img, 0, sizeof(img));
-	if (how == OUT_LAYOUT) {
-		if (layout_open(&l, path, LAYOUT_CREATE, &e) < 0) {
-			ret = report_err(&e, "cannot open the layout '%s'", path);
-			goto out;
-		}
-		dst = l;
-	} else {
-		dst = ctx->cache;
-	}
-	/* One lease from the first blob written to the last name set: gc
-	 * (cache/gc.c) never removes what this run writes before it is named. */
-	if (layout_lease_begin(dst, LAYOUT_LOCK_TIMEOUT_DEFAULT_MS, &e) < 0) {
-		ret = report_err(&e, "cannot write to '%s'", layout_path(dst));
+	if (ctx_output_open(ctx, how == OUT_LAYOUT ? path : NULL, &l, &dst) != EXIT_OK)
 		goto out;
-	}
-	leased = 1;
 	if ((ret = build_all(ctx, specs, ns, r, dst, BUILD_WITH_BASE, &d)) != EXIT_OK)
 		goto out;
 	ret = EXIT_FAIL;
@@ -532,9 +518,7 @@ static int build_local(struct ctx *ctx, struct build_spec *specs, size_t ns, enu
 	printf("%s\n", d.digest.str);
 	ret = EXIT_OK;
 out:
-	if (leased)
-		layout_lease_end(dst);
-	layout_free(l);
+	ctx_output_close(l, dst);
 	descriptor_release(&d);
 	build_results_free(r, ns);
 	buf_release(&name);
