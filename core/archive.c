@@ -7,6 +7,7 @@
 #include "core/archive.h"
 
 #include "core/err.h"
+#include "core/pgzip.h"
 #include "core/text.h"
 
 #include <archive.h>
@@ -117,15 +118,7 @@ struct tar_writer {
 	struct digest_ctx raw;		/* the uncompressed tar */
 	struct digest_ctx out;		/* the bytes given to the sink */
 	int raw_init, out_init;
-	z_stream z;
-	gz_header gzh;
-	int z_init;
-	unsigned char *gbuf;		/* gzip input gathered into GZ_BLOCK blocks */
-	size_t glen;
-	int glevel;			/* the level asked for */
-	int gcur;			/* the level deflate runs at now */
-	z_stream tz;			/* trial compression (gz_incompressible) */
-	int tz_init;
+	struct pgzip *gz;
 	ZSTD_CCtx *zc;
 	unsigned char *obuf;
 	size_t obuf_size;
@@ -161,103 +154,9 @@ static int w_emit(struct tar_writer *w, const void *data, size_t len, struct err
 	return w->sink(w->sink_arg, data, len, e);
 }
 
-/* gzip spends as long on data it cannot shrink (compressed or encrypted
- * files, random bytes) as on data it can: ~10 MB/s of CPU at level 1.  The
- * input is cut into GZ_BLOCK blocks at fixed offsets of the tar stream, and
- * a block whose start looks incompressible (a flat byte histogram over
- * GZ_SAMPLE bytes, and a trial compression of GZ_TRIAL bytes at level 1
- * saves under 2%) is stored (level 0) instead.  The choice depends on the bytes only, so the output is still
- * the same on every run and machine (for one zlib). */
-#define GZ_BLOCK IO_CHUNK
-#define GZ_TRIAL (16u << 10)
-#define GZ_SAMPLE (32u << 10)
-
-static int gz_incompressible(struct tar_writer *w, const unsigned char *p, size_t n)
+static int gz_emit(void *arg, const void *data, size_t len, struct err *e)
 {
-	uint32_t c[256];
-	uint64_t sq = 0;
-	size_t i;
-
-	if (n < GZ_TRIAL)
-		return 0;
-	if (n > GZ_SAMPLE)
-		n = GZ_SAMPLE;	/* the block's start speaks for it */
-	memset(c, 0, sizeof(c));
-	for (i = 0; i < n; i++)
-		c[p[i]]++;
-	for (i = 0; i < 256; i++)
-		sq += (uint64_t)c[i] * c[i];
-	/* Renyi entropy of the bytes above ~7.93 bits: 256 sum(c^2) < 1.05 n^2
-	 * (+ the 256 n that uniform random bytes add on average) */
-	if (sq * 25600 >= (uint64_t)n * n * 105 + (uint64_t)n * 25600 * 256)
-		return 0;
-	if (!w->tz_init) {
-		if (deflateInit2(&w->tz, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-			return 0;
-		w->tz_init = 1;
-	} else if (deflateReset(&w->tz) != Z_OK) {
-		return 0;
-	}
-	w->tz.next_in = (Bytef *)(uintptr_t)p;
-	w->tz.avail_in = GZ_TRIAL;
-	w->tz.next_out = w->obuf;	/* free between calls; >= deflateBound */
-	w->tz.avail_out = (uInt)w->obuf_size;
-	if (deflate(&w->tz, Z_FINISH) != Z_STREAM_END)
-		return 0;
-	return (uint64_t)w->tz.total_out * 100 >= (uint64_t)GZ_TRIAL * 98;
-}
-
-/* Switches deflate to `level` between blocks. */
-static int gz_level(struct tar_writer *w, int level, struct err *e)
-{
-	if (level == w->gcur)
-		return 0;
-	for (;;) {
-		int zr, rc;
-
-		w->z.next_in = NULL;
-		w->z.avail_in = 0;
-		w->z.next_out = w->obuf;
-		w->z.avail_out = (uInt)w->obuf_size;
-		zr = deflateParams(&w->z, level, Z_DEFAULT_STRATEGY);
-		rc = w_emit(w, w->obuf, w->obuf_size - w->z.avail_out, e);
-		if (rc < 0)
-			return rc;
-		if (zr == Z_OK)
-			break;
-		if (zr != Z_BUF_ERROR)
-			return err_set(e, ERR_FAIL, "gzip compression failed");
-	}
-	w->gcur = level;
-	return 0;
-}
-
-/* Compresses one block (the last, shorter one with `finish`). */
-static int gz_block(struct tar_writer *w, const unsigned char *p, size_t n, int finish,
-		    struct err *e)
-{
-	int rc;
-
-	rc = gz_level(w, gz_incompressible(w, p, n) ? 0 : w->glevel, e);
-	if (rc < 0)
-		return rc;
-	w->z.next_in = (Bytef *)(uintptr_t)p;
-	w->z.avail_in = (uInt)n;
-	for (;;) {
-		int zr;
-
-		w->z.next_out = w->obuf;
-		w->z.avail_out = (uInt)w->obuf_size;
-		zr = deflate(&w->z, finish ? Z_FINISH : Z_NO_FLUSH);
-		if (zr == Z_STREAM_ERROR)
-			return err_set(e, ERR_FAIL, "gzip compression failed");
-		rc = w_emit(w, w->obuf, w->obuf_size - w->z.avail_out, e);
-		if (rc < 0)
-			return rc;
-		if (finish ? zr == Z_STREAM_END : (w->z.avail_in == 0 && w->z.avail_out != 0))
-			break;
-	}
-	return 0;
+	return w_emit(arg, data, len, e);
 }
 
 /* Compresses `len` bytes (and with `finish`, ends the stream). */
@@ -269,35 +168,10 @@ static int w_compress(struct tar_writer *w, const void *data, size_t len, int fi
 	if (w->comp == TAR_COMPRESS_NONE)
 		return w_emit(w, data, len, e);
 	if (w->comp == TAR_COMPRESS_GZIP) {
-		const unsigned char *p = data;
-
-		/* whole blocks straight from the caller's buffer when aligned */
-		while (!w->glen && len >= GZ_BLOCK) {
-			if ((rc = gz_block(w, p, GZ_BLOCK, 0, e)) < 0)
-				return rc;
-			p += GZ_BLOCK;
-			len -= GZ_BLOCK;
-		}
-		while (len) {
-			size_t k = GZ_BLOCK - w->glen < len ? GZ_BLOCK - w->glen : len;
-
-			memcpy(w->gbuf + w->glen, p, k);
-			w->glen += k;
-			p += k;
-			len -= k;
-			if (w->glen == GZ_BLOCK) {
-				w->glen = 0;
-				if ((rc = gz_block(w, w->gbuf, GZ_BLOCK, 0, e)) < 0)
-					return rc;
-			}
-		}
-		if (finish) {
-			size_t n = w->glen;
-
-			w->glen = 0;
-			return gz_block(w, w->gbuf, n, 1, e);
-		}
-		return 0;
+		rc = pgzip_write(w->gz, data, len, e);
+		if (rc == 0 && finish)
+			rc = pgzip_finish(w->gz, e);
+		return rc;
 	}
 	{
 		ZSTD_inBuffer in = { data, len, 0 };
@@ -380,34 +254,11 @@ int tar_writer_new(struct tar_writer **out, const struct tar_writer_opts *opts,
 	if (ret < 0)
 		goto out;
 	w->out_init = 1;
-	w->obuf_size = w->comp == TAR_COMPRESS_ZSTD ? ZSTD_CStreamOutSize() : IO_CHUNK;
-	if (w->comp != TAR_COMPRESS_NONE) {
-		w->obuf = malloc(w->obuf_size);
-		if (!w->obuf) {
-			ret = err_set(e, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
 	if (w->comp == TAR_COMPRESS_GZIP) {
-		/* windowBits 15 + 16: a gzip wrapper, whose header we set. */
-		if (deflateInit2(&w->z, level ? level : GZIP_DEFAULT_LEVEL, Z_DEFLATED, 15 + 16, 8,
-				 Z_DEFAULT_STRATEGY) != Z_OK) {
-			ret = err_set(e, ERR_FAIL, "cannot start gzip compression");
+		ret = pgzip_new(&w->gz, level ? level : GZIP_DEFAULT_LEVEL, opts->threads, gz_emit,
+				w, e);
+		if (ret < 0)
 			goto out;
-		}
-		w->z_init = 1;
-		w->glevel = w->gcur = level ? level : GZIP_DEFAULT_LEVEL;
-		if (!(w->gbuf = malloc(GZ_BLOCK))) {
-			ret = err_set(e, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		memset(&w->gzh, 0, sizeof(w->gzh));
-		w->gzh.time = 0;
-		w->gzh.os = 255;
-		if (deflateSetHeader(&w->z, &w->gzh) != Z_OK) {
-			ret = err_set(e, ERR_FAIL, "cannot set the gzip header");
-			goto out;
-		}
 	} else if (w->comp == TAR_COMPRESS_ZSTD) {
 		int threads = opts->threads;
 		size_t zr;
@@ -416,6 +267,11 @@ int tar_writer_new(struct tar_writer **out, const struct tar_writer_opts *opts,
 			long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 			threads = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
+		}
+		w->obuf_size = ZSTD_CStreamOutSize();
+		if (!(w->obuf = malloc(w->obuf_size))) {
+			ret = err_set(e, ERR_NOMEM, "out of memory");
+			goto out;
 		}
 		w->zc = ZSTD_createCCtx();
 		if (!w->zc) {
@@ -696,11 +552,7 @@ void tar_writer_free(struct tar_writer *w)
 		w->failed = 1;
 		archive_write_free(w->a);
 	}
-	if (w->z_init)
-		deflateEnd(&w->z);
-	if (w->tz_init)
-		deflateEnd(&w->tz);
-	free(w->gbuf);
+	pgzip_free(w->gz);
 	if (w->loc)
 		freelocale(w->loc);
 	ZSTD_freeCCtx(w->zc);

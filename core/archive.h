@@ -114,8 +114,8 @@ struct tar_result {
 struct tar_writer_opts {
 	enum tar_compression compression;
 	int level;		/* 0 = default; see tar_compression_level_check() */
-	int threads;		/* zstd workers: 0 = one per CPU; any value >= 1
-				 * gives the same bytes */
+	int threads;		/* gzip and zstd workers: 0 = one per CPU; any
+				 * value >= 1 gives the same bytes */
 	tar_sink_fn *sink;	/* required */
 	void *sink_arg;
 };

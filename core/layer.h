@@ -110,7 +110,7 @@ size_t layer_builder_count(const struct layer_builder *b);
 struct layer_write_opts {
 	enum tar_compression compression;
 	int level;		/* 0 = default */
-	int threads;		/* zstd workers, 0 = one per CPU (same bytes) */
+	int threads;		/* compression threads, 0 = one per CPU (same bytes) */
 	tar_sink_fn *sink;
 	void *sink_arg;
 };
