@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -52,6 +53,7 @@ struct layout {
 	int gc_locked;
 	unsigned tmp_seq;
 	int no_sync;		/* LAYOUT_NO_SYNC: a scratch layout */
+	int scratch;		/* layout_open_scratch(): removed by layout_free() */
 };
 
 struct blob_writer {
@@ -599,6 +601,15 @@ out:
 	return ret;
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
 void layout_free(struct layout *l)
 {
 	if (!l)
@@ -611,8 +622,34 @@ void layout_free(struct layout *l)
 		close(l->root_fd);
 	if (l->root)
 		pthread_mutex_destroy(&l->mu);
+	if (l->scratch)
+		nftw(l->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(l->root);
 	free(l);
+}
+
+int layout_open_scratch(struct layout **out, const char *tmp_dir, const char *what,
+			unsigned flags, struct err *e)
+{
+	char *dir = NULL;
+	int ret;
+
+	*out = NULL;
+	if (asprintf(&dir, "%s/hoist-%s-XXXXXX", tmp_dir, what) < 0)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	if (!mkdtemp(dir)) {
+		ret = err_set_errno(e, ERR_IO, errno, "cannot make a temporary directory "
+				    "'%s' (set TMPDIR to a writable directory)", dir);
+		free(dir);
+		return ret;
+	}
+	ret = layout_open(out, dir, LAYOUT_CREATE | flags, e);
+	if (ret < 0)
+		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	else
+		(*out)->scratch = 1;
+	free(dir);
+	return ret;
 }
 
 const char *layout_path(const struct layout *l)
@@ -1880,7 +1917,24 @@ int layout_blob_source_add(struct layout *l, const struct digest *d, const char 
 	if (!source_valid(source))
 		return err_set(e, ERR_INVALID, "invalid blob source '%.200s': want "
 			       "'registry/repository'", source ? source : "");
-	if ((ret = source_path(path, sizeof(path), d, e)) < 0 || (ret = hoist_prepare(l, e)) < 0)
+	if ((ret = source_path(path, sizeof(path), d, e)) < 0)
+		goto out;
+	/* Already recorded (a re-pull): read only, no lock, no directory or
+	 * file created, nothing written.  Lines are only ever appended; a
+	 * read that ends inside one being appended goes the locked way. */
+	fd = openat(l->root_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		rc = read_all(&b, fd, 64 * (SOURCE_MAX + 1), path, NULL);
+		close(fd);
+		fd = -1;
+		if (rc == 0 && b.len && b.data[b.len - 1] == '\n' &&
+		    (lines_have(&b, source, &n_lines) || n_lines >= SOURCES_MAX_LINES)) {
+			ret = 0;
+			goto out;
+		}
+		buf_reset(&b);
+	}
+	if ((ret = hoist_prepare(l, e)) < 0)
 		goto out;
 	dir_len = strlen(SOURCES_DIR "/") + strlen(digest_alg_name(d->alg));
 	path[dir_len] = '\0';

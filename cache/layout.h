@@ -93,8 +93,14 @@ enum layout_flags {
  * hint otherwise); an imageLayoutVersion other than 1.x is ERR_UNSUPPORTED.
  * Nothing is written unless LAYOUT_CREATE is given and a part is missing. */
 int layout_open(struct layout **out, const char *path, unsigned flags, struct err *e);
-/* Closes the layout; ends any lease and gc lock still held.  NULL is a
- * no-op.  All blob writers must have been committed or aborted. */
+/* A new, empty layout in a new directory `tmp_dir`/hoist-`what`-XXXXXX,
+ * opened with LAYOUT_CREATE | `flags`: a scratch layout, whose directory
+ * layout_free() removes with everything in it. */
+int layout_open_scratch(struct layout **out, const char *tmp_dir, const char *what,
+			unsigned flags, struct err *e);
+/* Closes the layout; ends any lease and gc lock still held; removes a
+ * scratch layout's directory.  NULL is a no-op.  All blob writers must have
+ * been committed or aborted. */
 void layout_free(struct layout *l);
 /* The root directory as given to layout_open() (borrowed). */
 const char *layout_path(const struct layout *l);

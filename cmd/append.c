@@ -4,87 +4,64 @@
  * sends the result where -t/-o say. */
 #include "cmd/cmd.h"
 
-#include "cache/layout.h"
 #include "cmd/progress.h"
 #include "cmd/report.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/output.h"
 #include "core/mutate.h"
 #include "core/ref.h"
-#include "core/tarball.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-enum mutate_out {
-	MOUT_PUSH = 0,
-	MOUT_CACHE,
-	MOUT_LAYOUT,
-	MOUT_TARBALL,
-};
 
 /* -o: FILE or tarball:FILE (a docker-save tarball), oci:DIR, cache. */
-static int mutate_output_parse(enum mutate_out *how, const char **path, const char *o)
+static int mutate_output_parse(enum image_out *how, const char **path, const char *o)
 {
 	*path = NULL;
 	if (!strcmp(o, "cache")) {
-		*how = MOUT_CACHE;
+		*how = IMAGE_OUT_CACHE;
 	} else if (!strncmp(o, "oci:", 4)) {
-		*how = MOUT_LAYOUT;
+		*how = IMAGE_OUT_LAYOUT;
 		*path = o + 4;
 	} else if (!strncmp(o, "tarball:", 8)) {
-		*how = MOUT_TARBALL;
+		*how = IMAGE_OUT_TARBALL;
 		*path = o + 8;
 	} else {
-		*how = MOUT_TARBALL;
+		*how = IMAGE_OUT_TARBALL;
 		*path = o;
 	}
 	return *path && !**path ? -1 : 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* Mutates where `how` says: pushed to `tag` (by the new digest when it
+ * names no tag; base layers mounted, never downloaded), or into a layout
+ * (named "latest"), the cache (named `tag`) or a tarball (with the base's
+ * blobs). */
+static int mutate_out(struct ctx *ctx, const struct mutate_spec *s, enum image_out how,
+		      const char *path, const struct ref *tag)
 {
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-/* Mutates into a scratch layout and pushes to `dst` (by the new digest when
- * dst names no tag). */
-static int mutate_push(struct ctx *ctx, const struct mutate_spec *s, const struct ref *dst)
-{
-	struct buf dir = BUF_INIT, name = BUF_INIT;
+	static const struct ref anon = { (char *)"localhost", (char *)"hoist-mutate", NULL, NULL };
+	struct image_output o;
 	struct mutate_result r;
-	struct layout *l = NULL;
 	struct descriptor d;
+	struct buf name = BUF_INIT;
 	struct err e = ERR_INIT;
 	struct digest dg;
-	struct ref to = *dst;
+	const struct ref *names = tag;
+	size_t n = tag ? 1 : 0;
 	int ret = EXIT_FAIL;
 
 	mutate_result_init(&r);
 	descriptor_init(&d);
-	if (buf_addf(&dir, "%s/hoist-mutate-XXXXXX", ctx_tmp_dir()) < 0) {
-		report_error("out of memory");
+	if (image_output_open(&o, &ctx->env, how, path, ctx_tmp_dir(), "mutate", &e) < 0) {
+		ret = report_err(&e, "cannot %s", ctx->cmd_name);
 		goto out;
 	}
-	if (!mkdtemp(dir.data)) {
-		report_error("cannot make a temporary directory '%s': %s", dir.data,
-			     strerror(errno));
-		buf_reset(&dir);
-		goto out;
-	}
-	if (layout_open(&l, dir.data, LAYOUT_CREATE, &e) < 0) {
-		ret = report_err(&e, "cannot make a scratch layout in '%s'", dir.data);
-		goto out;
-	}
-	if (image_mutate(&r, &ctx->env, s, l, 0, &e) < 0) {
+	if (image_mutate(&r, &ctx->env, s, o.l, how == IMAGE_OUT_PUSH ? 0 : MUTATE_WITH_BASE,
+			 &e) < 0) {
 		ret = report_err(&e, "cannot %s", ctx->cmd_name);
 		goto out;
 	}
@@ -94,88 +71,39 @@ static int mutate_push(struct ctx *ctx, const struct mutate_spec *s, const struc
 	}
 	d.digest = r.manifest.digest;
 	d.size = (int64_t)r.manifest.raw.len;
-	if (layout_index_set(l, "mutate", &d, &e) < 0) {
+	if (how == IMAGE_OUT_LAYOUT)
+		n = 0;
+	if (how == IMAGE_OUT_TARBALL && !(tag && tag->tag)) {
+		names = &anon;
+		n = 1;
+	}
+	if (image_output_name(&o, &d, names, n, &e) < 0) {
 		ret = report_err(&e, "cannot %s", ctx->cmd_name);
 		goto out;
 	}
-	if (!to.tag && !to.digest)
-		to.digest = d.digest.str;
-	if (image_mutate_push(&dg, &ctx->env, &r, l, "mutate", &to, &e) < 0) {
-		ret = report_err(&e, "cannot push to '%s/%s'", to.registry, to.repository);
+	if (how != IMAGE_OUT_PUSH) {
+		printf("%s\n", r.manifest.digest.str);
+		ret = EXIT_OK;
 		goto out;
 	}
-	if (ref_format_name(&name, &to) < 0) {
+	{
+		struct ref to = *tag;
+
+		if (!to.tag && !to.digest)
+			to.digest = d.digest.str;
+		if (image_mutate_push(&dg, &ctx->env, &r, o.l, IMAGE_OUTPUT_NAME, &to, &e) < 0) {
+			ret = report_err(&e, "cannot push to '%s/%s'", to.registry, to.repository);
+			goto out;
+		}
+	}
+	if (ref_format_name(&name, tag) < 0) {
 		report_error("out of memory");
 		goto out;
 	}
 	printf("%s@%s\n", name.data, dg.str);
 	ret = EXIT_OK;
 out:
-	layout_free(l);
-	if (dir.len)
-		nftw(dir.data, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	descriptor_release(&d);
-	mutate_result_release(&r);
-	buf_release(&dir);
-	buf_release(&name);
-	return ret;
-}
-
-/* Mutates into a layout (the cache, an oci: directory) with the base's
- * blobs, names it, and writes a tarball when asked. */
-static int mutate_local(struct ctx *ctx, const struct mutate_spec *s, enum mutate_out how,
-			const char *path, const struct ref *tag)
-{
-	struct mutate_result r;
-	struct layout *l = NULL, *dst = NULL;
-	struct descriptor d;
-	struct image_pulled img;
-	struct buf name = BUF_INIT;
-	struct err e = ERR_INIT;
-	int ret = EXIT_FAIL;
-
-	mutate_result_init(&r);
-	descriptor_init(&d);
-	memset(&img, 0, sizeof(img));
-	if (ctx_output_open(ctx, how == MOUT_LAYOUT ? path : NULL, &l, &dst) != EXIT_OK)
-		goto out;
-	if (image_mutate(&r, &ctx->env, s, dst, MUTATE_WITH_BASE, &e) < 0) {
-		ret = report_err(&e, "cannot %s", ctx->cmd_name);
-		goto out;
-	}
-	if (how == MOUT_TARBALL && r.manifest.kind != MT_KIND_MANIFEST) {
-		report_error("a tarball holds images, and '%s' is an index", s->base);
-		report_hint("pick one image with --platform <os/arch>");
-		goto out;
-	}
-	if (!(d.media_type = strdup(r.manifest.media_type))) {
-		report_error("out of memory");
-		goto out;
-	}
-	d.digest = r.manifest.digest;
-	d.size = (int64_t)r.manifest.raw.len;
-	if (how == MOUT_LAYOUT || (how == MOUT_CACHE && tag)) {
-		if (how == MOUT_LAYOUT ? buf_addstr(&name, "latest") < 0 : ref_format(&name, tag) < 0) {
-			report_error("out of memory");
-			goto out;
-		}
-		if (layout_index_set(dst, name.data, &d, &e) < 0) {
-			ret = report_err(&e, "cannot name the image '%s'", name.data);
-			goto out;
-		}
-	}
-	if (how == MOUT_TARBALL) {
-		struct ref anon = { (char *)"localhost", (char *)"hoist-mutate", NULL, NULL };
-		img.desc = d;
-		if (image_tarball_write(path, dst, tag && tag->tag ? tag : &anon, &img, 1, &e) < 0) {
-			ret = report_err(&e, "cannot write the tarball '%s'", path);
-			goto out;
-		}
-	}
-	printf("%s\n", r.manifest.digest.str);
-	ret = EXIT_OK;
-out:
-	ctx_output_close(l, dst);
+	image_output_close(&o);
 	descriptor_release(&d);
 	mutate_result_release(&r);
 	buf_release(&name);
@@ -186,7 +114,7 @@ out:
 static int mutate_run(struct ctx *ctx, const struct opt_spec *spec, const struct mutate_spec *s,
 		      const char *output, const struct ref *tag)
 {
-	enum mutate_out how = MOUT_PUSH;
+	enum image_out how = IMAGE_OUT_PUSH;
 	const char *path = NULL;
 	struct progress *pr;
 	int ret;
@@ -195,10 +123,7 @@ static int mutate_run(struct ctx *ctx, const struct opt_spec *spec, const struct
 		return opt_usage_error(spec, "-o '%s': use <file>, tarball:<file>, oci:<dir> "
 				       "or cache", output);
 	pr = progress_attach(ctx);
-	if (how == MOUT_PUSH)
-		ret = mutate_push(ctx, s, tag);
-	else
-		ret = mutate_local(ctx, s, how, path, tag);
+	ret = mutate_out(ctx, s, how, path, tag);
 	progress_detach(ctx, pr);
 	return ret;
 }

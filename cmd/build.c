@@ -5,23 +5,20 @@
  * the result where --output/-t say. */
 #include "cmd/cmd.h"
 
-#include "cache/layout.h"
 #include "cmd/progress.h"
 #include "cmd/report.h"
 #include "core/build.h"
 #include "core/buf.h"
 #include "core/containerfile.h"
 #include "core/err.h"
+#include "core/output.h"
 #include "core/ref.h"
-#include "core/tarball.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 struct build_args {
@@ -30,13 +27,6 @@ struct build_args {
 	int level;
 	struct strvec adds, envs, labels, annotations, expose, volumes, tags, build_args;
 	struct strvec platforms;
-};
-
-enum build_out {
-	OUT_PUSH = 0,
-	OUT_CACHE,
-	OUT_LAYOUT,
-	OUT_TARBALL,
 };
 
 /* .dockerignore for the layer builder: paths arrive as CONTEXT/rel. */
@@ -344,15 +334,6 @@ out:
 	return ret;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 /* Builds specs[0..ns) into `l` (one image, or one per platform and an
  * index over them) and fills `d` with what to name. */
 static int build_all(struct ctx *ctx, struct build_spec *specs, size_t ns,
@@ -403,13 +384,16 @@ static void build_results_free(struct build_result *r, size_t n)
 	free(r);
 }
 
-/* Builds into a scratch layout and pushes to every tag. */
-static int build_push(struct ctx *ctx, struct build_spec *specs, size_t ns,
-		      const struct ref *tags, size_t n)
+/* Builds where `how` says: pushed to every tag (base layers mounted or
+ * streamed, never downloaded), or into a layout, the cache or a tarball
+ * (with the base's blobs), named by the tags. */
+static int build_run(struct ctx *ctx, struct build_spec *specs, size_t ns, enum image_out how,
+		     const char *path, const struct ref *tags, size_t n)
 {
-	struct buf dir = BUF_INIT, name = BUF_INIT;
+	static const struct ref anon = { (char *)"localhost", (char *)"hoist-build", NULL, NULL };
+	struct image_output o;
 	struct build_result *r;
-	struct layout *l = NULL;
+	struct buf name = BUF_INIT;
 	struct descriptor d;
 	struct err e = ERR_INIT;
 	struct digest dg;
@@ -417,35 +401,32 @@ static int build_push(struct ctx *ctx, struct build_spec *specs, size_t ns,
 	int ret = EXIT_FAIL;
 
 	descriptor_init(&d);
+	memset(&o, 0, sizeof(o));
 	if (!(r = calloc(ns, sizeof(*r)))) {
 		report_error("out of memory");
 		return EXIT_FAIL;
 	}
 	for (i = 0; i < ns; i++)
 		build_result_init(&r[i]);
-	if (buf_addf(&dir, "%s/hoist-build-XXXXXX", ctx_tmp_dir()) < 0) {
-		report_error("out of memory");
+	if (image_output_open(&o, &ctx->env, how, path, ctx_tmp_dir(), "build", &e) < 0) {
+		ret = report_err(&e, "cannot write the image");
 		goto out;
 	}
-	if (!mkdtemp(dir.data)) {
-		report_error("cannot make a temporary directory '%s': %s", dir.data,
-			     strerror(errno));
-		buf_reset(&dir);
+	if ((ret = build_all(ctx, specs, ns, r, o.l, how == IMAGE_OUT_PUSH ? 0 : BUILD_WITH_BASE,
+			     &d)) != EXIT_OK)
 		goto out;
-	}
-	if (layout_open(&l, dir.data, LAYOUT_CREATE | LAYOUT_NO_SYNC, &e) < 0) {
-		ret = report_err(&e, "cannot make a scratch layout in '%s'", dir.data);
-		goto out;
-	}
-	if ((ret = build_all(ctx, specs, ns, r, l, 0, &d)) != EXIT_OK)
-		goto out;
-	ret = EXIT_FAIL;
-	if (layout_index_set(l, "build", &d, &e) < 0) {
+	if (image_output_name(&o, &d, n || how != IMAGE_OUT_TARBALL ? tags : &anon,
+			      n || how != IMAGE_OUT_TARBALL ? n : 1, &e) < 0) {
 		ret = report_err(&e, "cannot build");
 		goto out;
 	}
+	if (how != IMAGE_OUT_PUSH) {
+		printf("%s\n", d.digest.str);
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
-		if (image_build_push_all(&dg, &ctx->env, r, ns, l, "build", &tags[i], &e) < 0) {
+		if (image_build_push_all(&dg, &ctx->env, r, ns, o.l, IMAGE_OUTPUT_NAME, &tags[i],
+					 &e) < 0) {
 			ret = report_err(&e, "cannot push to '%s/%s'", tags[i].registry,
 					 tags[i].repository);
 			goto out;
@@ -453,72 +434,13 @@ static int build_push(struct ctx *ctx, struct build_spec *specs, size_t ns,
 		buf_reset(&name);
 		if (ref_format_name(&name, &tags[i]) < 0) {
 			report_error("out of memory");
+			ret = EXIT_FAIL;
 			goto out;
 		}
 		printf("%s@%s\n", name.data, dg.str);
 	}
-	ret = EXIT_OK;
 out:
-	layout_free(l);
-	if (dir.len)
-		nftw(dir.data, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	descriptor_release(&d);
-	build_results_free(r, ns);
-	buf_release(&dir);
-	buf_release(&name);
-	return ret;
-}
-
-/* Builds into a layout (the cache, an oci: directory) with the base's
- * blobs, names it, and writes a tarball when asked. */
-static int build_local(struct ctx *ctx, struct build_spec *specs, size_t ns, enum build_out how,
-		       const char *path, const struct ref *tags, size_t n)
-{
-	struct build_result *r;
-	struct layout *l = NULL, *dst = NULL;
-	struct descriptor d;
-	struct image_pulled img;
-	struct buf name = BUF_INIT;
-	struct err e = ERR_INIT;
-	size_t i;
-	int ret = EXIT_FAIL;
-
-	descriptor_init(&d);
-	if (!(r = calloc(ns, sizeof(*r)))) {
-		report_error("out of memory");
-		return EXIT_FAIL;
-	}
-	for (i = 0; i < ns; i++)
-		build_result_init(&r[i]);
-	memset(&img, 0, sizeof(img));
-	if (ctx_output_open(ctx, how == OUT_LAYOUT ? path : NULL, &l, &dst) != EXIT_OK)
-		goto out;
-	if ((ret = build_all(ctx, specs, ns, r, dst, BUILD_WITH_BASE, &d)) != EXIT_OK)
-		goto out;
-	ret = EXIT_FAIL;
-	for (i = 0; i < n || (i == 0 && how == OUT_LAYOUT); i++) {
-		buf_reset(&name);
-		if (i < n ? ref_format(&name, &tags[i]) < 0 : buf_addstr(&name, "latest") < 0) {
-			report_error("out of memory");
-			goto out;
-		}
-		if (layout_index_set(dst, name.data, &d, &e) < 0) {
-			ret = report_err(&e, "cannot name the image '%s'", name.data);
-			goto out;
-		}
-	}
-	if (how == OUT_TARBALL) {
-		struct ref anon = { (char *)"localhost", (char *)"hoist-build", NULL, NULL };
-		img.desc = d;
-		if (image_tarball_write(path, dst, n ? &tags[0] : &anon, &img, 1, &e) < 0) {
-			ret = report_err(&e, "cannot write the tarball '%s'", path);
-			goto out;
-		}
-	}
-	printf("%s\n", d.digest.str);
-	ret = EXIT_OK;
-out:
-	ctx_output_close(l, dst);
+	image_output_close(&o);
 	descriptor_release(&d);
 	build_results_free(r, ns);
 	buf_release(&name);
@@ -679,7 +601,7 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 	struct progress *pr = NULL;
 	struct buf text = BUF_INIT;
 	struct err e = ERR_INIT;
-	enum build_out how = OUT_PUSH;
+	enum image_out how = IMAGE_OUT_PUSH;
 	const char *path = NULL, *context = ".";
 	size_t i;
 	int ret = EXIT_FAIL, rc, have_ignore = 0;
@@ -729,12 +651,12 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 	s.level = a.level;
 	if (a.output) {
 		if (!strcmp(a.output, "cache")) {
-			how = OUT_CACHE;
+			how = IMAGE_OUT_CACHE;
 		} else if (!strncmp(a.output, "oci:", 4) && a.output[4]) {
-			how = OUT_LAYOUT;
+			how = IMAGE_OUT_LAYOUT;
 			path = a.output + 4;
 		} else if (!strncmp(a.output, "tarball:", 8) && a.output[8]) {
-			how = OUT_TARBALL;
+			how = IMAGE_OUT_TARBALL;
 			path = a.output + 8;
 		} else {
 			ret = opt_usage_error(&spec, "--output '%s': use oci:<dir>, cache or "
@@ -745,7 +667,7 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 	if (a.push) {
 		if (!strcmp(a.push, "false")) {
 			if (!a.output)
-				how = OUT_CACHE;
+				how = IMAGE_OUT_CACHE;
 		} else if (strcmp(a.push, "true")) {
 			ret = opt_usage_error(&spec, "--push takes true or false");
 			goto out;
@@ -754,12 +676,12 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 			goto out;
 		}
 	}
-	if (how == OUT_PUSH && !a.tags.n) {
+	if (how == IMAGE_OUT_PUSH && !a.tags.n) {
 		if (a.push) {
 			ret = opt_usage_error(&spec, "nothing to push to: give -t <image>");
 			goto out;
 		}
-		how = OUT_CACHE;
+		how = IMAGE_OUT_CACHE;
 	}
 	if ((rc = build_epoch(&s.created)) != EXIT_OK) {
 		ret = rc;
@@ -785,7 +707,7 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 		ret = rc;
 		goto out;
 	}
-	if (np > 1 && how == OUT_TARBALL) {
+	if (np > 1 && how == IMAGE_OUT_TARBALL) {
 		report_error("--output tarball: a docker-save tarball holds one image, not an index "
 			     "of %zu platforms", np);
 		report_hint("use --output oci:<dir>, or build each platform into its own tarball");
@@ -856,10 +778,7 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 		}
 	}
 	pr = progress_attach(ctx);
-	if (how == OUT_PUSH)
-		ret = build_push(ctx, specs, ns, tags, a.tags.n);
-	else
-		ret = build_local(ctx, specs, ns, how, path, tags, a.tags.n);
+	ret = build_run(ctx, specs, ns, how, path, tags, a.tags.n);
 out:
 	for (i = 0; specs && i < ns; i++)
 		build_spec_release(&specs[i]);

@@ -132,16 +132,6 @@ const char *ctx_tmp_dir(void);
  * Returns EXIT_OK or the exit status to give up with. */
 int ctx_setup(struct ctx *ctx, unsigned flags);
 
-/* Opens where an image is written: the layout `path` (created if missing,
- * owned: *own is set) or, when path is NULL, the cache; and takes a lease on
- * it, held from the first blob written to the last name set, so that gc
- * (cache/gc.c) never removes what this run writes before it is named.
- * Reports what failed; EXIT_OK or EXIT_FAIL.  ctx_output_close() ends it. */
-int ctx_output_open(struct ctx *ctx, const char *path, struct layout **own,
-		    struct layout **dst);
-/* Ends the lease ctx_output_open() took (when *dst is set) and closes *own. */
-void ctx_output_close(struct layout *own, struct layout *dst);
-
 /* The option spec of a command: its usage lines and options plus the global
  * options, which are accepted after the command name too. */
 #define CMD_SPEC(ctx, usage, opts) { (usage), (opts), ctx_global_options(ctx), NULL, 0 }

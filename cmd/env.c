@@ -289,31 +289,3 @@ void ctx_release_env(struct ctx *ctx)
 	http_client_free(ctx->http);
 	ctx->http = NULL;
 }
-
-int ctx_output_open(struct ctx *ctx, const char *path, struct layout **own,
-		    struct layout **dst)
-{
-	struct err e = ERR_INIT;
-	struct layout *l;
-
-	*own = NULL;
-	*dst = NULL;
-	if (path) {
-		if (layout_open(own, path, LAYOUT_CREATE, &e) < 0)
-			return report_err(&e, "cannot open the layout '%s'", path);
-		l = *own;
-	} else {
-		l = ctx->cache;
-	}
-	if (layout_lease_begin(l, LAYOUT_LOCK_TIMEOUT_DEFAULT_MS, &e) < 0)
-		return report_err(&e, "cannot write to '%s'", layout_path(l));
-	*dst = l;
-	return EXIT_OK;
-}
-
-void ctx_output_close(struct layout *own, struct layout *dst)
-{
-	if (dst)
-		layout_lease_end(dst);
-	layout_free(own);
-}

@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,23 +24,12 @@
 struct src {
 	struct layout *l;	/* borrowed (the cache) or owned (scratch) */
 	int owned;
-	struct buf scratch;	/* the scratch directory, or empty */
 	struct manifest m;
 };
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
 
 static void src_init(struct src *s)
 {
 	memset(s, 0, sizeof(*s));
-	buf_init(&s->scratch, 0);
 	manifest_init(&s->m);
 }
 
@@ -50,9 +38,6 @@ static void src_release(struct src *s)
 	manifest_release(&s->m);
 	if (s->owned)
 		layout_free(s->l);
-	if (s->scratch.len)
-		nftw(s->scratch.data, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	buf_release(&s->scratch);
 }
 
 /* Copies stdin to `path`. */
@@ -120,37 +105,19 @@ static int src_open(struct src *s, struct ctx *ctx, const char *image)
 		ret = EXIT_OK;
 		goto out;
 	}
-	if (buf_addf(&s->scratch, "%s/hoist-export-XXXXXX", ctx_tmp_dir()) < 0) {
-		report_error("out of memory");
+	/* the tarball is kept in the scratch layout's directory, and goes with it */
+	if (layout_open_scratch(&s->l, ctx_tmp_dir(), "export", LAYOUT_NO_SYNC, &e) < 0) {
+		report_err(&e, "cannot make a scratch layout");
 		goto out;
 	}
-	if (!mkdtemp(s->scratch.data)) {
-		report_error("cannot make a temporary directory '%s': %s", s->scratch.data,
-			     strerror(errno));
-		buf_reset(&s->scratch);
-		goto out;
-	}
-	if (buf_addf(&tar, "%s/image.tar", s->scratch.data) < 0) {
+	s->owned = 1;
+	if (buf_addf(&tar, "%s/stdin.tar", layout_path(s->l)) < 0) {
 		report_error("out of memory");
 		goto out;
 	}
 	if ((ret = stdin_to_file(tar.data)) != EXIT_OK)
 		goto out;
 	ret = EXIT_FAIL;
-	{
-		struct buf lp = BUF_INIT;
-		int rc;
-
-		rc = buf_addf(&lp, "%s/layout", s->scratch.data);
-		if (rc == 0)
-			rc = layout_open(&s->l, lp.data, LAYOUT_CREATE, &e);
-		buf_release(&lp);
-		if (rc < 0) {
-			report_err(&e, "cannot make a scratch layout");
-			goto out;
-		}
-	}
-	s->owned = 1;
 	if (image_tarball_import(s->l, tar.data, "latest", &e) < 0 ||
 	    image_layout_manifest(&s->m, s->l, NULL, ctx->env.platform, &e) < 0) {
 		ret = report_err(&e, "cannot read the tarball from stdin");

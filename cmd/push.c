@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,40 +49,6 @@ static int push_split_path(struct buf *dir, const char **name, const char *arg)
 	}
 	buf_addstr(dir, arg);
 	return buf_failed(dir) ? -1 : 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void push_rmtree(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* A scratch layout in a new temporary directory (for a tarball). */
-static int push_scratch(struct buf *dir, struct layout **out, struct ctx *ctx)
-{
-	struct err e = ERR_INIT;
-
-	if (buf_addf(dir, "%s/hoist-push-XXXXXX", ctx_tmp_dir()) < 0) {
-		report_error("out of memory");
-		return EXIT_FAIL;
-	}
-	if (!mkdtemp(dir->data)) {
-		report_error("cannot make a temporary directory '%s': %s", dir->data,
-			     strerror(errno));
-		buf_reset(dir);
-		return EXIT_FAIL;
-	}
-	if (layout_open(out, dir->data, LAYOUT_CREATE, &e) < 0)
-		return report_err(&e, "cannot make a scratch layout in '%s'", dir->data);
-	return EXIT_OK;
 }
 
 /* crane's --image-refs: the pushed references, one a line. */
@@ -125,7 +90,7 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
 	struct ref dst = REF_INIT, src = REF_INIT;
-	struct buf dir = BUF_INIT, name = BUF_INIT, line = BUF_INIT, scratch = BUF_INIT;
+	struct buf dir = BUF_INIT, name = BUF_INIT, line = BUF_INIT;
 	struct err e = ERR_INIT;
 	struct layout *l = NULL;
 	struct progress *pr = NULL;
@@ -175,8 +140,10 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 						      "--ref, @name or --index");
 				goto out;
 			}
-			if (push_scratch(&scratch, &l, ctx) != EXIT_OK)
+			if (layout_open_scratch(&l, ctx_tmp_dir(), "push", 0, &e) < 0) {
+				ret = report_err(&e, "cannot make a scratch layout");
 				goto out;
+			}
 			ref_name = "tarball";
 			if (image_tarball_import(l, dir.data, ref_name, &e) < 0) {
 				ret = report_err(&e, "cannot read the tarball '%s'", dir.data);
@@ -218,9 +185,6 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 	ret = a.image_refs ? push_write_refs(a.image_refs, line.data) : EXIT_OK;
 out:
 	layout_free(l);
-	if (scratch.len)
-		push_rmtree(scratch.data);
-	buf_release(&scratch);
 	ref_release(&dst);
 	ref_release(&src);
 	buf_release(&dir);

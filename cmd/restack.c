@@ -3,66 +3,17 @@
  * result goes. */
 #include "cmd/cmd.h"
 
-#include "cache/layout.h"
 #include "cmd/progress.h"
 #include "cmd/report.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/output.h"
 #include "core/ref.h"
 #include "core/restack.h"
-#include "core/tarball.h"
 
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-enum restack_out {
-	OUT_PUSH = 0,
-	OUT_CACHE,
-	OUT_LAYOUT,
-	OUT_TARBALL,
-};
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-/* A scratch layout in $TMPDIR: `dir` receives its path. */
-static int scratch_open(struct layout **out, struct buf *dir, const char *what)
-{
-	struct err e = ERR_INIT;
-
-	*out = NULL;
-	if (buf_addf(dir, "%s/hoist-%s-XXXXXX", ctx_tmp_dir(), what) < 0) {
-		report_error("out of memory");
-		return EXIT_FAIL;
-	}
-	if (!mkdtemp(dir->data)) {
-		report_error("cannot make a temporary directory '%s': %s", dir->data,
-			     strerror(errno));
-		buf_reset(dir);
-		return EXIT_FAIL;
-	}
-	if (layout_open(out, dir->data, LAYOUT_CREATE, &e) < 0)
-		return report_err(&e, "cannot make a scratch layout in '%s'", dir->data);
-	return EXIT_OK;
-}
-
-static void scratch_close(struct layout *l, struct buf *dir)
-{
-	layout_free(l);
-	if (dir->len)
-		nftw(dir->data, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	buf_release(dir);
-}
 
 /* Where a push goes: `tag` (-t) or the source; a source named by digest
  * alone (and no -t) is pushed by the new digest, as crane does. */
@@ -86,153 +37,67 @@ static int restack_target(struct ref *out, const struct ref *src, const char *ta
 	return EXIT_OK;
 }
 
-/* Pushes the entry "out" of `l` to `dst` (by tag, else by `d`'s digest)
- * and prints REPOSITORY@DIGEST. */
-static int restack_push(struct ctx *ctx, struct layout *l, const struct manifest *m,
-			const struct ref *dst)
+/* Flattens where `how` says: pushed to the target (by the new digest when
+ * it names no tag), or into a layout (named by -t, else "latest"), the
+ * cache (named by -t) or a tarball. */
+static int flatten_run(struct ctx *ctx, const struct ref *src, const char *tag,
+		       enum image_out how, const char *path, const struct flatten_opts *fo)
 {
-	struct ref to = { dst->registry, dst->repository, dst->tag, NULL };
+	struct image_output o;
+	struct ref dst = REF_INIT;
 	struct buf name = BUF_INIT;
+	struct manifest m;
 	struct descriptor d;
 	struct err e = ERR_INIT;
 	struct digest dg;
-	int ret = EXIT_FAIL;
+	int ret;
 
+	manifest_init(&m);
 	descriptor_init(&d);
-	if (!(d.media_type = strdup(m->media_type))) {
+	memset(&o, 0, sizeof(o));
+	if ((ret = restack_target(&dst, src, tag)) != EXIT_OK)
+		goto out;
+	ret = EXIT_FAIL;
+	if (image_output_open(&o, &ctx->env, how, path, ctx_tmp_dir(), "flatten", &e) < 0 ||
+	    image_flatten(&m, &ctx->env, src, o.l, fo, &e) < 0) {
+		ret = report_err(&e, "cannot flatten");
+		goto out;
+	}
+	if (!(d.media_type = strdup(m.media_type))) {
 		report_error("out of memory");
 		goto out;
 	}
-	d.digest = m->digest;
-	d.size = (int64_t)m->raw.len;
-	if (layout_index_set(l, "out", &d, &e) < 0) {
-		ret = report_err(&e, "cannot name the result");
+	d.digest = m.digest;
+	d.size = (int64_t)m.raw.len;
+	if (image_output_name(&o, &d, &dst, tag || how != IMAGE_OUT_LAYOUT ? 1 : 0, &e) < 0) {
+		ret = report_err(&e, "cannot flatten");
 		goto out;
 	}
-	if (!to.tag)
-		to.digest = (char *)m->digest.str;
-	if (image_push_layout(&dg, &ctx->env, l, "out", &to, 0, &e) < 0) {
-		ret = report_err(&e, "cannot push to '%s/%s'", dst->registry, dst->repository);
+	if (how != IMAGE_OUT_PUSH) {
+		printf("%s\n", m.digest.str);
+		ret = EXIT_OK;
 		goto out;
 	}
-	if (ref_format_name(&name, dst) < 0) {
+	{
+		struct ref to = { dst.registry, dst.repository, dst.tag, NULL };
+
+		if (!to.tag)
+			to.digest = (char *)m.digest.str;
+		if (image_push_layout(&dg, &ctx->env, o.l, IMAGE_OUTPUT_NAME, &to, 0, &e) < 0) {
+			ret = report_err(&e, "cannot push to '%s/%s'", dst.registry,
+					 dst.repository);
+			goto out;
+		}
+	}
+	if (ref_format_name(&name, &dst) < 0) {
 		report_error("out of memory");
 		goto out;
 	}
 	printf("%s@%s\n", name.data, dg.str);
 	ret = EXIT_OK;
 out:
+	image_output_close(&o);
 	descriptor_release(&d);
-	buf_release(&name);
-	return ret;
-}
-
-/* Flattens into `l` (under a lease) and names the result `name`. */
-static int flatten_local(struct ctx *ctx, const struct ref *src, struct layout *l,
-			 const char *name, const struct flatten_opts *fo, struct manifest *out)
-{
-	struct descriptor d;
-	struct err e = ERR_INIT;
-	int ret = EXIT_FAIL, leased = 0;
-
-	descriptor_init(&d);
-	if (layout_lease_begin(l, LAYOUT_LOCK_TIMEOUT_DEFAULT_MS, &e) < 0) {
-		ret = report_err(&e, "cannot write to '%s'", layout_path(l));
-		goto out;
-	}
-	leased = 1;
-	if (image_flatten(out, &ctx->env, src, l, fo, &e) < 0) {
-		ret = report_err(&e, "cannot flatten");
-		goto out;
-	}
-	if (!(d.media_type = strdup(out->media_type))) {
-		report_error("out of memory");
-		goto out;
-	}
-	d.digest = out->digest;
-	d.size = (int64_t)out->raw.len;
-	if (layout_index_set(l, name, &d, &e) < 0) {
-		ret = report_err(&e, "cannot name the image '%s'", name);
-		goto out;
-	}
-	ret = EXIT_OK;
-out:
-	if (leased)
-		layout_lease_end(l);
-	descriptor_release(&d);
-	return ret;
-}
-
-static int flatten_run(struct ctx *ctx, const struct ref *src, const char *tag,
-		       enum restack_out how, const char *path, const struct flatten_opts *fo)
-{
-	struct ref dst = REF_INIT;
-	struct layout *l = NULL;
-	struct buf dir = BUF_INIT, name = BUF_INIT;
-	struct manifest m;
-	struct err e = ERR_INIT;
-	int ret;
-
-	manifest_init(&m);
-	if ((ret = restack_target(&dst, src, tag)) != EXIT_OK)
-		goto out;
-	ret = EXIT_FAIL;
-	if (how == OUT_PUSH) {
-		if ((ret = scratch_open(&l, &dir, "flatten")) != EXIT_OK)
-			goto out;
-		if (image_flatten(&m, &ctx->env, src, l, fo, &e) < 0) {
-			ret = report_err(&e, "cannot flatten");
-			goto out;
-		}
-		ret = restack_push(ctx, l, &m, &dst);
-		goto out;
-	}
-	if (how == OUT_CACHE) {
-		if (ref_format(&name, &dst) < 0) {
-			report_error("out of memory");
-			goto out;
-		}
-		ret = flatten_local(ctx, src, ctx->cache, name.data, fo, &m);
-	} else if (how == OUT_LAYOUT) {
-		if (layout_open(&l, path, LAYOUT_CREATE, &e) < 0) {
-			ret = report_err(&e, "cannot open the layout '%s'", path);
-			goto out;
-		}
-		if (tag ? ref_format(&name, &dst) < 0 : buf_addstr(&name, "latest") < 0) {
-			report_error("out of memory");
-			goto out;
-		}
-		ret = flatten_local(ctx, src, l, name.data, fo, &m);
-	} else {
-		struct image_pulled img;
-		if ((ret = scratch_open(&l, &dir, "flatten")) != EXIT_OK)
-			goto out;
-		if (image_flatten(&m, &ctx->env, src, l, fo, &e) < 0) {
-			ret = report_err(&e, "cannot flatten");
-			goto out;
-		}
-		if (m.kind != MT_KIND_MANIFEST) {
-			report_error("'%s' is an index and a tarball holds images", src->repository);
-			report_hint("pick one with --platform");
-			ret = EXIT_USAGE;
-			goto out;
-		}
-		memset(&img, 0, sizeof(img));
-		img.desc.media_type = m.media_type;
-		img.desc.digest = m.digest;
-		img.desc.size = (int64_t)m.raw.len;
-		if (image_tarball_write(path, l, &dst, &img, 1, &e) < 0) {
-			ret = report_err(&e, "cannot write the tarball '%s'", path);
-			goto out;
-		}
-		ret = EXIT_OK;
-	}
-	if (ret == EXIT_OK)
-		printf("%s\n", m.digest.str);
-out:
-	scratch_close(dir.len ? l : NULL, &dir);
-	if (how == OUT_LAYOUT)
-		layout_free(l);
 	manifest_release(&m);
 	ref_release(&dst);
 	buf_release(&name);
@@ -263,7 +128,7 @@ int cmd_flatten(int argc, char **argv, struct ctx *ctx)
 	struct ref src = REF_INIT;
 	struct progress *pr = NULL;
 	struct err e = ERR_INIT;
-	enum restack_out how = OUT_PUSH;
+	enum image_out how = IMAGE_OUT_PUSH;
 	const char *path = NULL;
 	int ret, rc;
 
@@ -279,22 +144,22 @@ int cmd_flatten(int argc, char **argv, struct ctx *ctx)
 	fo.level = level;
 	if (output) {
 		if (!strcmp(output, "cache")) {
-			how = OUT_CACHE;
+			how = IMAGE_OUT_CACHE;
 		} else if (!strncmp(output, "oci:", 4) && output[4]) {
-			how = OUT_LAYOUT;
+			how = IMAGE_OUT_LAYOUT;
 			path = output + 4;
 		} else if (!strncmp(output, "tarball:", 8) && output[8]) {
-			how = OUT_TARBALL;
+			how = IMAGE_OUT_TARBALL;
 			path = output + 8;
 		} else if (*output && !strchr(output, ':')) {
-			how = OUT_TARBALL;
+			how = IMAGE_OUT_TARBALL;
 			path = output;
 		} else {
 			return opt_usage_error(&spec, "--output '%s': use <file>, tarball:<file>, "
 					       "oci:<dir> or cache", output);
 		}
 	}
-	if (how == OUT_CACHE && !tag)
+	if (how == IMAGE_OUT_CACHE && !tag)
 		return opt_usage_error(&spec, "--output cache needs -t <image> to name the result");
 	if (ref_parse(&src, argv[0], 0, &e) < 0) {
 		report_err(&e, "invalid image '%s'", argv[0]);

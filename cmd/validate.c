@@ -10,20 +10,10 @@
 #include "core/ref.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
 
 /* Validates every entry of layout `l`, appending to `problems`. */
 static int validate_layout(struct strvec *problems, struct layout *l, const char *name,
@@ -55,22 +45,11 @@ out:
 static int validate_tarball(struct strvec *problems, struct ctx *ctx, const char *path,
 			    unsigned flags)
 {
-	struct buf dir = BUF_INIT;
 	struct layout *l = NULL;
 	struct err e = ERR_INIT;
 	int ret = EXIT_FAIL;
 
-	if (buf_addf(&dir, "%s/hoist-validate-XXXXXX", ctx_tmp_dir()) < 0) {
-		report_error("out of memory");
-		goto out;
-	}
-	if (!mkdtemp(dir.data)) {
-		report_error("cannot make a temporary directory '%s': %s", dir.data,
-			     strerror(errno));
-		buf_reset(&dir);
-		goto out;
-	}
-	if (layout_open(&l, dir.data, LAYOUT_CREATE, &e) < 0) {
+	if (layout_open_scratch(&l, ctx_tmp_dir(), "validate", LAYOUT_NO_SYNC, &e) < 0) {
 		report_err(&e, "cannot make a scratch layout");
 		goto out;
 	}
@@ -89,9 +68,6 @@ static int validate_tarball(struct strvec *problems, struct ctx *ctx, const char
 	ret = validate_layout(problems, l, path, flags);
 out:
 	layout_free(l);
-	if (dir.len)
-		nftw(dir.data, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	buf_release(&dir);
 	return ret;
 }
 

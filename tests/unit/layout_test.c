@@ -857,9 +857,43 @@ TEST(sha512_blob)
 	scratch_free(dir);
 }
 
+/* A scratch layout lives in its own directory under the one given, and
+ * goes with everything in it when freed. */
+TEST(scratch_layout_removed)
+{
+	char *dir = scratch();
+	struct layout *l = NULL;
+	struct err e = ERR_INIT;
+	struct digest got;
+	struct stat st;
+	char *root;
+
+	CHECK_RC(layout_open_scratch(&l, dir, "unit", LAYOUT_NO_SYNC, &e), 0);
+	CHECK(l != NULL);
+	CHECK(count_entries(dir, ".") == 1);
+	CHECK(strstr(layout_path(l), "/hoist-unit-") != NULL);
+	CHECK(strncmp(layout_path(l), dir, strlen(dir)) == 0);
+	CHECK_RC(layout_blob_put(&got, l, "data", 4, NULL, &e), 0);
+	root = strdup(layout_path(l));
+	CHECK(stat(root, &st) == 0);
+	layout_free(l);
+	CHECK(stat(root, &st) < 0 && errno == ENOENT);
+	CHECK(count_entries(dir, ".") == 0);
+	free(root);
+	/* a directory that cannot hold it: a clear error, nothing left */
+	l = NULL;
+	root = path_of(dir, "missing");
+	CHECK_RC(layout_open_scratch(&l, root, "unit", 0, &e), ERR_IO);
+	CHECK(l == NULL);
+	CHECK(strstr(e.msg, "TMPDIR") != NULL);
+	free(root);
+	scratch_free(dir);
+}
+
 int main(void)
 {
 	RUN(create_and_open);
+	RUN(scratch_layout_removed);
 	RUN(put_and_read);
 	RUN(streamed_write);
 	RUN(corrupt_stream_refused);

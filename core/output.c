@@ -1,0 +1,95 @@
+/* output.c - where an image that an operation makes goes, and its name. */
+#include "core/output.h"
+
+#include "cache/layout.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/image.h"
+#include "core/manifest.h"
+#include "core/ref.h"
+#include "core/tarball.h"
+
+#include <string.h>
+
+int image_output_open(struct image_output *o, struct image_env *env, enum image_out how,
+		      const char *path, const char *tmp_dir, const char *what, struct err *e)
+{
+	int ret;
+
+	memset(o, 0, sizeof(*o));
+	o->how = how;
+	o->path = path;
+	if (how == IMAGE_OUT_PUSH)
+		ret = layout_open_scratch(&o->own, tmp_dir, what, LAYOUT_NO_SYNC, e);
+	else if (how == IMAGE_OUT_LAYOUT)
+		ret = layout_open(&o->own, path, LAYOUT_CREATE, e);
+	else if (!env->cache)
+		ret = err_set(e, ERR_USAGE, "no cache to write to: give --cache <dir>");
+	else
+		ret = 0;
+	if (ret < 0)
+		return ret;
+	o->l = o->own ? o->own : env->cache;
+	/* one lease from the first blob to the last name (output.h) */
+	if ((ret = layout_lease_begin(o->l, LAYOUT_LOCK_TIMEOUT_DEFAULT_MS, e)) < 0)
+		return ret;
+	o->leased = 1;
+	return 0;
+}
+
+static int name_one(struct image_output *o, const struct descriptor *d, const struct ref *tag,
+		    struct err *e)
+{
+	struct buf name = BUF_INIT;
+	int ret;
+
+	if (o->how == IMAGE_OUT_PUSH)
+		ret = buf_addstr(&name, IMAGE_OUTPUT_NAME);
+	else if (tag)
+		ret = ref_format(&name, tag);
+	else
+		ret = buf_addstr(&name, "latest");
+	if (ret < 0)
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+	else if ((ret = layout_index_set(o->l, name.data, d, e)) < 0)
+		err_prefix(e, "cannot name the image '%s'", name.data);
+	buf_release(&name);
+	return ret;
+}
+
+int image_output_name(struct image_output *o, const struct descriptor *d, const struct ref *tags,
+		      size_t n, struct err *e)
+{
+	size_t i;
+	int ret;
+
+	if (o->how == IMAGE_OUT_TARBALL) {
+		struct image_pulled img;
+
+		if (mt_classify(d->media_type) != MT_KIND_MANIFEST)
+			return err_set(e, ERR_USAGE, "a tarball holds images, and the result is an "
+				       "index: pick one image with --platform <os/arch>");
+		if (!n)
+			return err_set(e, ERR_USAGE, "a tarball needs a reference to record");
+		memset(&img, 0, sizeof(img));
+		img.desc = *d;
+		ret = image_tarball_write(o->path, o->l, &tags[0], &img, 1, e);
+		return ret < 0 ? err_prefix(e, "cannot write the tarball '%s'", o->path) : 0;
+	}
+	if (o->how == IMAGE_OUT_PUSH || (o->how == IMAGE_OUT_LAYOUT && !n))
+		return name_one(o, d, NULL, e);
+	for (i = 0; i < n; i++)
+		if ((ret = name_one(o, d, &tags[i], e)) < 0)
+			return ret;
+	return 0;
+}
+
+void image_output_close(struct image_output *o)
+{
+	if (o->leased)
+		layout_lease_end(o->l);
+	o->leased = 0;
+	layout_free(o->own);
+	o->own = NULL;
+	o->l = NULL;
+}
