@@ -17,25 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* -o: FILE or tarball:FILE (a docker-save tarball), oci:DIR, cache. */
-static int mutate_output_parse(enum image_out *how, const char **path, const char *o)
-{
-	*path = NULL;
-	if (!strcmp(o, "cache")) {
-		*how = IMAGE_OUT_CACHE;
-	} else if (!strncmp(o, "oci:", 4)) {
-		*how = IMAGE_OUT_LAYOUT;
-		*path = o + 4;
-	} else if (!strncmp(o, "tarball:", 8)) {
-		*how = IMAGE_OUT_TARBALL;
-		*path = o + 8;
-	} else {
-		*how = IMAGE_OUT_TARBALL;
-		*path = o;
-	}
-	return *path && !**path ? -1 : 0;
-}
-
 /* Mutates where `how` says: pushed to `tag` (by the new digest when it
  * names no tag; base layers mounted, never downloaded), or into a layout
  * (named "latest"), the cache (named `tag`) or a tarball (with the base's
@@ -117,11 +98,11 @@ static int mutate_run(struct ctx *ctx, const struct opt_spec *spec, const struct
 	enum image_out how = IMAGE_OUT_PUSH;
 	const char *path = NULL;
 	struct progress *pr;
+	struct err e = ERR_INIT;
 	int ret;
 
-	if (output && mutate_output_parse(&how, &path, output) < 0)
-		return opt_usage_error(spec, "-o '%s': use <file>, tarball:<file>, oci:<dir> "
-				       "or cache", output);
+	if (output && image_output_parse(&how, &path, output, 1, &e) < 0)
+		return opt_usage_error(spec, "-o %s", e.msg);
 	pr = progress_attach(ctx);
 	ret = mutate_out(ctx, s, how, path, tag);
 	progress_detach(ctx, pr);
@@ -167,26 +148,6 @@ static int mutate_compression(struct mutate_spec *s, const struct opt_spec *spec
 	if (tar_compression_level_check(s->compression, level, &e) < 0)
 		return opt_usage_error(spec, "--compression-level: %s", e.msg);
 	s->level = level;
-	return EXIT_OK;
-}
-
-/* SOURCE_DATE_EPOCH, as reproducible-builds.org defines it; 0 when unset. */
-static int mutate_epoch(int64_t *out)
-{
-	const char *v = getenv("SOURCE_DATE_EPOCH");
-	char *end;
-	long long t;
-
-	*out = 0;
-	if (!v || !*v)
-		return EXIT_OK;
-	errno = 0;
-	t = strtoll(v, &end, 10);
-	if (errno || *end || t < 0 || t > 253402300799LL) {
-		report_error("SOURCE_DATE_EPOCH '%s' is not a number of seconds", v);
-		return EXIT_USAGE;
-	}
-	*out = t;
 	return EXIT_OK;
 }
 
@@ -256,7 +217,7 @@ int cmd_append(int argc, char **argv, struct ctx *ctx)
 		goto out;
 	}
 	if ((rc = mutate_compression(&s, &spec, comp, level)) != EXIT_OK ||
-	    (rc = mutate_epoch(&s.created)) != EXIT_OK || (rc = mutate_layers(&s, &files)) != EXIT_OK) {
+	    (rc = ctx_source_date_epoch(&s.created)) != EXIT_OK || (rc = mutate_layers(&s, &files)) != EXIT_OK) {
 		ret = rc;
 		goto out;
 	}
@@ -337,7 +298,7 @@ int cmd_mutate(int argc, char **argv, struct ctx *ctx)
 		goto out;
 	}
 	if ((rc = mutate_compression(&s, &spec, comp, level)) != EXIT_OK ||
-	    (rc = mutate_epoch(&s.created)) != EXIT_OK || (rc = mutate_layers(&s, &files)) != EXIT_OK) {
+	    (rc = ctx_source_date_epoch(&s.created)) != EXIT_OK || (rc = mutate_layers(&s, &files)) != EXIT_OK) {
 		ret = rc;
 		goto out;
 	}

@@ -529,26 +529,6 @@ static void build_args_release(struct build_args *a)
 	strvec_clear(&a->platforms);
 }
 
-/* SOURCE_DATE_EPOCH, as reproducible-builds.org defines it; 0 when unset. */
-static int build_epoch(int64_t *out)
-{
-	const char *v = getenv("SOURCE_DATE_EPOCH");
-	char *end;
-	long long t;
-
-	*out = 0;
-	if (!v || !*v)
-		return EXIT_OK;
-	errno = 0;
-	t = strtoll(v, &end, 10);
-	if (errno || *end || t < 0 || t > 253402300799LL) {
-		report_error("SOURCE_DATE_EPOCH '%s' is not a number of seconds", v);
-		return EXIT_USAGE;
-	}
-	*out = t;
-	return EXIT_OK;
-}
-
 int cmd_build(int argc, char **argv, struct ctx *ctx)
 {
 	static const char *const usage[] = {
@@ -649,20 +629,9 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 		goto out;
 	}
 	s.level = a.level;
-	if (a.output) {
-		if (!strcmp(a.output, "cache")) {
-			how = IMAGE_OUT_CACHE;
-		} else if (!strncmp(a.output, "oci:", 4) && a.output[4]) {
-			how = IMAGE_OUT_LAYOUT;
-			path = a.output + 4;
-		} else if (!strncmp(a.output, "tarball:", 8) && a.output[8]) {
-			how = IMAGE_OUT_TARBALL;
-			path = a.output + 8;
-		} else {
-			ret = opt_usage_error(&spec, "--output '%s': use oci:<dir>, cache or "
-					      "tarball:<file>", a.output);
-			goto out;
-		}
+	if (a.output && image_output_parse(&how, &path, a.output, 0, &e) < 0) {
+		ret = opt_usage_error(&spec, "--output %s", e.msg);
+		goto out;
 	}
 	if (a.push) {
 		if (!strcmp(a.push, "false")) {
@@ -683,7 +652,7 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 		}
 		how = IMAGE_OUT_CACHE;
 	}
-	if ((rc = build_epoch(&s.created)) != EXIT_OK) {
+	if ((rc = ctx_source_date_epoch(&s.created)) != EXIT_OK) {
 		ret = rc;
 		goto out;
 	}

@@ -127,6 +127,9 @@ int ctx_creds_store(struct ctx *ctx, struct creds_store *out);
 
 /* $TMPDIR when set and not empty, else "/tmp" (cmd/env.c). */
 const char *ctx_tmp_dir(void);
+/* SOURCE_DATE_EPOCH (reproducible-builds.org) in *out, 0 when unset;
+ * EXIT_USAGE (reported) when it is not a number of seconds. */
+int ctx_source_date_epoch(int64_t *out);
 
 /* Runs the setup `flags` (enum cmd_setup) asks for; reports failures.
  * Returns EXIT_OK or the exit status to give up with. */

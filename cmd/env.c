@@ -45,6 +45,25 @@ const char *ctx_tmp_dir(void)
 	return v ? v : "/tmp";
 }
 
+int ctx_source_date_epoch(int64_t *out)
+{
+	const char *v = env_nonempty("SOURCE_DATE_EPOCH");
+	char *end;
+	long long t;
+
+	*out = 0;
+	if (!v)
+		return EXIT_OK;
+	errno = 0;
+	t = strtoll(v, &end, 10);
+	if (errno || *end || t < 0 || t > 253402300799LL) {
+		report_error("SOURCE_DATE_EPOCH '%s' is not a number of seconds", v);
+		return EXIT_USAGE;
+	}
+	*out = t;
+	return EXIT_OK;
+}
+
 int ctx_creds_store(struct ctx *ctx, struct creds_store *out)
 {
 	struct buf path = BUF_INIT;

@@ -142,23 +142,8 @@ int cmd_flatten(int argc, char **argv, struct ctx *ctx)
 	if (tar_compression_level_check(fo.compression, level, &e) < 0)
 		return opt_usage_error(&spec, "--compression-level: %s", e.msg);
 	fo.level = level;
-	if (output) {
-		if (!strcmp(output, "cache")) {
-			how = IMAGE_OUT_CACHE;
-		} else if (!strncmp(output, "oci:", 4) && output[4]) {
-			how = IMAGE_OUT_LAYOUT;
-			path = output + 4;
-		} else if (!strncmp(output, "tarball:", 8) && output[8]) {
-			how = IMAGE_OUT_TARBALL;
-			path = output + 8;
-		} else if (*output && !strchr(output, ':')) {
-			how = IMAGE_OUT_TARBALL;
-			path = output;
-		} else {
-			return opt_usage_error(&spec, "--output '%s': use <file>, tarball:<file>, "
-					       "oci:<dir> or cache", output);
-		}
-	}
+	if (output && image_output_parse(&how, &path, output, 1, &e) < 0)
+		return opt_usage_error(&spec, "--output %s", e.msg);
 	if (how == IMAGE_OUT_CACHE && !tag)
 		return opt_usage_error(&spec, "--output cache needs -t <image> to name the result");
 	if (ref_parse(&src, argv[0], 0, &e) < 0) {

@@ -11,6 +11,33 @@
 
 #include <string.h>
 
+int image_output_parse(enum image_out *how, const char **path, const char *spec, int bare_file,
+		       struct err *e)
+{
+	*path = NULL;
+	if (!strcmp(spec, "cache")) {
+		*how = IMAGE_OUT_CACHE;
+		return 0;
+	}
+	if (!strncmp(spec, "oci:", 4) && spec[4]) {
+		*how = IMAGE_OUT_LAYOUT;
+		*path = spec + 4;
+		return 0;
+	}
+	if (!strncmp(spec, "tarball:", 8) && spec[8]) {
+		*how = IMAGE_OUT_TARBALL;
+		*path = spec + 8;
+		return 0;
+	}
+	if (bare_file && *spec && !strchr(spec, ':')) {
+		*how = IMAGE_OUT_TARBALL;
+		*path = spec;
+		return 0;
+	}
+	return err_set(e, ERR_USAGE, "'%s': use %soci:<dir>, cache or tarball:<file>", spec,
+		       bare_file ? "<file>, " : "");
+}
+
 int image_output_open(struct image_output *o, struct image_env *env, enum image_out how,
 		      const char *path, const char *tmp_dir, const char *what, struct err *e)
 {

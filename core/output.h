@@ -45,6 +45,12 @@ struct image_output {
 	int leased;
 };
 
+/* Parses a destination: "cache", "oci:DIR", "tarball:FILE", and with
+ * `bare_file` a plain FILE (without ':') as crane's -o takes.  *path points
+ * into `spec` (NULL for the cache).  ERR_USAGE naming the forms taken. */
+int image_output_parse(enum image_out *how, const char **path, const char *spec, int bare_file,
+		       struct err *e);
+
 /* Opens the destination and takes its lease.  A push stages in a scratch
  * layout under `tmp_dir` (named after `what`), whose blobs need no fsync and
  * which image_output_close() removes.  ERR_* from opening or leasing. */

@@ -1,0 +1,38 @@
+#define TEST_MODULE "output"
+#include "tests/unit/test.h"
+
+#include "core/err.h"
+#include "core/output.h"
+
+TEST(parse_destinations)
+{
+	enum image_out how = IMAGE_OUT_PUSH;
+	const char *path = "x";
+	struct err e = ERR_INIT;
+
+	CHECK_RC(image_output_parse(&how, &path, "cache", 0, &e), 0);
+	CHECK(how == IMAGE_OUT_CACHE && path == NULL);
+	CHECK_RC(image_output_parse(&how, &path, "oci:/tmp/l", 0, &e), 0);
+	CHECK(how == IMAGE_OUT_LAYOUT);
+	CHECK_STR(path, "/tmp/l");
+	CHECK_RC(image_output_parse(&how, &path, "tarball:a.tar", 0, &e), 0);
+	CHECK(how == IMAGE_OUT_TARBALL);
+	CHECK_STR(path, "a.tar");
+	/* a bare file only where crane's -o takes one, and never with ':' */
+	CHECK_RC(image_output_parse(&how, &path, "a.tar", 0, &e), ERR_USAGE);
+	CHECK(strstr(e.msg, "oci:<dir>, cache or tarball:<file>") != NULL);
+	CHECK_RC(image_output_parse(&how, &path, "a.tar", 1, &e), 0);
+	CHECK(how == IMAGE_OUT_TARBALL);
+	CHECK_STR(path, "a.tar");
+	CHECK_RC(image_output_parse(&how, &path, "oic:dir", 1, &e), ERR_USAGE);
+	CHECK(strstr(e.msg, "<file>, oci:<dir>") != NULL);
+	CHECK_RC(image_output_parse(&how, &path, "oci:", 1, &e), ERR_USAGE);
+	CHECK_RC(image_output_parse(&how, &path, "tarball:", 1, &e), ERR_USAGE);
+	CHECK_RC(image_output_parse(&how, &path, "", 1, &e), ERR_USAGE);
+}
+
+int main(void)
+{
+	RUN(parse_destinations);
+	return test_done();
+}
