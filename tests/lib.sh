@@ -519,3 +519,28 @@ mk_image() {
 sk_digest() { skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$1"; }
 # blob_writes LOG: the blob uploads (PATCH, PUT, non-mount POST) a registry logged
 blob_writes() { grep -cE '"(PATCH|PUT) /v2/[^ ]*/blobs/|"POST /v2/[^ ]*/blobs/uploads/ ' "$1"; }
+# push_oci LAYOUT:TAG REF [skopeo args]: skopeo copies an OCI layout's image
+# to a registry (plain http)
+push_oci() {
+	local src=$1 dst=$2
+	shift 2
+	skopeo --insecure-policy copy --quiet --dest-tls-verify=false "$@" "oci:$src" \
+		"docker://$dst" >/dev/null 2>"$TEST_DIR/.lib/skopeo.err"
+}
+# pull_oci REF LAYOUT:TAG: skopeo copies a registry's image into an OCI layout
+pull_oci() {
+	skopeo --insecure-policy copy --quiet --src-tls-verify=false "docker://$1" "oci:$2" \
+		>/dev/null 2>"$TEST_DIR/.lib/skopeo.err"
+}
+# tree DIR: every path below DIR with its type and permission bits
+tree() { (cd "$1" && find . -mindepth 1 -printf '%P %y %m\n' | sort); }
+# tarlist TAR: the names in a tar, cleaned, with their type and mode
+tarlist() {
+	python3 - "$1" <<'EOF'
+import sys, tarfile
+t = tarfile.open(sys.argv[1])
+ty = {tarfile.DIRTYPE: 'd', tarfile.SYMTYPE: 'l', tarfile.REGTYPE: 'f', tarfile.LNKTYPE: 'f'}
+for m in sorted(t.getmembers(), key=lambda m: m.name.strip('/')):
+    print(m.name.strip('/'), ty.get(m.type, '?'), oct(m.mode)[2:])
+EOF
+}

@@ -11,24 +11,6 @@ test_init
 
 registry_start || { test_not_ok "registry starts"; test_done; }
 R=$REGISTRY
-push_oci() { # LAYOUT:TAG REF [extra skopeo args]
-	local src=$1 dst=$2
-	shift 2
-	skopeo --insecure-policy copy --quiet --dest-tls-verify=false "$@" "oci:$src" \
-		"docker://$dst" >/dev/null 2>"$TEST_DIR/.lib/skopeo.err"
-}
-# tree DIR: every path below DIR with its type and permission bits
-tree() { (cd "$1" && find . -mindepth 1 -printf '%P %y %m\n' | sort); }
-# tarlist TAR: the names in a tar, cleaned, with their type and mode
-tarlist() {
-	python3 - "$1" <<'EOF'
-import sys, tarfile
-t = tarfile.open(sys.argv[1])
-ty = {tarfile.DIRTYPE: 'd', tarfile.SYMTYPE: 'l', tarfile.REGTYPE: 'f', tarfile.LNKTYPE: 'f'}
-for m in sorted(t.getmembers(), key=lambda m: m.name.strip('/')):
-    print(m.name.strip('/'), ty.get(m.type, '?'), oct(m.mode)[2:])
-EOF
-}
 
 # --- hostile layers -------------------------------------------------------------
 # mkimage NAME SPEC...: an image whose layers are tars made by mktar.py from

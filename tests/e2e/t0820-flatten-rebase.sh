@@ -14,26 +14,6 @@ test_init
 registry_start || { test_not_ok "registry starts"; test_done; }
 R=$REGISTRY
 sk() { skopeo inspect --tls-verify=false "$@" >"$OUT" 2>"$ERR"; }
-push_oci() { # LAYOUT:TAG REF [extra skopeo args]
-	local src=$1 dst=$2
-	shift 2
-	skopeo --insecure-policy copy --quiet --dest-tls-verify=false "$@" "oci:$src" \
-		"docker://$dst" >/dev/null 2>"$TEST_DIR/.lib/skopeo.err"
-}
-pull_oci() { # REF LAYOUT:TAG
-	skopeo --insecure-policy copy --quiet --src-tls-verify=false "docker://$1" "oci:$2" \
-		>/dev/null 2>"$TEST_DIR/.lib/skopeo.err"
-}
-tree() { (cd "$1" && find . -mindepth 1 -printf '%P %y %m\n' | sort); }
-tarlist() {
-	python3 - "$1" <<'EOF'
-import sys, tarfile
-t = tarfile.open(sys.argv[1])
-ty = {tarfile.DIRTYPE: 'd', tarfile.SYMTYPE: 'l', tarfile.REGTYPE: 'f', tarfile.LNKTYPE: 'f'}
-for m in sorted(t.getmembers(), key=lambda m: m.name.strip('/')):
-    print(m.name.strip('/'), ty.get(m.type, '?'), oct(m.mode)[2:])
-EOF
-}
 # layer_gets FROM-LINE DIGEST...: GETs of these blobs the registry logged
 # after line FROM-LINE
 layer_gets() {
