@@ -203,7 +203,7 @@ static la_ssize_t w_write_cb(struct archive *a, void *client, const void *buf, s
 		archive_set_error(a, EIO, "writer failed");
 		return -1;
 	}
-	rc = digest_ctx_update(&w->raw, buf, len, &w->cb_err);
+	rc = w->gz ? 0 : digest_ctx_update(&w->raw, buf, len, &w->cb_err);
 	if (rc == 0)
 		rc = w_compress(w, buf, len, 0, &w->cb_err);
 	if (rc < 0) {
@@ -255,8 +255,9 @@ int tar_writer_new(struct tar_writer **out, const struct tar_writer_opts *opts,
 		goto out;
 	w->out_init = 1;
 	if (w->comp == TAR_COMPRESS_GZIP) {
-		ret = pgzip_new(&w->gz, level ? level : GZIP_DEFAULT_LEVEL, opts->threads, gz_emit,
-				w, e);
+		/* pgzip hashes the tar (diff_id) beside its workers */
+		ret = pgzip_new(&w->gz, level ? level : GZIP_DEFAULT_LEVEL, opts->threads, &w->raw,
+				gz_emit, w, e);
 		if (ret < 0)
 			goto out;
 	} else if (w->comp == TAR_COMPRESS_ZSTD) {
@@ -590,7 +591,7 @@ int tar_compress(struct tar_result *out, tar_source_fn *source, void *source_arg
 		}
 		if (n == 0)
 			break;
-		ret = digest_ctx_update(&w->raw, b, (size_t)n, e);
+		ret = w->gz ? 0 : digest_ctx_update(&w->raw, b, (size_t)n, e);
 		if (ret == 0)
 			ret = w_compress(w, b, (size_t)n, 0, e);
 		if (ret < 0)

@@ -10,6 +10,7 @@
  */
 #include "core/pgzip.h"
 
+#include "core/digest.h"
 #include "core/err.h"
 
 #include <pthread.h>
@@ -59,11 +60,15 @@ struct pgzip {
 	uint64_t submitted;	/* blocks handed over (the slot being filled is slots[submitted % n]) */
 	uint64_t emitted;	/* blocks emitted */
 	uint64_t taken;		/* blocks a worker has started */
+	struct digest_ctx *raw;	/* hashed with the input in order, or NULL */
+	uint64_t hashed;	/* blocks `raw` has seen */
+	int hash_failed;
+	int hash_thread;	/* th[n_threads - 1] is the hasher */
 	struct pgz_coder self;	/* the caller's coder, when no thread runs */
 	int want_threads;
 	uint64_t deflated;	/* blocks the caller's thread deflated */
 	size_t n_threads;
-	pthread_t th[PGZ_MAX_THREADS];
+	pthread_t th[PGZ_MAX_THREADS + 1];	/* the workers, then the hasher */
 	struct pgzip_worker {
 		struct pgzip *z;
 		struct pgz_coder c;
@@ -248,6 +253,35 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Hashes the input into `raw`, block after block, beside the workers: the
+ * caller's thread, which reads files and feeds the stream, is the one to
+ * spare. */
+static void *hasher_main(void *arg)
+{
+	struct pgzip *z = arg;
+
+	pthread_mutex_lock(&z->mu);
+	for (;;) {
+		struct pgz_slot *s;
+		int rc;
+
+		while (!z->stop && z->hashed == z->submitted)
+			pthread_cond_wait(&z->work, &z->mu);
+		if (z->stop)
+			break;
+		s = slot_at(z, z->hashed);
+		pthread_mutex_unlock(&z->mu);
+		rc = z->hash_failed ? 0 : digest_ctx_update(z->raw, s->in + s->dict, s->n, NULL);
+		pthread_mutex_lock(&z->mu);
+		if (rc < 0)
+			z->hash_failed = 1;
+		z->hashed++;
+		pthread_cond_broadcast(&z->done);
+	}
+	pthread_mutex_unlock(&z->mu);
+	return NULL;
+}
+
 static void threads_stop(struct pgzip *z)
 {
 	size_t i;
@@ -275,6 +309,7 @@ static void threads_start(struct pgzip *z)
 	z->ring = z->n_slots;
 	z->base = z->submitted - cur;
 	z->taken = z->submitted;
+	z->hashed = z->submitted;
 	if (pthread_mutex_init(&z->mu, NULL) != 0)
 		return;
 	if (pthread_cond_init(&z->work, NULL) != 0) {
@@ -296,6 +331,11 @@ static void threads_start(struct pgzip *z)
 		if (pthread_create(&z->th[i], NULL, worker_main, &z->workers[i]) != 0)
 			break;
 		z->n_threads++;
+	}
+	if (z->n_threads && z->raw &&
+	    pthread_create(&z->th[z->n_threads], NULL, hasher_main, z) == 0) {
+		z->n_threads++;
+		z->hash_thread = 1;
 	}
 }
 
@@ -327,9 +367,10 @@ static int drain(struct pgzip *z, int wait, struct err *e)
 			enum pgz_state st;
 
 			pthread_mutex_lock(&z->mu);
-			while (wait && s->state != PGZ_DONE)
+			/* emitted once compressed and hashed: then the slot is free */
+			while (wait && !(s->state == PGZ_DONE && z->hashed > z->emitted))
 				pthread_cond_wait(&z->done, &z->mu);
-			st = s->state;
+			st = s->state == PGZ_DONE && z->hashed > z->emitted ? PGZ_DONE : PGZ_BUSY;
 			pthread_mutex_unlock(&z->mu);
 			if (st != PGZ_DONE)
 				return 0;
@@ -337,6 +378,8 @@ static int drain(struct pgzip *z, int wait, struct err *e)
 		wait = 0;
 		if (s->failed)
 			return fail(z, e, ERR_FAIL, "gzip compression failed");
+		if (z->hash_failed)
+			return fail(z, e, ERR_FAIL, "hashing the layer failed");
 		if (!z->header_done) {
 			/* MTIME 0, no name, OS 255: the same on every machine;
 			 * XFL as zlib sets it for the level */
@@ -372,17 +415,23 @@ static int submit(struct pgzip *z, int finish, struct err *e)
 	 * (incompressible) blocks cost less than a thread's fresh memory. */
 	if (!finish && z->want_threads > 1 && z->deflated >= 2)
 		threads_start(z);
+	if (z->raw && !z->hash_thread &&
+	    digest_ctx_update(z->raw, s->in + s->dict, s->n, NULL) < 0)
+		return fail(z, e, ERR_FAIL, "hashing the layer failed");
 	if (z->n_threads) {
 		pthread_mutex_lock(&z->mu);
 		s->state = PGZ_READY;
 		z->submitted++;
-		pthread_cond_signal(&z->work);
+		if (!z->hash_thread)
+			z->hashed = z->submitted;
+		pthread_cond_broadcast(&z->work);
 		pthread_mutex_unlock(&z->mu);
 	} else {
 		coder_run(&z->self, z->level, s);
 		z->deflated += (uint64_t)s->deflated;
 		s->state = PGZ_DONE;
 		z->submitted++;
+		z->hashed = z->submitted;
 	}
 	if ((rc = drain(z, finish, e)) < 0)
 		return rc;
@@ -407,8 +456,8 @@ static int submit(struct pgzip *z, int finish, struct err *e)
 	return 0;
 }
 
-int pgzip_new(struct pgzip **out, int level, int threads, pgzip_emit_fn *emit, void *arg,
-	      struct err *e)
+int pgzip_new(struct pgzip **out, int level, int threads, struct digest_ctx *raw,
+	      pgzip_emit_fn *emit, void *arg, struct err *e)
 {
 	struct pgzip *z;
 
@@ -428,6 +477,7 @@ int pgzip_new(struct pgzip **out, int level, int threads, pgzip_emit_fn *emit, v
 	z->level = level;
 	z->emit = emit;
 	z->arg = arg;
+	z->raw = raw;
 	z->want_threads = threads;
 	z->crc = crc32(0L, Z_NULL, 0);
 	/* two blocks in flight per worker keep them busy while one is emitted */

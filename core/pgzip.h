@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 
+struct digest_ctx;
 struct err;
 
 #define PGZIP_BLOCK (256u << 10)
@@ -31,10 +32,13 @@ typedef int pgzip_emit_fn(void *arg, const void *data, size_t len, struct err *e
 struct pgzip;
 
 /* A new compressor at `level` (1..9) on up to `threads` threads (0: one per
- * CPU; 1: the caller's thread only).  Threads start with the second block,
- * so a small stream never starts one.  ERR_NOMEM, ERR_FAIL. */
-int pgzip_new(struct pgzip **out, int level, int threads, pgzip_emit_fn *emit, void *arg,
-	      struct err *e);
+ * CPU; 1: the caller's thread only).  Threads start once blocks need
+ * deflating, so a small or incompressible stream never starts one.  With
+ * `raw`, the input is also hashed into it, in order, on a thread of its own
+ * when workers run; it is complete when pgzip_finish() returns.  ERR_NOMEM,
+ * ERR_FAIL. */
+int pgzip_new(struct pgzip **out, int level, int threads, struct digest_ctx *raw,
+	      pgzip_emit_fn *emit, void *arg, struct err *e);
 int pgzip_write(struct pgzip *z, const void *data, size_t len, struct err *e);
 /* Compresses what is left and writes the trailer.  Any error leaves the
  * compressor failed: later calls return ERR_FAIL. */

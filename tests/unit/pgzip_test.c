@@ -2,6 +2,7 @@
 #include "tests/unit/test.h"
 
 #include "core/buf.h"
+#include "core/digest.h"
 #include "core/err.h"
 #include "core/pgzip.h"
 
@@ -61,15 +62,15 @@ static unsigned char *sample(size_t n)
 }
 
 /* Compresses `d` in pieces of `piece` bytes. */
-static int pgz_compress(struct buf *out, const unsigned char *d, size_t n, size_t piece, int level,
-		    int threads)
+static int pgz_compress_hashed(struct buf *out, const unsigned char *d, size_t n, size_t piece,
+			       int level, int threads, struct digest_ctx *raw)
 {
 	struct pgzip *z = NULL;
 	struct err e = ERR_INIT;
 	size_t off = 0;
 	int rc;
 
-	rc = pgzip_new(&z, level, threads, sink_buf, out, &e);
+	rc = pgzip_new(&z, level, threads, raw, sink_buf, out, &e);
 	while (rc == 0 && off < n) {
 		size_t k = n - off < piece ? n - off : piece;
 
@@ -80,6 +81,12 @@ static int pgz_compress(struct buf *out, const unsigned char *d, size_t n, size_
 		rc = pgzip_finish(z, &e);
 	pgzip_free(z);
 	return rc;
+}
+
+static int pgz_compress(struct buf *out, const unsigned char *d, size_t n, size_t piece, int level,
+			int threads)
+{
+	return pgz_compress_hashed(out, d, n, piece, level, threads, NULL);
 }
 
 /* Inflates a whole gzip stream (one member) with zlib. */
@@ -179,9 +186,9 @@ TEST(errors_stop_the_stream)
 	size_t off;
 
 	CHECK(d != NULL);
-	CHECK_RC(pgzip_new(&z, 10, 0, sink_buf, NULL, &e), ERR_INVALID);
+	CHECK_RC(pgzip_new(&z, 10, 0, NULL, sink_buf, NULL, &e), ERR_INVALID);
 	CHECK(z == NULL);
-	CHECK_RC(pgzip_new(&z, 6, 4, sink_fail, &f, &e), 0);
+	CHECK_RC(pgzip_new(&z, 6, 4, NULL, sink_fail, &f, &e), 0);
 	for (off = 0; rc == 0 && off < n; off += PGZIP_BLOCK)
 		rc = pgzip_write(z, d + off, PGZIP_BLOCK, &e);
 	if (rc == 0)
@@ -193,10 +200,36 @@ TEST(errors_stop_the_stream)
 	pgzip_free(z);	/* with blocks still in flight: joins, frees */
 	/* abandoned half way with threads running, never finished */
 	z = NULL;
-	CHECK_RC(pgzip_new(&z, 6, 3, sink_buf, &out, &e), 0);
+	CHECK_RC(pgzip_new(&z, 6, 3, NULL, sink_buf, &out, &e), 0);
 	CHECK_RC(pgzip_write(z, d, 5 * PGZIP_BLOCK + 3, &e), 0);
 	pgzip_free(z);
 	buf_release(&out);
+	free(d);
+}
+
+/* The input's hash, on the hasher thread or inline, is the input's. */
+TEST(raw_hash_in_order)
+{
+	static const int threads[] = { 1, 2, 5 };
+	size_t n = 9 * PGZIP_BLOCK + 777, ti;
+	unsigned char *d = sample_of(n, 1);
+	struct err e = ERR_INIT;
+	struct digest want, got;
+
+	CHECK(d != NULL);
+	CHECK_RC(digest_buffer(&want, DIGEST_SHA256, d, n, &e), 0);
+	for (ti = 0; ti < sizeof(threads) / sizeof(threads[0]); ti++) {
+		struct buf b = BUF_INIT;
+		struct digest_ctx raw;
+
+		CHECK_RC(digest_ctx_init(&raw, DIGEST_SHA256, &e), 0);
+		CHECK_RC(pgz_compress_hashed(&b, d, n, 50000, 1, threads[ti], &raw), 0);
+		CHECK(raw.size == n);
+		digest_ctx_final(&raw, &got);
+		digest_ctx_release(&raw);
+		CHECK(digest_equal(&got, &want));
+		buf_release(&b);
+	}
 	free(d);
 }
 
@@ -205,5 +238,6 @@ int main(void)
 	RUN(threads_do_not_change_bytes);
 	RUN(header_and_levels);
 	RUN(errors_stop_the_stream);
+	RUN(raw_hash_in_order);
 	return test_done();
 }
