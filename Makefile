@@ -57,7 +57,7 @@ CORE_SRCS += core/units.c
 CORE_SRCS += core/xfer.c core/push.c core/copy.c core/tarball_read.c
 CORE_SRCS += core/archive.c core/pgzip.c core/layer.c core/containerfile.c
 CORE_SRCS += core/build.c
-CORE_SRCS += core/export.c core/validate.c core/output.c
+CORE_SRCS += core/export.c core/validate.c core/output.c core/userdb.c
 CORE_SRCS += core/mutate.c
 CORE_SRCS += core/restack.c
 CORE_SRCS += core/settings.c
@@ -80,7 +80,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILDDIR)/%.o)
 LIBHOIST := $(BUILDDIR)/libhoist.a
 
-UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc units archive pgzip layer containerfile build settings imgconfig output
+UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc units archive pgzip layer containerfile build settings imgconfig output userdb
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool

@@ -142,25 +142,9 @@ static int build_spec_flags(struct build_spec *s, const struct build_args *a,
 		add.flags |= LAYER_ADD_CHMOD;
 		add.chmod = (uint32_t)m;
 	}
-	if (a->chown) {
-		char *end;
-		long long u, g;
-		errno = 0;
-		u = strtoll(a->chown, &end, 10);
-		g = u;
-		if (!errno && end != a->chown && *end == ':') {
-			const char *gs = end + 1;
-			g = strtoll(gs, &end, 10);
-			if (end == gs)
-				errno = EINVAL;
-		}
-		if (errno || end == a->chown || *end || u < 0 || g < 0 || u > INT_MAX || g > INT_MAX) {
-			report_error("--chown '%s' is not UID[:GID] (numbers)", a->chown);
-			return EXIT_USAGE;
-		}
-		add.flags |= LAYER_ADD_CHOWN;
-		add.uid = u;
-		add.gid = g;
+	if (a->chown && build_add_owner(&add, a->chown, &e) < 0) {
+		report_error("--chown %s", e.msg);
+		return EXIT_USAGE;
 	}
 	for (i = 0; i < a->adds.n; i++) {
 		char *src = NULL, *dst = NULL, *spec = NULL;
@@ -542,7 +526,8 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 		OPT_STRING_LIST(0, "add", &a.adds, "<src>:<dst>",
 				"add a file, directory or tarball as a new layer"),
 		OPT_STRING(0, "chmod", &a.chmod, "<mode>", "octal mode of everything --add adds"),
-		OPT_STRING(0, "chown", &a.chown, "<uid>:<gid>", "owner of everything --add adds"),
+		OPT_STRING(0, "chown", &a.chown, "<user>:<group>",
+			   "owner of everything --add adds (names or IDs)"),
 		OPT_STRING(0, "entrypoint", &a.entrypoint, "<command>",
 			   "entrypoint: a JSON array, else run by /bin/sh -c"),
 		OPT_STRING(0, "cmd", &a.cmd, "<command>",

@@ -3,10 +3,12 @@
 
 #include "cache/layout.h"
 #include "core/containerfile.h"
+#include "core/archive.h"
 #include "core/err.h"
 #include "core/export.h"
 #include "core/imgconfig.h"
 #include "core/json.h"
+#include "core/userdb.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -42,6 +44,7 @@ static void build_step_release(struct build_step *st)
 	for (i = 0; i < st->n_adds; i++) {
 		free((char *)st->adds[i].src);
 		free((char *)st->adds[i].dst);
+		free((char *)st->adds[i].owner);
 	}
 	free(st->adds);
 	free(st->created_by);
@@ -98,7 +101,7 @@ int build_spec_add(struct build_spec *s, const struct layer_add *add, struct err
 {
 	struct build_step *st;
 	struct layer_add *n;
-	char *src, *dst;
+	char *src, *dst, *owner;
 
 	if (!s->n_steps || s->steps[s->n_steps - 1].empty_layer)
 		return err_set(e, ERR_USAGE, "build: an add needs a layer step");
@@ -109,14 +112,17 @@ int build_spec_add(struct build_spec *s, const struct layer_add *add, struct err
 	st->adds = n;
 	src = strdup(add->src);
 	dst = strdup(add->dst);
-	if (!src || !dst) {
+	owner = add->owner ? strdup(add->owner) : NULL;
+	if (!src || !dst || (add->owner && !owner)) {
 		free(src);
 		free(dst);
+		free(owner);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
 	n[st->n_adds] = *add;
 	n[st->n_adds].src = src;
 	n[st->n_adds].dst = dst;
+	n[st->n_adds].owner = owner;
 	st->n_adds++;
 	return 0;
 }
@@ -179,30 +185,34 @@ static int build_src_check(const char *src, int line, struct err *e)
 	return 0;
 }
 
-static int build_parse_chown(struct layer_add *a, const char *chown, int line, struct err *e)
+int build_add_owner(struct layer_add *a, const char *spec, struct err *e)
 {
-	char *end;
-	long long uid, gid;
+	int64_t uid, gid;
+	int ret;
 
-	uid = strtoll(chown, &end, 10);
-	if (end == chown || uid < 0 || uid > 0x7fffffff)
-		goto bad;
-	gid = uid;
-	if (*end == ':') {
-		const char *g = end + 1;
-		gid = strtoll(g, &end, 10);
-		if (end == g || gid < 0 || gid > 0x7fffffff)
-			goto bad;
+	if (!userdb_numeric(spec)) {
+		/* the syntax now, the names when the layer is built (from the
+		 * base image's files, build_ids_read): a number is no name */
+		ret = userdb_resolve(&uid, &gid, spec, "", 0, "", 0, e);
+		if (ret == ERR_INVALID)
+			return ret;
+		a->flags |= LAYER_ADD_CHOWN_NAME;
+		a->owner = spec;
+		return 0;
 	}
-	if (*end)
-		goto bad;
+	if ((ret = userdb_resolve(&uid, &gid, spec, NULL, 0, NULL, 0, e)) < 0)
+		return ret;
 	a->flags |= LAYER_ADD_CHOWN;
 	a->uid = uid;
 	a->gid = gid;
 	return 0;
-bad:
-	return err_set(e, ERR_UNSUPPORTED, "line %d: --chown='%s': hoist takes numeric "
-		       "UID[:GID] only (names need the base image's /etc/passwd)", line, chown);
+}
+
+static int build_parse_chown(struct layer_add *a, const char *chown, int line, struct err *e)
+{
+	int ret = build_add_owner(a, chown, e);
+
+	return ret < 0 ? err_prefix(e, "line %d", line) : 0;
 }
 
 static int build_stage_fill(struct build_spec *root, struct build_spec *s,
@@ -718,11 +728,140 @@ out:
 	return ret;
 }
 
+/* The base image's /etc/passwd and /etc/group, read once a --chown names
+ * someone (docker looks names up in the image being built; hoist in its
+ * base: files an earlier step added are not consulted). */
+struct build_ids {
+	int read;
+	struct buf passwd, group;
+	int have_passwd, have_group;
+};
+
+#define BUILD_IDS_MAX (4u << 20)
+
+static int ids_pick(void *arg, struct buf *out, const char *path, int is_dir, struct err *e)
+{
+	(void)arg;
+	if (is_dir || (strcmp(path, "etc/passwd") && strcmp(path, "etc/group")))
+		return 0;
+	return buf_addstr(out, path) < 0 ? err_set(e, ERR_NOMEM, "out of memory") : 1;
+}
+
+static int ids_sink(void *arg, const void *data, size_t len, struct err *e)
+{
+	struct buf *b = arg;
+
+	if (b->len + len > BUILD_IDS_MAX)
+		return err_set(e, ERR_TOO_BIG, "/etc/passwd and /etc/group are over %u MiB",
+			       BUILD_IDS_MAX >> 20);
+	return buf_add(b, data, len) < 0 ? err_set(e, ERR_NOMEM, "out of memory") : 0;
+}
+
+struct ids_src {
+	const struct buf *b;
+	size_t pos;
+};
+
+static ssize_t ids_source(void *arg, void *dst, size_t len, struct err *e)
+{
+	struct ids_src *m = arg;
+	size_t n = m->b->len - m->pos;
+
+	(void)e;
+	if (n > len)
+		n = len;
+	memcpy(dst, m->b->data + m->pos, n);
+	m->pos += n;
+	return (ssize_t)n;
+}
+
+/* Reads the files out of the base image (complete in the cache, through
+ * the cache contract: its layers are fetched when it holds only metadata;
+ * else in `dst`, where a build with its base put them). */
+static int build_ids_read(struct build_ids *ids, struct image_env *env, const struct ref *base,
+			  const struct manifest *bm, struct layout *dst, int base_in_dst,
+			  struct err *e)
+{
+	struct buf tar = BUF_INIT;
+	struct manifest m;
+	struct tar_reader *r = NULL;
+	struct tar_reader_opts ro;
+	struct ids_src src = { &tar, 0 };
+	struct layout *l = dst;
+	const struct manifest *use = bm;
+	int ret;
+
+	manifest_init(&m);
+	ids->read = 1;
+	if (env->cache) {
+		if ((ret = image_local(&m, env, base, e)) < 0)
+			goto out;
+		l = env->cache;
+		use = &m;
+	} else if (!base_in_dst) {
+		ret = err_set(e, ERR_USAGE, "looking up --chown names needs the base image's "
+			      "layers: give a cache (--cache) or use numeric IDs");
+		goto out;
+	}
+	if ((ret = image_export_select(l, use, ids_pick, NULL, ids_sink, &tar, e)) < 0)
+		goto out;
+	memset(&ro, 0, sizeof(ro));
+	ro.source = ids_source;
+	ro.source_arg = &src;
+	if ((ret = tar_reader_new(&r, &ro, e)) < 0)
+		goto out;
+	for (;;) {
+		struct tar_header h;
+		struct buf *into;
+		char chunk[4096];
+		ssize_t n;
+
+		if ((ret = tar_reader_next(r, &h, e)) <= 0)
+			break;
+		if (h.type != TAR_FILE)
+			continue;	/* a link: treated as absent */
+		into = !strcmp(h.path, "etc/passwd") ? &ids->passwd : &ids->group;
+		*(into == &ids->passwd ? &ids->have_passwd : &ids->have_group) = 1;
+		while ((n = tar_reader_read(r, chunk, sizeof(chunk), e)) > 0)
+			if (buf_add(into, chunk, (size_t)n) < 0) {
+				ret = err_set(e, ERR_NOMEM, "out of memory");
+				goto out;
+			}
+		if (n < 0) {
+			ret = (int)n;
+			goto out;
+		}
+	}
+out:
+	if (ret < 0)
+		err_prefix(e, "reading the base image's /etc/passwd");
+	tar_reader_free(r);
+	manifest_release(&m);
+	buf_release(&tar);
+	return ret < 0 ? ret : 0;
+}
+
+/* `add` with its owner names turned into IDs. */
+static int build_owner(struct layer_add *out, const struct layer_add *add,
+		       const struct build_ids *ids, struct err *e)
+{
+	*out = *add;
+	if (!(add->flags & LAYER_ADD_CHOWN_NAME))
+		return 0;
+	if (!ids->read)
+		return err_set(e, ERR_USAGE, "--chown=%s: an empty base has no /etc/passwd: use "
+			       "numeric IDs", add->owner);
+	out->flags |= LAYER_ADD_CHOWN;
+	return userdb_resolve(&out->uid, &out->gid, add->owner,
+			      ids->have_passwd ? ids->passwd.data : NULL, ids->passwd.len,
+			      ids->have_group ? ids->group.data : NULL, ids->group.len, e);
+}
+
 /* Adds what a COPY --from step copies to the layer builder `b`. */
 static int build_layer_from(struct layer_builder *b, struct image_env *env,
 			    const struct build_spec *root, const struct build_spec *s,
 			    const struct build_step *st, const struct platform *plat,
-			    struct layout *dst, struct err *e)
+			    struct layout *dst, const struct build_ids *ids, struct err *e)
 {
 	struct build_pick pk;
 	struct manifest m;
@@ -771,7 +910,8 @@ static int build_layer_from(struct layer_builder *b, struct image_env *env,
 		ret = err_set_errno(e, ERR_IO, errno, "cannot read a temporary file");
 		goto out;
 	}
-	a = st->adds[0];
+	if ((ret = build_owner(&a, &st->adds[0], ids, e)) < 0)
+		goto out;
 	a.src = st->from ? st->from : "stage";
 	a.dst = "/";
 	a.flags &= ~(unsigned)LAYER_ADD_UNPACK;
@@ -794,7 +934,8 @@ out:
 static int build_layer(struct layer_result *out, struct image_env *env,
 		       const struct build_spec *root, const struct build_spec *s,
 		       const struct build_step *st, const struct platform *plat,
-		       struct layout *dst, int docker, struct err *e)
+		       struct layout *dst, int docker, const struct build_ids *ids,
+		       struct err *e)
 {
 	struct layer_builder_opts bo;
 	struct layer_write_opts wo;
@@ -814,12 +955,16 @@ static int build_layer(struct layer_result *out, struct image_env *env,
 	if ((ret = layer_builder_new(&b, &bo, e)) < 0)
 		goto out;
 	if (st->from || st->from_stage) {
-		if ((ret = build_layer_from(b, env, root, s, st, plat, dst, e)) < 0)
+		if ((ret = build_layer_from(b, env, root, s, st, plat, dst, ids, e)) < 0)
 			goto out;
 	} else {
-		for (i = 0; i < st->n_adds; i++)
-			if ((ret = layer_builder_add(b, &st->adds[i], e)) < 0)
+		for (i = 0; i < st->n_adds; i++) {
+			struct layer_add a;
+
+			if ((ret = build_owner(&a, &st->adds[i], ids, e)) < 0 ||
+			    (ret = layer_builder_add(b, &a, e)) < 0)
 				goto out;
+		}
 	}
 	if ((ret = layout_blob_begin(&w, dst, NULL, -1, e)) < 0)
 		goto out;
@@ -942,6 +1087,18 @@ int image_build(struct build_result *out, struct image_env *env, const struct bu
 	return build_run(out, env, s, s, dst, flags, e);
 }
 
+/* Whether a step of `s` gives --chown names. */
+static int build_names_owners(const struct build_spec *s)
+{
+	size_t i, j;
+
+	for (i = 0; i < s->n_steps; i++)
+		for (j = 0; j < s->steps[i].n_adds; j++)
+			if (s->steps[i].adds[j].flags & LAYER_ADD_CHOWN_NAME)
+				return 1;
+	return 0;
+}
+
 static int build_run(struct build_result *out, struct image_env *env,
 		     const struct build_spec *root, const struct build_spec *s,
 		     struct layout *dst, unsigned flags, struct err *e)
@@ -955,6 +1112,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 	struct json *cfg = NULL, *hist, *diff_ids;
 	struct descriptor *layers = NULL, cdesc;
 	struct kvlist annot = KVLIST_INIT;
+	struct build_ids ids;
 	size_t n_layers = 0, i;
 	const char *mt = MT_OCI_MANIFEST;
 	char created[64];
@@ -962,6 +1120,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 
 	manifest_init(&bm);
 	manifest_init(&bidx);
+	memset(&ids, 0, sizeof(ids));
 	image_config_init(&bc);
 	platform_init(&plat);
 	platform_init(&tplat);
@@ -1025,6 +1184,10 @@ static int build_run(struct build_result *out, struct image_env *env,
 		if ((flags & BUILD_WITH_BASE) &&
 		    (ret = build_pull_base(env, &out->base, &bm, dst, e)) < 0)
 			goto out;
+		if (build_names_owners(s) &&
+		    (ret = build_ids_read(&ids, env, &out->base, &bm, dst,
+					  !!(flags & BUILD_WITH_BASE), e)) < 0)
+			goto out;
 		n_layers = bm.n_layers;
 	} else {
 		if (!(cfg = imgconfig_new(want, NULL)))
@@ -1046,7 +1209,8 @@ static int build_run(struct build_result *out, struct image_env *env,
 		const struct build_step *st = &s->steps[i];
 		struct layer_result lr;
 		if (!st->empty_layer) {
-			if ((ret = build_layer(&lr, env, root, s, st, target, dst, docker, e)) < 0) {
+			if ((ret = build_layer(&lr, env, root, s, st, target, dst, docker, &ids,
+					       e)) < 0) {
 				err_prefix(e, "'%s'", st->created_by);
 				goto out;
 			}
@@ -1083,6 +1247,8 @@ out:
 	free(layers);
 	json_free(cfg);
 	kvlist_release(&annot);
+	buf_release(&ids.passwd);
+	buf_release(&ids.group);
 	descriptor_release(&cdesc);
 	platform_release(&plat);
 	platform_release(&tplat);

@@ -94,6 +94,12 @@ int build_spec_step(struct build_spec *s, const char *created_by, int empty_laye
 /* Appends one SRC:DST (strings copied) to the last step, which must be a
  * layer step. */
 int build_spec_add(struct build_spec *s, const struct layer_add *add, struct err *e);
+/* --chown "user[:group]" (names or numbers) on `a`: numbers now
+ * (LAYER_ADD_CHOWN), names later, looked up in the base image's /etc/passwd
+ * and /etc/group when the layer is built (LAYER_ADD_CHOWN_NAME, a->owner =
+ * `spec`, borrowed until build_spec_add copies it).  Docker's rule: a user
+ * without a group gets its user ID as group ID.  ERR_INVALID. */
+int build_add_owner(struct layer_add *a, const char *spec, struct err *e);
 /* Makes the last step (a layer step) a COPY --from `from` (a reference;
  * copied) or, with `from` NULL, of stage `stage` (an index). */
 int build_spec_step_from(struct build_spec *s, const char *from, size_t stage, struct err *e);

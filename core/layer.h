@@ -47,6 +47,10 @@ enum layer_add_flags {
 	LAYER_ADD_UNPACK = 1 << 2,	/* ADD: a SRC named *.tar, *.tar.gz, *.tgz,
 					 * *.tar.zst or *.tzst with DST ending in '/'
 					 * is unpacked into DST */
+	LAYER_ADD_CHOWN_NAME = 1 << 3,	/* `owner` holds names ("user[:group]") for the
+					 * caller (core/build.c) to resolve into
+					 * uid/gid and LAYER_ADD_CHOWN; the layer
+					 * builder refuses it unresolved */
 };
 
 /* One SRC:DST.  DST is an absolute path in the image (a relative one is
@@ -62,6 +66,7 @@ struct layer_add {
 	unsigned flags;		/* enum layer_add_flags */
 	uint32_t chmod;		/* with LAYER_ADD_CHMOD: permission bits (07777) */
 	int64_t uid, gid;	/* with LAYER_ADD_CHOWN */
+	const char *owner;	/* with LAYER_ADD_CHOWN_NAME */
 };
 
 /* Splits "SRC:DST" at its last ':' into malloc'd strings.  ERR_INVALID when

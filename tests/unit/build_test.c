@@ -73,7 +73,15 @@ TEST(containerfile_to_spec)
 	CHECK(strstr(e.msg, "line 2") != NULL);
 	build_spec_release(&s);
 	build_spec_init(&s);
-	CHECK_RC(spec_from_text(&s, "FROM scratch\nCOPY --chown=app a /b\n", &e), ERR_UNSUPPORTED);
+	/* names are kept for the build to look up in the base image */
+	CHECK_RC(spec_from_text(&s, "FROM scratch\nCOPY --chown=app:staff a /b\n", &e), 0);
+	CHECK(s.n_steps == 1 && s.steps[0].n_adds == 1);
+	CHECK(s.steps[0].adds[0].flags & LAYER_ADD_CHOWN_NAME);
+	CHECK_STR(s.steps[0].adds[0].owner, "app:staff");
+	build_spec_release(&s);
+	build_spec_init(&s);
+	CHECK_RC(spec_from_text(&s, "FROM scratch\nCOPY --chown=a/b a /b\n", &e), ERR_INVALID);
+	CHECK(strstr(e.msg, "line 2") != NULL);
 	build_spec_release(&s);
 }
 

@@ -185,7 +185,7 @@ TEST(spec_parse)
 TEST(directory_tree)
 {
 	char dir[512];
-	struct layer_add add = { dir, "/app", 0, 0, 0, 0 };
+	struct layer_add add = { dir, "/app", 0, 0, 0, 0, NULL };
 	struct buf blob = BUF_INIT, list = BUF_INIT;
 	struct layer_result res;
 	struct digest d;
@@ -217,7 +217,7 @@ TEST(directory_tree)
 TEST(reproducible_across_umask_and_mtime)
 {
 	char a[512], b[512];
-	struct layer_add add[2] = { { a, "/srv/", 0, 0, 0, 0 }, { NULL, "/", 0, 0, 0, 0 } };
+	struct layer_add add[2] = { { a, "/srv/", 0, 0, 0, 0, NULL }, { NULL, "/", 0, 0, 0, 0, NULL } };
 	struct buf blob = BUF_INIT;
 	struct layer_result ra, rb;
 	struct err e = ERR_INIT;
@@ -261,9 +261,9 @@ TEST(files_chmod_chown_and_parents)
 {
 	char f[512], g[512];
 	struct layer_add adds[3] = {
-		{ f, "/usr/local/bin/tool", LAYER_ADD_CHMOD | LAYER_ADD_CHOWN, 04750, 1000, 2000 },
-		{ g, "/opt/", 0, 0, 0, 0 },
-		{ g, "//opt/./x/../data.txt", LAYER_ADD_CHOWN, 0, 5, 6 },
+		{ f, "/usr/local/bin/tool", LAYER_ADD_CHMOD | LAYER_ADD_CHOWN, 04750, 1000, 2000, NULL },
+		{ g, "/opt/", 0, 0, 0, 0, NULL },
+		{ g, "//opt/./x/../data.txt", LAYER_ADD_CHOWN, 0, 5, 6, NULL },
 	};
 	struct buf blob = BUF_INIT, list = BUF_INIT;
 	struct layer_result res;
@@ -349,7 +349,7 @@ static void make_tarball(const char *path, enum tar_compression c, const char *e
 TEST(tarball_unpacked_as_add)
 {
 	char t[512], tz[512], te[512];
-	struct layer_add add = { t, "/data/", LAYER_ADD_UNPACK, 0, 0, 0 };
+	struct layer_add add = { t, "/data/", LAYER_ADD_UNPACK, 0, 0, 0, NULL };
 	struct buf blob = BUF_INIT, list = BUF_INIT, list2 = BUF_INIT;
 	struct layer_result res;
 	struct err e = ERR_INIT;
@@ -411,7 +411,7 @@ TEST(add_tar_stream)
 	struct layer_write_opts wo;
 	struct layer_builder *b = NULL;
 	struct layer_result res;
-	struct layer_add add = { "image", "/", LAYER_ADD_CHOWN, 0, 1, 1 };
+	struct layer_add add = { "image", "/", LAYER_ADD_CHOWN, 0, 1, 1, NULL };
 	struct memsrc m;
 	struct err e = ERR_INIT;
 
@@ -454,8 +454,8 @@ TEST(add_tar_stream)
 TEST(refusals)
 {
 	char f[512], fifo[512], d[512];
-	struct layer_add add = { fifo, "/x", 0, 0, 0, 0 };
-	struct layer_add two[2] = { { f, "/a", 0, 0, 0, 0 }, { f, "/a/b", 0, 0, 0, 0 } };
+	struct layer_add add = { fifo, "/x", 0, 0, 0, 0, NULL };
+	struct layer_add two[2] = { { f, "/a", 0, 0, 0, 0, NULL }, { f, "/a/b", 0, 0, 0, 0, NULL } };
 	struct buf blob = BUF_INIT;
 	struct layer_result res;
 	struct err e = ERR_INIT;
@@ -500,7 +500,7 @@ TEST(exclude_callback)
 	struct layer_builder_opts bo;
 	struct layer_write_opts wo;
 	struct layer_builder *b = NULL;
-	struct layer_add add = { d, "/", 0, 0, 0, 0 };
+	struct layer_add add = { d, "/", 0, 0, 0, 0, NULL };
 	struct layer_result res;
 	struct buf blob = BUF_INIT, list = BUF_INIT;
 	struct err e = ERR_INIT;
@@ -531,7 +531,7 @@ TEST(file_changed_before_write)
 	struct layer_builder_opts bo;
 	struct layer_write_opts wo;
 	struct layer_builder *b = NULL;
-	struct layer_add add = { f, "/f", 0, 0, 0, 0 };
+	struct layer_add add = { f, "/f", 0, 0, 0, 0, NULL };
 	struct layer_result res;
 	struct buf blob = BUF_INIT;
 	struct err e = ERR_INIT;
