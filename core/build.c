@@ -552,8 +552,17 @@ static int build_config_apply(struct json *cfg, const struct build_spec *s)
 	return imgconfig_apply(cfg, &ed);
 }
 
+/* One image_build(): the root spec and the stages built so far, so that
+ * a stage several COPY --from steps read is built once. */
+struct build_ctx {
+	const struct build_spec *root;
+	struct manifest *stage_m;	/* [root->n_stages], built when stage_done */
+	unsigned char *stage_done;
+	struct layout *stage_l;		/* where the stages were built */
+};
+
 static int build_run(struct build_result *out, struct image_env *env,
-		     const struct build_spec *root, const struct build_spec *s,
+		     struct build_ctx *bx, const struct build_spec *s,
 		     struct layout *dst, unsigned flags, struct err *e);
 
 /* COPY --from: which entries of the source image go where. */
@@ -674,7 +683,7 @@ static int build_tmpfile(int *out, const char *tmpdir, struct err *e)
  * platform, complete in the cache (through the cache contract), or an
  * earlier stage built into the cache (else `dst`).  `*out_l` is borrowed. */
 static int build_from_image(struct manifest *out, struct layout **out_l, struct image_env *env,
-			    const struct build_spec *root, const struct build_step *st,
+			    struct build_ctx *bx, const struct build_step *st,
 			    const struct platform *plat, struct layout *dst, struct err *e)
 {
 	struct ref ref = REF_INIT;
@@ -686,16 +695,32 @@ static int build_from_image(struct manifest *out, struct layout **out_l, struct 
 	build_result_init(&sr);
 	if (st->from_stage) {
 		const struct build_spec *ss = NULL;
-		if (st->from_stage <= root->n_stages)
-			ss = root->stages[st->from_stage - 1];
+		size_t k = st->from_stage - 1;
+
+		if (st->from_stage <= bx->root->n_stages)
+			ss = bx->root->stages[k];
 		if (!ss) {
-			ret = err_set(e, ERR_INVALID, "no stage %zu", st->from_stage - 1);
+			ret = err_set(e, ERR_INVALID, "no stage %zu", k);
 			goto out;
 		}
 		*out_l = env->cache ? env->cache : dst;
-		if ((ret = build_run(&sr, env, root, ss, *out_l, BUILD_WITH_BASE, e)) < 0) {
-			err_prefix(e, "stage %zu", st->from_stage - 1);
+		if (bx->stage_done && bx->stage_done[k] && bx->stage_l == *out_l) {
+			image_log(env, 1, "stage %zu: built already (%s)", k,
+				  bx->stage_m[k].digest.str);
+			ret = manifest_parse(out, bx->stage_m[k].raw.data, bx->stage_m[k].raw.len,
+					     bx->stage_m[k].media_type, 0, e);
 			goto out;
+		}
+		if ((ret = build_run(&sr, env, bx, ss, *out_l, BUILD_WITH_BASE, e)) < 0) {
+			err_prefix(e, "stage %zu", k);
+			goto out;
+		}
+		image_log(env, 1, "stage %zu: built (%s)", k, sr.manifest.digest.str);
+		if (bx->stage_done &&
+		    manifest_parse(&bx->stage_m[k], sr.manifest.raw.data, sr.manifest.raw.len,
+				   sr.manifest.media_type, 0, NULL) == 0) {
+			bx->stage_done[k] = 1;
+			bx->stage_l = *out_l;
 		}
 		*out = sr.manifest;
 		manifest_init(&sr.manifest);
@@ -859,7 +884,7 @@ static int build_owner(struct layer_add *out, const struct layer_add *add,
 
 /* Adds what a COPY --from step copies to the layer builder `b`. */
 static int build_layer_from(struct layer_builder *b, struct image_env *env,
-			    const struct build_spec *root, const struct build_spec *s,
+			    struct build_ctx *bx, const struct build_spec *s,
 			    const struct build_step *st, const struct platform *plat,
 			    struct layout *dst, const struct build_ids *ids, struct err *e)
 {
@@ -890,7 +915,7 @@ static int build_layer_from(struct layer_builder *b, struct image_env *env,
 	for (i = 0; i < st->n_adds; i++)
 		if (build_path_clean(&tmp, st->adds[i].src) < 0 || strvec_push(&pk.srcs, tmp.data) < 0)
 			goto nomem;
-	if ((ret = build_from_image(&m, &l, env, root, st, plat, dst, e)) < 0)
+	if ((ret = build_from_image(&m, &l, env, bx, st, plat, dst, e)) < 0)
 		goto out;
 	if ((ret = build_tmpfile(&tf.fd, s->tmpdir ? s->tmpdir : "/var/tmp", e)) < 0)
 		goto out;
@@ -932,7 +957,7 @@ out:
 
 /* Writes step `st` as a layer blob into `dst`; fills `out`. */
 static int build_layer(struct layer_result *out, struct image_env *env,
-		       const struct build_spec *root, const struct build_spec *s,
+		       struct build_ctx *bx, const struct build_spec *s,
 		       const struct build_step *st, const struct platform *plat,
 		       struct layout *dst, int docker, const struct build_ids *ids,
 		       struct err *e)
@@ -955,7 +980,7 @@ static int build_layer(struct layer_result *out, struct image_env *env,
 	if ((ret = layer_builder_new(&b, &bo, e)) < 0)
 		goto out;
 	if (st->from || st->from_stage) {
-		if ((ret = build_layer_from(b, env, root, s, st, plat, dst, ids, e)) < 0)
+		if ((ret = build_layer_from(b, env, bx, s, st, plat, dst, ids, e)) < 0)
 			goto out;
 	} else {
 		for (i = 0; i < st->n_adds; i++) {
@@ -1084,7 +1109,29 @@ done:
 int image_build(struct build_result *out, struct image_env *env, const struct build_spec *s,
 		struct layout *dst, unsigned flags, struct err *e)
 {
-	return build_run(out, env, s, s, dst, flags, e);
+	struct build_ctx bx;
+	size_t i;
+	int ret;
+
+	memset(&bx, 0, sizeof(bx));
+	bx.root = s;
+	if (s->n_stages) {
+		bx.stage_m = calloc(s->n_stages, sizeof(*bx.stage_m));
+		bx.stage_done = calloc(s->n_stages, 1);
+		if (!bx.stage_m || !bx.stage_done) {
+			free(bx.stage_m);
+			free(bx.stage_done);
+			return err_set(e, ERR_NOMEM, "out of memory");
+		}
+		for (i = 0; i < s->n_stages; i++)
+			manifest_init(&bx.stage_m[i]);
+	}
+	ret = build_run(out, env, &bx, s, dst, flags, e);
+	for (i = 0; bx.stage_m && i < s->n_stages; i++)
+		manifest_release(&bx.stage_m[i]);
+	free(bx.stage_m);
+	free(bx.stage_done);
+	return ret;
 }
 
 /* Whether a step of `s` gives --chown names. */
@@ -1100,7 +1147,7 @@ static int build_names_owners(const struct build_spec *s)
 }
 
 static int build_run(struct build_result *out, struct image_env *env,
-		     const struct build_spec *root, const struct build_spec *s,
+		     struct build_ctx *bx, const struct build_spec *s,
 		     struct layout *dst, unsigned flags, struct err *e)
 {
 	struct ref base = REF_INIT;
@@ -1209,7 +1256,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 		const struct build_step *st = &s->steps[i];
 		struct layer_result lr;
 		if (!st->empty_layer) {
-			if ((ret = build_layer(&lr, env, root, s, st, target, dst, docker, &ids,
+			if ((ret = build_layer(&lr, env, bx, s, st, target, dst, docker, &ids,
 					       e)) < 0) {
 				err_prefix(e, "'%s'", st->created_by);
 				goto out;

@@ -105,7 +105,13 @@ for arch in amd64 arm64; do
 		test_not_ok "$arch: COPY --from an image" "$(cd $rf && find copied -printf '%p %u:%g\n')"
 done
 
-expect_success "same build again" multi_build
+expect_success "same build again, -v" hoist -v build --platform linux/amd64 --platform linux/arm64 \
+	-f ctx/Containerfile ctx -t "$R/app:1"
+# two COPY --from read stage 0 ("tools" and "0"): built once per platform
+[[ $(grep -c "stage 0: built (" "$ERR") == 2 && $(grep -c "stage 0: built already" "$ERR") == 2 ]] &&
+	test_ok "a stage two steps copy from is built once" ||
+	test_not_ok "stage built once" "$(grep "stage" "$ERR")"
+
 [[ $(cat "$OUT") == "$APP_REF" ]] && test_ok "reproducible: the same index digest" ||
 	test_not_ok "reproducible: the same index digest" "$(cat "$OUT") != $APP_REF"
 expect_success "into a layout" hoist build --platform linux/amd64,linux/arm64 -f ctx/Containerfile ctx \
