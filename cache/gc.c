@@ -35,12 +35,16 @@
  * fits (most configs and manifests) is never read twice. */
 #define GC_HEAD_MAX 4096
 /* Unlinks run on up to this many threads, at least GC_UNLINK_PER_THREAD
- * blobs each: on file systems that free blocks synchronously (ext4 with
- * -o discard waits for each discard), an unlink is mostly waiting, and the
- * waits of different files overlap.  The dentry removal itself is
- * serialised by the directory lock; the eviction after it is not. */
+ * blobs each: on file systems that free blocks synchronously (ext4 without
+ * a journal and with -o discard issues and waits for a discard inside each
+ * unlink: ext4_evict_inode -> ext4_free_blocks -> blkdev_issue_discard), an
+ * unlink is mostly waiting, and the waits of different files overlap.  The
+ * dentry removal itself is serialised by the directory lock; the eviction
+ * after it is not.  Measured on such a disk (virtio, 2 cores), unlinking
+ * 3,200 one-block files: 1 thread 0.77 s, 8 0.69 s, 16 0.55 s, 32 0.46 s,
+ * 64 0.44 s (medians of 4); past 32 the device, not hoist, is the limit. */
 #ifndef GC_UNLINK_THREADS
-#define GC_UNLINK_THREADS 16
+#define GC_UNLINK_THREADS 32
 #endif
 #define GC_UNLINK_PER_THREAD 64
 /* Manifests larger than this are treated as leaves (and never referrers). */
@@ -60,11 +64,19 @@ struct gnode {
 	unsigned char sourced;	/* has a .hoist/sources record (gc_list_sources) */
 };
 
+/* A hash slot carries the upper bits of its node's hash, so that a probe
+ * touches the node itself (a likely cache miss: nodes are 200 bytes, in
+ * listing order) only when those bits match. */
+struct gslot {
+	uint32_t node;		/* node index + 1, 0 = empty */
+	uint32_t tag;		/* (uint32_t)(h >> 32) */
+};
+
 struct graph {
 	struct layout *l;
 	struct gnode *nodes;
 	size_t n, cap;
-	uint32_t *slots;	/* node index + 1, 0 = empty; power-of-two size */
+	struct gslot *slots;	/* open addressing; power-of-two size */
 	size_t n_slots;
 	uint32_t *edges;
 	size_t n_edges, cap_edges;
@@ -140,13 +152,15 @@ static long graph_find(const struct graph *g, const struct digest *d)
 {
 	size_t mask = g->n_slots - 1, i;
 	uint64_t h;
-	uint32_t s;
+	uint32_t s, tag;
 
 	if (!g->n_slots)
 		return -1;
 	h = digest_hash(d);
-	for (i = h & mask; (s = g->slots[i]); i = (i + 1) & mask)
-		if (g->nodes[s - 1].h == h && !strcmp(g->nodes[s - 1].d.str, d->str))
+	tag = (uint32_t)(h >> 32);
+	for (i = h & mask; (s = g->slots[i].node); i = (i + 1) & mask)
+		if (g->slots[i].tag == tag && g->nodes[s - 1].h == h &&
+		    !strcmp(g->nodes[s - 1].d.str, d->str))
 			return (long)(s - 1);
 	return -1;
 }
@@ -154,15 +168,16 @@ static long graph_find(const struct graph *g, const struct digest *d)
 static int graph_rehash(struct graph *g)
 {
 	size_t n_slots = g->n_slots ? g->n_slots * 2 : 1024, i, j;
-	uint32_t *slots = calloc(n_slots, sizeof(*slots));
+	struct gslot *slots = calloc(n_slots, sizeof(*slots));
 
 	if (!slots)
 		return ERR_NOMEM;
 	for (i = 0; i < g->n; i++) {
-		for (j = g->nodes[i].h & (n_slots - 1); slots[j];
+		for (j = g->nodes[i].h & (n_slots - 1); slots[j].node;
 		     j = (j + 1) & (n_slots - 1))
 			;
-		slots[j] = (uint32_t)(i + 1);
+		slots[j].node = (uint32_t)(i + 1);
+		slots[j].tag = (uint32_t)(g->nodes[i].h >> 32);
 	}
 	free(g->slots);
 	g->slots = slots;
@@ -200,9 +215,10 @@ static int graph_get(uint32_t *out, struct graph *g, const struct digest *d, int
 		{
 			size_t mask = g->n_slots - 1, i;
 
-			for (i = nd->h & mask; g->slots[i]; i = (i + 1) & mask)
+			for (i = nd->h & mask; g->slots[i].node; i = (i + 1) & mask)
 				;
-			g->slots[i] = (uint32_t)(found + 1);
+			g->slots[i].node = (uint32_t)(found + 1);
+			g->slots[i].tag = (uint32_t)(nd->h >> 32);
 		}
 	}
 	nd = &g->nodes[found];
@@ -334,6 +350,30 @@ static int64_t now_s(void)
 	return (int64_t)time(NULL);
 }
 
+/* The digest a file in blobs/<alg>/ (or .hoist/sources/<alg>/) is named
+ * after, or -1 when `name` is not exactly the hex digits of one: the same
+ * check as digest_parse() on "<alg>:<name>", without formatting that
+ * string first (this runs once per blob file). */
+static int gc_digest_from_name(struct digest *out, enum digest_alg alg, const char *name)
+{
+	const char *an = digest_alg_name(alg);
+	size_t hexlen = alg == DIGEST_SHA512 ? 128 : 64, plen = strlen(an), i;
+	char c;
+
+	for (i = 0; i < hexlen; i++) {
+		c = name[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return -1;
+	}
+	if (name[hexlen] || plen + 1 + hexlen >= sizeof(out->str))
+		return -1;
+	out->alg = alg;
+	memcpy(out->str, an, plen);
+	out->str[plen] = ':';
+	memcpy(out->str + plen + 1, name, hexlen + 1);
+	return 0;
+}
+
 /* stat of a listed blob (no symlinks followed); fills size and mtime. */
 static int graph_stat(struct graph *g, struct gnode *nd)
 {
@@ -377,8 +417,7 @@ static int graph_list(struct graph *g, size_t *out_n, int stat_all, struct err *
 		while ((de = readdir(dir))) {
 			if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
 				continue;
-			snprintf(name, sizeof(name), "%s:%s", digest_alg_name(algs[a]), de->d_name);
-			if (digest_parse(&d, name, NULL) < 0)
+			if (gc_digest_from_name(&d, algs[a], de->d_name) < 0)
 				continue;	/* another tool's temporary file: not ours */
 			if (graph_get(&i, g, &d, -1, MT_KIND_UNKNOWN) < 0) {
 				ret = oom(e);
@@ -708,8 +747,7 @@ static void gc_list_sources(struct graph *g)
 		while ((de = readdir(dir))) {
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(name, sizeof(name), "%s:%s", digest_alg_name(algs[a]), de->d_name);
-			if (digest_parse(&d, name, NULL) < 0)
+			if (gc_digest_from_name(&d, algs[a], de->d_name) < 0)
 				continue;
 			if ((i = graph_find(g, &d)) >= 0)
 				g->nodes[i].sourced = 1;

@@ -350,11 +350,63 @@ TEST(sweep_many_sources_big_referrer)
 	rmroot();
 }
 
+/* Files under blobs/sha256/ whose names are not exactly 64 lowercase hex
+ * digits (another tool's temporary files, a digest in upper case, one
+ * digit short or long) are never swept, however old; a well-named old
+ * unreachable file is. */
+TEST(foreign_names_untouched)
+{
+	static const char *const names[] = {
+		"tmp-skopeo-123",
+		"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde",
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0",
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg",
+	};
+	struct layout *l = NULL;
+	struct err e = ERR_INIT;
+	struct descriptor junk;
+	struct gc_options o = GC_OPTIONS_INIT;
+	struct gc_report r;
+	struct timespec ts[2] = { { time(NULL) - 7200, 0 }, { time(NULL) - 7200, 0 } };
+	struct stat st;
+	char path[512];
+	size_t i;
+	int fd;
+
+	mkroot("fn");
+	CHECK_RC(layout_open(&l, root, LAYOUT_CREATE, &e), 0);
+	put(&junk, l, MT_OCI_LAYER, "old unreachable");
+	make_old("old unreachable");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/blobs/sha256/%s", root, names[i]);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		CHECK(fd >= 0);
+		if (fd >= 0)
+			close(fd);
+		utimensat(AT_FDCWD, path, ts, 0);
+	}
+	o.grace_s = 60;
+	CHECK_RC(gc_run(&r, l, &o, &e), 0);
+	CHECK_RC(r.n_blobs, 1);
+	CHECK_RC(r.n_removed, 1);
+	CHECK(!present(l, "old unreachable"));
+	gc_report_release(&r);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/blobs/sha256/%s", root, names[i]);
+		CHECK(stat(path, &st) == 0);
+	}
+	descriptor_release(&junk);
+	layout_free(l);
+	rmroot();
+}
+
 int main(void)
 {
 	RUN(mark_and_sweep);
 	RUN(metadata_entry_and_records);
 	RUN(prune_keep_last_and_verify);
 	RUN(sweep_many_sources_big_referrer);
+	RUN(foreign_names_untouched);
 	return test_done();
 }
