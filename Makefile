@@ -39,11 +39,18 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	-Wno-unused-parameter
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# libarchive is not linked: core/libarchive_dl.c dlopen()s it on first use
+# (it pulls in libxml2, ICU, libstdc++, ... at every start otherwise), by
+# the soname of the library the linker would have used.
+LINK_PKGS := $(filter-out libarchive,$(PKGS))
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null)
+LIBARCHIVE_SONAME := $(shell f=$$($(PKG_CONFIG) --variable=libdir libarchive 2>/dev/null)/libarchive.so; \
+	[ -e "$$f" ] || f=$$($(CC) -print-file-name=libarchive.so); \
+	objdump -p "$$f" 2>/dev/null | sed -n 's/^ *SONAME *//p')
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -I. $(WARN) $(SAN_FLAGS) $(PKG_CFLAGS) \
 	-DHOIST_VERSION='"$(VERSION)"' -MMD -MP $(CFLAGS)
 ALL_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
-LIBS := $(PKG_LIBS) -lpthread
+LIBS := $(PKG_LIBS) -lpthread -ldl
 
 # Explicit source lists, one line per module.
 CORE_SRCS := core/err.c core/buf.c core/text.c core/digest.c core/json.c
@@ -55,7 +62,7 @@ CORE_SRCS += core/image.c
 CORE_SRCS += core/pull.c core/tarball.c
 CORE_SRCS += core/units.c
 CORE_SRCS += core/xfer.c core/push.c core/copy.c core/tarball_read.c
-CORE_SRCS += core/archive.c core/pgzip.c core/layer.c core/containerfile.c
+CORE_SRCS += core/libarchive_dl.c core/archive.c core/pgzip.c core/layer.c core/containerfile.c
 CORE_SRCS += core/build.c
 CORE_SRCS += core/export.c core/validate.c core/output.c core/userdb.c
 CORE_SRCS += core/mutate.c
@@ -109,10 +116,14 @@ deps-check:
 	@$(PKG_CONFIG) --exists $(PKGS) || { \
 	  echo "error: missing build dependencies ($(PKGS))" >&2; \
 	  echo "hint: run scripts/install-deps" >&2; exit 1; }
+	@[ -n "$(LIBARCHIVE_SONAME)" ] || { \
+	  echo "error: cannot find libarchive.so's soname (objdump -p, binutils)" >&2; exit 1; }
 
 $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILDDIR)/core/libarchive_dl.o: ALL_CFLAGS += -DHOIST_LIBARCHIVE_SONAME='"$(LIBARCHIVE_SONAME)"'
 
 $(LIBHOIST): $(LIB_OBJS)
 	@rm -f $@

@@ -54,6 +54,10 @@ struct layout {
 	unsigned tmp_seq;
 	int no_sync;		/* LAYOUT_NO_SYNC: a scratch layout */
 	int scratch;		/* layout_open_scratch(): removed by layout_free() */
+	/* The last index.json (0) and meta-index.json (1) parsed, with the
+	 * stat of the file they came from (read_index). */
+	struct json *idx[2];
+	struct stat idx_st[2];
 };
 
 struct blob_writer {
@@ -498,18 +502,80 @@ static const char *index_file(enum layout_index which)
 	return which == LAYOUT_INDEX_META ? META_INDEX : "index.json";
 }
 
+/* An index file older than this (seconds) when parsed is kept parsed. */
+#define INDEX_STABLE_S 2
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* A copy of the index `which` as last parsed, when the file is still the
+ * one it came from, else NULL. */
+static struct json *index_cached(struct layout *l, enum layout_index which)
+{
+	struct stat st;
+	struct json *j = NULL;
+	int slot = which == LAYOUT_INDEX_META;
+
+	if (fstatat(l->root_fd, index_file(which), &st, 0) < 0)
+		return NULL;
+	pthread_mutex_lock(&l->mu);
+	if (l->idx[slot] && same_file(&st, &l->idx_st[slot]))
+		j = json_copy(l->idx[slot]);
+	pthread_mutex_unlock(&l->mu);
+	return j;
+}
+
+/* Keeps `j` (taking it: returns 1), parsed from a file that `st` describes,
+ * with l->mu held.  Only a file last changed INDEX_STABLE_S before is kept:
+ * one rewritten within the same clock tick, with the same size and a reused
+ * inode, would look unchanged (git's "racily clean" entries); a layout
+ * being written to is reread each time. */
+static int index_keep_locked(struct layout *l, enum layout_index which, struct json *j,
+			     const struct stat *st)
+{
+	struct timespec now;
+	int slot = which == LAYOUT_INDEX_META;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0 ||
+	    st->st_mtim.tv_sec + INDEX_STABLE_S >= now.tv_sec ||
+	    st->st_ctim.tv_sec + INDEX_STABLE_S >= now.tv_sec)
+		return 0;
+	json_free(l->idx[slot]);
+	l->idx[slot] = j;
+	l->idx_st[slot] = *st;
+	return 1;
+}
+
 /* Parses index.json or .hoist/meta-index.json (a missing meta index is an
- * empty one); guarantees an object with a "manifests" array. */
-static int read_index(struct json **out, struct layout *l, enum layout_index which,
-		      struct err *e)
+ * empty one); guarantees an object with a "manifests" array.  *out_st gets
+ * the file's stat (*out_have_st = 0 when there is none). */
+static int index_parse(struct json **out, struct stat *out_st, int *out_have_st,
+		       struct layout *l, enum layout_index which, struct err *e)
 {
 	const char *name = index_file(which);
 	struct buf b = BUF_INIT;
 	struct json *j = NULL, *m;
-	int ret;
+	int ret, fd;
 
 	*out = NULL;
-	ret = read_at(&b, l, name, LAYOUT_INDEX_MAX, e);
+	*out_have_st = 0;
+	fd = openat(l->root_fd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		ret = err_set(e, ERR_NOT_FOUND, "'%s' has no %s: it is not an OCI image layout",
+			      l->root, name);
+	} else if (fd < 0) {
+		ret = err_set_errno(e, ERR_IO, errno, "cannot open '%s/%s'", l->root, name);
+	} else {
+		*out_have_st = fstat(fd, out_st) == 0;
+		ret = read_all(&b, fd, LAYOUT_INDEX_MAX, name, e);
+		close(fd);
+		if (ret < 0)
+			err_prefix(e, "layout '%s'", l->root);
+	}
 	if (ret == ERR_NOT_FOUND && which == LAYOUT_INDEX_META) {
 		err_clear(e);
 		ret = buf_addstr(&b, index_content);
@@ -548,6 +614,58 @@ out:
 	return ret;
 }
 
+/* index_parse(), or a copy of the parse index_read_ro() kept when the file
+ * has not changed since: the caller may change it. */
+static int read_index(struct json **out, struct layout *l, enum layout_index which,
+		      struct err *e)
+{
+	struct stat st;
+	int have_st;
+
+	*out = index_cached(l, which);
+	if (*out)
+		return 0;
+	return index_parse(out, &st, &have_st, l, which, e);
+}
+
+/* The index `which` for reading only (a warm pull looks index.json up
+ * three times): the kept parse itself when the file is unchanged, borrowed
+ * under l->mu (*out_borrowed = 1), else a fresh parse, kept when the file
+ * is stable.  Hand both to index_ro_done(). */
+static int index_read_ro(struct json **out, int *out_borrowed, struct layout *l,
+			 enum layout_index which, struct err *e)
+{
+	struct stat st;
+	int slot = which == LAYOUT_INDEX_META, have_st, ret;
+
+	*out_borrowed = 0;
+	if (fstatat(l->root_fd, index_file(which), &st, 0) == 0) {
+		pthread_mutex_lock(&l->mu);
+		if (l->idx[slot] && same_file(&st, &l->idx_st[slot])) {
+			*out = l->idx[slot];
+			*out_borrowed = 1;
+			return 0;
+		}
+		pthread_mutex_unlock(&l->mu);
+	}
+	if ((ret = index_parse(out, &st, &have_st, l, which, e)) < 0 || !have_st)
+		return ret;
+	pthread_mutex_lock(&l->mu);
+	if (index_keep_locked(l, which, *out, &st))
+		*out_borrowed = 1;
+	else
+		pthread_mutex_unlock(&l->mu);
+	return 0;
+}
+
+static void index_ro_done(struct layout *l, struct json *j, int borrowed)
+{
+	if (borrowed)
+		pthread_mutex_unlock(&l->mu);
+	else
+		json_free(j);
+}
+
 /* --- open and close --------------------------------------------------- */
 
 int layout_open(struct layout **out, const char *path, unsigned flags, struct err *e)
@@ -555,7 +673,7 @@ int layout_open(struct layout **out, const char *path, unsigned flags, struct er
 	struct layout *l = NULL;
 	struct json *idx = NULL;
 	struct stat st;
-	int ret = -1;
+	int ret = -1, borrowed = 0;
 
 	*out = NULL;
 	if (!path || !*path)
@@ -585,8 +703,10 @@ int layout_open(struct layout **out, const char *path, unsigned flags, struct er
 	if ((flags & LAYOUT_CREATE) && (ret = create_parts(l, e)) < 0)
 		goto out;
 	if ((ret = check_version(l, e)) < 0 ||
-	    (ret = read_index(&idx, l, LAYOUT_INDEX_MAIN, e)) < 0)
+	    (ret = index_read_ro(&idx, &borrowed, l, LAYOUT_INDEX_MAIN, e)) < 0)
 		goto out;
+	index_ro_done(l, idx, borrowed);
+	idx = NULL;
 	if (fstatat(l->root_fd, "blobs", &st, 0) < 0 || !S_ISDIR(st.st_mode)) {
 		ret = err_set(e, ERR_INVALID, "layout '%s' has no blobs/ directory: it is "
 			      "damaged (open with LAYOUT_CREATE to repair)", path);
@@ -620,6 +740,8 @@ void layout_free(struct layout *l)
 		close(l->ingest_fd);
 	if (l->root_fd >= 0)
 		close(l->root_fd);
+	json_free(l->idx[0]);
+	json_free(l->idx[1]);
 	if (l->root)
 		pthread_mutex_destroy(&l->mu);
 	if (l->scratch)
@@ -1594,11 +1716,11 @@ int layout_index_find_in(struct descriptor *out, struct layout *l, enum layout_i
 	struct json *idx = NULL;
 	char what[64];
 	long pos;
-	int ret;
+	int ret, borrowed = 0;
 
 	if (!ref_name || !*ref_name)
 		return err_set(e, ERR_INVALID, "empty image reference name");
-	if ((ret = read_index(&idx, l, which, e)) < 0)
+	if ((ret = index_read_ro(&idx, &borrowed, l, which, e)) < 0)
 		goto out;
 	pos = index_pos(idx, ref_name);
 	if (pos < 0) {
@@ -1612,7 +1734,7 @@ int layout_index_find_in(struct descriptor *out, struct layout *l, enum layout_i
 	if (ret < 0)
 		err_prefix(e, "layout '%s'", l->root);
 out:
-	json_free(idx);
+	index_ro_done(l, idx, borrowed);
 	return ret;
 }
 

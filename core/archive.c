@@ -7,6 +7,7 @@
 #include "core/archive.h"
 
 #include "core/err.h"
+#include "core/libarchive_dl.h"
 #include "core/pgzip.h"
 #include "core/text.h"
 
@@ -293,6 +294,8 @@ int tar_writer_new(struct tar_writer **out, const struct tar_writer_opts *opts,
 		}
 	}
 	w->loc = utf8_locale();
+	if ((ret = libarchive_dl_load(e)) < 0)
+		goto out;
 	w->a = archive_write_new();
 	if (!w->a) {
 		ret = err_set(e, ERR_NOMEM, "out of memory");
@@ -929,6 +932,8 @@ int tar_reader_new(struct tar_reader **out, const struct tar_reader_opts *opts,
 		goto out;
 	r->cout_init = 1;
 	r->loc = utf8_locale();
+	if ((ret = libarchive_dl_load(e)) < 0)
+		goto out;
 	r->a = archive_read_new();
 	if (!r->a) {
 		ret = err_set(e, ERR_NOMEM, "out of memory");

@@ -35,8 +35,10 @@ struct reg {
 	struct reg_client_opts o;
 	char *name;		/* "docker.io" */
 	char *host;		/* "registry-1.docker.io", "127.0.0.1:5000" */
-	char *base;		/* "https://host", set by the ping */
+	char *base;		/* "https://host", set by the ping (or reg_ping_lazy) */
 	int loopback;
+	int answered;		/* the registry has answered: its auth scheme is known */
+	int pinged;		/* a GET /v2/ has been answered */
 	enum reg_auth auth;
 	char *realm;
 	char *service;
@@ -324,7 +326,30 @@ void reg_free(struct reg *r)
 	free(r);
 }
 
-static int reg_ping(struct reg *r, struct err *e);
+/* How much a request needs to know before it is sent (reg_ping_for). */
+enum reg_need {
+	/* The scheme only: a request without a body, sent through reg_send(),
+	 * whose answer (a 401 challenge included) teaches what a ping would. */
+	NEED_SCHEME,
+	/* The auth scheme too: requests whose credentials are computed before
+	 * sending (parallel blob GETs) or whose body cannot be sent twice. */
+	NEED_ANSWER,
+	/* A GET /v2/ itself (hoist auth login, hoist auth token). */
+	NEED_PING,
+};
+
+static int reg_ping_for(struct reg *r, enum reg_need need, struct err *e);
+
+static int reg_ping(struct reg *r, struct err *e)
+{
+	return reg_ping_for(r, NEED_ANSWER, e);
+}
+
+/* The scheme, with no request where it is known without one. */
+static int reg_ping_lazy(struct reg *r, struct err *e)
+{
+	return reg_ping_for(r, NEED_SCHEME, e);
+}
 
 int reg_connect(struct reg *r, struct err *e)
 {
@@ -355,6 +380,8 @@ int reg_adopt(struct reg *r, const struct reg *from, struct err *e)
 		r->tokens[r->n_tokens++].value = v;
 	}
 	r->auth = from->auth;
+	r->answered = from->answered;
+	r->pinged = from->pinged;
 	if (!(r->base = strdup(from->base)))	/* last: the session is now pinged */
 		goto nomem;
 	return 1;
@@ -421,34 +448,99 @@ static int ping_one(struct reg *r, const char *scheme, struct http_response *res
 	return rc;
 }
 
-/* Decides the scheme (once per session) and learns the auth scheme. */
-static int reg_ping(struct reg *r, struct err *e)
+/* Sets r->base to "scheme://host" unless it is set. */
+static int base_set(struct reg *r, const char *scheme, struct err *e)
+{
+	struct buf b = BUF_INIT;
+
+	if (r->base)
+		return 0;
+	buf_addf(&b, "%s://%s", scheme, r->host);
+	r->base = buf_detach(&b, NULL);
+	return r->base ? 0 : nomem(e);
+}
+
+/* Fills `e` for a registry that could not be reached over `scheme`. */
+static int connect_error(struct reg *r, const char *scheme, struct err *e)
+{
+	err_prefix(e, "cannot connect to registry '%s' over %s", r->name, scheme);
+	if (e && strcasestr(e->msg, "certif")) {
+		char msg[ERR_MSG_MAX];
+		memcpy(msg, e->msg, sizeof(msg));
+		msg[sizeof(msg) - 1] = '\0';
+		err_set(e, ERR_NETWORK, "%.800s: if the registry uses a private CA, "
+			"put it in /etc/docker/certs.d/%.64s/ca.crt, or use --insecure",
+			msg, r->host);
+	}
+	return ERR_NETWORK;
+}
+
+/* Decides the scheme (once per session) and learns the auth scheme, as far
+ * as `need` asks.  The scheme is known without a GET /v2/ when only one is
+ * possible (https for a registry that is neither loopback nor insecure, a
+ * mirror written with its scheme) and, for a loopback registry, from the
+ * TLS probe: TLS spoken means https (verified by the request itself), a
+ * probe answered otherwise means plain http, as the ping would have found.
+ * An insecure registry that is not loopback is still pinged, https first.
+ * Credentials are never sent before a challenge asks for them, so the
+ * first request going without the ping changes nothing in what is sent to
+ * whom: its 401 (reg_send) teaches what the ping's would have. */
+static int reg_ping_for(struct reg *r, enum reg_need need, struct err *e)
 {
 	struct http_response resp;
 	struct auth_challenges ch;
 	struct err e2 = ERR_INIT;
 	int allow_http = r->o.insecure || r->loopback;
-	int ret = -1, rc;
+	int ret = -1, rc, lazy = need == NEED_SCHEME;
 	const char *scheme = "https";
 
-	if (r->base)
+	if (r->base && (lazy || r->pinged || (need == NEED_ANSWER && r->answered)))
 		return 0;
 	http_response_init(&resp);
 	auth_challenges_init(&ch);
 	if (r->o.scheme && !strcmp(r->o.scheme, "https"))
 		allow_http = 0;
-	if (r->o.scheme && !strcmp(r->o.scheme, "http")) {
+	if (r->base) {
+		/* The scheme was decided without a request: ping it now. */
+		scheme = strncmp(r->base, "http://", 7) ? "https" : "http";
+		if ((rc = ping_one(r, scheme, &resp, 0, 0, e)) < 0) {
+			ret = rc == ERR_NETWORK ? connect_error(r, scheme, e) : rc;
+			goto out;
+		}
+	} else if (r->o.scheme && !strcmp(r->o.scheme, "http")) {
 		/* A mirror written as http://: that scheme only. */
+		scheme = "http";
+		if (lazy) {
+			ret = base_set(r, scheme, e);
+			goto out;
+		}
 		if ((rc = ping_one(r, "http", &resp, 0, 0, e)) < 0) {
 			ret = err_prefix(e, "cannot connect to registry '%s' over http", r->name);
 			goto out;
 		}
-		scheme = "http";
+	} else if (!allow_http && lazy) {
+		ret = base_set(r, scheme, e);	/* https, the only choice */
+		goto out;
 	} else if (r->loopback && !r->o.insecure) {
 		/* Most loopback registries speak plain http: find out without
-		 * loading the system's CAs (a probe whose answer is not used),
-		 * and ping again verified only when TLS is spoken. */
-		rc = ping_one(r, "https", &resp, 1, 1, e);
+		 * TLS (http_tls_probe), or else with a handshake that loads no
+		 * CAs (a probe whose answer is not used); TLS is verified by
+		 * the ping or the first request, as ever. */
+		int tls = http_tls_probe(r->o.http, r->host, NULL);
+
+		if (tls == 1) {
+			rc = 0;
+		} else if (tls == 0) {
+			rc = lazy ? ERR_NETWORK : err_set(e, ERR_NETWORK, "it does not speak TLS");
+		} else {
+			rc = ping_one(r, "https", &resp, 1, 1, e);
+			if (rc == ERR_NETWORK && lazy)
+				err_clear(e);
+		}
+		if (lazy && (rc == 0 || rc == ERR_NETWORK)) {
+			ret = base_set(r, rc == 0 ? "https" : "http", e);
+			goto out;
+		}
 		if (rc == 0) {
 			http_response_release(&resp);
 			http_response_init(&resp);
@@ -468,34 +560,16 @@ static int reg_ping(struct reg *r, struct err *e)
 		    ping_one(r, "http", &resp, 0, 0, &e2) < 0 ||
 		    !(resp.status == 200 || resp.status == 401 || resp.status == 403 ||
 		      http_response_header(&resp, "docker-distribution-api-version"))) {
-			err_prefix(e, "cannot connect to registry '%s' over https", r->name);
-			if (e && strcasestr(e->msg, "certif")) {
-				char msg[ERR_MSG_MAX];
-				memcpy(msg, e->msg, sizeof(msg));
-				msg[sizeof(msg) - 1] = '\0';
-				err_set(e, ERR_NETWORK, "%.800s: if the registry uses a private CA, "
-					"put it in /etc/docker/certs.d/%.64s/ca.crt, or use --insecure",
-					msg, r->host);
-			}
-			ret = ERR_NETWORK;
+			ret = connect_error(r, "https", e);
 			goto out;
 		}
 		scheme = "http";
 	}
-	if (resp.status == 401) {
-		ret = learn_challenge(r, &resp, &ch, e);
-		if (ret < 0)
-			goto out;
-	}
-	{
-		struct buf b = BUF_INIT;
-		buf_addf(&b, "%s://%s", scheme, r->host);
-		r->base = buf_detach(&b, NULL);
-		if (!r->base) {
-			ret = nomem(e);
-			goto out;
-		}
-	}
+	if (resp.status == 401 && (ret = learn_challenge(r, &resp, &ch, e)) < 0)
+		goto out;
+	if ((ret = base_set(r, scheme, e)) < 0)
+		goto out;
+	r->answered = r->pinged = 1;
 	ret = 0;
 out:
 	auth_challenges_release(&ch);
@@ -921,10 +995,17 @@ static int reg_send(struct reg *r, struct http_request *req, struct http_respons
 		rc = http_do(r->o.http, req, resp, e);
 		if (pushed)
 			header_pop(&req->headers);
+		if (rc == ERR_NETWORK && !r->answered) {
+			/* the first request, sent without a ping */
+			ret = connect_error(r, strncmp(r->base, "http://", 7) ? "https" : "http", e);
+			goto out;
+		}
 		if (rc < 0) {
 			ret = rc;
 			goto out;
 		}
+		if (same_origin(resp->url ? resp->url : req->url, r->base))
+			r->answered = 1;
 		if (resp->status != 401 || !same_origin(resp->url ? resp->url : req->url, r->base))
 			break;
 		auth_challenges_init(&ch);
@@ -1034,7 +1115,7 @@ static int manifest_get_one(struct manifest *out, struct reg *r, const struct re
 	http_request_init(&req, "GET", NULL);
 	http_response_init(&resp);
 	if ((ret = check_repo(ref->repository, e)) < 0 ||
-	    (ret = check_tag_or_digest(part, e)) < 0 || (ret = reg_ping(r, e)) < 0)
+	    (ret = check_tag_or_digest(part, e)) < 0 || (ret = reg_ping_lazy(r, e)) < 0)
 		goto out;
 	if (url_manifest(&url, &what, "GET", r, ref->repository, part) < 0 ||
 	    repo_scope(&scope, ref->repository, "pull") < 0 ||
@@ -1135,7 +1216,7 @@ static int manifest_head_one(struct descriptor *out, struct reg *r, const struct
 	http_request_init(&req, "HEAD", NULL);
 	http_response_init(&resp);
 	if ((ret = check_repo(ref->repository, e)) < 0 ||
-	    (ret = check_tag_or_digest(part, e)) < 0 || (ret = reg_ping(r, e)) < 0)
+	    (ret = check_tag_or_digest(part, e)) < 0 || (ret = reg_ping_lazy(r, e)) < 0)
 		goto out;
 	if (url_manifest(&url, &what, "HEAD", r, ref->repository, part) < 0 ||
 	    repo_scope(&scope, ref->repository, "pull") < 0 ||
@@ -1652,7 +1733,7 @@ int reg_blob_head(int64_t *out_size, struct reg *r, const char *repo,
 	struct buf scope = BUF_INIT;
 	int ret;
 
-	if ((ret = check_repo(repo, e)) < 0 || (ret = reg_ping(r, e)) < 0)
+	if ((ret = check_repo(repo, e)) < 0 || (ret = reg_ping_lazy(r, e)) < 0)
 		return ret;
 	if (repo_scope(&scope, repo, "pull") < 0)
 		return nomem(e);
@@ -2083,7 +2164,7 @@ int reg_tags_list(struct strvec *out, struct reg *r, const char *repo, struct er
 	struct buf url = BUF_INIT, what = BUF_INIT, scope = BUF_INIT;
 	int ret;
 
-	if ((ret = check_repo(repo, e)) < 0 || (ret = reg_ping(r, e)) < 0)
+	if ((ret = check_repo(repo, e)) < 0 || (ret = reg_ping_lazy(r, e)) < 0)
 		goto out;
 	buf_addf(&url, "%s/v2/%s/tags/list", r->base, repo);
 	if (r->o.page_size > 0)
@@ -2106,7 +2187,7 @@ int reg_catalog(struct strvec *out, struct reg *r, struct err *e)
 	struct buf url = BUF_INIT, what = BUF_INIT;
 	int ret;
 
-	if ((ret = reg_ping(r, e)) < 0)
+	if ((ret = reg_ping_lazy(r, e)) < 0)
 		goto out;
 	buf_addf(&url, "%s/v2/_catalog", r->base);
 	if (r->o.page_size > 0)
@@ -2140,7 +2221,7 @@ int reg_referrers(struct manifest *out_index, struct reg *r, const char *repo,
 	manifest_init(out_index);
 	http_request_init(&req, "GET", NULL);
 	http_response_init(&resp);
-	if ((ret = check_repo(repo, e)) < 0 || (ret = reg_ping(r, e)) < 0)
+	if ((ret = check_repo(repo, e)) < 0 || (ret = reg_ping_lazy(r, e)) < 0)
 		goto out;
 	buf_addf(&url, "%s/v2/%s/referrers/%s", r->base, repo, subject->str);
 	buf_addf(&what, "GET referrers %s/%s@%s", r->name, repo, subject->str);
@@ -2209,7 +2290,7 @@ int reg_auth_check(struct reg *r, struct err *e)
 
 	http_request_init(&req, "GET", NULL);
 	http_response_init(&resp);
-	if ((ret = reg_ping(r, e)) < 0)
+	if ((ret = reg_ping_for(r, NEED_PING, e)) < 0)
 		goto out;
 	if (r->auth == AUTH_NONE) {
 		ret = 0;	/* the ping got in without credentials */
@@ -2246,7 +2327,7 @@ int reg_token(char **out, struct reg *r, const char *repo, int push, struct err 
 	int ret = -1;
 
 	*out = NULL;
-	if ((ret = check_repo(repo, e)) < 0 || (ret = reg_ping(r, e)) < 0 ||
+	if ((ret = check_repo(repo, e)) < 0 || (ret = reg_ping_for(r, NEED_PING, e)) < 0 ||
 	    (ret = creds_load(r, e)) < 0)
 		goto out;
 	if (r->auth != AUTH_BEARER) {

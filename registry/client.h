@@ -2,15 +2,26 @@
  * Docker registry v2 dialect) over registry/http.h.
  *
  * A `struct reg` is one session with one registry: it decides the scheme
- * once (a ping of /v2/), learns how the registry wants to be authenticated,
- * and caches bearer tokens per scope for its lifetime.  Everything it
+ * once, learns how the registry wants to be authenticated (from the ping of
+ * /v2/, or from the 401 of its first request), and caches bearer tokens per
+ * scope for its lifetime.  Everything it
  * receives is capped and verified: manifests by size and (when fetched by
  * digest, or when the registry names one) by digest, blobs by size and
  * digest as the bytes arrive.
  *
  * Scheme: https.  Plain http is used only when `insecure` is set or the
  * registry is a loopback address (localhost, 127.0.0.0/8, [::1]), and then
- * only after https failed to connect, as docker does.
+ * only after https failed to connect, as docker does.  For a loopback
+ * registry a TLS probe (http_tls_probe: a plain socket, no handshake)
+ * finds out which one it speaks.
+ *
+ * Ping: reads without a body (manifest GET and HEAD, blob HEAD, tags,
+ * catalog, referrers) go first without a GET /v2/ when the scheme is known
+ * without one (https for a registry that is neither loopback nor insecure;
+ * a mirror's own scheme; a loopback registry's probe): their own 401
+ * teaches the auth scheme (go-containerregistry and docker ping first; the
+ * requests sent, and to whom credentials go, are the same).  Writes, blob
+ * GETs and an insecure registry that is not loopback are pinged first.
  *
  * Auth: on a 401 the WWW-Authenticate challenge decides.  Bearer tokens are
  * requested from the realm with `service` and `scope` (anonymously, with
@@ -78,8 +89,9 @@ int reg_open(struct reg **out, const struct reg_client_opts *o, const char *regi
 	     struct err *e);
 /* NULL is a no-op.  Zeroes the cached tokens and credentials. */
 void reg_free(struct reg *r);
-/* Pings the registry now (GET /v2/: the scheme, the auth scheme), as every
- * request otherwise does when the session has not yet; once per session. */
+/* Learns the scheme and the auth scheme now (a GET /v2/ unless a request
+ * of the session has already been answered), as writes otherwise do when the
+ * session has not yet; once per session. */
 int reg_connect(struct reg *r, struct err *e);
 
 /* Gives `r`, a session that has not talked to its registry yet, what

@@ -6,11 +6,15 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -966,5 +970,115 @@ int http_do(struct http_client *c, struct http_request *req, struct http_respons
 	ret = http_do_many(c, &req, &out, &rc, &local, 1, 1);
 	if (ret < 0 && e)
 		*e = local;
+	return ret;
+}
+
+/* ---- TLS probe ------------------------------------------------------------ */
+
+/* A TLS 1.2 ClientHello with no session, two suites (one TLS 1.3), no
+ * extensions: any TLS server answers it with a record (ServerHello or an
+ * alert); a plain http server with an "HTTP/" status line (400). */
+static const unsigned char probe_hello[] = {
+	0x16, 0x03, 0x01, 0x00, 0x2f,		/* handshake record, 47 bytes */
+	0x01, 0x00, 0x00, 0x2b,			/* ClientHello, 43 bytes */
+	0x03, 0x03,				/* TLS 1.2 */
+	/* random: "hoist probe\r\n\r\n" and zeros; the line ends make a plain
+	 * http server answer at once instead of waiting for a request line */
+	0x68, 0x6f, 0x69, 0x73, 0x74, 0x20, 0x70, 0x72, 0x6f, 0x62, 0x65, 0x0d, 0x0a, 0x0d,
+	0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00,
+	0x00,					/* no session id */
+	0x00, 0x04, 0xc0, 0x2f, 0x13, 0x01,	/* ECDHE-RSA-AES128-GCM, TLS_AES_128_GCM */
+	0x01, 0x00,				/* no compression */
+};
+
+/* Waits for `events` on fd; 1 when ready, 0 on timeout or error. */
+static int probe_wait(int fd, short events, long timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int rc;
+
+	do
+		rc = poll(&pfd, 1, (int)timeout_ms);
+	while (rc < 0 && errno == EINTR);
+	return rc > 0 && (pfd.revents & (events | POLLHUP | POLLERR));
+}
+
+/* 1, 0 or -1 (no answer) for one address. */
+static int probe_one(const struct addrinfo *ai, long timeout_ms)
+{
+	unsigned char b[5];
+	size_t got = 0;
+	int fd, err = 0, ret = -1;
+	socklen_t len = sizeof(err);
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 &&
+	    (errno != EINPROGRESS || !probe_wait(fd, POLLOUT, timeout_ms) ||
+	     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err))
+		goto out;
+	if (send(fd, probe_hello, sizeof(probe_hello), MSG_NOSIGNAL) != (ssize_t)sizeof(probe_hello))
+		goto out;
+	while (got < sizeof(b)) {
+		ssize_t n;
+		/* a loopback server answers in milliseconds, or not at all */
+		if (!probe_wait(fd, POLLIN, timeout_ms < 3000 ? timeout_ms : 3000))
+			goto out;
+		n = recv(fd, b + got, sizeof(b) - got, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got >= 2 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 0x03)
+		ret = 1;	/* a TLS record: change_cipher_spec, alert, handshake, data */
+	else if (got == sizeof(b) && !memcmp(b, "HTTP/", 5))
+		ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+int http_tls_probe(const struct http_client *c, const char *host_port, struct err *e)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char host[256];
+	const char *port = "443", *p = host_port, *end;
+	size_t n;
+	int rc, ret = -1;
+
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (!end)
+			return err_set(e, ERR_INVALID, "invalid host '%.255s'", host_port);
+		p++;
+		if (end[1] == ':')
+			port = end + 2;
+	} else {
+		end = strrchr(p, ':');
+		if (end)
+			port = end + 1;
+		else
+			end = p + strlen(p);
+	}
+	n = (size_t)(end - p);
+	if (n == 0 || n >= sizeof(host) || !*port)
+		return err_set(e, ERR_INVALID, "invalid host '%.255s'", host_port);
+	memcpy(host, p, n);
+	host[n] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
+		return err_set(e, ERR_NETWORK, "cannot resolve '%s': %s", host, gai_strerror(rc));
+	for (ai = res; ai && ret < 0; ai = ai->ai_next)
+		ret = probe_one(ai, c->o.connect_timeout_ms);
+	freeaddrinfo(res);
+	if (ret < 0)
+		return err_set(e, ERR_NETWORK, "no answer from '%.255s' to a TLS probe", host_port);
 	return ret;
 }

@@ -130,6 +130,16 @@ void http_client_free(struct http_client *c);
 int http_do(struct http_client *c, struct http_request *req, struct http_response *out,
 	    struct err *e);
 
+/* Whether `host_port` ("127.0.0.1:5000", "[::1]:5000", "localhost:5000";
+ * no port: 443), a loopback registry, speaks TLS, learnt without TLS: a
+ * fixed ClientHello is sent on a plain socket (within the connect timeout)
+ * and the first bytes of the answer tell.  No library loads CAs or makes
+ * keys for it, and nothing of the answer is used beyond that.  Returns 1
+ * (TLS records came back), 0 (an answer that is not TLS, such as a plain
+ * http server's "HTTP/1.1 400"), or ERR_NETWORK (no connection or no answer:
+ * ask with a real handshake instead). */
+int http_tls_probe(const struct http_client *c, const char *host_port, struct err *e);
+
 /* Runs n requests at once, at most `parallel` in flight, over the same
  * connection pool.  errs[i] and rcs[i] hold each one's outcome.  Returns 0,
  * or the first failure's code (all requests still ran or were aborted). */
