@@ -143,7 +143,7 @@ static int build_spec_flags(struct build_spec *s, const struct build_args *a,
 		add.chmod = (uint32_t)m;
 	}
 	if (a->chown && build_add_owner(&add, a->chown, &e) < 0) {
-		report_error("--chown %s", e.msg);
+		report_error("%s", e.msg);	/* names the option */
 		return EXIT_USAGE;
 	}
 	for (i = 0; i < a->adds.n; i++) {
