@@ -753,24 +753,24 @@ void layout_free(struct layout *l)
 int layout_open_scratch(struct layout **out, const char *tmp_dir, const char *what,
 			unsigned flags, struct err *e)
 {
-	char *dir = NULL;
+	struct buf dir = BUF_INIT;
 	int ret;
 
 	*out = NULL;
-	if (asprintf(&dir, "%s/hoist-%s-XXXXXX", tmp_dir, what) < 0)
+	if (buf_addf(&dir, "%s/hoist-%s-XXXXXX", tmp_dir, what) < 0)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	if (!mkdtemp(dir)) {
+	if (!mkdtemp(dir.data)) {
 		ret = err_set_errno(e, ERR_IO, errno, "cannot make a temporary directory "
-				    "'%s' (set TMPDIR to a writable directory)", dir);
-		free(dir);
-		return ret;
+				    "'%s' (set TMPDIR to a writable directory)", dir.data);
+		goto out;
 	}
-	ret = layout_open(out, dir, LAYOUT_CREATE | flags, e);
+	ret = layout_open(out, dir.data, LAYOUT_CREATE | flags, e);
 	if (ret < 0)
-		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		nftw(dir.data, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	else
 		(*out)->scratch = 1;
-	free(dir);
+out:
+	buf_release(&dir);
 	return ret;
 }
 
