@@ -800,9 +800,9 @@ static ssize_t ids_source(void *arg, void *dst, size_t len, struct err *e)
 	return (ssize_t)n;
 }
 
-/* Reads the files out of the base image (complete in the cache, through
- * the cache contract: its layers are fetched when it holds only metadata;
- * else in `dst`, where a build with its base put them). */
+/* Reads the files out of the base image: in `dst` when the build put the
+ * base there already, else made complete in the cache through the cache
+ * contract (its layers fetched when it holds only metadata). */
 static int build_ids_read(struct build_ids *ids, struct image_env *env, const struct ref *base,
 			  const struct manifest *bm, struct layout *dst, int base_in_dst,
 			  struct err *e)
@@ -818,15 +818,16 @@ static int build_ids_read(struct build_ids *ids, struct image_env *env, const st
 
 	manifest_init(&m);
 	ids->read = 1;
-	if (env->cache) {
+	if (!base_in_dst && !env->cache) {
+		ret = err_set(e, ERR_USAGE, "looking up --chown names needs the base image's "
+			      "layers: give a cache (--cache) or use numeric IDs");
+		goto out;
+	}
+	if (!base_in_dst) {
 		if ((ret = image_local(&m, env, base, e)) < 0)
 			goto out;
 		l = env->cache;
 		use = &m;
-	} else if (!base_in_dst) {
-		ret = err_set(e, ERR_USAGE, "looking up --chown names needs the base image's "
-			      "layers: give a cache (--cache) or use numeric IDs");
-		goto out;
 	}
 	if ((ret = image_export_select(l, use, ids_pick, NULL, ids_sink, &tar, e)) < 0)
 		goto out;
@@ -845,8 +846,13 @@ static int build_ids_read(struct build_ids *ids, struct image_env *env, const st
 			break;
 		if (h.type != TAR_FILE)
 			continue;	/* a link: treated as absent */
-		into = !strcmp(h.path, "etc/passwd") ? &ids->passwd : &ids->group;
-		*(into == &ids->passwd ? &ids->have_passwd : &ids->have_group) = 1;
+		if (!strcmp(h.path, "etc/passwd")) {
+			into = &ids->passwd;
+			ids->have_passwd = 1;
+		} else {
+			into = &ids->group;
+			ids->have_group = 1;
+		}
 		while ((n = tar_reader_read(r, chunk, sizeof(chunk), e)) > 0)
 			if (buf_add(into, chunk, (size_t)n) < 0) {
 				ret = err_set(e, ERR_NOMEM, "out of memory");

@@ -419,6 +419,14 @@ static ssize_t fd_source(void *arg, void *dst, size_t len, struct err *e)
 	return n;
 }
 
+/* Owner names are the caller's to turn into IDs (core/build.c). */
+static int add_check_owner(const struct layer_add *add, struct err *e)
+{
+	if ((add->flags & LAYER_ADD_CHOWN_NAME) && !(add->flags & LAYER_ADD_CHOWN))
+		return err_set(e, ERR_INVALID, "owner '%s' was not resolved to IDs", add->owner);
+	return 0;
+}
+
 int layer_builder_add(struct layer_builder *b, const struct layer_add *add, struct err *e)
 {
 	struct buf dst = BUF_INIT, host = BUF_INIT;
@@ -431,8 +439,8 @@ int layer_builder_add(struct layer_builder *b, const struct layer_add *add, stru
 
 	if (!add->src || !*add->src || !add->dst || !*add->dst)
 		return err_set(e, ERR_INVALID, "an add needs a source and a destination");
-	if ((add->flags & LAYER_ADD_CHOWN_NAME) && !(add->flags & LAYER_ADD_CHOWN))
-		return err_set(e, ERR_INVALID, "owner '%s' was not resolved to IDs", add->owner);
+	if ((ret = add_check_owner(add, e)) < 0)
+		return ret;
 	quote(q, sizeof(q), add->src);
 	if (lstat(add->src, &st) < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
@@ -576,8 +584,8 @@ int layer_builder_add_tar(struct layer_builder *b, tar_source_fn *source, void *
 	int rc, ret = -1;
 	size_t i;
 
-	if ((add->flags & LAYER_ADD_CHOWN_NAME) && !(add->flags & LAYER_ADD_CHOWN))
-		return err_set(e, ERR_INVALID, "owner '%s' was not resolved to IDs", add->owner);
+	if ((ret = add_check_owner(add, e)) < 0)
+		return ret;
 	quote(what, sizeof(what), add->src ? add->src : "archive");
 	if (path_clean(&dir, add->dst ? add->dst : "/", 0) < 0 ||
 	    !(chunk = malloc(COPY_CHUNK))) {

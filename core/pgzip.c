@@ -57,7 +57,7 @@ struct pgzip {
 	size_t n_slots;		/* allocated */
 	size_t ring;		/* in use: 2 on the caller's thread alone, all with workers */
 	uint64_t base;		/* block `seq` is in slots[(seq - base) % ring] */
-	uint64_t submitted;	/* blocks handed over (the slot being filled is slots[submitted % n]) */
+	uint64_t submitted;	/* blocks handed over; slot_at(submitted) is being filled */
 	uint64_t emitted;	/* blocks emitted */
 	uint64_t taken;		/* blocks a worker has started */
 	struct digest_ctx *raw;	/* hashed with the input in order, or NULL */
@@ -364,15 +364,14 @@ static int drain(struct pgzip *z, int wait, struct err *e)
 		int rc;
 
 		if (z->n_threads) {
-			enum pgz_state st;
+			int ready;
 
 			pthread_mutex_lock(&z->mu);
 			/* emitted once compressed and hashed: then the slot is free */
-			while (wait && !(s->state == PGZ_DONE && z->hashed > z->emitted))
+			while (!(ready = s->state == PGZ_DONE && z->hashed > z->emitted) && wait)
 				pthread_cond_wait(&z->done, &z->mu);
-			st = s->state == PGZ_DONE && z->hashed > z->emitted ? PGZ_DONE : PGZ_BUSY;
 			pthread_mutex_unlock(&z->mu);
-			if (st != PGZ_DONE)
+			if (!ready)
 				return 0;
 		}
 		wait = 0;
