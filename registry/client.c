@@ -1754,6 +1754,7 @@ struct upload {
 	const char *what;
 	int retryable;		/* the last failure may go away on another try */
 	int mounted;		/* the registry answered the mount with 201 */
+	int existed;		/* a refused mount found the blob there already */
 };
 
 static int upload_fail(struct upload *u, const struct http_response *resp, struct err *e)
@@ -1837,6 +1838,19 @@ static int upload_once(struct upload *u, const char *mount_from, struct err *e)
 		chunk_min = 0;
 	if ((ret = upload_location(&loc, u, &resp, url.data, e)) < 0)
 		goto out;
+	if (mount_from && blob_head_scoped(NULL, r, u->repo, &u->d->digest, u->scope,
+					   NULL) == 0) {
+		/* no mount (202), but the blob is there already: the HEAD the
+		 * mount replaced, asked only now; the session is not needed */
+		http_request_release(&req);
+		http_request_init(&req, "DELETE", loc);
+		http_response_release(&resp);
+		http_response_init(&resp);
+		reg_send(r, &req, &resp, u->scope, NULL);
+		u->existed = 1;
+		ret = 0;
+		goto out;
+	}
 	if (u->fd < 0 && !u->data && !u->read && size > 0) {
 		/* a mount was all the caller could offer: cancel the upload */
 		http_request_release(&req);
@@ -1967,12 +1981,17 @@ static int blob_upload(enum reg_blob_how *out_how, struct reg *r, const char *re
 	}
 	if (out_how)
 		*out_how = REG_BLOB_EXISTED;
-	ret = blob_head_scoped(NULL, r, repo, &d->digest, scope.data, e);
-	if (ret == 0)
-		goto out;
-	if (ret != ERR_NOT_FOUND)
-		goto out;
-	err_clear(e);
+	if (!mount_from) {
+		/* with a mount to try, the mount comes first: it is one request
+		 * when it works (distribution answers 201 whether or not `repo`
+		 * had the blob), and a 202 is followed by the HEAD (upload_once) */
+		ret = blob_head_scoped(NULL, r, repo, &d->digest, scope.data, e);
+		if (ret == 0)
+			goto out;
+		if (ret != ERR_NOT_FOUND)
+			goto out;
+		err_clear(e);
+	}
 	memset(&u, 0, sizeof(u));
 	u.r = r;
 	u.repo = repo;
@@ -1986,8 +2005,17 @@ static int blob_upload(enum reg_blob_how *out_how, struct reg *r, const char *re
 		if (ret == 0 || !u.retryable)
 			break;
 	}
+	if (ret < 0 && mount_from && e->http_status >= 400 && e->http_status < 500 &&
+	    blob_head_scoped(NULL, r, repo, &d->digest, scope.data, NULL) == 0) {
+		/* a registry that refuses mounts outright, for a blob that
+		 * `repo` has: what the HEAD first would have found */
+		err_clear(e);
+		u.existed = 1;
+		ret = 0;
+	}
 	if (ret == 0 && out_how)
-		*out_how = u.mounted ? REG_BLOB_MOUNTED : REG_BLOB_UPLOADED;
+		*out_how = u.existed ? REG_BLOB_EXISTED :
+			   u.mounted ? REG_BLOB_MOUNTED : REG_BLOB_UPLOADED;
 out:
 	buf_release(&scope);
 	buf_release(&what);

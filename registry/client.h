@@ -210,7 +210,10 @@ int reg_blob_head(int64_t *out_size, struct reg *r, const char *repo,
 		  const struct digest *digest, struct err *e);
 /* Makes blob `d` exist in `repo`: nothing when it is already there (HEAD);
  * a cross-repository mount from `mount_from` (a repository on the same
- * registry, or NULL) when the registry allows it; else an upload of d->size
+ * registry, or NULL) when the registry allows it (tried first, without the
+ * HEAD: when the registry answers it with an upload session instead, the
+ * HEAD follows and the session is cancelled if the blob is there, so an
+ * existing blob costs one request or three); else an upload of d->size
  * bytes read from `fd` (with pread, from offset 0) when fd >= 0, otherwise
  * from `data`.  Small blobs go in one PUT, larger ones by PATCH (in chunks
  * with Content-Range when opts.upload_chunk or the registry's
