@@ -471,17 +471,18 @@ int tar_writer_add_fd(struct tar_writer *w, const struct tar_header *h, int fd, 
 	ret = tar_writer_begin(w, h, e);
 	if (ret < 0)
 		return ret;
-	b = malloc(IO_CHUNK);
+	b = malloc(IO_CHUNK + 1);
 	if (!b) {
 		w->failed = 1;
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
 	for (;;) {
-		size_t want = left > (int64_t)IO_CHUNK ? IO_CHUNK : (size_t)left;
+		/* the last read asks for one byte more: a regular file reads
+		 * short only at its end, so it tells the end (or growth) without
+		 * another read(2) */
+		size_t want = left >= (int64_t)IO_CHUNK ? IO_CHUNK : (size_t)left + 1;
 		ssize_t n;
 
-		if (want == 0)
-			want = 1;	/* probe: the file must end here */
 		n = read(fd, b, want);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -503,10 +504,17 @@ int tar_writer_add_fd(struct tar_writer *w, const struct tar_header *h, int fd, 
 			ret = err_set(e, ERR_IO, "'%s' shrank while it was read", h->path);
 			goto out;
 		}
+		if (n > left) {
+			w->failed = 1;
+			ret = err_set(e, ERR_IO, "'%s' grew while it was read", h->path);
+			goto out;
+		}
 		ret = tar_writer_data(w, b, (size_t)n, e);
 		if (ret < 0)
 			goto out;
 		left -= n;
+		if (left == 0 && (size_t)n < want)
+			break;	/* the short read was the end */
 	}
 	ret = 0;
 out:

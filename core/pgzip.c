@@ -75,7 +75,10 @@ struct pgzip {
 	} *workers;
 	size_t n_workers;
 	pthread_mutex_t mu;
-	pthread_cond_t work, done;
+	/* the workers wait on `work` (one woken per block), the hasher on
+	 * `hwork`, the caller on `done`: a wakeup costs more than a block's
+	 * bookkeeping on a virtual machine */
+	pthread_cond_t work, hwork, done;
 	int sync_init;
 	int stop;
 	int header_done;
@@ -266,7 +269,7 @@ static void *hasher_main(void *arg)
 		int rc;
 
 		while (!z->stop && z->hashed == z->submitted)
-			pthread_cond_wait(&z->work, &z->mu);
+			pthread_cond_wait(&z->hwork, &z->mu);
 		if (z->stop)
 			break;
 		s = slot_at(z, z->hashed);
@@ -291,6 +294,7 @@ static void threads_stop(struct pgzip *z)
 	pthread_mutex_lock(&z->mu);
 	z->stop = 1;
 	pthread_cond_broadcast(&z->work);
+	pthread_cond_broadcast(&z->hwork);
 	pthread_mutex_unlock(&z->mu);
 	for (i = 0; i < z->n_threads; i++)
 		pthread_join(z->th[i], NULL);
@@ -317,6 +321,12 @@ static void threads_start(struct pgzip *z)
 		return;
 	}
 	if (pthread_cond_init(&z->done, NULL) != 0) {
+		pthread_cond_destroy(&z->work);
+		pthread_mutex_destroy(&z->mu);
+		return;
+	}
+	if (pthread_cond_init(&z->hwork, NULL) != 0) {
+		pthread_cond_destroy(&z->done);
 		pthread_cond_destroy(&z->work);
 		pthread_mutex_destroy(&z->mu);
 		return;
@@ -423,7 +433,9 @@ static int submit(struct pgzip *z, int finish, struct err *e)
 		z->submitted++;
 		if (!z->hash_thread)
 			z->hashed = z->submitted;
-		pthread_cond_broadcast(&z->work);
+		pthread_cond_signal(&z->work);
+		if (z->hash_thread)
+			pthread_cond_signal(&z->hwork);
 		pthread_mutex_unlock(&z->mu);
 	} else {
 		coder_run(&z->self, z->level, s);
@@ -548,6 +560,7 @@ void pgzip_free(struct pgzip *z)
 		coder_release(&z->workers[i].c);
 	free(z->workers);
 	if (z->sync_init) {
+		pthread_cond_destroy(&z->hwork);
 		pthread_cond_destroy(&z->done);
 		pthread_cond_destroy(&z->work);
 		pthread_mutex_destroy(&z->mu);
