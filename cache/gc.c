@@ -910,6 +910,8 @@ static int gc_do(struct gc_report *out, struct layout *l, const struct gc_option
 		goto out;
 	if (!n_skip && (ret = layout_ref_records_prune(&out->n_records, l, dry, e)) < 0)
 		goto out;
+	if (!n_skip && (ret = layout_memo_prune(&out->n_memos, l, cutoff, dry, e)) < 0)
+		goto out;
 	ret = 0;
 out:
 	if (locked)

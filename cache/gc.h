@@ -11,7 +11,8 @@
  * Sweep.  One readdir per blobs/<alg>/: an unmarked blob whose mtime is
  * older than the grace period is unlinked (and its .hoist/sources record
  * with it); files in .hoist/ingest whose flock can be taken (their writer
- * is dead) are unlinked; usage records of names in neither index go.
+ * is dead) are unlinked; usage records of names in neither index go, and
+ * memo records (layout_memo_get) unused for longer than the grace period.
  * Names under blobs/ that are not digests (another tool's temporary files)
  * are never touched.
  *
@@ -63,6 +64,7 @@ struct gc_report {
 	size_t n_temp;		/* dead writers' temporary files removed */
 	uint64_t temp_bytes;
 	size_t n_records;	/* stale usage records removed */
+	size_t n_memos;		/* memo records unused for the grace period, removed */
 };
 void gc_report_release(struct gc_report *r);
 

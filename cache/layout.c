@@ -32,6 +32,9 @@
 #define META_INDEX_TMP ".hoist/meta-index.json.tmp"
 #define REFS_DIR ".hoist/refs"
 #define SOURCES_DIR ".hoist/sources"
+#define MEMO_DIR ".hoist/memo"
+#define MEMO_MAX 4096
+#define BLOB_PUT_CHECK_MAX (1u << 20)
 #define SOURCES_MAX_LINES 32
 #define SOURCE_MAX 512
 #define OCI_LAYOUT_MAX 4096
@@ -1174,12 +1177,38 @@ void blob_writer_abort(struct blob_writer *w)
 	free(w);
 }
 
+/* Whether blob `d` is there holding exactly p[0..n). */
+static int blob_same(struct layout *l, const struct digest *d, const void *p, size_t n)
+{
+	char path[BLOB_PATH_MAX];
+	struct buf b = BUF_INIT;
+	int fd, same;
+
+	if (blob_path(path, NULL, d, NULL) < 0)
+		return 0;
+	fd = openat(l->root_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	same = read_all(&b, fd, n, path, NULL) == 0 && b.len == n && !memcmp(b.data, p, n);
+	close(fd);
+	buf_release(&b);
+	return same;
+}
+
 int layout_blob_put(struct digest *out, struct layout *l, const void *p, size_t n,
 		    const struct digest *expect, struct err *e)
 {
 	struct blob_writer *w = NULL;
+	struct digest d;
 	int ret;
 
+	if (n <= BLOB_PUT_CHECK_MAX && digest_buffer(&d, expect ? expect->alg : DIGEST_SHA256,
+						     p, n, NULL) == 0 &&
+	    (!expect || digest_equal(&d, expect)) && blob_same(l, &d, p, n)) {
+		if (out)
+			*out = d;
+		return 0;
+	}
 	if ((ret = layout_blob_begin(&w, l, expect, (int64_t)n, e)) < 0)
 		return ret;
 	if ((ret = blob_writer_write(w, p, n, e)) < 0) {
@@ -2150,4 +2179,149 @@ void layout_blob_sources_remove(struct layout *l, const struct digest *d)
 int layout_root_fd(const struct layout *l)
 {
 	return l->root_fd;
+}
+
+/* --- memo records ------------------------------------------------------- */
+
+static int memo_kind_valid(const char *kind)
+{
+	size_t i, n = strlen(kind);
+
+	if (!n || n > 32)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(kind[i] >= 'a' && kind[i] <= 'z'))
+			return 0;
+	return 1;
+}
+
+int layout_memo_get(struct buf *out, struct layout *l, const char *kind,
+		    const struct digest *key, struct err *e)
+{
+	struct buf path = BUF_INIT;
+	int fd = -1, ret;
+
+	if (!memo_kind_valid(kind))
+		return err_set(e, ERR_USAGE, "invalid memo kind '%.40s'", kind);
+	if (buf_addf(&path, MEMO_DIR "/%s/%s", kind, digest_hex(key)) < 0) {
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	fd = openat(l->root_fd, path.data, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			ret = err_set(e, ERR_NOT_FOUND, "no memo %s", path.data);
+		else
+			ret = err_set_errno(e, ERR_IO, errno, "cannot open '%s/%s'", l->root,
+					    path.data);
+		goto out;
+	}
+	if ((ret = read_all(out, fd, MEMO_MAX, path.data, e)) < 0)
+		goto out;
+	/* last used: gc keeps records younger than its grace period */
+	futimens(fd, NULL);
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	buf_release(&path);
+	return ret;
+}
+
+int layout_memo_put(struct layout *l, const char *kind, const struct digest *key,
+		    const char *data, size_t len, struct err *e)
+{
+	struct buf dir = BUF_INIT, path = BUF_INIT, tmp = BUF_INIT;
+	char name[64];
+	int fd = -1, ret, rc;
+
+	if (!memo_kind_valid(kind) || len > MEMO_MAX)
+		return err_set(e, ERR_USAGE, "invalid memo record");
+	tmp_name(name, sizeof(name), l, "tmp");
+	if (buf_addf(&dir, MEMO_DIR "/%s", kind) < 0 ||
+	    buf_addf(&path, "%s/%s", dir.data, digest_hex(key)) < 0 ||
+	    buf_addf(&tmp, "%s/%s", dir.data, name) < 0) {
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((ret = hoist_prepare(l, e)) < 0)
+		goto out;
+	rc = mkdir_at(l->root_fd, MEMO_DIR);
+	if (rc >= 0)
+		rc = mkdir_at(l->root_fd, dir.data);
+	if (rc < 0) {
+		ret = err_set_errno(e, ERR_IO, -rc, "cannot create '%s/%s'", l->root, dir.data);
+		goto out;
+	}
+	/* no fsync: a record lost or torn by a crash reads as no record (the
+	 * reader checks it whole), and costs one rebuild */
+	fd = openat(l->root_fd, tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ret = err_set_errno(e, ERR_IO, errno, "cannot create '%s/%s'", l->root, tmp.data);
+		goto out;
+	}
+	rc = write_all(fd, data, len);
+	if (close(fd) < 0 && !rc)
+		rc = errno;
+	if (!rc && renameat(l->root_fd, tmp.data, l->root_fd, path.data) < 0)
+		rc = errno;
+	if (rc) {
+		unlinkat(l->root_fd, tmp.data, 0);
+		ret = err_set_errno(e, ERR_IO, rc, "cannot write '%s/%s'", l->root, path.data);
+		goto out;
+	}
+	ret = 0;
+out:
+	buf_release(&dir);
+	buf_release(&path);
+	buf_release(&tmp);
+	return ret;
+}
+
+int layout_memo_prune(size_t *out_removed, struct layout *l, int64_t cutoff, int dry_run,
+		      struct err *e)
+{
+	DIR *top = NULL, *sub = NULL;
+	struct dirent *k, *f;
+	int top_fd, sub_fd, ret = 0;
+
+	*out_removed = 0;
+	top_fd = openat(l->root_fd, MEMO_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (top_fd < 0)
+		return errno == ENOENT ? 0 : err_set_errno(e, ERR_IO, errno, "cannot open '%s/"
+							   MEMO_DIR "'", l->root);
+	if (!(top = fdopendir(top_fd))) {
+		close(top_fd);
+		return err_set_errno(e, ERR_IO, errno, "cannot list '%s/" MEMO_DIR "'", l->root);
+	}
+	while (ret == 0 && (k = readdir(top))) {
+		if (!memo_kind_valid(k->d_name))
+			continue;
+		sub_fd = openat(top_fd, k->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (sub_fd < 0)
+			continue;
+		if (!(sub = fdopendir(sub_fd))) {
+			close(sub_fd);
+			continue;
+		}
+		while ((f = readdir(sub))) {
+			struct stat st;
+
+			if (f->d_name[0] == '.' ||
+			    fstatat(sub_fd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(st.st_mode) || (int64_t)st.st_mtime >= cutoff)
+				continue;
+			if (!dry_run && unlinkat(sub_fd, f->d_name, 0) < 0) {
+				if (errno == ENOENT)
+					continue;
+				ret = err_set_errno(e, ERR_IO, errno, "cannot remove '%s/" MEMO_DIR
+						    "/%s/%s'", l->root, k->d_name, f->d_name);
+				break;
+			}
+			(*out_removed)++;
+		}
+		closedir(sub);
+	}
+	closedir(top);
+	return ret;
 }

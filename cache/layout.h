@@ -145,7 +145,9 @@ int blob_writer_commit(struct digest *out, int64_t *out_size, struct blob_writer
 void blob_writer_abort(struct blob_writer *w);
 
 /* Writes `n` bytes as one blob (begin, write, commit); `expect` may be NULL,
- * `out` may be NULL. */
+ * `out` may be NULL.  A small blob (up to 1 MiB: manifests, configs) whose
+ * file already holds exactly these bytes is left as it is: nothing
+ * written, no fsync. */
 int layout_blob_put(struct digest *out, struct layout *l, const void *p, size_t n,
 		    const struct digest *expect, struct err *e);
 /* 1 when blob `d` is a regular file of `size` bytes (any size when
@@ -265,6 +267,26 @@ int layout_blob_sources(struct strvec *out, struct layout *l, const struct diges
 			struct err *e);
 /* Forgets the sources of `d` (gc, after deleting the blob). */
 void layout_blob_sources_remove(struct layout *l, const struct digest *d);
+
+/* --- memo records --------------------------------------------------------- */
+
+/* Small facts a later run can reuse, keyed by a digest of their inputs: a
+ * file .hoist/memo/<kind>/<key hex> (kind: lowercase letters) of at most
+ * 4096 bytes.  A record is written without fsync (a temporary file renamed
+ * over it): one lost or torn by a crash must read as wrong, so the record
+ * carries what lets its reader check it whole.  Reading one marks it used
+ * (its mtime), and `hoist cache gc` drops records unused for longer than
+ * its grace period. */
+/* Appends the record to `out`; ERR_NOT_FOUND when there is none. */
+int layout_memo_get(struct buf *out, struct layout *l, const char *kind,
+		    const struct digest *key, struct err *e);
+/* Writes (replaces) the record. */
+int layout_memo_put(struct layout *l, const char *kind, const struct digest *key,
+		    const char *data, size_t len, struct err *e);
+/* Removes (counts only, with dry_run) the records, and temporary files,
+ * last used before `cutoff` (unix seconds); for gc, under its lock. */
+int layout_memo_prune(size_t *out_removed, struct layout *l, int64_t cutoff, int dry_run,
+		      struct err *e);
 
 /* The layout's root directory, open O_DIRECTORY (borrowed; for the other
  * cache/ modules, which walk blobs/ and .hoist/ingest themselves). */

@@ -72,7 +72,7 @@ static int mutate_out(struct ctx *ctx, const struct mutate_spec *s, enum image_o
 
 		if (!to.tag && !to.digest)
 			to.digest = d.digest.str;
-		if (image_mutate_push(&dg, &ctx->env, &r, o.l, IMAGE_OUTPUT_NAME, &to, &e) < 0) {
+		if (image_mutate_push(&dg, &ctx->env, &r, o.l, &o.root, &to, &e) < 0) {
 			ret = report_err(&e, "cannot push to '%s/%s'", to.registry, to.repository);
 			goto out;
 		}

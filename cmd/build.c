@@ -24,7 +24,7 @@
 struct build_args {
 	const char *base, *chmod, *chown, *entrypoint, *cmd, *workdir, *user;
 	const char *stop_signal, *compression, *output, *push, *file;
-	int level;
+	int level, no_cache;
 	struct strvec adds, envs, labels, annotations, expose, volumes, tags, build_args;
 	struct strvec platforms;
 };
@@ -409,7 +409,7 @@ static int build_run(struct ctx *ctx, struct build_spec *specs, size_t ns, enum 
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (image_build_push_all(&dg, &ctx->env, r, ns, o.l, IMAGE_OUTPUT_NAME, &tags[i],
+		if (image_build_push_all(&dg, &ctx->env, r, ns, o.l, &o.root, &tags[i],
 					 &e) < 0) {
 			ret = report_err(&e, "cannot push to '%s/%s'", tags[i].registry,
 					 tags[i].repository);
@@ -549,6 +549,8 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 		OPT_STRING(0, "output", &a.output, "<dest>",
 			   "oci:<dir>, cache or tarball:<file> instead of pushing"),
 		OPT_STRING(0, "push", &a.push, "<bool>", "false: into the cache only (as ko)"),
+		OPT_FLAG(0, "no-cache", &a.no_cache,
+			 "build every layer, even one whose files are unchanged"),
 		OPT_STRING('f', "file", &a.file, "<file>", "build from this Containerfile"),
 		OPT_STRING_LIST(0, "build-arg", &a.build_args, "<name>=<value>",
 				"set a Containerfile ARG"),
@@ -642,6 +644,7 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 		goto out;
 	}
 	s.tmpdir = ctx_tmp_dir();
+	s.no_cache = a.no_cache;
 	tags = calloc(a.tags.n + 1, sizeof(*tags));
 	if (!tags) {
 		report_error("out of memory");
@@ -711,6 +714,7 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 		si->compression = s.compression;
 		si->level = s.level;
 		si->tmpdir = s.tmpdir;
+		si->no_cache = a.no_cache;
 		si->exclude = s.exclude;
 		si->exclude_arg = s.exclude_arg;
 		buf_reset(&text);

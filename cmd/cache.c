@@ -115,7 +115,8 @@ static struct json *gc_json(const struct gc_report *r, int dry)
 	    json_set_int64(j, "reachable", (int64_t)r->n_reachable) < 0 ||
 	    json_set_int64(j, "keptInGrace", (int64_t)r->n_young) < 0 ||
 	    json_set_int64(j, "keptInGraceBytes", (int64_t)r->young_bytes) < 0 ||
-	    json_set_int64(j, "usageRecords", (int64_t)r->n_records) < 0) {
+	    json_set_int64(j, "usageRecords", (int64_t)r->n_records) < 0 ||
+	    json_set_int64(j, "memoRecords", (int64_t)r->n_memos) < 0) {
 		json_free(j);
 		j = NULL;
 	}

@@ -83,7 +83,7 @@ static int flatten_run(struct ctx *ctx, const struct ref *src, const char *tag,
 
 		if (!to.tag)
 			to.digest = (char *)m.digest.str;
-		if (image_push_layout(&dg, &ctx->env, o.l, IMAGE_OUTPUT_NAME, &to, 0, &e) < 0) {
+		if (image_push_root(&dg, &ctx->env, o.l, &o.root, &to, &e) < 0) {
 			ret = report_err(&e, "cannot push to '%s/%s'", dst.registry,
 					 dst.repository);
 			goto out;

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -271,6 +272,7 @@ static int build_cf_stage(struct build_spec *root, const struct containerfile *c
 	st->exclude = root->exclude;
 	st->exclude_arg = root->exclude_arg;
 	st->tmpdir = root->tmpdir;
+	st->no_cache = root->no_cache;
 	root->stages[j] = st;
 	if (root->platform && !(st->platform = strdup(root->platform)))
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -961,20 +963,196 @@ out:
 	return ret;
 }
 
+/* The layer memo (docker build's cache for COPY/ADD, keyed as git's index
+ * keys files: core/layer.h): a record in the cache
+ * "hoist-layer 1 <key hex> <digest> <size> <diff_id> <diff size> <entries>\n"
+ * maps a layer_builder_key() to the layer it wrote. */
+#define BUILD_MEMO_KIND "layers"
+/* a key is trusted only when its newest file is older than this: a change
+ * within the clock tick of the one before leaves stat unchanged */
+#define BUILD_MEMO_SETTLE_NS (2 * (int64_t)1000000000)
+
+static int memo_num(int64_t *out, const char *s)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end || errno || v < 0 || *s < '0' || *s > '9')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Fills `out` from a whole, well-formed record for `key`; -1 otherwise. */
+static int build_memo_parse(struct layer_result *out, const char *rec, size_t len,
+			    const struct digest *key, enum tar_compression c)
+{
+	char f[8][DIGEST_STR_MAX + 1];
+	const char *p = rec, *end = rec + len;
+	int64_t n;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		const char *sp = p;
+		size_t l;
+		while (sp < end && *sp != ' ' && *sp != '\n')
+			sp++;
+		l = (size_t)(sp - p);
+		if (!l || l >= sizeof(f[i]) || sp == end || *sp != (i < 7 ? ' ' : '\n'))
+			return -1;
+		memcpy(f[i], p, l);
+		f[i][l] = '\0';
+		p = sp + 1;
+	}
+	if (p != end || strcmp(f[0], "hoist-layer") || strcmp(f[1], "1") ||
+	    strcmp(f[2], digest_hex(key)))
+		return -1;
+	memset(out, 0, sizeof(*out));
+	descriptor_init(&out->desc);
+	if (digest_parse(&out->desc.digest, f[3], NULL) < 0 ||
+	    memo_num(&out->desc.size, f[4]) < 0 ||
+	    digest_parse(&out->diff_id, f[5], NULL) < 0 ||
+	    memo_num(&out->diff_size, f[6]) < 0 || memo_num(&n, f[7]) < 0)
+		return -1;
+	out->n_entries = (size_t)n;
+	if (!(out->desc.media_type = strdup(layer_media_type(c))))
+		return -1;
+	return 0;
+}
+
+/* The memo's layer for `key`, present in `dst` (copied there from the cache
+ * when need be): 0 and `out` filled, 1 when there is none to reuse. */
+static int build_memo_get(struct layer_result *out, struct image_env *env,
+			  const struct digest *key, enum tar_compression c, struct layout *dst)
+{
+	struct buf rec = BUF_INIT;
+	int ret = 1;
+
+	if (layout_memo_get(&rec, env->cache, BUILD_MEMO_KIND, key, NULL) < 0)
+		goto out;
+	if (build_memo_parse(out, rec.data, rec.len, key, c) < 0) {
+		layer_result_release(out);
+		goto out;
+	}
+	if (layout_blob_has(dst, &out->desc.digest, out->desc.size) ||
+	    (dst != env->cache &&
+	     layout_blob_has(env->cache, &out->desc.digest, out->desc.size) &&
+	     image_blob_copy(dst, env->cache, &out->desc, NULL) == 0))
+		ret = 0;
+	else
+		layer_result_release(out);
+out:
+	buf_release(&rec);
+	return ret;
+}
+
+static void build_memo_put(struct layout *cache, const struct digest *key,
+			   const struct layer_result *r)
+{
+	struct buf rec = BUF_INIT;
+
+	if (buf_addf(&rec, "hoist-layer 1 %s %s %lld %s %lld %zu\n", digest_hex(key),
+		     r->desc.digest.str, (long long)r->desc.size, r->diff_id.str,
+		     (long long)r->diff_size, r->n_entries) == 0)
+		layout_memo_put(cache, BUILD_MEMO_KIND, key, rec.data, rec.len, NULL);
+	buf_release(&rec);
+}
+
+/* A written layer's commit (fsync, rename, directory fsync: tens of ms for
+ * a big layer on a slow disk) on a thread of its own, while the next layer
+ * is built; then its memo record.  One at a time. */
+struct build_commit {
+	pthread_t th;
+	int running;
+	struct blob_writer *w;
+	struct layer_result r;		/* what was written (digest, sizes) */
+	struct layout *memo;		/* the cache, to record `key` in; or NULL */
+	struct digest key;
+	int ret;
+	struct err e;
+};
+
+static int build_commit_do(struct build_commit *c)
+{
+	struct digest d;
+
+	c->ret = blob_writer_commit(&d, NULL, c->w, &c->e);
+	c->w = NULL;
+	if (c->ret == 0 && !digest_equal(&d, &c->r.desc.digest))
+		c->ret = err_set(&c->e, ERR_DIGEST, "layer digest mismatch (%s, written %s)",
+				 c->r.desc.digest.str, d.str);
+	if (c->ret == 0 && c->memo)
+		build_memo_put(c->memo, &c->key, &c->r);
+	return c->ret;
+}
+
+static void *build_commit_main(void *arg)
+{
+	build_commit_do(arg);
+	return NULL;
+}
+
+/* Waits for the commit in flight, if any: its result (and message). */
+static int build_commit_wait(struct build_commit *c, struct err *e)
+{
+	int ret;
+
+	if (!c->running)
+		return 0;
+	pthread_join(c->th, NULL);
+	c->running = 0;
+	ret = c->ret;
+	if (ret < 0 && e)
+		*e = c->e;
+	layer_result_release(&c->r);
+	return ret;
+}
+
+/* Commits `w` holding the layer `r` (borrowed: copied) on a thread, or
+ * here when no thread can be had; the one before must be waited for. */
+static int build_commit_start(struct build_commit *c, struct blob_writer *w,
+			      const struct layer_result *r, struct layout *memo,
+			      const struct digest *key, struct err *e)
+{
+	memset(&c->r, 0, sizeof(c->r));
+	descriptor_init(&c->r.desc);
+	c->r.desc.digest = r->desc.digest;
+	c->r.desc.size = r->desc.size;
+	c->r.diff_id = r->diff_id;
+	c->r.diff_size = r->diff_size;
+	c->r.n_entries = r->n_entries;
+	c->w = w;
+	c->memo = memo;
+	if (key)
+		c->key = *key;
+	err_clear(&c->e);
+	if (pthread_create(&c->th, NULL, build_commit_main, c) == 0) {
+		c->running = 1;
+		return 0;
+	}
+	if (build_commit_do(c) < 0 && e)
+		*e = c->e;
+	return c->ret;
+}
+
 /* Writes step `st` as a layer blob into `dst`; fills `out`. */
 static int build_layer(struct layer_result *out, struct image_env *env,
 		       struct build_ctx *bx, const struct build_spec *s,
 		       const struct build_step *st, const struct platform *plat,
 		       struct layout *dst, int docker, const struct build_ids *ids,
-		       struct err *e)
+		       struct build_commit *bc, struct err *e)
 {
 	struct layer_builder_opts bo;
 	struct layer_write_opts wo;
 	struct layer_builder *b = NULL;
 	struct blob_writer *w = NULL;
-	struct digest d;
+	struct digest key;
+	struct timespec now;
+	int64_t newest = 0;
 	size_t i;
-	int ret;
+	int ret, have_key = 0;
 
 	memset(&bo, 0, sizeof(bo));
 	memset(out, 0, sizeof(*out));
@@ -997,26 +1175,39 @@ static int build_layer(struct layer_result *out, struct image_env *env,
 				goto out;
 		}
 	}
-	if ((ret = layout_blob_begin(&w, dst, NULL, -1, e)) < 0)
-		goto out;
 	memset(&wo, 0, sizeof(wo));
 	wo.compression = s->compression;
 	wo.level = s->level;
 	if (!wo.level && s->compression == TAR_COMPRESS_GZIP)
 		wo.level = BUILD_GZIP_LEVEL_DEFAULT;
+	if (env->cache && !s->no_cache) {
+		if ((ret = layer_builder_key(&key, &newest, b, &wo, HOIST_VERSION, e)) < 0)
+			goto out;
+		have_key = ret == 0;
+		if (have_key && build_memo_get(out, env, &key, s->compression, dst) == 0) {
+			image_log(env, 1, "layer %s: reused (its files are unchanged)",
+				  out->desc.digest.str);
+			goto typed;
+		}
+	}
+	if ((ret = layout_blob_begin(&w, dst, NULL, -1, e)) < 0)
+		goto out;
 	wo.sink = image_blob_sink;
 	wo.sink_arg = w;
 	if ((ret = layer_builder_write(b, &wo, out, e)) < 0)
 		goto out;
-	ret = blob_writer_commit(&d, NULL, w, e);
+	if (have_key && (clock_gettime(CLOCK_REALTIME, &now) < 0 ||
+			 newest >= (int64_t)now.tv_sec * 1000000000 + now.tv_nsec -
+				   BUILD_MEMO_SETTLE_NS))
+		have_key = 0;
+	/* the commit overlaps the next layer; image_build() waits for it */
+	if ((ret = build_commit_wait(bc, e)) < 0)
+		goto out;
+	ret = build_commit_start(bc, w, out, have_key ? env->cache : NULL, &key, e);
 	w = NULL;
 	if (ret < 0)
 		goto out;
-	if (!digest_equal(&d, &out->desc.digest)) {
-		ret = err_set(e, ERR_DIGEST, "layer digest mismatch (%s, written %s)",
-			      out->desc.digest.str, d.str);
-		goto out;
-	}
+typed:
 	if (docker && s->compression == TAR_COMPRESS_GZIP) {
 		char *mt = strdup(MT_DOCKER_LAYER);
 		if (!mt) {
@@ -1166,6 +1357,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 	struct descriptor *layers = NULL, cdesc;
 	struct kvlist annot = KVLIST_INIT;
 	struct build_ids ids;
+	struct build_commit lc;
 	size_t n_layers = 0, i;
 	const char *mt = MT_OCI_MANIFEST;
 	char created[64];
@@ -1174,6 +1366,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 	manifest_init(&bm);
 	manifest_init(&bidx);
 	memset(&ids, 0, sizeof(ids));
+	memset(&lc, 0, sizeof(lc));
 	image_config_init(&bc);
 	platform_init(&plat);
 	platform_init(&tplat);
@@ -1263,7 +1456,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 		struct layer_result lr;
 		if (!st->empty_layer) {
 			if ((ret = build_layer(&lr, env, bx, s, st, target, dst, docker, &ids,
-					       e)) < 0) {
+					       &lc, e)) < 0) {
 				err_prefix(e, "'%s'", st->created_by);
 				goto out;
 			}
@@ -1277,6 +1470,8 @@ static int build_run(struct build_result *out, struct image_env *env,
 		if (imgconfig_history_add(hist, created, st->created_by, st->empty_layer) < 0)
 			goto nomem;
 	}
+	if ((ret = build_commit_wait(&lc, e)) < 0)
+		goto out;
 	if (build_config_apply(cfg, s) < 0 || json_set_str(cfg, "created", created) < 0)
 		goto nomem;
 	platform_release(&out->platform);
@@ -1294,6 +1489,8 @@ static int build_run(struct build_result *out, struct image_env *env,
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");
 out:
+	if (ret < 0)
+		build_commit_wait(&lc, NULL);	/* the error is the earlier one */
 	if (layers)
 		for (i = 0; i < n_layers; i++)
 			descriptor_release(&layers[i]);
@@ -1315,15 +1512,15 @@ out:
 }
 
 int image_build_push(struct digest *out, struct image_env *env, const struct build_result *r,
-		     struct layout *src, const char *ref_name, const struct ref *dst,
+		     struct layout *src, const struct descriptor *root, const struct ref *dst,
 		     struct err *e)
 {
-	return image_build_push_all(out, env, r, 1, src, ref_name, dst, e);
+	return image_build_push_all(out, env, r, 1, src, root, dst, e);
 }
 
 int image_build_push_all(struct digest *out, struct image_env *env,
 			 const struct build_result *r, size_t n, struct layout *src,
-			 const char *ref_name, const struct ref *dst, struct err *e)
+			 const struct descriptor *root, const struct ref *dst, struct err *e)
 {
 	size_t i, j;
 	int ret;
@@ -1365,7 +1562,7 @@ int image_build_push_all(struct digest *out, struct image_env *env,
 			return ret;
 		}
 	}
-	return image_push_layout(out, env, src, ref_name, dst, 0, e);
+	return image_push_root(out, env, src, root, dst, e);
 }
 
 int image_build_index(struct manifest *out, const struct build_result *r, size_t n,

@@ -15,7 +15,7 @@
  * cache has it).  image_build_push() then pushes the result: base blobs are
  * copied registry to registry by image_copy() (mounted when base and target
  * share a registry, streamed otherwise, never written to disk), the new
- * blobs uploaded from the layout by image_push_layout(); nothing the target
+ * blobs uploaded from the layout by image_push_root(); nothing the target
  * already has is uploaded.
  *
  * The config: rootfs.diff_ids get the new layers' diff_ids, history one
@@ -84,6 +84,9 @@ struct build_spec {
 	layer_exclude_fn *exclude;	/* .dockerignore; may be NULL */
 	void *exclude_arg;
 	const char *tmpdir;		/* borrowed; NULL = "/var/tmp" */
+	/* 1: build every layer (docker build --no-cache); else a layer whose
+	 * inputs are unchanged since the cache last built it is reused */
+	int no_cache;
 };
 
 void build_spec_init(struct build_spec *s);
@@ -145,18 +148,17 @@ int image_build_index(struct manifest *out, const struct build_result *r, size_t
 		      struct layout *dst, struct err *e);
 
 /* As image_build_push() for several built images (the children of an
- * index) pushed as the entry `ref_name` of `src` (the index): every
- * image's base layers first, then image_push_layout() (children by digest,
- * then the index). */
+ * index) pushed as the index `root` in `src`: every image's base layers
+ * first, then image_push_root() (children by digest, then the index). */
 int image_build_push_all(struct digest *out, struct image_env *env,
 			 const struct build_result *r, size_t n, struct layout *src,
-			 const char *ref_name, const struct ref *dst, struct err *e);
+			 const struct descriptor *root, const struct ref *dst, struct err *e);
 
-/* Pushes the built image, whose new blobs and manifest are in `src` under
- * index entry `ref_name`, to the target `dst` (its tag, or its digest).
+/* Pushes the built image `root` (its manifest), whose new blobs and
+ * manifest are in `src`, to the target `dst` (its tag, or its digest).
  * `out` receives the digest pushed. */
 int image_build_push(struct digest *out, struct image_env *env, const struct build_result *r,
-		     struct layout *src, const char *ref_name, const struct ref *dst,
+		     struct layout *src, const struct descriptor *root, const struct ref *dst,
 		     struct err *e);
 
 #endif

@@ -127,6 +127,11 @@ int image_resolve_image(struct manifest *out, struct manifest *out_index,
 int image_blob_read(struct buf *out, struct image_env *env, const struct ref *ref,
 		    const struct descriptor *d, size_t max, struct err *e);
 
+/* Copies blob `d` from `src` (the cache) into `dst`, verified as any blob
+ * written.  ERR_NOT_FOUND when `src` lacks it. */
+int image_blob_copy(struct layout *dst, struct layout *src, const struct descriptor *d,
+		    struct err *e);
+
 /* A tar_sink_fn (core/archive.h) writing to the struct blob_writer `arg`
  * (cache/layout.h). */
 int image_blob_sink(void *arg, const void *data, size_t len, struct err *e);
@@ -211,6 +216,10 @@ enum push_flags {
 int image_push_layout(struct digest *out, struct image_env *env, struct layout *src,
 		      const char *ref_name, const struct ref *dst, unsigned flags,
 		      struct err *e);
+/* image_push_layout() of `root`, a manifest or index `src` holds (named or
+ * not: an operation's result staged in the cache). */
+int image_push_root(struct digest *out, struct image_env *env, struct layout *src,
+		    const struct descriptor *root, const struct ref *dst, struct err *e);
 
 /* Reads the docker-save tarball at `path` (one image: manifest.json's only
  * element) into the layout `dst`, in one pass: every file of the tarball

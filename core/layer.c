@@ -23,9 +23,10 @@ struct ldata {
 	char *src;		/* a local path, or NULL */
 	int64_t off;		/* else: offset in the spool */
 	int64_t size;
-	int nlink_set;		/* dev/ino below are valid (local, nlink > 1) */
-	dev_t dev;
-	ino_t ino;
+	int nlink_set;		/* a hard-link set: other members match dev/ino */
+	dev_t dev;		/* local: what lstat said when the file was added, */
+	ino_t ino;		/* the file's identity for layer_builder_key() */
+	struct timespec mtime, ctime;
 	char *written;		/* during a write: the first member's tar name */
 };
 
@@ -292,11 +293,11 @@ static int add_local(struct layer_builder *b, const struct layer_add *add, const
 			d = push_data(b, src, -1, (int64_t)st->st_size, e);
 			if (d < 0)
 				return (int)d;
-			if (st->st_nlink > 1) {
-				b->datas[d].nlink_set = 1;
-				b->datas[d].dev = st->st_dev;
-				b->datas[d].ino = st->st_ino;
-			}
+			b->datas[d].nlink_set = st->st_nlink > 1;
+			b->datas[d].dev = st->st_dev;
+			b->datas[d].ino = st->st_ino;
+			b->datas[d].mtime = st->st_mtim;
+			b->datas[d].ctime = st->st_ctim;
 		}
 		le.data = d;
 	}
@@ -943,6 +944,108 @@ int layer_result_set(struct layer_result *out, const struct tar_result *res,
 	return 0;
 }
 
+/* Sorted, deduplicated and with its parents: what a write writes. */
+static int builder_prepare(struct layer_builder *b, struct err *e)
+{
+	sort_dedupe(b);
+	return add_parents(b, e);
+}
+
+static void key_add(struct digest_ctx *c, const void *p, size_t n)
+{
+	digest_ctx_update(c, p, n, NULL);
+}
+
+static void key_i64(struct digest_ctx *c, int64_t v)
+{
+	unsigned char le[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		le[i] = (unsigned char)((uint64_t)v >> (8 * i));
+	key_add(c, le, sizeof(le));
+}
+
+static void key_str(struct digest_ctx *c, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	key_i64(c, s ? (int64_t)n : -1);
+	key_add(c, s ? s : "", n);
+}
+
+static int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+int layer_builder_key(struct digest *out, int64_t *newest_ns, struct layer_builder *b,
+		      const struct layer_write_opts *o, const char *salt, struct err *e)
+{
+	struct digest_ctx c;
+	size_t i;
+	long *first = NULL, next = 0;
+	int ret;
+
+	*newest_ns = 0;
+	for (i = 0; i < b->n_datas; i++)
+		if (!b->datas[i].src)
+			return 1;	/* spooled data: no identity but its bytes */
+	if ((ret = builder_prepare(b, e)) < 0)
+		return ret;
+	if (b->n_datas && !(first = malloc(b->n_datas * sizeof(*first))))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	for (i = 0; i < b->n_datas; i++)
+		first[i] = -1;
+	if ((ret = digest_ctx_init(&c, DIGEST_SHA256, e)) < 0) {
+		free(first);
+		return ret;
+	}
+	key_str(&c, "hoist layer key 1");
+	key_str(&c, salt);
+	key_i64(&c, (int64_t)o->compression);
+	key_i64(&c, o->level);
+	key_i64(&c, b->o.mtime);
+	key_i64(&c, (int64_t)b->n);
+	for (i = 0; i < b->n; i++) {
+		const struct lentry *le = &b->ents[i];
+
+		key_str(&c, le->path);
+		key_i64(&c, (int64_t)le->type);
+		key_i64(&c, le->mode);
+		key_i64(&c, le->uid);
+		key_i64(&c, le->gid);
+		key_str(&c, le->link);
+		key_i64(&c, le->devmajor);
+		key_i64(&c, le->devminor);
+		if (le->type == TAR_FILE) {
+			const struct ldata *d = &b->datas[le->data];
+			int64_t t;
+
+			/* the members of a hard-link set share one number: the
+			 * order in which their data first appears */
+			if (first[le->data] < 0) {
+				first[le->data] = next++;
+				key_i64(&c, -1);
+			} else {
+				key_i64(&c, first[le->data]);
+			}
+			key_i64(&c, d->size);
+			key_i64(&c, (int64_t)d->dev);
+			key_i64(&c, (int64_t)d->ino);
+			key_i64(&c, ts_ns(&d->mtime));
+			key_i64(&c, ts_ns(&d->ctime));
+			t = ts_ns(&d->mtime) > ts_ns(&d->ctime) ? ts_ns(&d->mtime) : ts_ns(&d->ctime);
+			if (t > *newest_ns)
+				*newest_ns = t;
+		}
+	}
+	digest_ctx_final(&c, out);
+	digest_ctx_release(&c);
+	free(first);
+	return 0;
+}
+
 int layer_builder_write(struct layer_builder *b, const struct layer_write_opts *o,
 			struct layer_result *out, struct err *e)
 {
@@ -955,9 +1058,7 @@ int layer_builder_write(struct layer_builder *b, const struct layer_write_opts *
 
 	memset(out, 0, sizeof(*out));
 	descriptor_init(&out->desc);
-	sort_dedupe(b);
-	ret = add_parents(b, e);
-	if (ret < 0)
+	if ((ret = builder_prepare(b, e)) < 0)
 		return ret;
 	for (i = 0; i < b->n_datas; i++) {
 		free(b->datas[i].written);

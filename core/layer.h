@@ -139,6 +139,20 @@ int layer_result_set(struct layer_result *out, const struct tar_result *res,
  * something else ("a" a file, "a/b" added), or the sink's error. */
 int layer_builder_write(struct layer_builder *b, const struct layer_write_opts *o,
 			struct layer_result *out, struct err *e);
+/* The identity of the layer that layer_builder_write() with `o` would
+ * write, without reading a byte of file data: a SHA-256 over `salt`, the
+ * options and every entry (path, type, mode, owner, link target, the
+ * hard-link sets), each local file standing for its contents by what lstat
+ * said when it was added (size, device, inode, mtime and ctime in
+ * nanoseconds, as git's index does).  A file rewritten since then has a new
+ * ctime, so its key changes; the exception is a change within the clock
+ * tick of its last one, which the caller excludes by trusting a key only
+ * when *newest_ns (the latest mtime or ctime among the files, in ns since
+ * the epoch) is a few seconds old.  Returns 1 (no key) when data was
+ * spooled (tarballs, tar streams): those inputs have no identity but their
+ * bytes.  ERR_NOMEM, or ERR_INVALID as layer_builder_write(). */
+int layer_builder_key(struct digest *out, int64_t *newest_ns, struct layer_builder *b,
+		      const struct layer_write_opts *o, const char *salt, struct err *e);
 void layer_builder_free(struct layer_builder *b);
 
 /* A tar stream to or from an open file `fd`, named `what` in errors

@@ -494,7 +494,7 @@ out:
 }
 
 int image_mutate_push(struct digest *out, struct image_env *env, const struct mutate_result *r,
-		      struct layout *src, const char *ref_name, const struct ref *dst,
+		      struct layout *src, const struct descriptor *root, const struct ref *dst,
 		      struct err *e)
 {
 	int ret;
@@ -511,5 +511,5 @@ int image_mutate_push(struct digest *out, struct image_env *env, const struct mu
 			return ret;
 		}
 	}
-	return image_push_layout(out, env, src, ref_name, dst, 0, e);
+	return image_push_root(out, env, src, root, dst, e);
 }

@@ -96,11 +96,11 @@ int mutate_layer_file(struct layer_result *out, struct layout *dst, const char *
 int image_mutate(struct mutate_result *out, struct image_env *env, const struct mutate_spec *s,
 		 struct layout *dst, unsigned flags, struct err *e);
 
-/* Pushes the result, whose new blobs and manifests are in `src` under index
- * entry `ref_name`, to `dst` (its tag, or by digest when it names none).
- * `out` receives the digest pushed. */
+/* Pushes the result `root`, whose new blobs and manifests are in `src`, to
+ * `dst` (its tag, or by digest when it names none).  `out` receives the
+ * digest pushed. */
 int image_mutate_push(struct digest *out, struct image_env *env, const struct mutate_result *r,
-		      struct layout *src, const char *ref_name, const struct ref *dst,
+		      struct layout *src, const struct descriptor *root, const struct ref *dst,
 		      struct err *e);
 
 #endif

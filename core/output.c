@@ -44,9 +44,10 @@ int image_output_open(struct image_output *o, struct image_env *env, enum image_
 	int ret;
 
 	memset(o, 0, sizeof(*o));
+	descriptor_init(&o->root);
 	o->how = how;
 	o->path = path;
-	if (how == IMAGE_OUT_PUSH)
+	if (how == IMAGE_OUT_PUSH && !env->cache)
 		ret = layout_open_scratch(&o->own, tmp_dir, what, LAYOUT_NO_SYNC, e);
 	else if (how == IMAGE_OUT_LAYOUT)
 		ret = layout_open(&o->own, path, LAYOUT_CREATE, e);
@@ -70,9 +71,7 @@ static int name_one(struct image_output *o, const struct descriptor *d, const st
 	struct buf name = BUF_INIT;
 	int ret;
 
-	if (o->how == IMAGE_OUT_PUSH)
-		ret = buf_addstr(&name, IMAGE_OUTPUT_NAME);
-	else if (tag)
+	if (tag)
 		ret = ref_format(&name, tag);
 	else
 		ret = buf_addstr(&name, "latest");
@@ -103,7 +102,13 @@ int image_output_name(struct image_output *o, const struct descriptor *d, const 
 		ret = image_tarball_write(o->path, o->l, &tags[0], &img, 1, e);
 		return ret < 0 ? err_prefix(e, "cannot write the tarball '%s'", o->path) : 0;
 	}
-	if (o->how == IMAGE_OUT_PUSH || (o->how == IMAGE_OUT_LAYOUT && !n))
+	if (o->how == IMAGE_OUT_PUSH) {
+		descriptor_release(&o->root);
+		if (descriptor_copy(&o->root, d) < 0)
+			return err_set(e, ERR_NOMEM, "out of memory");
+		return 0;
+	}
+	if (o->how == IMAGE_OUT_LAYOUT && !n)
 		return name_one(o, d, NULL, e);
 	for (i = 0; i < n; i++)
 		if ((ret = name_one(o, d, &tags[i], e)) < 0)
@@ -119,4 +124,6 @@ void image_output_close(struct image_output *o)
 	layout_free(o->own);
 	o->own = NULL;
 	o->l = NULL;
+	if (o->how == IMAGE_OUT_PUSH)
+		descriptor_release(&o->root);
 }

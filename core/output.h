@@ -8,7 +8,7 @@
  *	image_output_open(&o, env, IMAGE_OUT_LAYOUT, "dir", tmp_dir, "build", e);
  *	image_build(..., o.l, ...);		// the operation writes its blobs to o.l
  *	image_output_name(&o, &desc, tags, n, e);	// names it (or writes the tarball)
- *	... for a push: image_build_push_all(..., o.l, IMAGE_OUTPUT_NAME, tag, e) per tag
+ *	... for a push: image_build_push_all(..., o.l, &o.root, tag, e) per tag
  *	image_output_close(&o);
  *
  * Safety: from open to close the destination is held under one lease, so a
@@ -17,6 +17,8 @@
  */
 #ifndef HOIST_OUTPUT_H
 #define HOIST_OUTPUT_H
+
+#include "core/manifest.h"
 
 #include <stddef.h>
 
@@ -27,18 +29,17 @@ struct layout;
 struct ref;
 
 enum image_out {
-	IMAGE_OUT_PUSH = 0,	/* a scratch layout of the new blobs, pushed by the caller */
+	IMAGE_OUT_PUSH = 0,	/* the new blobs staged in the cache (else a scratch
+				 * layout), pushed by the caller from o.root */
 	IMAGE_OUT_CACHE,	/* env->cache, named by each tag */
 	IMAGE_OUT_LAYOUT,	/* an OCI layout at `path`, named by each tag or "latest" */
 	IMAGE_OUT_TARBALL,	/* a docker-save tarball at `path`, made from env->cache */
 };
 
-/* The scratch layout's name for the result, for the caller's push. */
-#define IMAGE_OUTPUT_NAME "out"
-
 struct image_output {
 	enum image_out how;
 	struct layout *l;	/* where the operation writes: borrowed from the output */
+	struct descriptor root;	/* a push: what image_output_name() was given */
 	/* private */
 	const char *path;
 	struct layout *own;	/* opened here: the scratch or the oci: layout */
@@ -51,14 +52,17 @@ struct image_output {
 int image_output_parse(enum image_out *how, const char **path, const char *spec, int bare_file,
 		       struct err *e);
 
-/* Opens the destination and takes its lease.  A push stages in a scratch
- * layout under `tmp_dir` (named after `what`), whose blobs need no fsync and
- * which image_output_close() removes.  ERR_* from opening or leasing. */
+/* Opens the destination and takes its lease.  A push stages in the cache
+ * (env->cache; unnamed there, so `hoist cache gc` removes what nothing else
+ * uses after its grace period, and the next build can reuse a layer), or
+ * without a cache in a scratch layout under `tmp_dir` (named after `what`),
+ * whose blobs need no fsync and which image_output_close() removes.  ERR_*
+ * from opening or leasing. */
 int image_output_open(struct image_output *o, struct image_env *env, enum image_out how,
 		      const char *path, const char *tmp_dir, const char *what, struct err *e);
 /* Names the image `d` in the destination: tags[0..n) as fully-qualified
- * references (a layout with none gets "latest"), IMAGE_OUTPUT_NAME in a push's
- * scratch layout; for a tarball, writes it with tags[0] (the caller passes
+ * references (a layout with none gets "latest"); for a push, keeps it in
+ * o.root (nothing is named); for a tarball, writes it with tags[0] (the caller passes
  * a placeholder reference when the user gave none).  A tarball of an index
  * is ERR_USAGE: it holds images. */
 int image_output_name(struct image_output *o, const struct descriptor *d, const struct ref *tags,

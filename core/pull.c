@@ -185,8 +185,8 @@ static void progress(struct image_env *env, const struct descriptor *d, const ch
 
 /* ---- copying from the cache ---------------------------------------------- */
 
-static int copy_from_cache(struct layout *dst, struct layout *cache, const struct descriptor *d,
-			   struct err *e)
+int image_blob_copy(struct layout *dst, struct layout *cache, const struct descriptor *d,
+		    struct err *e)
 {
 	struct blob_writer *w = NULL;
 	char *chunk = NULL;
@@ -567,7 +567,7 @@ static int ensure_blobs(struct image_env *env, const struct ref *ref, struct lay
 		if (env->cache && env->cache != dst &&
 		    layout_blob_has(env->cache, &d->digest, d->size)) {
 			image_log(env, 1, "from the cache: %s", d->digest.str);
-			if ((ret = copy_from_cache(dst, env->cache, d, e)) < 0)
+			if ((ret = image_blob_copy(dst, env->cache, d, e)) < 0)
 				goto out;
 			layout_blob_source_add(dst, &d->digest, source, NULL);
 			progress(env, d, "copy", d->size, 1);

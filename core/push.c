@@ -88,9 +88,10 @@ out:
 	return ret;
 }
 
-/* The root manifest: the picked entry, or index.json as an index. */
-static int push_root(struct manifest *out, struct push *p, const char *name, unsigned flags,
-		     struct err *e)
+/* The root manifest: `root`, else the picked entry, or index.json as an
+ * index. */
+static int push_root(struct manifest *out, struct push *p, const struct descriptor *root,
+		     const char *name, unsigned flags, struct err *e)
 {
 	struct descriptor d;
 	struct json *idx = NULL;
@@ -99,6 +100,13 @@ static int push_root(struct manifest *out, struct push *p, const char *name, uns
 
 	manifest_init(out);
 	descriptor_init(&d);
+	if (root) {
+		ret = push_fetch(out, p, root, e);
+		if (ret == 0 && !digest_equal(&out->digest, &root->digest))
+			ret = err_set(e, ERR_DIGEST, "manifest %s hashes to %s", root->digest.str,
+				      out->digest.str);
+		goto out;
+	}
 	if (flags & PUSH_INDEX) {
 		/* the exact bytes of index.json: what crane push --index sends */
 		if ((ret = layout_index_read(&idx, p->src, e)) < 0)
@@ -241,9 +249,9 @@ out:
 	return ret;
 }
 
-int image_push_layout(struct digest *out, struct image_env *env, struct layout *src,
-		      const char *ref_name, const struct ref *dst, unsigned flags,
-		      struct err *e)
+static int push_run(struct digest *out, struct image_env *env, struct layout *src,
+		    const struct descriptor *root_d, const char *ref_name, const struct ref *dst,
+		    unsigned flags, struct err *e)
 {
 	struct push p;
 	struct manifest root;
@@ -258,7 +266,7 @@ int image_push_layout(struct digest *out, struct image_env *env, struct layout *
 	p.src = src;
 	p.dst = dst;
 	manifest_init(&root);
-	if ((ret = push_root(&root, &p, ref_name, flags, e)) < 0)
+	if ((ret = push_root(&root, &p, root_d, ref_name, flags, e)) < 0)
 		goto out;
 	if (dst->digest && !(dst->tag) && strcmp(dst->digest, root.digest.str)) {
 		ret = err_set(e, ERR_DIGEST, "the image is %s, not %s as the destination says",
@@ -299,4 +307,17 @@ out:
 	xfer_plan_release(&p.plan);
 	buf_release(&source);
 	return ret;
+}
+
+int image_push_layout(struct digest *out, struct image_env *env, struct layout *src,
+		      const char *ref_name, const struct ref *dst, unsigned flags,
+		      struct err *e)
+{
+	return push_run(out, env, src, NULL, ref_name, dst, flags, e);
+}
+
+int image_push_root(struct digest *out, struct image_env *env, struct layout *src,
+		    const struct descriptor *root, const struct ref *dst, struct err *e)
+{
+	return push_run(out, env, src, root, NULL, dst, 0, e);
 }
