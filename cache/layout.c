@@ -1228,6 +1228,14 @@ int layout_blob_has(struct layout *l, const struct digest *d, int64_t size)
 	return S_ISREG(st.st_mode) && (size < 0 || st.st_size == size);
 }
 
+void layout_blob_touch(struct layout *l, const struct digest *d)
+{
+	char path[BLOB_PATH_MAX];
+
+	if (blob_path(path, NULL, d, NULL) == 0)
+		utimensat(l->root_fd, path, NULL, 0);
+}
+
 int layout_blob_open(int *out_fd, int64_t *out_size, struct layout *l, const struct digest *d,
 		     struct err *e)
 {

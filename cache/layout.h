@@ -154,6 +154,9 @@ int layout_blob_put(struct digest *out, struct layout *l, const void *p, size_t 
  * size < 0), else 0 (also for a digest that does not validate).  The name
  * and size are checked, not the content: use layout_blob_read() for that. */
 int layout_blob_has(struct layout *l, const struct digest *d, int64_t size);
+/* Sets blob `d`'s mtime to now, so that gc's grace period counts from this
+ * use (a blob the layer cache reuses); nothing when it is not there. */
+void layout_blob_touch(struct layout *l, const struct digest *d);
 /* Opens blob `d` for reading: `*out_fd` (O_CLOEXEC, the caller closes it)
  * and its size.  ERR_NOT_FOUND when absent.  The content is not verified. */
 int layout_blob_open(int *out_fd, int64_t *out_size, struct layout *l, const struct digest *d,

@@ -1039,10 +1039,13 @@ static int build_memo_get(struct layer_result *out, struct image_env *env,
 	if (layout_blob_has(dst, &out->desc.digest, out->desc.size) ||
 	    (dst != env->cache &&
 	     layout_blob_has(env->cache, &out->desc.digest, out->desc.size) &&
-	     image_blob_copy(dst, env->cache, &out->desc, NULL) == 0))
+	     image_blob_copy(dst, env->cache, &out->desc, NULL) == 0)) {
+		/* gc's grace period counts from this use */
+		layout_blob_touch(env->cache, &out->desc.digest);
 		ret = 0;
-	else
+	} else {
 		layer_result_release(out);
+	}
 out:
 	buf_release(&rec);
 	return ret;
@@ -1200,7 +1203,7 @@ static int build_layer(struct layer_result *out, struct image_env *env,
 			 newest >= (int64_t)now.tv_sec * 1000000000 + now.tv_nsec -
 				   BUILD_MEMO_SETTLE_NS))
 		have_key = 0;
-	/* the commit overlaps the next layer; image_build() waits for it */
+	/* the commit overlaps the next layer; build_run() waits for it */
 	if ((ret = build_commit_wait(bc, e)) < 0)
 		goto out;
 	ret = build_commit_start(bc, w, out, have_key ? env->cache : NULL, &key, e);

@@ -82,7 +82,15 @@ expect_success "settled build" b --output cache
 d5=$(cat "$OUT")
 expect_success "reused once settled" b --output cache
 [[ $(reused) == 2 && $(cat "$OUT") == "$d5" ]] && test_ok "settled: reused" || test_not_ok "settled: reused" "$(reused)"
-n=$(memos)
+# a reused layer counts as used: gc's grace period starts again
+find "$C/blobs" "$C/.hoist/memo" -type f -exec touch -d '3 hours ago' {} +
+expect_success "reused after 3 hours" b --output cache
+[[ $(reused) == 2 ]] && test_ok "old records still reused" || test_not_ok "old records still reused"
+expect_success "gc (grace 1h)" hoist --cache "$C" cache gc --grace 1h --json
+expect_success "reused after gc" b --output cache
+[[ $(reused) == 2 ]] && test_ok "gc kept the layers and records just reused" ||
+	test_not_ok "gc kept the layers and records just reused" "$(cat "$ERR")"
+sleep 1.1	# gc removes what is older than its grace: a whole second
 expect_success "gc (grace 0)" hoist --cache "$C" cache gc --grace 0 --json
 jq -e '.memoRecords >= 1' "$OUT" >/dev/null && test_ok "gc drops memo records" ||
 	test_not_ok "gc drops memo records" "$(cat "$OUT")"
