@@ -51,6 +51,11 @@ struct layer_builder {
 	size_t seq;
 	int spool_fd;
 	int64_t spool_size;
+	/* during a write: the directory of the last local file opened, so that
+	 * its siblings (next in path order) are opened without walking the
+	 * whole path again */
+	int dir_fd;
+	struct buf dir;
 };
 
 static void quote(char *out, size_t size, const char *s)
@@ -137,6 +142,8 @@ int layer_builder_new(struct layer_builder **out, const struct layer_builder_opt
 		b->o.max_entries = MAX_ENTRIES_DEFAULT;
 	b->tmpdir = strdup(o->tmpdir ? o->tmpdir : "/var/tmp");
 	b->spool_fd = -1;
+	b->dir_fd = -1;
+	buf_init(&b->dir, 0);
 	if (!b->tmpdir) {
 		free(b);
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -172,6 +179,9 @@ void layer_builder_free(struct layer_builder *b)
 	free(b->datas);
 	if (b->spool_fd >= 0)
 		close(b->spool_fd);
+	if (b->dir_fd >= 0)
+		close(b->dir_fd);
+	buf_release(&b->dir);
 	free(b->tmpdir);
 	free(b);
 }
@@ -365,7 +375,8 @@ static int walk_dir(struct layer_builder *b, const struct layer_add *add, struct
 			ret = err_set(e, ERR_NOMEM, "out of memory");
 			goto out;
 		}
-		if (lstat(host->data, &st) < 0) {
+		/* relative to the open directory: no walk of the whole path */
+		if (fstatat(dirfd(d), names.v[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			quote(q, sizeof(q), host->data);
 			ret = err_set_errno(e, ERR_IO, errno, "cannot stat '%s'", q);
 			goto out;
@@ -843,6 +854,30 @@ static int add_parents(struct layer_builder *b, struct err *e)
 	return 0;
 }
 
+/* open(src, O_RDONLY | O_NOFOLLOW), relative to the directory of the last
+ * file opened when it is the same one (as O_NOFOLLOW, only the last
+ * component is not followed either way). */
+static int open_src(struct layer_builder *b, const char *src)
+{
+	const char *slash = strrchr(src, '/');
+	size_t dlen = slash ? (size_t)(slash - src) : 0;
+
+	if (!slash || dlen == 0)
+		return open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (b->dir_fd < 0 || b->dir.len != dlen || memcmp(b->dir.data, src, dlen)) {
+		if (b->dir_fd >= 0)
+			close(b->dir_fd);
+		buf_reset(&b->dir);
+		b->dir_fd = -1;
+		if (buf_add(&b->dir, src, dlen) < 0)
+			return open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		b->dir_fd = open(b->dir.data, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (b->dir_fd < 0)
+			return open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	}
+	return openat(b->dir_fd, slash + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
 static int write_data(struct layer_builder *b, struct tar_writer *w, struct tar_header *h,
 		      const struct ldata *d, struct err *e)
 {
@@ -855,7 +890,7 @@ static int write_data(struct layer_builder *b, struct tar_writer *w, struct tar_
 		struct stat st;
 
 		quote(q, sizeof(q), d->src);
-		fd = open(d->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		fd = open_src(b, d->src);
 		if (fd < 0)
 			return err_set_errno(e, ERR_IO, errno, "cannot open '%s'", q);
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -1122,6 +1157,10 @@ int layer_builder_write(struct layer_builder *b, const struct layer_write_opts *
 	out->n_entries = b->n;
 	ret = 0;
 out:
+	if (b->dir_fd >= 0)
+		close(b->dir_fd);
+	b->dir_fd = -1;
+	buf_reset(&b->dir);
 	if (ret < 0)
 		layer_result_release(out);
 	tar_writer_free(w);
