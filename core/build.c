@@ -1229,6 +1229,173 @@ out:
 	return ret;
 }
 
+/* Layers built ahead: while build_run() builds a layer on its thread, one
+ * more thread builds the later steps that copy local files (no COPY
+ * --from: those read stages and images), in order, each committed before
+ * it counts as done.  A layer is mostly one thread's reading and another's
+ * hashing beside the deflating workers, so the walk, the reads and the
+ * commits of one layer fill the gaps of another. */
+struct build_ahead {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+	int running, stop;
+	struct image_env *env;
+	const struct build_spec *s;
+	const struct platform *plat;
+	struct layout *dst;
+	int docker;
+	const struct build_ids *ids;
+	size_t first;			/* steps [first, s->n_steps) */
+	unsigned char *mine, *done;	/* per step: built here; finished */
+	struct layer_result *lr;
+	int *ret;
+	struct err *errs;
+};
+
+/* A step the ahead thread may build: a layer of local files. */
+static int build_ahead_ok(const struct build_step *st)
+{
+	return !st->empty_layer && !st->from && !st->from_stage;
+}
+
+static void *build_ahead_main(void *arg)
+{
+	struct build_ahead *a = arg;
+	struct build_commit c;
+	size_t k;
+
+	memset(&c, 0, sizeof(c));
+	for (k = a->first; k < a->s->n_steps; k++) {
+		int ret, stop;
+
+		if (!a->mine[k])
+			continue;
+		pthread_mutex_lock(&a->mu);
+		stop = a->stop;
+		pthread_mutex_unlock(&a->mu);
+		if (stop)
+			ret = err_set(&a->errs[k], ERR_FAIL, "stopped");
+		else if ((ret = build_layer(&a->lr[k], a->env, NULL, a->s, &a->s->steps[k],
+					    a->plat, a->dst, a->docker, a->ids, &c,
+					    &a->errs[k])) == 0 &&
+			 (ret = build_commit_wait(&c, &a->errs[k])) < 0)
+			layer_result_release(&a->lr[k]);
+		pthread_mutex_lock(&a->mu);
+		a->ret[k] = ret;
+		a->done[k] = 1;
+		pthread_cond_broadcast(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+	}
+	return NULL;
+}
+
+/* Starts the ahead thread when at least two layer steps can run side by
+ * side and there are cores for it; else leaves `a` idle. */
+static void build_ahead_start(struct build_ahead *a, struct image_env *env,
+			      const struct build_spec *s, const struct platform *plat,
+			      struct layout *dst, int docker, const struct build_ids *ids)
+{
+	size_t k, n = 0, first = 0;
+
+	memset(a, 0, sizeof(*a));
+	for (k = 0; k < s->n_steps && !n; k++)
+		if (!s->steps[k].empty_layer)
+			first = k, n = 1;
+	if (!n || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	n = 0;
+	for (k = first + 1; k < s->n_steps; k++)
+		n += build_ahead_ok(&s->steps[k]);
+	if (!n)
+		return;
+	a->mine = calloc(s->n_steps, 1);
+	a->done = calloc(s->n_steps, 1);
+	a->lr = calloc(s->n_steps, sizeof(*a->lr));
+	a->ret = calloc(s->n_steps, sizeof(*a->ret));
+	a->errs = calloc(s->n_steps, sizeof(*a->errs));
+	if (!a->mine || !a->done || !a->lr || !a->ret || !a->errs)
+		goto none;
+	for (k = first + 1; k < s->n_steps; k++)
+		a->mine[k] = (unsigned char)build_ahead_ok(&s->steps[k]);
+	for (k = 0; k < s->n_steps; k++)
+		descriptor_init(&a->lr[k].desc);
+	a->env = env;
+	a->s = s;
+	a->plat = plat;
+	a->dst = dst;
+	a->docker = docker;
+	a->ids = ids;
+	a->first = first + 1;
+	if (pthread_mutex_init(&a->mu, NULL) != 0)
+		goto none;
+	if (pthread_cond_init(&a->cv, NULL) != 0) {
+		pthread_mutex_destroy(&a->mu);
+		goto none;
+	}
+	if (pthread_create(&a->th, NULL, build_ahead_main, a) != 0) {
+		pthread_cond_destroy(&a->cv);
+		pthread_mutex_destroy(&a->mu);
+		goto none;
+	}
+	a->running = 1;
+	return;
+none:
+	free(a->mine);
+	free(a->done);
+	free(a->lr);
+	free(a->ret);
+	free(a->errs);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Step k's layer when the ahead thread builds it: waits, then moves it to
+ * `out`; 1 when step k is not its. */
+static int build_ahead_take(struct layer_result *out, struct build_ahead *a, size_t k,
+			    struct err *e)
+{
+	int ret;
+
+	if (!a->running || !a->mine[k])
+		return 1;
+	pthread_mutex_lock(&a->mu);
+	while (!a->done[k])
+		pthread_cond_wait(&a->cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+	ret = a->ret[k];
+	if (ret < 0) {
+		*e = a->errs[k];
+		return ret;
+	}
+	*out = a->lr[k];
+	memset(&a->lr[k], 0, sizeof(a->lr[k]));
+	descriptor_init(&a->lr[k].desc);
+	return 0;
+}
+
+/* Stops (after the layer it is building) and joins the ahead thread. */
+static void build_ahead_end(struct build_ahead *a)
+{
+	size_t k;
+
+	if (!a->running)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->stop = 1;
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->th, NULL);
+	for (k = 0; k < a->s->n_steps; k++)
+		layer_result_release(&a->lr[k]);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mu);
+	free(a->mine);
+	free(a->done);
+	free(a->lr);
+	free(a->ret);
+	free(a->errs);
+	memset(a, 0, sizeof(*a));
+}
+
 /* Makes `dst` hold the base's blobs (image_pull_base()), unless it has
  * them all. */
 static int build_pull_base(struct image_env *env, const struct ref *base,
@@ -1361,6 +1528,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 	struct kvlist annot = KVLIST_INIT;
 	struct build_ids ids;
 	struct build_commit lc;
+	struct build_ahead ahead;
 	size_t n_layers = 0, i;
 	const char *mt = MT_OCI_MANIFEST;
 	char created[64];
@@ -1370,6 +1538,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 	manifest_init(&bidx);
 	memset(&ids, 0, sizeof(ids));
 	memset(&lc, 0, sizeof(lc));
+	memset(&ahead, 0, sizeof(ahead));
 	image_config_init(&bc);
 	platform_init(&plat);
 	platform_init(&tplat);
@@ -1454,12 +1623,16 @@ static int build_run(struct build_result *out, struct image_env *env,
 			goto nomem;
 	if (imgconfig_layers(&hist, &diff_ids, cfg) < 0)
 		goto nomem;
+	build_ahead_start(&ahead, env, s, target, dst, docker, &ids);
 	for (i = 0; i < s->n_steps; i++) {
 		const struct build_step *st = &s->steps[i];
 		struct layer_result lr;
 		if (!st->empty_layer) {
-			if ((ret = build_layer(&lr, env, bx, s, st, target, dst, docker, &ids,
-					       &lc, e)) < 0) {
+			ret = build_ahead_take(&lr, &ahead, i, e);
+			if (ret == 1)
+				ret = build_layer(&lr, env, bx, s, st, target, dst, docker, &ids,
+						  &lc, e);
+			if (ret < 0) {
 				err_prefix(e, "'%s'", st->created_by);
 				goto out;
 			}
@@ -1473,6 +1646,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 		if (imgconfig_history_add(hist, created, st->created_by, st->empty_layer) < 0)
 			goto nomem;
 	}
+	build_ahead_end(&ahead);
 	if ((ret = build_commit_wait(&lc, e)) < 0)
 		goto out;
 	if (build_config_apply(cfg, s) < 0 || json_set_str(cfg, "created", created) < 0)
@@ -1492,6 +1666,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");
 out:
+	build_ahead_end(&ahead);
 	if (ret < 0)
 		build_commit_wait(&lc, NULL);	/* the error is the earlier one */
 	if (layers)

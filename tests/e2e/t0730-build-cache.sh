@@ -106,6 +106,19 @@ expect_success "build over torn records" b --output oci:o6
 [[ $(cat "$OUT") == "$d5" && $(reused) == 0 ]] && test_ok "torn records: rebuilt, same digest" ||
 	test_not_ok "torn records: rebuilt" "$(reused) reused"
 
+# --- later layers are built ahead, on a thread of their own ---------------------
+ahead() { hoist --cache "$C" build --no-cache --add ctx/app:/a --add ctx/d:/d --add ctx/app:/c "$@"; }
+expect_success "three layers" ahead --output oci:o7
+d7=$(cat "$OUT")
+expect_success "three layers again" ahead --output oci:o8
+[[ $(cat "$OUT") == "$d7" ]] && test_ok "built ahead: the same digest every time" ||
+	test_not_ok "built ahead: the same digest every time" "$(cat "$OUT") vs $d7"
+expect_success "the layout is valid (umoci)" umoci stat --image o7:latest
+expect_failure "a missing source in a later layer" hoist --cache "$C" build --add ctx/app:/a \
+	--add nothere:/b --add ctx/app:/c --output oci:o9
+grep -q "'hoist build --add nothere:/b': 'nothere' does not exist" "$ERR" &&
+	test_ok "the error names that step" || test_not_ok "the error names that step" "$(cat "$ERR")"
+
 # --- push: staged in the cache, mounted first ---------------------------------
 sleep 2.2
 bp() { b -t "$1"; }
