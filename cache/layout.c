@@ -73,6 +73,8 @@ struct blob_writer {
 	int64_t expect_size;	/* -1 = unknown */
 	int failed;		/* code of the first failed write, else 0 */
 	uint64_t synced;	/* bytes handed to writeback (sync_file_range) */
+	int final;		/* `got` holds the digest: no more writes */
+	struct digest got;
 };
 
 /* Writeback of a blob being written is started every this many bytes. */
@@ -1062,6 +1064,8 @@ int blob_writer_write(struct blob_writer *w, const void *p, size_t n, struct err
 
 	if (w->failed)
 		return err_set(e, w->failed, "an earlier write to this blob failed");
+	if (w->final)
+		return err_set(e, ERR_USAGE, "a write after blob_writer_digest()");
 	if (!n)
 		return 0;
 	if (w->expect_size >= 0 && n > (uint64_t)w->expect_size - w->ctx.size) {
@@ -1094,6 +1098,16 @@ int blob_writer_write(struct blob_writer *w, const void *p, size_t n, struct err
 	return 0;
 }
 
+void blob_writer_digest(struct digest *out, int64_t *out_size, struct blob_writer *w)
+{
+	if (!w->final) {
+		digest_ctx_final(&w->ctx, &w->got);
+		w->final = 1;
+	}
+	*out = w->got;
+	*out_size = (int64_t)w->ctx.size;
+}
+
 int blob_writer_commit(struct digest *out, int64_t *out_size, struct blob_writer *w,
 		       struct err *e)
 {
@@ -1109,7 +1123,10 @@ int blob_writer_commit(struct digest *out, int64_t *out_size, struct blob_writer
 			      "stored");
 		goto out;
 	}
-	digest_ctx_final(&w->ctx, &got);
+	if (w->final)
+		got = w->got;
+	else
+		digest_ctx_final(&w->ctx, &got);
 	if (w->expect_size >= 0 && size != w->expect_size) {
 		ret = err_set(e, ERR_DIGEST, "blob %s has %" PRId64 " bytes, expected %" PRId64
 			      ": the source is truncated or corrupt; nothing was stored",

@@ -141,6 +141,9 @@ int blob_writer_write(struct blob_writer *w, const void *p, size_t n, struct err
  * `out` and `out_size` may be NULL.  Frees `w` always. */
 int blob_writer_commit(struct digest *out, int64_t *out_size, struct blob_writer *w,
 		       struct err *e);
+/* The digest and size of what was written, before the commit (which then
+ * stores it under that digest); no write may follow. */
+void blob_writer_digest(struct digest *out, int64_t *out_size, struct blob_writer *w);
 /* Discards the temporary file and frees `w`.  NULL is a no-op. */
 void blob_writer_abort(struct blob_writer *w);
 

@@ -119,6 +119,8 @@ struct tar_writer {
 	struct digest_ctx raw;		/* the uncompressed tar */
 	struct digest_ctx out;		/* the bytes given to the sink */
 	int raw_init, out_init;
+	int no_digest;			/* `out` not updated: only out_size */
+	uint64_t out_size;
 	struct pgzip *gz;
 	ZSTD_CCtx *zc;
 	unsigned char *obuf;
@@ -149,7 +151,8 @@ static int w_emit(struct tar_writer *w, const void *data, size_t len, struct err
 
 	if (!len)
 		return 0;
-	rc = digest_ctx_update(&w->out, data, len, e);
+	w->out_size += len;
+	rc = w->no_digest ? 0 : digest_ctx_update(&w->out, data, len, e);
 	if (rc < 0)
 		return rc;
 	return w->sink(w->sink_arg, data, len, e);
@@ -247,6 +250,7 @@ int tar_writer_new(struct tar_writer **out, const struct tar_writer_opts *opts,
 	w->comp = opts->compression;
 	w->sink = opts->sink;
 	w->sink_arg = opts->sink_arg;
+	w->no_digest = opts->no_digest;
 	ret = digest_ctx_init(&w->raw, DIGEST_SHA256, e);
 	if (ret < 0)
 		goto out;
@@ -527,9 +531,10 @@ static void w_result(struct tar_result *out, struct tar_writer *w)
 {
 	memset(out, 0, sizeof(*out));
 	out->diff_size = (int64_t)w->raw.size;
-	out->size = (int64_t)w->out.size;
+	out->size = (int64_t)w->out_size;
 	digest_ctx_final(&w->raw, &out->diff_id);
-	digest_ctx_final(&w->out, &out->digest);
+	if (!w->no_digest)
+		digest_ctx_final(&w->out, &out->digest);
 	out->compression = w->comp;
 }
 

@@ -118,6 +118,9 @@ struct tar_writer_opts {
 				 * value >= 1 gives the same bytes */
 	tar_sink_fn *sink;	/* required */
 	void *sink_arg;
+	/* 1: the compressed bytes are not hashed here (the sink hashes them, as
+	 * a blob writer does): tar_result.digest is left empty */
+	int no_digest;
 };
 
 struct tar_writer;

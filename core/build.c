@@ -1153,7 +1153,7 @@ static int build_layer(struct layer_result *out, struct image_env *env,
 	struct blob_writer *w = NULL;
 	struct digest key;
 	struct timespec now;
-	int64_t newest = 0;
+	int64_t newest = 0, written;
 	size_t i;
 	int ret, have_key = 0;
 
@@ -1197,8 +1197,15 @@ static int build_layer(struct layer_result *out, struct image_env *env,
 		goto out;
 	wo.sink = image_blob_sink;
 	wo.sink_arg = w;
+	wo.no_digest = 1;	/* the blob writer hashes what it writes: once */
 	if ((ret = layer_builder_write(b, &wo, out, e)) < 0)
 		goto out;
+	blob_writer_digest(&out->desc.digest, &written, w);
+	if (written != out->desc.size) {
+		ret = err_set(e, ERR_IO, "layer of %lld bytes, %lld written", (long long)out->desc.size,
+			      (long long)written);
+		goto out;
+	}
 	if (have_key && (clock_gettime(CLOCK_REALTIME, &now) < 0 ||
 			 newest >= (int64_t)now.tv_sec * 1000000000 + now.tv_nsec -
 				   BUILD_MEMO_SETTLE_NS))

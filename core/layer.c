@@ -1105,6 +1105,7 @@ int layer_builder_write(struct layer_builder *b, const struct layer_write_opts *
 	wo.threads = o->threads;
 	wo.sink = o->sink;
 	wo.sink_arg = o->sink_arg;
+	wo.no_digest = o->no_digest;
 	ret = tar_writer_new(&w, &wo, e);
 	if (ret < 0)
 		goto out;

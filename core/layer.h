@@ -118,6 +118,7 @@ struct layer_write_opts {
 	int threads;		/* compression threads, 0 = one per CPU (same bytes) */
 	tar_sink_fn *sink;
 	void *sink_arg;
+	int no_digest;		/* the sink hashes: desc.digest left empty */
 };
 
 struct layer_result {

@@ -56,7 +56,7 @@ static const char DATA1[] = "hello, world\n";
 static int write_sample(struct buf *out, enum tar_compression c, int level, int threads,
 			int64_t mtime, struct tar_result *res)
 {
-	struct tar_writer_opts o = { c, level, threads, sink_buf, out };
+	struct tar_writer_opts o = { c, level, threads, sink_buf, out, 0 };
 	struct tar_writer *w = NULL;
 	struct err e = ERR_INIT;
 	struct tar_header h;
@@ -380,7 +380,7 @@ TEST(reader_fd_and_finish_without_next)
 TEST(writer_from_fd_and_size_checks)
 {
 	struct buf out = BUF_INIT;
-	struct tar_writer_opts o = { TAR_COMPRESS_NONE, 0, 0, sink_buf, &out };
+	struct tar_writer_opts o = { TAR_COMPRESS_NONE, 0, 0, sink_buf, &out, 0 };
 	struct tar_writer *w = NULL;
 	struct tar_header h;
 	struct err e = ERR_INIT;
@@ -449,7 +449,7 @@ TEST(writer_from_fd_and_size_checks)
 TEST(sink_error_propagates)
 {
 	int calls = 0;
-	struct tar_writer_opts o = { TAR_COMPRESS_NONE, 0, 0, sink_fail, &calls };
+	struct tar_writer_opts o = { TAR_COMPRESS_NONE, 0, 0, sink_fail, &calls, 0 };
 	struct tar_writer *w = NULL;
 	struct tar_header h;
 	struct err e = ERR_INIT;
@@ -469,10 +469,47 @@ TEST(sink_error_propagates)
 	tar_writer_free(w);
 }
 
+/* no_digest: the same bytes and sizes, the compressed digest left to the
+ * sink (a blob writer). */
+TEST(writer_without_digest)
+{
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	struct tar_writer_opts o = { TAR_COMPRESS_GZIP, 1, 2, sink_buf, &a, 0 };
+	struct tar_writer *w = NULL;
+	struct tar_result ra, rb;
+	struct tar_header h;
+	struct digest d;
+	struct err e = ERR_INIT;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		o.sink_arg = pass ? &b : &a;
+		o.no_digest = pass;
+		CHECK_RC(tar_writer_new(&w, &o, &e), 0);
+		memset(&h, 0, sizeof(h));
+		h.path = "f";
+		h.type = TAR_FILE;
+		h.mode = 0644;
+		h.size = sizeof(DATA1) - 1;
+		CHECK_RC(tar_writer_add(w, &h, DATA1, sizeof(DATA1) - 1, &e), 0);
+		CHECK_RC(tar_writer_finish(w, pass ? &rb : &ra, &e), 0);
+		tar_writer_free(w);
+		w = NULL;
+	}
+	CHECK(a.len == b.len && !memcmp(a.data, b.data, a.len));
+	CHECK(ra.size == rb.size && ra.size == (int64_t)a.len);
+	CHECK(digest_equal(&ra.diff_id, &rb.diff_id) && ra.diff_size == rb.diff_size);
+	CHECK(rb.digest.str[0] == '\0');
+	digest_buffer(&d, DIGEST_SHA256, a.data, a.len, NULL);
+	CHECK(digest_equal(&d, &ra.digest));
+	buf_release(&a);
+	buf_release(&b);
+}
+
 TEST(special_and_xattr_entries)
 {
 	struct buf out = BUF_INIT;
-	struct tar_writer_opts o = { TAR_COMPRESS_NONE, 0, 0, sink_buf, &out };
+	struct tar_writer_opts o = { TAR_COMPRESS_NONE, 0, 0, sink_buf, &out, 0 };
 	struct tar_writer *w = NULL;
 	struct tar_reader *r = NULL;
 	struct tar_reader_opts ro;
@@ -818,7 +855,7 @@ TEST(unterminated_tar_accepted)
  * text, gzip at `level`. */
 static int write_mixed(struct buf *out, size_t n, int level, struct tar_result *res)
 {
-	struct tar_writer_opts o = { TAR_COMPRESS_GZIP, level, 0, sink_buf, out };
+	struct tar_writer_opts o = { TAR_COMPRESS_GZIP, level, 0, sink_buf, out, 0 };
 	struct tar_writer *w = NULL;
 	struct err e = ERR_INIT;
 	struct tar_header h;
@@ -901,6 +938,7 @@ int main(void)
 	RUN(hostile_bitflips_do_not_crash);
 	RUN(bomb_capped);
 	RUN(gzip_stores_incompressible_blocks);
+	RUN(writer_without_digest);
 	return test_done();
 }
 

@@ -294,7 +294,7 @@ TEST(files_chmod_chown_and_parents)
 static void make_tarball(const char *path, enum tar_compression c, const char *evil)
 {
 	struct buf out = BUF_INIT;
-	struct tar_writer_opts o = { c, 0, 0, sink_buf, &out };
+	struct tar_writer_opts o = { c, 0, 0, sink_buf, &out, 0 };
 	struct tar_writer *w = NULL;
 	struct tar_header h;
 	struct tar_result res;
@@ -403,7 +403,7 @@ TEST(tarball_unpacked_as_add)
 TEST(add_tar_stream)
 {
 	struct buf tarball = BUF_INIT, blob = BUF_INIT, list = BUF_INIT;
-	struct tar_writer_opts o = { TAR_COMPRESS_ZSTD, 0, 0, sink_buf, &tarball };
+	struct tar_writer_opts o = { TAR_COMPRESS_ZSTD, 0, 0, sink_buf, &tarball, 0 };
 	struct tar_writer *w = NULL;
 	struct tar_header h;
 	struct tar_result tr;

@@ -270,6 +270,30 @@ TEST(put_and_read)
 	scratch_free(dir);
 }
 
+/* The digest asked for before the commit is what the commit stores. */
+TEST(digest_before_commit)
+{
+	char *dir = scratch();
+	struct layout *l = open_new(dir);
+	struct err e = ERR_INIT;
+	struct blob_writer *w = NULL;
+	struct digest want, early, got;
+	int64_t size = 0;
+
+	digest_buffer(&want, DIGEST_SHA256, "early", 5, NULL);
+	CHECK_RC(layout_blob_begin(&w, l, NULL, -1, &e), 0);
+	CHECK_RC(blob_writer_write(w, "ear", 3, &e), 0);
+	CHECK_RC(blob_writer_write(w, "ly", 2, &e), 0);
+	blob_writer_digest(&early, &size, w);
+	CHECK(digest_equal(&early, &want) && size == 5);
+	CHECK_RC(blob_writer_write(w, "x", 1, &e), ERR_USAGE);
+	CHECK_RC(blob_writer_commit(&got, &size, w, &e), 0);
+	CHECK(digest_equal(&got, &want) && size == 5);
+	CHECK(layout_blob_has(l, &want, 5) == 1);
+	layout_free(l);
+	scratch_free(dir);
+}
+
 TEST(streamed_write)
 {
 	enum { N = 3 * 1024 * 1024 + 17 };
@@ -896,6 +920,7 @@ int main(void)
 	RUN(scratch_layout_removed);
 	RUN(put_and_read);
 	RUN(streamed_write);
+	RUN(digest_before_commit);
 	RUN(corrupt_stream_refused);
 	RUN(existing_wrong_size_replaced);
 	RUN(index_set_replace_remove_find);
