@@ -39,13 +39,18 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	-Wno-unused-parameter
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-# libarchive is not linked: core/libarchive_dl.c dlopen()s it on first use
-# (it pulls in libxml2, ICU, libstdc++, ... at every start otherwise), by
-# the soname of the library the linker would have used.
-LINK_PKGS := $(filter-out libarchive,$(PKGS))
+# libarchive and libcurl are not linked: core/libarchive_dl.c and
+# registry/curl_dl.c dlopen() them on first use (they pull in libxml2, ICU,
+# libstdc++, Kerberos, LDAP, ... at every start otherwise), by the soname
+# of the library the linker would have used.
+LINK_PKGS := $(filter-out libarchive libcurl,$(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null)
 LIBARCHIVE_SONAME := $(shell f=$$($(PKG_CONFIG) --variable=libdir libarchive 2>/dev/null)/libarchive.so; \
 	[ -e "$$f" ] || f=$$($(CC) -print-file-name=libarchive.so); \
+	objdump -p "$$f" 2>/dev/null | sed -n 's/^ *SONAME *//p')
+LIBCURL_SONAME := $(shell f=$$($(PKG_CONFIG) --variable=libdir libcurl 2>/dev/null)/libcurl-gnutls.so; \
+	[ -e "$$f" ] || f=$$($(PKG_CONFIG) --variable=libdir libcurl 2>/dev/null)/libcurl.so; \
+	[ -e "$$f" ] || f=$$($(CC) -print-file-name=libcurl.so); \
 	objdump -p "$$f" 2>/dev/null | sed -n 's/^ *SONAME *//p')
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -I. $(WARN) $(SAN_FLAGS) $(PKG_CFLAGS) \
 	-DHOIST_VERSION='"$(VERSION)"' -MMD -MP $(CFLAGS)
@@ -70,7 +75,7 @@ CORE_SRCS += core/restack.c
 CORE_SRCS += core/settings.c
 CORE_SRCS += core/index_ops.c
 CACHE_SRCS := cache/layout.c cache/gc.c
-REGISTRY_SRCS := registry/wire.c registry/http.c registry/client.c registry/creds.c
+REGISTRY_SRCS := registry/wire.c registry/curl_dl.c registry/http.c registry/client.c registry/creds.c
 CMD_SRCS := cmd/main.c cmd/dispatch.c cmd/ctx.c cmd/env.c cmd/opt.c cmd/report.c cmd/help.c cmd/version.c cmd/cache.c
 CMD_SRCS += cmd/inspect.c cmd/list.c cmd/blob.c cmd/tag.c cmd/auth.c
 CMD_SRCS += cmd/pull.c cmd/progress.c
@@ -118,12 +123,15 @@ deps-check:
 	  echo "hint: run scripts/install-deps" >&2; exit 1; }
 	@[ -n "$(LIBARCHIVE_SONAME)" ] || { \
 	  echo "error: cannot find libarchive.so's soname (objdump -p, binutils)" >&2; exit 1; }
+	@[ -n "$(LIBCURL_SONAME)" ] || { \
+	  echo "error: cannot find libcurl.so's soname (objdump -p, binutils)" >&2; exit 1; }
 
 $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILDDIR)/core/libarchive_dl.o: ALL_CFLAGS += -DHOIST_LIBARCHIVE_SONAME='"$(LIBARCHIVE_SONAME)"'
+$(BUILDDIR)/registry/curl_dl.o: ALL_CFLAGS += -DHOIST_LIBCURL_SONAME='"$(LIBCURL_SONAME)"'
 
 $(LIBHOIST): $(LIB_OBJS)
 	@rm -f $@

@@ -1654,8 +1654,8 @@ static int build_run(struct build_result *out, struct image_env *env,
 			goto nomem;
 	}
 	build_ahead_end(&ahead);
-	if ((ret = build_commit_wait(&lc, e)) < 0)
-		goto out;
+	/* the config and manifest are written while the last layer's commit
+	 * runs: both are stored blobs nothing names before build_run returns */
 	if (build_config_apply(cfg, s) < 0 || json_set_str(cfg, "created", created) < 0)
 		goto nomem;
 	platform_release(&out->platform);
@@ -1668,7 +1668,10 @@ static int build_run(struct build_result *out, struct image_env *env,
 		goto nomem;
 	cdesc.digest = out->config_digest;
 	cdesc.size = (int64_t)raw.len;
-	ret = build_manifest_put(&out->manifest, dst, mt, &cdesc, layers, n_layers, &annot, e);
+	if ((ret = build_manifest_put(&out->manifest, dst, mt, &cdesc, layers, n_layers, &annot,
+				      e)) < 0)
+		goto out;
+	ret = build_commit_wait(&lc, e);
 	goto out;
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");

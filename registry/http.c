@@ -2,6 +2,7 @@
 #include "registry/http.h"
 
 #include "core/err.h"
+#include "registry/curl_dl.h"
 #include "registry/wire.h"
 
 #include <curl/curl.h>
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #define DEFAULT_BODY_MAX (1u << 20)
 
 struct http_client {
+	int ready;		/* libcurl loaded and initialised, multi and share made */
 	CURLM *multi;
 	CURLSH *share;
 	struct http_client_opts o;
@@ -339,13 +342,9 @@ int http_client_new(struct http_client **out, const struct http_client_opts *o, 
 	size_t i;
 
 	*out = NULL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return err_set(e, ERR_FAIL, "cannot initialise libcurl");
 	c = calloc(1, sizeof(*c));
-	if (!c) {
-		curl_global_cleanup();
+	if (!c)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	}
 	c->o = *o;
 	strvec_init(&c->certs_dirs);
 	c->user_agent = strdup(o->user_agent ? o->user_agent : "hoist");
@@ -365,19 +364,44 @@ int http_client_new(struct http_client **out, const struct http_client_opts *o, 
 	if (!c->o.retry_max_wait_s)
 		c->o.retry_max_wait_s = 60;
 	c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
-	c->multi = curl_multi_init();
-	c->share = curl_share_init();
-	if (!c->user_agent || !c->multi || !c->share)
+	if (!c->user_agent)
 		goto nomem;
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
 	*out = c;
 	return 0;
 nomem:
 	http_client_free(c);
 	return err_set(e, ERR_NOMEM, "out of memory");
+}
+
+/* curl_global_init() and curl_global_cleanup() are not to be called from
+ * two threads at once (the workers' clients start on their own threads). */
+static pthread_mutex_t global_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* libcurl, on the client's first request (registry/curl_dl.h): a run that
+ * makes none never loads it. */
+static int client_ready(struct http_client *c, struct err *e)
+{
+	CURLcode rc;
+
+	if (c->ready)
+		return 0;
+	if (curl_dl_load(e) < 0)
+		return err_prefix(e, "cannot make HTTP requests");
+	pthread_mutex_lock(&global_mu);
+	rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	pthread_mutex_unlock(&global_mu);
+	if (rc != CURLE_OK)
+		return err_set(e, ERR_FAIL, "cannot initialise libcurl");
+	c->ready = 1;
+	c->multi = curl_multi_init();
+	c->share = curl_share_init();
+	if (!c->multi || !c->share)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+	return 0;
 }
 
 int http_client_dup(struct http_client **out, const struct http_client *c, struct err *e)
@@ -397,10 +421,14 @@ void http_client_free(struct http_client *c)
 		curl_multi_cleanup(c->multi);
 	if (c->share)
 		curl_share_cleanup(c->share);
+	if (c->ready) {
+		pthread_mutex_lock(&global_mu);
+		curl_global_cleanup();
+		pthread_mutex_unlock(&global_mu);
+	}
 	strvec_clear(&c->certs_dirs);
 	free(c->user_agent);
 	free(c);
-	curl_global_cleanup();
 }
 
 static uint64_t rng_next(struct http_client *c)
@@ -883,6 +911,14 @@ int http_do_many(struct http_client *c, struct http_request **reqs,
 		return 0;
 	if (parallel < 1)
 		parallel = 1;
+	if ((first_rc = client_ready(c, &errs[0])) < 0) {
+		for (i = 0; i < n; i++) {
+			rcs[i] = first_rc;
+			if (i)
+				errs[i] = errs[0];
+		}
+		return first_rc;
+	}
 	jobs = calloc(n, sizeof(*jobs));
 	if (!jobs)
 		return err_set(&errs[0], ERR_NOMEM, "out of memory");
