@@ -26,7 +26,8 @@
 #define DEFAULT_BODY_MAX (1u << 20)
 
 struct http_client {
-	int ready;		/* libcurl loaded and initialised, multi and share made */
+	int inited;		/* curl_global_init() done for this client */
+	int ready;		/* and its multi and share handles made */
 	CURLM *multi;
 	CURLSH *share;
 	struct http_client_opts o;
@@ -385,18 +386,20 @@ static int client_ready(struct http_client *c, struct err *e)
 
 	if (c->ready)
 		return 0;
-	if (curl_dl_load(e) < 0)
-		return err_prefix(e, "cannot make HTTP requests");
-	pthread_mutex_lock(&global_mu);
-	rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-	pthread_mutex_unlock(&global_mu);
-	if (rc != CURLE_OK)
-		return err_set(e, ERR_FAIL, "cannot initialise libcurl");
-	c->ready = 1;
-	c->multi = curl_multi_init();
-	c->share = curl_share_init();
-	if (!c->multi || !c->share)
+	if (!c->inited) {
+		if (curl_dl_load(e) < 0)
+			return err_prefix(e, "cannot make HTTP requests");
+		pthread_mutex_lock(&global_mu);
+		rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+		pthread_mutex_unlock(&global_mu);
+		if (rc != CURLE_OK)
+			return err_set(e, ERR_FAIL, "cannot initialise libcurl");
+		c->inited = 1;
+	}
+	if ((!c->multi && !(c->multi = curl_multi_init())) ||
+	    (!c->share && !(c->share = curl_share_init())))
 		return err_set(e, ERR_NOMEM, "out of memory");
+	c->ready = 1;
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
@@ -421,7 +424,7 @@ void http_client_free(struct http_client *c)
 		curl_multi_cleanup(c->multi);
 	if (c->share)
 		curl_share_cleanup(c->share);
-	if (c->ready) {
+	if (c->inited) {
 		pthread_mutex_lock(&global_mu);
 		curl_global_cleanup();
 		pthread_mutex_unlock(&global_mu);
