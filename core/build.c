@@ -1297,6 +1297,17 @@ static void *build_ahead_main(void *arg)
 	return NULL;
 }
 
+/* Frees the ahead thread's arrays and zeroes it. */
+static void build_ahead_clear(struct build_ahead *a)
+{
+	free(a->mine);
+	free(a->done);
+	free(a->lr);
+	free(a->ret);
+	free(a->errs);
+	memset(a, 0, sizeof(*a));
+}
+
 /* Starts the ahead thread when at least two layer steps can run side by
  * side and there are cores for it; else leaves `a` idle. */
 static void build_ahead_start(struct build_ahead *a, struct image_env *env,
@@ -1348,12 +1359,7 @@ static void build_ahead_start(struct build_ahead *a, struct image_env *env,
 	a->running = 1;
 	return;
 none:
-	free(a->mine);
-	free(a->done);
-	free(a->lr);
-	free(a->ret);
-	free(a->errs);
-	memset(a, 0, sizeof(*a));
+	build_ahead_clear(a);
 }
 
 /* Step k's layer when the ahead thread builds it: waits, then moves it to
@@ -1395,12 +1401,7 @@ static void build_ahead_end(struct build_ahead *a)
 		layer_result_release(&a->lr[k]);
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->mu);
-	free(a->mine);
-	free(a->done);
-	free(a->lr);
-	free(a->ret);
-	free(a->errs);
-	memset(a, 0, sizeof(*a));
+	build_ahead_clear(a);
 }
 
 /* Makes `dst` hold the base's blobs (image_pull_base()), unless it has
