@@ -1,5 +1,5 @@
-/* archive.h - tar streams, compressed and hashed (libarchive, zlib and
- * libzstd behind one module).
+/* archive.h - tar streams, compressed and hashed (libarchive, zlib,
+ * libdeflate and libzstd behind one module).
  *
  * Nothing else in hoist includes archive.h, zlib.h or zstd.h: layers,
  * docker-save tarballs, export and unpack all go through this API.
@@ -15,8 +15,9 @@
  * given to the sink (the blob digest).
  *
  * Compression is reproducible by construction:
- * - gzip (zlib): the header carries no name, mtime 0 and OS 255 ("unknown",
- *   as Go writes it), so the bytes do not depend on the machine or the time.
+ * - gzip (libdeflate, pgzip.h): one member per 256 KiB block; each header
+ *   carries no name, mtime 0 and OS 255 ("unknown", as Go writes it), so the
+ *   bytes do not depend on the machine, the time or the number of threads.
  * - zstd (libzstd): always the multithreaded encoder with at least one
  *   worker, whose output does not depend on the number of workers (zstd
  *   guarantees this for nbWorkers >= 1), so a 2-core laptop and a 64-core

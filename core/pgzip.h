@@ -1,12 +1,13 @@
 /* pgzip.h - gzip compression on several threads, the same bytes on any number.
  *
  * The input is cut into PGZIP_BLOCK blocks at fixed offsets.  Each block is
- * deflated on its own (as pigz does), primed with the 32 KiB of input before
- * it as a dictionary and ended with a sync flush, so that the blocks join
- * into one ordinary gzip member.  A block whose start looks incompressible is
- * stored instead.  Which thread compresses a block never changes its bytes:
- * one thread or sixteen give the same stream, on every run and machine (for
- * one zlib).  Output reaches the caller's emit function in order, on the
+ * compressed on its own (libdeflate) into a gzip member of its own: RFC 1952
+ * readers (gzip, Go's compress/gzip, zlib's gzread, libarchive, Python's
+ * gzip) join the members into one stream, as they do for bgzip files and
+ * eStargz layers.  A block whose start looks incompressible is stored
+ * instead.  Which thread compresses a block never changes its bytes: one
+ * thread or sixteen give the same stream, on every run and machine (for one
+ * libdeflate).  Output reaches the caller's emit function in order, on the
  * caller's thread only.
  *
  *	struct pgzip *z;

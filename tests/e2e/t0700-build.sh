@@ -102,6 +102,28 @@ expect_success "layer mtimes from SOURCE_DATE_EPOCH" umoci unpack --image sde:la
 sde_bad() { SOURCE_DATE_EPOCH=yesterday hoist build --add ctx1/data.txt:/d --output oci:sde; }
 expect_code 2 "a bad SOURCE_DATE_EPOCH is refused" sde_bad
 
+# --- a layer of several gzip members (one per 256 KiB block) ---------------
+mkdir -p big && seq 1 400000 >big/text && head -c 1000000 /dev/urandom >big/random
+expect_success "a 3.7 MB layer" hoist build --add big:/big --output oci:bigo
+big_man=$(jq -r ".manifests[0].digest" bigo/index.json)
+big_layer=bigo/blobs/sha256/$(jq -r '.layers[-1].digest' "bigo/blobs/sha256/${big_man#sha256:}" |
+	sed 's/^sha256://')
+members() { # FILE: the number of gzip members, all of them whole
+	/usr/bin/env python3 -c 'import sys, zlib
+d = open(sys.argv[1], "rb").read(); n = 0
+while d:
+    o = zlib.decompressobj(31); o.decompress(d); assert o.eof; d = o.unused_data; n += 1
+print(n)' "$1"
+}
+n=$(members "$big_layer")
+[[ $n -gt 10 ]] && test_ok "its gzip has a member per block ($n)" || test_not_ok "gzip members" "$n"
+expect_success "umoci unpack of it" umoci unpack --image bigo:latest bigb
+cmp -s big/text bigb/rootfs/big/text && cmp -s big/random bigb/rootfs/big/random &&
+	test_ok "umoci reads every member" || test_not_ok "umoci reads every member"
+mkdir -p bigt && tar -C bigt -xzf "$big_layer" && cmp -s big/text bigt/big/text &&
+	cmp -s big/random bigt/big/random && test_ok "GNU tar reads every member" ||
+	test_not_ok "GNU tar reads every member"
+
 # --- a tarball given to --add with DST/ is unpacked, as Docker's ADD -------
 mkdir -p tb/pkg && echo inside >tb/pkg/file && tar -C tb -czf pkg.tar.gz pkg
 expect_success "--add of a .tar.gz to a directory" hoist build --add pkg.tar.gz:/opt/ \

@@ -89,11 +89,13 @@ static int pgz_compress(struct buf *out, const unsigned char *d, size_t n, size_
 	return pgz_compress_hashed(out, d, n, piece, level, threads, NULL);
 }
 
-/* Inflates a whole gzip stream (one member) with zlib. */
-static int gunzip(struct buf *out, const struct buf *in)
+/* Inflates a whole gzip stream, member after member, with zlib; the number
+ * of members in `*members` when not NULL. */
+static int gunzip_members(struct buf *out, const struct buf *in, size_t *members)
 {
 	z_stream s;
 	unsigned char ob[65536];
+	size_t n = 0;
 	int zr;
 
 	memset(&s, 0, sizeof(s));
@@ -101,17 +103,29 @@ static int gunzip(struct buf *out, const struct buf *in)
 		return -1;
 	s.next_in = (Bytef *)in->data;
 	s.avail_in = (uInt)in->len;
-	do {
+	for (;;) {
 		s.next_out = ob;
 		s.avail_out = sizeof(ob);
 		zr = inflate(&s, Z_NO_FLUSH);
 		if (zr != Z_OK && zr != Z_STREAM_END)
 			break;
 		buf_add(out, ob, sizeof(ob) - s.avail_out);
-	} while (zr != Z_STREAM_END);
+		if (zr == Z_STREAM_END) {
+			n++;
+			if (!s.avail_in || inflateReset(&s) != Z_OK)
+				break;
+		}
+	}
 	inflateEnd(&s);
-	/* one member, nothing after it */
+	if (members)
+		*members = n;
+	/* whole members, nothing after the last */
 	return zr == Z_STREAM_END && s.avail_in == 0 ? 0 : -1;
+}
+
+static int gunzip(struct buf *out, const struct buf *in)
+{
+	return gunzip_members(out, in, NULL);
 }
 
 TEST(threads_do_not_change_bytes)
@@ -129,10 +143,14 @@ TEST(threads_do_not_change_bytes)
 		unsigned char *d = sample_of(n, si >= sizeof(sizes) / sizeof(sizes[0]));
 		struct buf ref = BUF_INIT, raw = BUF_INIT;
 
+		size_t members = 0;
+
 		CHECK(d != NULL);
 		CHECK_RC(pgz_compress(&ref, d, n, 100000, 6, 1), 0);
-		CHECK_RC(gunzip(&raw, &ref), 0);
+		CHECK_RC(gunzip_members(&raw, &ref, &members), 0);
 		CHECK(raw.len == n && (n == 0 || !memcmp(raw.data, d, n)));
+		/* a member per block, one for an empty stream */
+		CHECK(members == (n ? (n + PGZIP_BLOCK - 1) / PGZIP_BLOCK : 1));
 		for (ti = 0; ti < sizeof(threads) / sizeof(threads[0]); ti++) {
 			struct buf b = BUF_INIT;
 
