@@ -105,7 +105,8 @@ static void coder_release(struct pgz_coder *c)
  * files, random bytes) as on data it can.  A block whose start looks
  * incompressible (a flat byte histogram over PGZ_SAMPLE bytes, and a trial
  * compression of PGZ_TRIAL bytes at level 1 that saves under 2%) is stored.
- * The choice depends on the bytes only. */
+ * The choice depends on the bytes only: 1 stored, 0 deflated, -1 out of
+ * memory (an error, never another choice). */
 static int coder_incompressible(struct pgz_coder *c, const unsigned char *p, size_t n)
 {
 	uint32_t cnt[256];
@@ -126,9 +127,9 @@ static int coder_incompressible(struct pgz_coder *c, const unsigned char *p, siz
 	if (sq * 25600 >= (uint64_t)n * n * 105 + (uint64_t)n * 25600 * 256)
 		return 0;
 	if (!c->scratch && !(c->scratch = malloc(PGZ_TRIAL)))
-		return 0;
+		return -1;
 	if (!c->trial && !(c->trial = libdeflate_alloc_compressor(1)))
-		return 0;
+		return -1;
 	/* 0: it did not even fit in PGZ_TRIAL bytes */
 	k = libdeflate_deflate_compress(c->trial, p, PGZ_TRIAL, c->scratch, PGZ_TRIAL);
 	return k == 0 || (uint64_t)k * 100 >= (uint64_t)PGZ_TRIAL * 98;
@@ -167,13 +168,17 @@ static void coder_run(struct pgz_coder *c, int level, struct pgz_slot *s)
 	unsigned char *o = s->out, *end;
 	uint32_t crc = libdeflate_crc32(0, s->in, s->n);
 	size_t k = 0;
-	int i;
+	int i, stored;
 
 	memcpy(o, head, sizeof(head));
 	o[8] = level == 9 ? 2 : level == 1 ? 4 : 0;
 	o += PGZ_HEADER;
 	s->deflated = 0;
-	if (!coder_incompressible(c, s->in, s->n)) {
+	if ((stored = coder_incompressible(c, s->in, s->n)) < 0) {
+		s->failed = 1;
+		return;
+	}
+	if (!stored) {
 		s->deflated = 1;
 		if (!c->main && !(c->main = libdeflate_alloc_compressor(level))) {
 			s->failed = 1;
@@ -343,7 +348,7 @@ static int drain(struct pgzip *z, int wait, struct err *e)
 		}
 		wait = 0;
 		if (s->failed)
-			return fail(z, e, ERR_FAIL, "gzip compression failed");
+			return fail(z, e, ERR_NOMEM, "out of memory for gzip compression");
 		if (z->hash_failed)
 			return fail(z, e, ERR_FAIL, "hashing the layer failed");
 		if (s->out_len && (rc = z->emit(z->arg, s->out, s->out_len, e)) < 0) {
