@@ -351,7 +351,7 @@ static int drain(struct pgzip *z, int wait, struct err *e)
 			return fail(z, e, ERR_NOMEM, "out of memory for gzip compression");
 		if (z->hash_failed)
 			return fail(z, e, ERR_FAIL, "hashing the layer failed");
-		if (s->out_len && (rc = z->emit(z->arg, s->out, s->out_len, e)) < 0) {
+		if ((rc = z->emit(z->arg, s->out, s->out_len, e)) < 0) {
 			z->failed = 1;
 			return rc;
 		}
@@ -406,10 +406,10 @@ static int submit(struct pgzip *z, int finish, struct err *e)
 		z->submitted++;
 		z->hashed = z->submitted;
 	}
-	if ((rc = drain(z, finish, e)) < 0)
-		return rc;
 	if (finish)
 		return drain_all(z, e);
+	if ((rc = drain(z, 0, e)) < 0)
+		return rc;
 	/* the ring is full: the next slot is the oldest, still unemitted */
 	if (z->submitted - z->emitted >= z->ring && (rc = drain(z, 1, e)) < 0)
 		return rc;

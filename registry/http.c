@@ -27,7 +27,6 @@
 
 struct http_client {
 	int inited;		/* curl_global_init() done for this client */
-	int ready;		/* and its multi and share handles made */
 	CURLM *multi;
 	CURLSH *share;
 	struct http_client_opts o;
@@ -384,8 +383,8 @@ static int client_ready(struct http_client *c, struct err *e)
 {
 	CURLcode rc;
 
-	if (c->ready)
-		return 0;
+	if (c->multi && c->share)
+		return 0;	/* made, and set up, by an earlier call */
 	if (!c->inited) {
 		if (curl_dl_load(e) < 0)
 			return err_prefix(e, "cannot make HTTP requests");
@@ -399,7 +398,6 @@ static int client_ready(struct http_client *c, struct err *e)
 	if ((!c->multi && !(c->multi = curl_multi_init())) ||
 	    (!c->share && !(c->share = curl_share_init())))
 		return err_set(e, ERR_NOMEM, "out of memory");
-	c->ready = 1;
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
