@@ -40,6 +40,10 @@
 #                                       (trailing newlines ignored, as in $(...))
 #   compare DESC FILE1 FILE2            identical files (diff -u on failure)
 #   test_ok DESC / test_not_ok DESC [MSG...]   record a result of your own check
+#   test_skip DESC WHY                  a check that cannot run here: prints
+#                                       "ok - NAME: DESC # SKIP WHY" (counted as
+#                                       skipped by tests/run), or "not ok" when
+#                                       HOIST_TEST_REQUIRE=1 (CI: nothing skips)
 # test_done: exits 0 if every check passed, 1 otherwise.
 # at_exit "COMMAND": run COMMAND (eval'd) at exit, before registries stop.
 #
@@ -107,7 +111,7 @@ test_init() {
 	local v
 	for v in $(compgen -e); do
 		case $v in
-		HOIST_BIN | HOIST_TEST_KEEP | HOIST_TEST_TOOLS | HOIST_VALGRIND) ;;
+		HOIST_BIN | HOIST_TEST_KEEP | HOIST_TEST_TOOLS | HOIST_TEST_REQUIRE | HOIST_VALGRIND) ;;
 		HOIST_*) unset "$v" ;;
 		REGISTRY_*) unset "$v" ;;
 		esac
@@ -194,6 +198,15 @@ test_not_ok() {
 		(($#)) && printf '#   %s\n' "$@"
 	} >&2
 	return 1
+}
+
+test_skip() { # DESC WHY
+	if [[ ${HOIST_TEST_REQUIRE-} == 1 ]]; then
+		test_not_ok "$1" "skipped, but HOIST_TEST_REQUIRE=1 requires it: $2"
+		return 1
+	fi
+	echo "ok - $TEST_NAME: $1 # SKIP $2"
+	return 0
 }
 
 # _t_run CMD...: runs CMD with stdout/stderr in fresh files; sets OUT, ERR, _t_rc.

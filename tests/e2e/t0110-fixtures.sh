@@ -219,7 +219,7 @@ expect_failure "skopeo copy refuses the corrupted blob" \
 
 # Blob redirects to a second loopback host.
 if ! alt_loopback_ok; then
-	test_ok "# SKIP $ALT_LOOPBACK cannot be bound here"
+	test_skip "blob redirects to a second loopback host" "$ALT_LOOPBACK cannot be bound here"
 else
 	expect_success "blob store on $ALT_LOOPBACK (--blob-dir)" \
 		fault_server_start --name blobs --addr "$ALT_LOOPBACK" --blob-dir "$REGISTRY_DIR_open/data"

@@ -151,7 +151,7 @@ expect_success "--pull never works as --offline" hoist pull --pull never "$F/con
 after=$(reqs "$FAULT_LOG")
 ((after == before)) && test_ok "--offline and --pull never: no requests" ||
 	test_not_ok "--offline and --pull never: no requests" "$(tail -n $((after - before)) "$FAULT_LOG")"
-expect_failure "--offline without the image in the cache" hoist --offline pull "$F/contract/img:nope" off
+expect_code 1 "--offline without the image in the cache" hoist --offline pull "$F/contract/img:nope" off
 grep -q "offline" "$ERR" && test_ok "--offline failure says why" || test_not_ok "--offline failure says why" "$(cat "$ERR")"
 expect_success "--pull always re-resolves" hoist -v pull --pull always "$F/contract/img:1" off
 fault_server_stop
@@ -162,7 +162,7 @@ cp -a out corrupt
 blobs corrupt >corrupt.before
 cp corrupt/index.json corrupt.index.before
 seed_image --content "corrupt me" bad/img:1
-expect_failure "a corrupt blob is refused" \
+expect_code 1 "a corrupt blob is refused" \
 	hoist --cache "$TEST_DIR/cache-corrupt" pull "$FAULT/bad/img:1" corrupt
 grep -qi "digest\|corrupt" "$ERR" && test_ok "the error names the digest mismatch" ||
 	test_not_ok "the error names the digest mismatch" "$(cat "$ERR")"
@@ -236,8 +236,10 @@ if token_server_start --user bob:hunter2 >/dev/null 2>&1 &&
 		hoist --cache "$TEST_DIR/cache-tok" pull "$T/team/app:v1" tok
 	expect_output "skopeo reads it" "$TD" skopeo inspect --format '{{.Digest}}' "oci:tok:$T/team/app:v1"
 	rm -f "$DOCKER_CONFIG/config.json"
-	expect_failure "without credentials the pull is refused" \
+	expect_code 1 "without credentials the pull is refused" \
 		hoist --cache "$TEST_DIR/cache-tok2" pull "$T/team/app:v1" tok2
+	grep -q -- 'hoist auth login' "$ERR" && test_ok "without credentials the pull is refused: the message says why" ||
+		test_not_ok "without credentials the pull is refused: the message says why" "$(cat "$ERR")"
 else
 	test_not_ok "token server and registry start"
 fi

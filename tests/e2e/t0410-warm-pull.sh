@@ -96,7 +96,7 @@ HEAD /v2/warm/img/manifests/1 200" http_reqs "$REGISTRY_LOG_tok" "$n"
 	(($(lines "$TOKEN_LOG") == t + 1)) && test_ok "one token request" ||
 		test_not_ok "one token request" "$(tail -n +$((t + 1)) "$TOKEN_LOG")"
 else
-	echo "# skipping the token checks: the token-server fixture is not available" >&2
+	test_skip "warm pull with a token" "the token-server fixture is not available"
 fi
 
 test_done

@@ -148,16 +148,18 @@ expect_success "umoci unpack of it" umoci unpack --image stages:latest stb
 	test_not_ok "FROM an earlier stage" "$(cd stb/rootfs && find . | sort)"
 
 # --- errors ---------------------------------------------------------------
-expect_failure "a single-image base of another platform" hoist build --platform linux/arm64 \
+expect_code 1 "a single-image base of another platform" hoist build --platform linux/arm64 \
 	--base "$R/lib/src:1" --add b/common:/c --output oci:bad
 grep -q "one image for linux/amd64, not for linux/arm64" "$ERR" &&
 	test_ok "the platform error names both" || test_not_ok "the platform error" "$(cat "$ERR")"
 printf 'FROM scratch\nCOPY --from=%s /nope /x\n' "$R/lib/src:1" >ctx/Missing
-expect_failure "COPY --from a missing path" hoist build -f ctx/Missing ctx --output oci:bad
+expect_code 1 "COPY --from a missing path" hoist build -f ctx/Missing ctx --output oci:bad
 grep -q "'/nope' not found" "$ERR" && test_ok "the missing path is named" ||
 	test_not_ok "the missing path is named" "$(cat "$ERR")"
 printf 'FROM scratch\nCOPY --from=5 /x /x\n' >ctx/BadStage
-expect_failure "COPY --from a later stage number" hoist build -f ctx/BadStage ctx --output oci:bad
+expect_code 1 "COPY --from a later stage number" hoist build -f ctx/BadStage ctx --output oci:bad
+grep -q -- 'is not an earlier stage' "$ERR" && test_ok "COPY --from a later stage number: the message says why" ||
+	test_not_ok "COPY --from a later stage number: the message says why" "$(cat "$ERR")"
 
 # --- offline from the cache, registry stopped ------------------------------
 expect_success "into the cache" hoist build --platform linux/amd64,linux/arm64 -f ctx/Containerfile ctx \

@@ -156,14 +156,18 @@ expect_code 1 "a bad platform is an error" hoist --config badplat.json digest "$
 registry_start --tls --name tls || { test_not_ok "TLS registry starts"; test_done; }
 T=$REGISTRY_tls
 seed_image --name tls library/hello:1 || test_not_ok "seed the TLS registry"
-expect_failure "TLS with an unknown CA fails" hoist digest "$T/library/hello:1"
+expect_code 1 "TLS with an unknown CA fails" hoist digest "$T/library/hello:1"
+grep -q -- 'certs.d/' "$ERR" && test_ok "TLS with an unknown CA fails: the message says why" ||
+	test_not_ok "TLS with an unknown CA fails: the message says why" "$(cat "$ERR")"
 printf '{"registries": {"%s": {"ca": "%s"}}}\n' "$T" "$REGISTRY_CA_tls" >ca.json
 expect_output "\"ca\" verifies the TLS registry" "$D1" hoist --config ca.json digest "$T/library/hello:1"
 printf '{"registries": {"%s": {"insecure": true}}}\n' "$T" >insecure.json
 expect_output "\"insecure\" skips verification for that registry" "$D1" \
 	hoist --config insecure.json digest "$T/library/hello:1"
 printf '{"registries": {"%s": {"ca": "%s"}}}\n' "$T" "$TEST_DIR/plain" >wrongca.json
-expect_failure "a wrong \"ca\" fails" hoist --config wrongca.json digest "$T/library/hello:1"
+expect_code 1 "a wrong \"ca\" fails" hoist --config wrongca.json digest "$T/library/hello:1"
+grep -q -- 'cannot connect to registry' "$ERR" && test_ok "a wrong \"ca\" fails: the message says why" ||
+	test_not_ok "a wrong \"ca\" fails: the message says why" "$(cat "$ERR")"
 # the TLS registry as a mirror (https://) of the origin, trusted by its own "ca"
 printf '{"registries": {"%s": {"mirrors": ["https://%s"]}, "%s": {"ca": "%s"}}}\n' \
 	"$O" "$T" "$T" "$REGISTRY_CA_tls" >tlsmirror.json
