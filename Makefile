@@ -197,11 +197,12 @@ uninstall:
 	$(MAKE) uninstall-completion
 
 # The completion scripts, printed by the hoist already built (no
-# prerequisites, so that t0960 can run them against any build).
+# prerequisites, so that t0960 can run them against any build), run by its
+# path: a bare "hoist" would be looked up on PATH.
 install-completion:
 	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
-	$(HOIST) completion bash >$(DESTDIR)$(BASHCOMPDIR)/hoist
-	$(HOIST) completion zsh >$(DESTDIR)$(ZSHCOMPDIR)/_hoist
+	$(abspath $(HOIST)) completion bash >$(DESTDIR)$(BASHCOMPDIR)/hoist
+	$(abspath $(HOIST)) completion zsh >$(DESTDIR)$(ZSHCOMPDIR)/_hoist
 	chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/hoist $(DESTDIR)$(ZSHCOMPDIR)/_hoist
 
 uninstall-completion:
