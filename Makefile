@@ -97,7 +97,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILDDIR)/%.o)
 LIBHOIST := $(BUILDDIR)/libhoist.a
 
-UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc units archive pgzip layer containerfile build settings imgconfig output userdb
+UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc client units archive pgzip layer containerfile build settings imgconfig output userdb
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool
@@ -197,11 +197,12 @@ uninstall:
 	$(MAKE) uninstall-completion
 
 # The completion scripts, printed by the hoist already built (no
-# prerequisites, so that t0960 can run them against any build).
+# prerequisites, so that t0960 can run them against any build), run by its
+# path: a bare "hoist" would be looked up on PATH.
 install-completion:
 	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
-	$(HOIST) completion bash >$(DESTDIR)$(BASHCOMPDIR)/hoist
-	$(HOIST) completion zsh >$(DESTDIR)$(ZSHCOMPDIR)/_hoist
+	$(abspath $(HOIST)) completion bash >$(DESTDIR)$(BASHCOMPDIR)/hoist
+	$(abspath $(HOIST)) completion zsh >$(DESTDIR)$(ZSHCOMPDIR)/_hoist
 	chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/hoist $(DESTDIR)$(ZSHCOMPDIR)/_hoist
 
 uninstall-completion:

@@ -714,7 +714,7 @@ int layout_open(struct layout **out, const char *path, unsigned flags, struct er
 	idx = NULL;
 	if (fstatat(l->root_fd, "blobs", &st, 0) < 0 || !S_ISDIR(st.st_mode)) {
 		ret = err_set(e, ERR_INVALID, "layout '%s' has no blobs/ directory: it is "
-			      "damaged (open with LAYOUT_CREATE to repair)", path);
+			      "damaged; pulling an image into it repairs it", path);
 		goto out;
 	}
 	*out = l;
@@ -1065,7 +1065,7 @@ int blob_writer_write(struct blob_writer *w, const void *p, size_t n, struct err
 	if (w->failed)
 		return err_set(e, w->failed, "an earlier write to this blob failed");
 	if (w->final)
-		return err_set(e, ERR_USAGE, "a write after blob_writer_digest()");
+		return err_set(e, ERR_USAGE, "cannot write to a blob after its digest was taken");
 	if (!n)
 		return 0;
 	if (w->expect_size >= 0 && n > (uint64_t)w->expect_size - w->ctx.size) {

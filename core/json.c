@@ -64,8 +64,8 @@ int json_parse(struct json **out, const char *data, size_t len, struct err *e)
 	} else {
 		used = json_tokener_get_parse_end(tok);
 	}
-	if (jerr != json_tokener_success || !obj) {
-		if (jerr == json_tokener_continue || jerr == json_tokener_success)
+	if (jerr != json_tokener_success) {
+		if (jerr == json_tokener_continue)
 			err_set(e, ERR_INVALID, "invalid JSON: unexpected end of input");
 		else if (jerr == json_tokener_error_depth)
 			err_set(e, ERR_INVALID, "invalid JSON: nested deeper than %d levels",
@@ -73,20 +73,26 @@ int json_parse(struct json **out, const char *data, size_t len, struct err *e)
 		else
 			err_set(e, ERR_INVALID, "invalid JSON at byte %zu: %s",
 				json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
-		json_object_put(obj);
 		goto out;
 	}
 	for (i = used; i < len; i++) {
 		char c = data[i];
 		if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
 			err_set(e, ERR_INVALID, "invalid JSON: trailing data at byte %zu", i);
-			json_object_put(obj);
 			goto out;
 		}
 	}
+	/* json-c's null is NULL, which is also "no value" here: no caller wants a
+	 * document that is only null. */
+	if (!obj) {
+		err_set(e, ERR_INVALID, "JSON document is null");
+		goto out;
+	}
 	*out = (struct json *)obj;
+	obj = NULL;
 	ret = 0;
 out:
+	json_object_put(obj);
 	json_tokener_free(tok);
 	return ret;
 }

@@ -34,7 +34,9 @@ enum json_kind {
 #define JSON_MAX_DEPTH 64
 
 /* Parses exactly `len` bytes: one value, optional white space around it, no
- * trailing bytes, no NUL bytes, at most JSON_MAX_DEPTH levels. */
+ * trailing bytes, no NUL bytes, at most JSON_MAX_DEPTH levels.  A document
+ * that is null is refused (ERR_INVALID, "JSON document is null"): *out is
+ * never NULL on success. */
 int json_parse(struct json **out, const char *data, size_t len, struct err *e);
 void json_free(struct json *j);		/* NULL is a no-op */
 struct json *json_ref(struct json *j);	/* another reference to j */

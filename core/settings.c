@@ -443,7 +443,8 @@ int settings_parse(struct settings *out, const char *data, size_t len, const cha
 	p.e = e;
 	buf_init(&p.path, 4096);
 	if ((ret = json_parse(&j, data, len, e)) < 0) {
-		err_prefix(e, "%s%sinvalid JSON", source ? source : "", source ? ": " : "");
+		if (source)
+			err_prefix(e, "%s", source);
 		goto out;
 	}
 	if (json_kind_of(j) != JSON_OBJECT) {

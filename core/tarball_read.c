@@ -299,8 +299,8 @@ int image_tarball_import(struct layout *dst, const char *path, const char *ref_n
 	}
 	if (json_array_len(root) != 1) {
 		ret = err_set(e, json_array_len(root) ? ERR_UNSUPPORTED : ERR_INVALID,
-			      "'%s' holds %zu images: push takes a tarball of one image", path,
-			      json_array_len(root));
+			      "the tarball holds %zu images%s", json_array_len(root),
+			      json_array_len(root) ? "; name one with FILE:REPO:TAG or FILE:@N" : "");
 		goto out;
 	}
 	if ((ret = build_manifest(&d, dst, &ms, json_array_get(root, 0), e)) < 0)

@@ -290,24 +290,57 @@ void xfer_plan_release(struct xfer_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 }
 
-static int plan_has_manifest(const struct xfer_plan *plan, const struct digest *d)
+static const struct manifest *plan_manifest(const struct xfer_plan *plan,
+					     const struct digest *d)
 {
 	size_t i;
 
 	for (i = 0; i < plan->n_mans; i++)
 		if (digest_equal(&plan->mans[i].digest, d))
-			return 1;
-	return 0;
+			return &plan->mans[i];
+	return NULL;
 }
 
-static int plan_add_blob(struct xfer_plan *plan, const struct descriptor *d, struct err *e)
+/* The manifest of the plan that lists blob `d` (config or layer), else
+ * `m`, the one being walked. */
+static const struct manifest *plan_blob_lister(const struct xfer_plan *plan,
+					      const struct digest *d, const struct manifest *m)
+{
+	size_t i, j;
+
+	for (i = 0; i < plan->n_mans; i++) {
+		const struct manifest *pm = &plan->mans[i];
+		if (pm->kind == MT_KIND_INDEX)
+			continue;
+		if (digest_equal(&pm->config.digest, d))
+			return pm;
+		for (j = 0; j < pm->n_layers; j++)
+			if (digest_equal(&pm->layers[j].digest, d))
+				return pm;
+	}
+	return m;
+}
+
+/* Adds blob `d` of manifest `m`, once: a blob listed again must have the
+ * same size, as one digest is one content (else the blob would be sent for
+ * the first descriptor and published with the other as well). */
+static int plan_add_blob(struct xfer_plan *plan, const struct manifest *m,
+			 const struct descriptor *d, struct err *e)
 {
 	struct descriptor *nb;
 	size_t i;
 
-	for (i = 0; i < plan->n_blobs; i++)
-		if (digest_equal(&plan->blobs[i].digest, &d->digest))
+	for (i = 0; i < plan->n_blobs; i++) {
+		const struct descriptor *b = &plan->blobs[i];
+		if (!digest_equal(&b->digest, &d->digest))
+			continue;
+		if (b->size == d->size)
 			return 0;
+		return err_set(e, ERR_INVALID, "blob %s: manifest %s gives %lld bytes, manifest "
+			       "%s gives %lld: one descriptor is wrong", d->digest.str,
+			       plan_blob_lister(plan, &d->digest, m)->digest.str,
+			       (long long)b->size, m->digest.str, (long long)d->size);
+	}
 	nb = realloc(plan->blobs, (plan->n_blobs + 1) * sizeof(*nb));
 	if (!nb)
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -318,53 +351,82 @@ static int plan_add_blob(struct xfer_plan *plan, const struct descriptor *d, str
 	return 0;
 }
 
-static int plan_walk(struct xfer_plan *plan, struct manifest *m, xfer_fetch_fn *fetch,
-		     void *arg, int depth, struct err *e)
+/* Checks that manifest `got`, which index `idx` lists as `c`, has the size
+ * `c` gives. */
+static int plan_check_child(const struct manifest *idx, const struct descriptor *c,
+			    const struct manifest *got, struct err *e)
 {
-	struct manifest *nm;
+	if (!digest_equal(&got->digest, &c->digest))
+		return err_set(e, ERR_DIGEST, "manifest %s hashes to %s", c->digest.str,
+			       got->digest.str);
+	if ((uint64_t)c->size != got->raw.len)
+		return err_set(e, ERR_INVALID, "index %s lists manifest %s as %lld bytes, but it "
+			       "has %zu bytes", idx->digest.str, c->digest.str, (long long)c->size,
+			       got->raw.len);
+	return 0;
+}
+
+static int plan_walk(struct xfer_plan *plan, struct manifest *m, xfer_fetch_fn *fetch,
+		     void *arg, int depth, struct err *e);
+
+/* The children of index `m`: each fetched and walked once, each descriptor
+ * checked. */
+static int plan_walk_children(struct xfer_plan *plan, const struct manifest *m,
+			      xfer_fetch_fn *fetch, void *arg, int depth, struct err *e)
+{
+	const struct manifest *have;
 	struct manifest child;
 	size_t i;
 	int ret = 0;
 
 	manifest_init(&child);
-	if (m->kind == MT_KIND_INDEX) {
-		for (i = 0; i < m->n_manifests; i++) {
-			const struct descriptor *c = &m->manifests[i];
-			if (plan_has_manifest(plan, &c->digest))
-				continue;
-			if (depth >= PLAN_MAX_DEPTH) {
-				ret = err_set(e, ERR_UNSUPPORTED, "indexes nested more than %d deep",
-					      PLAN_MAX_DEPTH);
+	for (i = 0; i < m->n_manifests; i++) {
+		const struct descriptor *c = &m->manifests[i];
+		if ((have = plan_manifest(plan, &c->digest))) {
+			if ((ret = plan_check_child(m, c, have, e)) < 0)
 				goto out;
-			}
-			if ((ret = fetch(&child, arg, c, e)) < 0)
-				goto out;
-			if (!digest_equal(&child.digest, &c->digest)) {
-				ret = err_set(e, ERR_DIGEST, "manifest %s hashes to %s",
-					      c->digest.str, child.digest.str);
-				goto out;
-			}
-			if ((ret = plan_walk(plan, &child, fetch, arg, depth + 1, e)) < 0)
-				goto out;
+			continue;
 		}
-	} else {
-		if ((ret = plan_add_blob(plan, &m->config, e)) < 0)
+		if (depth >= PLAN_MAX_DEPTH) {
+			ret = err_set(e, ERR_UNSUPPORTED, "indexes nested more than %d deep",
+				      PLAN_MAX_DEPTH);
 			goto out;
-		for (i = 0; i < m->n_layers; i++)
-			if ((ret = plan_add_blob(plan, &m->layers[i], e)) < 0)
-				goto out;
+		}
+		if ((ret = fetch(&child, arg, c, e)) < 0 ||
+		    (ret = plan_check_child(m, c, &child, e)) < 0 ||
+		    (ret = plan_walk(plan, &child, fetch, arg, depth + 1, e)) < 0)
+			goto out;
+		manifest_release(&child);
 	}
-	nm = realloc(plan->mans, (plan->n_mans + 1) * sizeof(*nm));
-	if (!nm) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	plan->mans = nm;
-	nm[plan->n_mans++] = *m;	/* moved */
-	manifest_init(m);
 out:
 	manifest_release(&child);
 	return ret;
+}
+
+static int plan_walk(struct xfer_plan *plan, struct manifest *m, xfer_fetch_fn *fetch,
+		     void *arg, int depth, struct err *e)
+{
+	struct manifest *nm;
+	size_t i;
+	int ret;
+
+	if (m->kind == MT_KIND_INDEX) {
+		if ((ret = plan_walk_children(plan, m, fetch, arg, depth, e)) < 0)
+			return ret;
+	} else {
+		if ((ret = plan_add_blob(plan, m, &m->config, e)) < 0)
+			return ret;
+		for (i = 0; i < m->n_layers; i++)
+			if ((ret = plan_add_blob(plan, m, &m->layers[i], e)) < 0)
+				return ret;
+	}
+	nm = realloc(plan->mans, (plan->n_mans + 1) * sizeof(*nm));
+	if (!nm)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	plan->mans = nm;
+	nm[plan->n_mans++] = *m;	/* moved */
+	manifest_init(m);
+	return 0;
 }
 
 int xfer_plan_walk(struct xfer_plan *plan, struct manifest *root, xfer_fetch_fn *fetch,

@@ -81,7 +81,10 @@ typedef int xfer_fetch_fn(struct manifest *out, void *arg, const struct descript
 			  struct err *e);
 
 /* Adds `root` (moved into the plan: left initialised-empty) and everything
- * it reaches; children of indexes come from `fetch`. */
+ * it reaches; children of indexes come from `fetch`.  Every descriptor is
+ * checked, not only the first of a digest: ERR_INVALID when two give one
+ * blob different sizes, or an index gives a manifest another size than its
+ * bytes have (ERR_DIGEST: another digest). */
 int xfer_plan_walk(struct xfer_plan *plan, struct manifest *root, xfer_fetch_fn *fetch,
 		   void *arg, struct err *e);
 void xfer_plan_release(struct xfer_plan *plan);

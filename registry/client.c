@@ -279,7 +279,8 @@ int reg_open(struct reg **out, const struct reg_client_opts *o, const char *regi
 
 	*out = NULL;
 	if (!o || !o->http)
-		return err_set(e, ERR_USAGE, "reg_open: no HTTP client");
+		return err_set(e, ERR_USAGE, "cannot open a session with '%s': no HTTP client was "
+			       "given", registry ? registry : "");
 	if (!registry || !*registry || strlen(registry) > 255 ||
 	    strpbrk(registry, "/?#@ \t\r\n"))
 		return err_set(e, ERR_INVALID, "invalid registry name");
@@ -1964,7 +1965,7 @@ static int blob_upload(enum reg_blob_how *out_how, struct reg *r, const char *re
 	if (mount_from && (check_repo(mount_from, NULL) < 0 || !strcmp(mount_from, repo)))
 		mount_from = NULL;
 	if (d->size < 0 || (fd < 0 && !data && d->size > 0 && !mount_from)) {
-		ret = err_set(e, ERR_USAGE, "reg_blob_upload: no content for %s", d->digest.str);
+		ret = err_set(e, ERR_USAGE, "cannot upload blob %s: no content given", d->digest.str);
 		goto out;
 	}
 	if ((ret = reg_ping(r, e)) < 0)
@@ -2046,8 +2047,7 @@ int reg_blob_upload_stream(struct reg *r, const char *repo, const struct descrip
 	if ((ret = check_repo(repo, e)) < 0)
 		goto out;
 	if (d->size < 0 || !read) {
-		ret = err_set(e, ERR_USAGE, "reg_blob_upload_stream: no content for %s",
-			      d->digest.str);
+		ret = err_set(e, ERR_USAGE, "cannot upload blob %s: no content given", d->digest.str);
 		goto out;
 	}
 	if ((ret = reg_ping(r, e)) < 0)

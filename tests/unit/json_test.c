@@ -56,6 +56,31 @@ TEST(parse_rejects)
 	CHECK(strstr(e.msg, "deeper") != NULL);
 }
 
+/* A document that is null is refused and called what it is; null inside one
+ * is a value like any other. */
+TEST(parse_null_document)
+{
+	static const char *nulls[] = { "null", " null\n", "\tnull " };
+	struct json *j;
+	struct err e = ERR_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++) {
+		j = NULL;
+		CHECK_RC(parse(&j, nulls[i], &e), ERR_INVALID);
+		CHECK(j == NULL);
+		CHECK_STR(e.msg, "JSON document is null");
+	}
+	CHECK_RC(parse(&j, "null x", &e), ERR_INVALID);
+	CHECK(strncmp(e.msg, "invalid JSON", 12) == 0);
+	CHECK_RC(parse(&j, "{\"a\": null}", &e), 0);
+	CHECK(json_get(j, "a") == NULL && json_kind_of(json_get(j, "a")) == JSON_NULL);
+	json_free(j);
+	CHECK_RC(parse(&j, "[null]", &e), 0);
+	CHECK(json_array_len(j) == 1);
+	json_free(j);
+}
+
 TEST(numbers_at_end_and_ranges)
 {
 	struct json *j = NULL;
@@ -115,6 +140,7 @@ int main(void)
 {
 	RUN(parse_and_get);
 	RUN(parse_rejects);
+	RUN(parse_null_document);
 	RUN(numbers_at_end_and_ranges);
 	RUN(build_and_serialize);
 	return test_done();

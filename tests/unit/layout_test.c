@@ -287,6 +287,7 @@ TEST(digest_before_commit)
 	blob_writer_digest(&early, &size, w);
 	CHECK(digest_equal(&early, &want) && size == 5);
 	CHECK_RC(blob_writer_write(w, "x", 1, &e), ERR_USAGE);
+	CHECK_STR(e.msg, "cannot write to a blob after its digest was taken");
 	CHECK_RC(blob_writer_commit(&got, &size, w, &e), 0);
 	CHECK(digest_equal(&got, &want) && size == 5);
 	CHECK(layout_blob_has(l, &want, 5) == 1);

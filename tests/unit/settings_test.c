@@ -118,7 +118,8 @@ TEST(bad_values)
 {
 	expect_invalid("[]", "must be a JSON object, not an array");
 	expect_invalid("\"x\"", "must be a JSON object");
-	expect_invalid("{", "cfg.json: invalid JSON");
+	expect_invalid("{", "cfg.json: invalid JSON: unexpected end of input");
+	expect_invalid("null", "cfg.json: JSON document is null");
 	expect_invalid("{} {}", "invalid JSON");
 	expect_invalid("{\"registries\": {\"no/slash\": {}}}", "not a registry host[:port]");
 	expect_invalid("{\"registries\": {\"\": {}}}", "not a registry host[:port]");
