@@ -1263,8 +1263,9 @@ int cache_remove(struct prune_report *out, struct layout *l, const char *const *
 				found = 1;
 			}
 		if (!found) {
-			ret = err_set(e, ERR_NOT_FOUND, "no image named '%.200s' in the cache '%s'",
-				      names[i], layout_path(l));
+			ret = err_set(e, ERR_NOT_FOUND, "no image named '%.200s' in the cache '%s': "
+				      "'hoist cache ls' lists the images it holds", names[i],
+				      layout_path(l));
 			goto out;
 		}
 	}

@@ -586,7 +586,9 @@ static int check_version(struct layout *l, struct err *e)
 	}
 	v = json_get_str(j, "imageLayoutVersion");
 	if (!v) {
-		ret = err_set(e, ERR_INVALID, "'%s/oci-layout' has no imageLayoutVersion", l->root);
+		ret = err_set(e, ERR_INVALID, "'%s/oci-layout' has no imageLayoutVersion: write "
+			      "{\"imageLayoutVersion\":\"1.0.0\"} to it if the directory is an "
+			      "image-spec 1.x layout", l->root);
 		goto out;
 	}
 	if (strncmp(v, "1.", 2)) {
@@ -800,7 +802,8 @@ int layout_open(struct layout **out, const char *path, unsigned flags, struct er
 			ret = err_set(e, ERR_NOT_FOUND, "no OCI layout at '%s': the directory "
 				      "does not exist", path);
 		else if (errno == ENOTDIR)
-			ret = err_set(e, ERR_INVALID, "'%s' is not a directory", path);
+			ret = err_set(e, ERR_INVALID, "'%s' is not a directory: give the directory "
+				      "of a layout", path);
 		else
 			ret = err_set_errno(e, ERR_IO, errno, "cannot open layout '%s'", path);
 		goto out;
@@ -1495,8 +1498,9 @@ int layout_blob_read(struct buf *out, struct layout *l, const struct digest *d, 
 		goto out;
 	if (have != want || !digest_equal(&got, d)) {
 		ret = err_set(e, ERR_DIGEST, "blob %s in layout '%s' is corrupt (its content "
-			      "hashes to %s): remove it and fetch it again", d->str, l->root,
-			      got.str);
+			      "hashes to %s): %s", d->str, l->root, got.str, l->cache ?
+			      "run 'hoist cache verify --repair', then pull the image again" :
+			      "remove it and fetch it again");
 		goto out;
 	}
 	out->len = old + have;
@@ -1982,8 +1986,8 @@ int layout_ref_resolve(struct descriptor *out, enum layout_index *out_which, str
 	if (ret == 0 && out_which)
 		*out_which = LAYOUT_INDEX_META;
 	if (ret == ERR_NOT_FOUND)
-		err_set(e, ERR_NOT_FOUND, "no image named '%.200s' in the cache '%s'", ref_name,
-			l->root);
+		err_set(e, ERR_NOT_FOUND, "no image named '%.200s' in the cache '%s': 'hoist "
+			"cache ls' lists the images it holds", ref_name, l->root);
 	return ret;
 }
 
