@@ -409,7 +409,7 @@ static int graph_list_dir(struct graph *g, DIR *dir, enum digest_alg alg, const 
 	struct dirent *de;
 	struct digest d;
 	uint32_t i;
-	int rc;
+	int rc, st_rc;
 
 	while ((de = layout_dir_next(dir, &rc))) {
 		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
@@ -422,13 +422,14 @@ static int graph_list_dir(struct graph *g, DIR *dir, enum digest_alg alg, const 
 		(*out_n)++;
 		if (!stat_all)
 			continue;
-		rc = graph_stat(g, &g->nodes[i]);
-		if (rc == -ENOENT) {
+		st_rc = graph_stat(g, &g->nodes[i]);
+		if (st_rc == -ENOENT) {
 			g->nodes[i].listed = 0;	/* gone meanwhile, or not a file */
 			(*out_n)--;
-		} else if (rc < 0)
-			return err_set_errno(e, ERR_IO, -rc, "cannot look at blob %s in '%s'",
+		} else if (st_rc < 0) {
+			return err_set_errno(e, ERR_IO, -st_rc, "cannot look at blob %s in '%s'",
 					     d.str, layout_path(g->l));
+		}
 	}
 	if (rc)
 		return err_set_errno(e, ERR_IO, rc, "cannot list '%s/%s'", layout_path(g->l),
