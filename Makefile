@@ -102,6 +102,9 @@ UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool
 TEST_TOOL_BINS := $(TEST_TOOLS:%=$(BUILDDIR)/tests/tools/%)
+# LD_PRELOAD shims the fault tests use (tests/tools/NAME.c -> NAME.so).
+TEST_SHIMS := faultfs
+TEST_SHIM_SOS := $(TEST_SHIMS:%=$(BUILDDIR)/tests/tools/%.so)
 # libFuzzer targets (tests/fuzz/fuzz_NAME.c).  `make check` replays their
 # committed corpus and regression inputs through fuzz_NAME_replay (the normal
 # compiler, tests/fuzz/replay.c as main); `make fuzz` fuzzes each for
@@ -160,6 +163,11 @@ $(BUILDDIR)/tests/unit/opt_test: $(BUILDDIR)/tests/unit/opt_test.o $(BUILDDIR)/c
 $(BUILDDIR)/tests/tools/%: $(BUILDDIR)/tests/tools/%.o $(LIBHOIST)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBHOIST) $(LIBS)
 
+# Without sanitizer flags: a preloaded shim loads before the sanitizer runtime.
+$(TEST_SHIM_SOS): $(BUILDDIR)/tests/tools/%.so: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+
 $(FUZZ_REPLAY_BINS): $(BUILDDIR)/tests/fuzz/%_replay: $(BUILDDIR)/tests/fuzz/%.o \
 		$(BUILDDIR)/tests/fuzz/replay.o $(LIBHOIST)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
@@ -182,7 +190,7 @@ $(BUILDDIR)/man/%: man/%.scd
 	@mkdir -p $(dir $@)
 	$(SCDOC) < $< > $@
 
-check: deps-check $(HOIST) $(UNIT_BINS) $(TEST_TOOL_BINS) $(FUZZ_REPLAY_BINS) man
+check: deps-check $(HOIST) $(UNIT_BINS) $(TEST_TOOL_BINS) $(TEST_SHIM_SOS) $(FUZZ_REPLAY_BINS) man
 	@BUILDDIR=$(BUILDDIR) HOIST_BIN=$(abspath $(HOIST)) tests/run $(T)
 
 install: all

@@ -86,6 +86,7 @@ struct graph {
 	int dir_fd[N_ALGS];	/* blobs/sha256, blobs/sha512, or -1 */
 	int src_fd[N_ALGS];	/* .hoist/sources/<alg>, or -1 (gc_list_sources) */
 	struct buf rd;		/* reused for manifest reads */
+	int corrupt_ok;		/* a corrupt manifest is a leaf (verify, ls), not an error */
 };
 
 /* One entry of either index. */
@@ -276,9 +277,13 @@ static int graph_add_children(struct graph *g, uint32_t i, const struct manifest
 	return 0;
 }
 
-/* Reads and parses manifest/index node `i` once.  A blob that is missing,
- * corrupt or does not parse is a leaf (verify reports it; gc keeps it). */
-static int graph_expand(struct graph *g, uint32_t i)
+/* Reads and parses manifest/index node `i` once.  A manifest that is
+ * missing, or that does not parse, references nothing hoist could know: a
+ * leaf.  Any other failure is an error, never a leaf, since the blobs the
+ * manifest references would go unmarked and be swept: a read error, a link
+ * or other non-regular file, a size over the cap, and a corrupt blob unless
+ * g->corrupt_ok (verify reports those, ls shows them). */
+static int graph_expand(struct graph *g, uint32_t i, struct err *e)
 {
 	struct gnode *nd = &g->nodes[i];
 	struct manifest m;
@@ -288,24 +293,29 @@ static int graph_expand(struct graph *g, uint32_t i)
 		return 0;
 	nd->expanded = 1;
 	buf_reset(&g->rd);
-	rc = layout_blob_read(&g->rd, g->l, &nd->d, GC_MANIFEST_MAX, NULL);
-	if (rc == ERR_NOMEM)
-		return rc;
+	rc = layout_blob_read(&g->rd, g->l, &nd->d, GC_MANIFEST_MAX, e);
 	if (rc == ERR_DIGEST)
 		nd->corrupt = 1;
-	if (rc < 0)
+	if (rc == ERR_NOT_FOUND || (rc == ERR_DIGEST && g->corrupt_ok)) {
+		err_clear(e);
 		return 0;
+	}
+	if (rc == ERR_DIGEST)
+		return err_prefix(e, "cannot tell what manifest %s references; run 'hoist cache "
+				  "verify --repair' first", nd->d.str);
+	if (rc < 0)
+		return err_prefix(e, "cannot tell what manifest %s references", nd->d.str);
 	if (manifest_parse(&m, g->rd.data, g->rd.len, NULL, GC_MANIFEST_MAX, NULL) < 0)
 		return 0;
 	rc = graph_add_children(g, i, &m);
 	manifest_release(&m);
-	return rc;
+	return rc < 0 ? oom(e) : 0;
 }
 
 typedef void visit_fn(struct graph *g, struct gnode *nd, void *arg);
 
 /* Depth-first walk from `root`, each node once, expanding manifests. */
-static int graph_walk(struct graph *g, uint32_t root, visit_fn *fn, void *arg)
+static int graph_walk(struct graph *g, uint32_t root, visit_fn *fn, void *arg, struct err *e)
 {
 	uint32_t i, k;
 	int rc;
@@ -313,19 +323,19 @@ static int graph_walk(struct graph *g, uint32_t root, visit_fn *fn, void *arg)
 	g->stamp++;
 	g->n_stack = 0;
 	if (push_u32(&g->stack, &g->n_stack, &g->cap_stack, root) < 0)
-		return ERR_NOMEM;
+		return oom(e);
 	while (g->n_stack) {
 		i = g->stack[--g->n_stack];
 		if (g->nodes[i].stamp == g->stamp)
 			continue;
 		g->nodes[i].stamp = g->stamp;
-		if ((rc = graph_expand(g, i)) < 0)
+		if ((rc = graph_expand(g, i, e)) < 0)
 			return rc;
 		fn(g, &g->nodes[i], arg);
 		for (k = 0; k < g->nodes[i].n_child; k++)
 			if (push_u32(&g->stack, &g->n_stack, &g->cap_stack,
 				     g->edges[g->nodes[i].child0 + k]) < 0)
-				return ERR_NOMEM;
+				return oom(e);
 	}
 	return 0;
 }
@@ -374,7 +384,8 @@ static int gc_digest_from_name(struct digest *out, enum digest_alg alg, const ch
 	return 0;
 }
 
-/* stat of a listed blob (no symlinks followed); fills size and mtime. */
+/* stat of a listed blob (no symlinks followed); fills size and mtime.
+ * -ENOENT also for a file that is not a regular one. */
 static int graph_stat(struct graph *g, struct gnode *nd)
 {
 	struct stat st;
@@ -383,26 +394,62 @@ static int graph_stat(struct graph *g, struct gnode *nd)
 		return 0;
 	if (fstatat(g->dir_fd[nd->d.alg], digest_hex(&nd->d), &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENOENT;	/* not a blob file (a listing without d_type) */
 	nd->statted = 1;
 	nd->size = (int64_t)st.st_size;
 	nd->mtime = (int64_t)st.st_mtime;
 	return 0;
 }
 
+/* Lists blobs/<alg>/ (open as `dir`), see graph_list(). */
+static int graph_list_dir(struct graph *g, DIR *dir, enum digest_alg alg, const char *name,
+			  size_t *out_n, int stat_all, struct err *e)
+{
+	struct dirent *de;
+	struct digest d;
+	uint32_t i;
+	int rc, st_rc;
+
+	while ((de = layout_dir_next(dir, &rc))) {
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;	/* a link or a directory is not a blob: never touched */
+		if (gc_digest_from_name(&d, alg, de->d_name) < 0)
+			continue;	/* another tool's temporary file: not ours */
+		if (graph_get(&i, g, &d, -1, MT_KIND_UNKNOWN) < 0)
+			return oom(e);
+		g->nodes[i].listed = 1;
+		(*out_n)++;
+		if (!stat_all)
+			continue;
+		st_rc = graph_stat(g, &g->nodes[i]);
+		if (st_rc == -ENOENT) {
+			g->nodes[i].listed = 0;	/* gone meanwhile, or not a file */
+			(*out_n)--;
+		} else if (st_rc < 0) {
+			return err_set_errno(e, ERR_IO, -st_rc, "cannot look at blob %s in '%s'",
+					     d.str, layout_path(g->l));
+		}
+	}
+	if (rc)
+		return err_set_errno(e, ERR_IO, rc, "cannot list '%s/%s'", layout_path(g->l),
+				     name);
+	return 0;
+}
+
 /* Reads blobs/<alg>/ once per algorithm: a listed node per file whose name
- * is a digest.  With `stat_all`, stats each (sizes for ls, prune, verify). */
+ * is a digest.  With `stat_all`, stats each (sizes for ls, prune, verify).
+ * A listing that fails part way is an error: what it did not reach would
+ * pass for absent. */
 static int graph_list(struct graph *g, size_t *out_n, int stat_all, struct err *e)
 {
 	static const enum digest_alg algs[N_ALGS] = { DIGEST_SHA256, DIGEST_SHA512 };
 	char name[DIGEST_STR_MAX + 300];
-	struct dirent *de;
-	struct digest d;
-	uint32_t i;
 	DIR *dir = NULL;
-	int a, fd, ret = -1, rc;
+	int a, fd, ret = 0;
 
 	*out_n = 0;
-	for (a = 0; a < N_ALGS; a++) {
+	for (a = 0; a < N_ALGS && ret == 0; a++) {
 		snprintf(name, sizeof(name), "blobs/%s", digest_alg_name(algs[a]));
 		fd = openat(layout_root_fd(g->l), name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT)
@@ -412,38 +459,11 @@ static int graph_list(struct graph *g, size_t *out_n, int stat_all, struct err *
 					    layout_path(g->l), name);
 			if (fd >= 0)
 				close(fd);
-			goto out;
+			break;
 		}
-		while ((de = readdir(dir))) {
-			if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
-				continue;
-			if (gc_digest_from_name(&d, algs[a], de->d_name) < 0)
-				continue;	/* another tool's temporary file: not ours */
-			if (graph_get(&i, g, &d, -1, MT_KIND_UNKNOWN) < 0) {
-				ret = oom(e);
-				goto out;
-			}
-			g->nodes[i].listed = 1;
-			(*out_n)++;
-			if (stat_all) {
-				rc = graph_stat(g, &g->nodes[i]);
-				if (rc == -ENOENT)
-					g->nodes[i].listed = 0;	/* gone meanwhile */
-				else if (rc < 0) {
-					ret = err_set_errno(e, ERR_IO, -rc,
-							    "cannot stat blob %s in "
-							    "'%s'", d.str, layout_path(g->l));
-					goto out;
-				}
-			}
-		}
+		ret = graph_list_dir(g, dir, algs[a], name, out_n, stat_all, e);
 		closedir(dir);
-		dir = NULL;
 	}
-	ret = 0;
-out:
-	if (dir)
-		closedir(dir);
 	return ret;
 }
 
@@ -490,11 +510,12 @@ static int graph_entries(struct graph *g, struct gentry **out, size_t *out_n,
 			n++;
 			if (graph_get(&ents[n - 1].root, g, &ents[n - 1].desc.digest,
 				      ents[n - 1].desc.size,
-				      mt_classify(ents[n - 1].desc.media_type)) < 0 ||
-			    graph_walk(g, ents[n - 1].root, visit_ref, NULL) < 0) {
+				      mt_classify(ents[n - 1].desc.media_type)) < 0) {
 				ret = oom(e);
 				goto out;
 			}
+			if ((ret = graph_walk(g, ents[n - 1].root, visit_ref, NULL, e)) < 0)
+				goto out;
 		}
 		layout_refs_free(refs, n_refs);
 		refs = NULL;
@@ -525,65 +546,91 @@ static void gentries_free(struct gentry *ents, size_t n)
 	free(ents);
 }
 
+/* Reads from `fd` until `n` bytes or the end; the count, or -errno. */
+static ssize_t read_upto(int fd, char *p, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n && (r = read(fd, p + got, n - got)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+static int candidate_failed(struct graph *g, const struct gnode *nd, int errnum,
+			    const char *what, struct err *e)
+{
+	return err_set_errno(e, ERR_IO, errnum, "cannot %s blob %s in '%s', which may be a "
+			     "referrer of a kept image", what, nd->d.str, layout_path(g->l));
+}
+
 /* Whether the blob file `nd` could be a referrer: opens it once, fills
  * its size and mtime from the open file (so the sweep needs no stat), and
  * reads GC_HEAD_MAX bytes; when it starts like a JSON object and is small
  * enough, reads the rest into g->rd.  Returns 1 with g->rd holding the whole
  * file when it mentions "subject", 0 when it cannot be a referrer (or is
- * gone, or unreadable: keeping it unparsed only means it is not a
- * referrer), ERR_NOMEM.  The content is not hashed: a corrupt blob taken
- * for a referrer is kept, the safe direction. */
-static int gc_read_candidate(struct graph *g, struct gnode *nd)
+ * gone, or is a link or not a regular file: not a blob, never swept), or an
+ * error: one that cannot be read might be a referrer, and would be swept.
+ * The content is not hashed: a corrupt blob taken for a referrer is kept,
+ * the safe direction. */
+static int gc_read_candidate(struct graph *g, struct gnode *nd, struct err *e)
 {
-	char head[GC_HEAD_MAX];
+	char head[GC_HEAD_MAX], io[16384];
 	struct stat st;
-	size_t got = 0, want, k;
-	ssize_t r;
+	ssize_t got, r;
+	size_t k;
 	int fd, ret = 0;
 
-	fd = openat(g->dir_fd[nd->d.alg], digest_hex(&nd->d), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			nd->listed = 0;	/* gone meanwhile */
+	fd = openat(g->dir_fd[nd->d.alg], digest_hex(&nd->d),
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0 && (errno == ENOENT || errno == ELOOP)) {
+		nd->listed = 0;	/* gone meanwhile, or a link: not a blob */
 		return 0;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (fd < 0)
+		return candidate_failed(g, nd, errno, "open", e);
+	if (fstat(fd, &st) < 0) {
+		ret = candidate_failed(g, nd, errno, "look at", e);
 		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		nd->listed = 0;
+		goto out;
+	}
 	nd->statted = 1;
 	nd->size = (int64_t)st.st_size;
 	nd->mtime = (int64_t)st.st_mtime;
 	if (st.st_size < 2 || st.st_size > (off_t)GC_MANIFEST_MAX)
 		goto out;
-	want = st.st_size < (off_t)sizeof(head) ? (size_t)st.st_size : sizeof(head);
-	while (got < want && (r = read(fd, head + got, want - got)) != 0) {
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			goto out;
-		}
-		got += (size_t)r;
+	got = read_upto(fd, head, st.st_size < (off_t)sizeof(head) ? (size_t)st.st_size
+								  : sizeof(head));
+	if (got < 0) {
+		ret = candidate_failed(g, nd, (int)-got, "read", e);
+		goto out;
 	}
-	for (k = 0; k < got && (head[k] == ' ' || head[k] == '\n' || head[k] == '\r' ||
-				head[k] == '\t'); k++)
+	for (k = 0; k < (size_t)got && (head[k] == ' ' || head[k] == '\n' || head[k] == '\r' ||
+					head[k] == '\t'); k++)
 		;
-	if (k == got || head[k] != '{')
+	if (k == (size_t)got || head[k] != '{')
 		goto out;
 	buf_reset(&g->rd);
-	buf_add(&g->rd, head, got);
-	if (got == sizeof(head)) {	/* the rest, up to the cap */
-		char io[16384];
-
-		while (g->rd.len <= GC_MANIFEST_MAX && (r = read(fd, io, sizeof(io))) != 0) {
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				goto out;
-			}
-			buf_add(&g->rd, io, (size_t)r);
+	buf_add(&g->rd, head, (size_t)got);
+	/* the rest, up to the cap */
+	while (got == (ssize_t)sizeof(head) && g->rd.len <= GC_MANIFEST_MAX &&
+	       (r = read_upto(fd, io, sizeof(io))) != 0) {
+		if (r < 0) {
+			ret = candidate_failed(g, nd, (int)-r, "read", e);
+			goto out;
 		}
+		buf_add(&g->rd, io, (size_t)r);
 	}
 	if (buf_failed(&g->rd)) {
-		ret = ERR_NOMEM;
+		ret = oom(e);
 		goto out;
 	}
 	if (g->rd.len <= GC_MANIFEST_MAX && memmem(g->rd.data, g->rd.len, "\"subject\"", 9))
@@ -608,12 +655,11 @@ static int graph_referrers(struct graph *g, struct err *e)
 
 		if (!nd->listed || nd->marked || nd->kind == MT_KIND_LAYER)
 			continue;
-		rc = gc_read_candidate(g, nd);
-		if (rc == ERR_NOMEM) {
-			ret = oom(e);
+		if ((rc = gc_read_candidate(g, nd, e)) < 0) {
+			ret = rc;
 			goto out;
 		}
-		if (rc <= 0)
+		if (rc == 0)
 			continue;
 		if (manifest_parse(&m, g->rd.data, g->rd.len, NULL, GC_MANIFEST_MAX, NULL) < 0)
 			continue;
@@ -641,10 +687,8 @@ static int graph_referrers(struct graph *g, struct err *e)
 			s = graph_find(g, &cand[i].subject);
 			if (s < 0 || !g->nodes[s].marked)
 				continue;
-			if (graph_walk(g, cand[i].node, visit_mark, NULL) < 0) {
-				ret = oom(e);
+			if ((ret = graph_walk(g, cand[i].node, visit_mark, NULL, e)) < 0)
 				goto out;
-			}
 			changed = 1;
 		}
 	}
@@ -689,7 +733,7 @@ static int sweep_ingest(struct gc_report *r, struct layout *l, int dry_run, stru
 	struct dirent *de;
 	struct stat st;
 	DIR *dir;
-	int fd, dfd, ret = -1;
+	int fd, dfd, ret = 0, rc;
 
 	dfd = openat(layout_root_fd(l), INGEST_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
@@ -700,7 +744,7 @@ static int sweep_ingest(struct gc_report *r, struct layout *l, int dry_run, stru
 		return err_set_errno(e, ERR_IO, errno, "cannot list '%s/" INGEST_DIR "'",
 				     layout_path(l));
 	}
-	while ((de = readdir(dir))) {
+	while ((de = layout_dir_next(dir, &rc))) {
 		if (de->d_name[0] == '.')
 			continue;
 		fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -715,7 +759,9 @@ static int sweep_ingest(struct gc_report *r, struct layout *l, int dry_run, stru
 		}
 		close(fd);
 	}
-	ret = 0;
+	if (rc)
+		ret = err_set_errno(e, ERR_IO, rc, "cannot list '%s/" INGEST_DIR "'",
+				    layout_path(l));
 	closedir(dir);
 	return ret;
 }
@@ -723,9 +769,9 @@ static int sweep_ingest(struct gc_report *r, struct layout *l, int dry_run, stru
 /* Reads .hoist/sources/<alg>/ once and flags the listed blobs that have a
  * record, so that the sweep unlinks only records that exist (most blobs
  * have none: an unlink per removed blob would mostly fail with ENOENT).
- * A directory that cannot be read leaves records in place: harmless, a
- * record of a missing blob is never used. */
-static void gc_list_sources(struct graph *g)
+ * A directory that is missing has no records; one that cannot be listed
+ * is an error, like every listing gc makes (it runs before any unlink). */
+static int gc_list_sources(struct graph *g, struct err *e)
 {
 	static const enum digest_alg algs[N_ALGS] = { DIGEST_SHA256, DIGEST_SHA512 };
 	char name[DIGEST_STR_MAX + 300];
@@ -733,18 +779,21 @@ static void gc_list_sources(struct graph *g)
 	struct digest d;
 	DIR *dir;
 	long i;
-	int a, fd;
+	int a, fd, rc;
 
 	for (a = 0; a < N_ALGS; a++) {
 		snprintf(name, sizeof(name), SOURCES_DIR "/%s", digest_alg_name(algs[a]));
 		fd = openat(layout_root_fd(g->l), name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0 && errno == ENOENT)
 			continue;
-		if ((g->src_fd[algs[a]] = dup(fd)) < 0 || !(dir = fdopendir(fd))) {
-			close(fd);
-			continue;
+		if (fd < 0 || (g->src_fd[algs[a]] = dup(fd)) < 0 || !(dir = fdopendir(fd))) {
+			rc = errno;
+			if (fd >= 0)
+				close(fd);
+			return err_set_errno(e, ERR_IO, rc, "cannot list '%s/%s'",
+					     layout_path(g->l), name);
 		}
-		while ((de = readdir(dir))) {
+		while ((de = layout_dir_next(dir, &rc))) {
 			if (de->d_name[0] == '.')
 				continue;
 			if (gc_digest_from_name(&d, algs[a], de->d_name) < 0)
@@ -753,7 +802,11 @@ static void gc_list_sources(struct graph *g)
 				g->nodes[i].sourced = 1;
 		}
 		closedir(dir);
+		if (rc)
+			return err_set_errno(e, ERR_IO, rc, "cannot list '%s/%s'",
+					     layout_path(g->l), name);
 	}
+	return 0;
 }
 
 /* The unlinks of one sweep, shared by its threads: thread k takes victims
@@ -812,6 +865,80 @@ static void gc_unlink_all(struct graph *g, const uint32_t *victims, int *res, si
 			pthread_join(tid[k], NULL);
 }
 
+/* The victims: listed, unmarked blobs older than `cutoff` (stat only what
+ * the referrer scan did not open). */
+static int gc_victims(uint32_t **out, size_t *out_n, struct gc_report *r, struct graph *g,
+		      int64_t cutoff, struct err *e)
+{
+	size_t cap = 0, i;
+	int rc;
+
+	for (i = 0; i < g->n; i++) {
+		struct gnode *nd = &g->nodes[i];
+
+		if (!nd->listed)
+			continue;
+		if (nd->marked) {
+			r->n_reachable++;
+			continue;
+		}
+		rc = graph_stat(g, nd);
+		if (rc == -ENOENT)
+			continue;
+		if (rc < 0)
+			return err_set_errno(e, ERR_IO, -rc, "cannot look at blob %s in '%s'",
+					     nd->d.str, layout_path(g->l));
+		if (nd->mtime > cutoff) {
+			r->n_young++;
+			r->young_bytes += (uint64_t)nd->size;
+			continue;
+		}
+		if (push_u32(out, out_n, &cap, (uint32_t)i) < 0)
+			return oom(e);
+	}
+	return 0;
+}
+
+/* Unlinks the victims (all at once, see gc_unlink_all) and reports them in
+ * node order. */
+static int gc_sweep(struct gc_report *r, struct graph *g, const uint32_t *victims, size_t n,
+		    int dry, struct err *e)
+{
+	size_t cap = 0, i;
+	int *res = NULL, ret = -1;
+
+	if (!n)
+		return 0;
+	if (!(res = calloc(n, sizeof(*res))))
+		return oom(e);
+	if (!dry) {
+		if ((ret = gc_list_sources(g, e)) < 0) {
+			err_prefix(e, "nothing was removed");
+			goto out;
+		}
+		gc_unlink_all(g, victims, res, n);
+	}
+	for (i = 0; i < n; i++) {
+		struct gnode *nd = &g->nodes[victims[i]];
+
+		if (res[i] == ENOENT)
+			continue;
+		if (res[i]) {
+			ret = err_set_errno(e, ERR_IO, res[i], "cannot remove blob %s from '%s'",
+					    nd->d.str, layout_path(g->l));
+			goto out;
+		}
+		if (report_removed(r, &cap, nd) < 0) {
+			ret = oom(e);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(res);
+	return ret;
+}
+
 /* gc proper; entries in `skip` are treated as already dropped (prune's
  * dry run). */
 static int gc_do(struct gc_report *out, struct layout *l, const struct gc_options *opt,
@@ -820,10 +947,9 @@ static int gc_do(struct gc_report *out, struct layout *l, const struct gc_option
 	struct graph g;
 	struct gentry *ents = NULL;
 	uint32_t *victims = NULL;
-	size_t n_ents = 0, cap = 0, n_victims = 0, cap_victims = 0, i;
-	int *res = NULL;
-	int dry = !!(opt->flags & GC_DRY_RUN), locked = 0, ret = -1, rc;
-	int64_t cutoff;
+	size_t n_ents = 0, n_victims = 0;
+	int dry = !!(opt->flags & GC_DRY_RUN), locked = 0, ret = -1;
+	int64_t cutoff = now_s() - opt->grace_s;
 
 	memset(out, 0, sizeof(*out));
 	graph_init(&g, l);
@@ -844,69 +970,23 @@ static int gc_do(struct gc_report *out, struct layout *l, const struct gc_option
 	 * 3. Temporary files: only those whose flock we can take (dead writer).
 	 * 4. Usage records: removed under index.lock, which every index update
 	 *    holds, so a record being written for a new entry is never lost.
+	 * 5. Anything that cannot be read or listed while marking stops gc
+	 *    before its first unlink: a blob whose referrer could not be read
+	 *    would look unreachable.
 	 * The indexes are read after the lock is taken, never before. */
 	if ((ret = layout_gc_lock(l, opt->wait_ms, e)) < 0)
 		goto out;
 	locked = 1;
 	if ((ret = graph_list(&g, &out->n_blobs, 0, e)) < 0 ||
 	    (ret = graph_entries(&g, &ents, &n_ents, skip, n_skip, e)) < 0 ||
-	    (ret = graph_referrers(&g, e)) < 0)
+	    (ret = graph_referrers(&g, e)) < 0 ||
+	    (ret = gc_victims(&victims, &n_victims, out, &g, cutoff, e)) < 0) {
+		err_prefix(e, "nothing was removed");
 		goto out;
+	}
 	out->n_entries = n_ents;
-	cutoff = now_s() - opt->grace_s;
-	/* Decide first (stat only what the referrer scan did not open), then
-	 * unlink all at once, then report in node order. */
-	for (i = 0; i < g.n; i++) {
-		struct gnode *nd = &g.nodes[i];
-
-		if (!nd->listed)
-			continue;
-		if (nd->marked) {
-			out->n_reachable++;
-			continue;
-		}
-		rc = graph_stat(&g, nd);
-		if (rc == -ENOENT)
-			continue;
-		if (rc < 0) {
-			ret = err_set_errno(e, ERR_IO, -rc, "cannot stat blob %s in '%s'",
-					    nd->d.str, layout_path(l));
-			goto out;
-		}
-		if (nd->mtime > cutoff) {
-			out->n_young++;
-			out->young_bytes += (uint64_t)nd->size;
-			continue;
-		}
-		if (push_u32(&victims, &n_victims, &cap_victims, (uint32_t)i) < 0) {
-			ret = oom(e);
-			goto out;
-		}
-	}
-	if (n_victims && !(res = calloc(n_victims, sizeof(*res)))) {
-		ret = oom(e);
-		goto out;
-	}
-	if (!dry && n_victims) {
-		gc_list_sources(&g);
-		gc_unlink_all(&g, victims, res, n_victims);
-	}
-	for (i = 0; i < n_victims; i++) {
-		struct gnode *nd = &g.nodes[victims[i]];
-
-		if (res[i] == ENOENT)
-			continue;
-		if (res[i]) {
-			ret = err_set_errno(e, ERR_IO, res[i], "cannot remove blob %s from '%s'",
-					    nd->d.str, layout_path(l));
-			goto out;
-		}
-		if (report_removed(out, &cap, nd) < 0) {
-			ret = oom(e);
-			goto out;
-		}
-	}
-	if ((ret = sweep_ingest(out, l, dry, e)) < 0)
+	if ((ret = gc_sweep(out, &g, victims, n_victims, dry, e)) < 0 ||
+	    (ret = sweep_ingest(out, l, dry, e)) < 0)
 		goto out;
 	if (!n_skip && (ret = layout_ref_records_prune(&out->n_records, l, dry, e)) < 0)
 		goto out;
@@ -917,7 +997,6 @@ out:
 	if (locked)
 		layout_gc_unlock(l);
 	free(victims);
-	free(res);
 	gentries_free(ents, n_ents);
 	graph_release(&g);
 	return ret;
@@ -1019,19 +1098,28 @@ static int add_dropped(struct prune_report *r, size_t *cap, const struct gentry 
 	return 0;
 }
 
-/* Fills last_used and pulled: the usage record, else the manifest's mtime. */
-static void entry_times(struct graph *g, struct gentry *en)
+/* Fills last_used and pulled: the usage record, else the manifest's mtime.
+ * A record that exists but cannot be read is ERR_IO: prune must not judge
+ * an entry's age by the fallback then. */
+static int entry_times(struct graph *g, struct gentry *en, struct err *e)
 {
 	struct layout_ref_info info;
 	struct gnode *nd = &g->nodes[en->root];
+	int rc = ERR_NOT_FOUND;
 
-	if (en->name && layout_ref_info_get(&info, g->l, en->name, NULL) == 0) {
+	if (en->name)
+		rc = layout_ref_info_get(&info, g->l, en->name, e);
+	if (rc == 0) {
 		en->last_used = info.last_used;
 		en->pulled = info.pulled;
-		return;
+		return 0;
 	}
+	if (rc == ERR_IO || rc == ERR_NOMEM)
+		return rc;
+	err_clear(e);
 	if (nd->listed && graph_stat(g, nd) == 0)
 		en->last_used = nd->mtime;
+	return 0;
 }
 
 static int cmp_used_desc(const void *a, const void *b)
@@ -1050,28 +1138,46 @@ static void visit_unref(struct graph *g, struct gnode *nd, void *arg)
 		*total -= (uint64_t)nd->size;
 }
 
-int cache_prune(struct prune_report *out, struct layout *l, const struct prune_options *opt,
-		struct err *e)
+/* --max-size: drops the least recently used of `cand` (most recently used
+ * first) until the blobs the rest reach fit. */
+static int prune_fit(struct graph *g, struct gentry *ents, size_t n_ents, struct gentry **cand,
+		     size_t n_cand, int64_t max_size, struct err *e)
 {
-	struct graph g;
-	struct gentry *ents = NULL, **cand = NULL;
-	size_t n_ents = 0, n_cand = 0, n_blobs, cap = 0, i;
 	uint64_t total = 0;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < g->n; i++)
+		if (g->nodes[i].refs && g->nodes[i].listed && g->nodes[i].size > 0)
+			total += (uint64_t)g->nodes[i].size;
+	for (i = 0; i < n_ents; i++)
+		if (ents[i].drop &&
+		    (ret = graph_walk(g, ents[i].root, visit_unref, &total, e)) < 0)
+			return ret;
+	for (i = n_cand; i-- > 0 && total > (uint64_t)max_size;) {
+		if (cand[i]->drop)
+			continue;
+		cand[i]->drop = 1;
+		if ((ret = graph_walk(g, cand[i]->root, visit_unref, &total, e)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Marks the entries the policies select (drop = 1). */
+static int prune_select(struct graph *g, struct gentry *ents, size_t n_ents,
+			const struct prune_options *opt, struct err *e)
+{
+	struct gentry **cand = NULL;
+	size_t n_cand = 0, i;
 	int64_t now = now_s();
 	int ret = -1;
 
-	memset(out, 0, sizeof(*out));
-	graph_init(&g, l);
-	if ((ret = graph_list(&g, &n_blobs, 1, e)) < 0 ||
-	    (ret = graph_entries(&g, &ents, &n_ents, NULL, 0, e)) < 0)
-		goto out;
-	cand = calloc(n_ents + 1, sizeof(*cand));
-	if (!cand) {
-		ret = oom(e);
-		goto out;
-	}
+	if (!(cand = calloc(n_ents + 1, sizeof(*cand))))
+		return oom(e);
 	for (i = 0; i < n_ents; i++) {
-		entry_times(&g, &ents[i]);
+		if ((ret = entry_times(g, &ents[i], e)) < 0)
+			goto out;
 		if (opt->filter && fnmatch(opt->filter, ents[i].name ? ents[i].name : "", 0))
 			continue;
 		cand[n_cand++] = &ents[i];
@@ -1086,25 +1192,29 @@ int cache_prune(struct prune_report *out, struct layout *l, const struct prune_o
 		if (opt->keep_last >= 0 && i >= (size_t)opt->keep_last)
 			cand[i]->drop = 1;
 	}
-	if (opt->max_size >= 0) {
-		for (i = 0; i < g.n; i++)
-			if (g.nodes[i].refs && g.nodes[i].listed && g.nodes[i].size > 0)
-				total += (uint64_t)g.nodes[i].size;
-		for (i = 0; i < n_ents; i++)
-			if (ents[i].drop && graph_walk(&g, ents[i].root, visit_unref, &total) < 0) {
-				ret = oom(e);
-				goto out;
-			}
-		/* least recently used first, until what is left fits */
-		for (i = n_cand; i-- > 0 && total > (uint64_t)opt->max_size;) {
-			if (cand[i]->drop)
-				continue;
-			cand[i]->drop = 1;
-			if (graph_walk(&g, cand[i]->root, visit_unref, &total) < 0) {
-				ret = oom(e);
-				goto out;
-			}
-		}
+	ret = 0;
+	if (opt->max_size >= 0)
+		ret = prune_fit(g, ents, n_ents, cand, n_cand, opt->max_size, e);
+out:
+	free(cand);
+	return ret;
+}
+
+int cache_prune(struct prune_report *out, struct layout *l, const struct prune_options *opt,
+		struct err *e)
+{
+	struct graph g;
+	struct gentry *ents = NULL;
+	size_t n_ents = 0, n_blobs, cap = 0, i;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	graph_init(&g, l);
+	if ((ret = graph_list(&g, &n_blobs, 1, e)) < 0 ||
+	    (ret = graph_entries(&g, &ents, &n_ents, NULL, 0, e)) < 0 ||
+	    (ret = prune_select(&g, ents, n_ents, opt, e)) < 0) {
+		err_prefix(e, "nothing was dropped or removed");
+		goto out;
 	}
 	for (i = 0; i < n_ents; i++)
 		if (ents[i].drop && add_dropped(out, &cap, &ents[i]) < 0) {
@@ -1119,7 +1229,6 @@ int cache_prune(struct prune_report *out, struct layout *l, const struct prune_o
 		goto out;
 	ret = gc_do(&out->gc, l, &opt->gc, NULL, 0, e);
 out:
-	free(cand);
 	gentries_free(ents, n_ents);
 	graph_release(&g);
 	return ret;
@@ -1155,8 +1264,9 @@ int cache_remove(struct prune_report *out, struct layout *l, const char *const *
 				found = 1;
 			}
 		if (!found) {
-			ret = err_set(e, ERR_NOT_FOUND, "no image named '%.200s' in the cache '%s'",
-				      names[i], layout_path(l));
+			ret = err_set(e, ERR_NOT_FOUND, "no image named '%.200s' in the cache '%s': "
+				      "'hoist cache ls' lists the images it holds", names[i],
+				      layout_path(l));
 			goto out;
 		}
 	}
@@ -1291,64 +1401,58 @@ static void visit_check(struct graph *g, struct gnode *nd, void *arg)
 	}
 }
 
-int cache_verify(struct verify_report *out, struct layout *l, unsigned flags, int wait_ms,
-		 struct err *e)
+/* Hashes every listed blob (nodes' `corrupt`), counting into `out`. */
+static int verify_hash(struct verify_report *out, size_t *cap, struct graph *g, struct err *e)
 {
-	struct graph g;
-	struct gentry *ents = NULL;
-	size_t n_ents = 0, cap = 0, i;
-	struct entry_check c;
-	char *io = NULL;
-	int repair = !!(flags & VERIFY_REPAIR), locked = 0, ret = -1;
-	const char *label;
+	char *io = malloc(1u << 20);
+	size_t i;
+	int ret = -1;
 
-	memset(out, 0, sizeof(*out));
-	graph_init(&g, l);
-	/* Reading is safe without the gc lock (blobs are only ever renamed into
-	 * place whole).  Repairing deletes and rewrites entries, so it holds the
-	 * gc lock: no writer is between its blob checks and its index entry. */
-	if (repair) {
-		if ((ret = layout_gc_lock(l, wait_ms, e)) < 0)
-			goto out;
-		locked = 1;
-	}
-	io = malloc(1u << 20);
-	if (!io) {
-		ret = oom(e);
-		goto out;
-	}
-	if ((ret = graph_list(&g, &out->n_blobs, 1, e)) < 0)
-		goto out;
-	for (i = 0; i < g.n; i++) {
-		if (!g.nodes[i].listed)
+	if (!io)
+		return oom(e);
+	for (i = 0; i < g->n; i++) {
+		if (!g->nodes[i].listed)
 			continue;
-		if ((ret = hash_blob(&g, &g.nodes[i], io, 1u << 20, e)) < 0)
+		if ((ret = hash_blob(g, &g->nodes[i], io, 1u << 20, e)) < 0)
 			goto out;
-		if (!g.nodes[i].listed)
+		if (!g->nodes[i].listed)
 			continue;
-		out->bytes += (uint64_t)g.nodes[i].size;
-		if (g.nodes[i].corrupt) {
-			out->n_corrupt++;
-			if (add_problem(out, &cap, "corrupt", NULL, &g.nodes[i].d) < 0) {
-				ret = oom(e);
-				goto out;
-			}
+		out->bytes += (uint64_t)g->nodes[i].size;
+		if (!g->nodes[i].corrupt)
+			continue;
+		out->n_corrupt++;
+		if (add_problem(out, cap, "corrupt", NULL, &g->nodes[i].d) < 0) {
+			ret = oom(e);
+			goto out;
 		}
 	}
-	if ((ret = graph_entries(&g, &ents, &n_ents, NULL, 0, e)) < 0)
-		goto out;
-	out->n_entries = n_ents;
+	ret = 0;
+out:
+	free(io);
+	return ret;
+}
+
+/* Checks every entry; with `repair`, flags (drop = 1) and reports those to
+ * move or drop. */
+static int verify_entries(struct verify_report *out, size_t *cap, struct graph *g,
+			  struct gentry *ents, size_t n_ents, int repair, struct err *e)
+{
+	struct entry_check c;
+	const char *label;
+	size_t i;
+	int ret;
+
 	for (i = 0; i < n_ents; i++) {
 		memset(&c, 0, sizeof(c));
 		c.meta = ents[i].which == LAYOUT_INDEX_META;
 		c.r = out;
-		c.cap = &cap;
+		c.cap = cap;
 		c.name = ents[i].name ? ents[i].name : ents[i].desc.digest.str;
 		c.root = ents[i].root;
-		if (graph_walk(&g, ents[i].root, visit_check, &c) < 0 || c.oom) {
-			ret = oom(e);
-			goto out;
-		}
+		if ((ret = graph_walk(g, ents[i].root, visit_check, &c, e)) < 0)
+			return ret;
+		if (c.oom)
+			return oom(e);
 		out->n_missing += c.n_missing;
 		if (!repair)
 			continue;
@@ -1356,69 +1460,109 @@ int cache_verify(struct verify_report *out, struct layout *l, unsigned flags, in
 		if (!c.meta && c.n_bad) {
 			ents[i].drop = 1;
 			label = c.n_bad_meta ? "dropped" : "moved";
-		} else if (c.meta && (!g.nodes[ents[i].root].listed ||
-				      g.nodes[ents[i].root].corrupt)) {
+		} else if (c.meta && (!g->nodes[ents[i].root].listed ||
+				      g->nodes[ents[i].root].corrupt)) {
 			ents[i].drop = 1;
 			label = "dropped";
 		}
-		if (label && add_problem(out, &cap, label, c.name, &ents[i].desc.digest) < 0) {
-			ret = oom(e);
-			goto out;
-		}
+		if (label && add_problem(out, cap, label, c.name, &ents[i].desc.digest) < 0)
+			return oom(e);
 	}
-	if (!repair) {
-		ret = 0;
-		goto out;
-	}
-	for (i = 0; i < g.n; i++) {
-		if (!g.nodes[i].listed || !g.nodes[i].corrupt)
-			continue;
-		if (unlinkat(g.dir_fd[g.nodes[i].d.alg], digest_hex(&g.nodes[i].d), 0) < 0 &&
-		    errno != ENOENT) {
-			ret = err_set_errno(e, ERR_IO, errno, "cannot remove corrupt blob %s from "
-					    "'%s'", g.nodes[i].d.str, layout_path(l));
-			goto out;
-		}
-		layout_blob_sources_remove(l, &g.nodes[i].d);
-		if (add_problem(out, &cap, "removed", NULL, &g.nodes[i].d) < 0) {
-			ret = oom(e);
-			goto out;
-		}
-	}
-	/* apply: moves first (remove from index.json, add to the metadata
-	 * index), then drops */
-	for (i = 0; i < n_ents; i++) {
-		size_t k;
-		int moved = 0;
+	return 0;
+}
 
+/* Removes the corrupt blobs. */
+static int verify_remove_corrupt(struct verify_report *out, size_t *cap, struct graph *g,
+				 struct err *e)
+{
+	struct gnode *nd;
+	size_t i;
+
+	for (i = 0; i < g->n; i++) {
+		nd = &g->nodes[i];
+		if (!nd->listed || !nd->corrupt)
+			continue;
+		if (unlinkat(g->dir_fd[nd->d.alg], digest_hex(&nd->d), 0) < 0 && errno != ENOENT)
+			return err_set_errno(e, ERR_IO, errno, "cannot remove corrupt blob %s from "
+					     "'%s'", nd->d.str, layout_path(g->l));
+		layout_blob_sources_remove(g->l, &nd->d);
+		if (add_problem(out, cap, "removed", NULL, &nd->d) < 0)
+			return oom(e);
+	}
+	return 0;
+}
+
+/* Applies the moves (out of index.json, into the metadata index) and drops
+ * verify_entries() decided. */
+static int verify_apply(const struct verify_report *out, struct layout *l,
+			const struct gentry *ents, size_t n_ents, struct err *e)
+{
+	size_t i, k;
+	int moved, ret;
+
+	for (i = 0; i < n_ents; i++) {
 		if (!ents[i].drop)
 			continue;
-		for (k = 0; k < out->n_problems; k++)
-			if (out->problems[k].name && ents[i].name &&
-			    !strcmp(out->problems[k].what, "moved") &&
-			    !strcmp(out->problems[k].name, ents[i].name) &&
-			    digest_equal(&out->problems[k].digest, &ents[i].desc.digest))
-				moved = 1;
-		if (ents[i].name) {
-			ret = layout_index_remove_in(l, ents[i].which, ents[i].name, e);
-			if (ret < 0 && ret != ERR_NOT_FOUND)
-				goto out;
-			err_clear(e);
-			if (moved && (ret = layout_index_set_in(l, LAYOUT_INDEX_META, ents[i].name,
-								 &ents[i].desc, e)) < 0)
-				goto out;
-		} else {
+		if (!ents[i].name) {
 			struct cache_dropped d = { NULL, ents[i].desc.digest, ents[i].which };
 
 			if ((ret = drop_entries(l, &d, 1, e)) < 0)
-				goto out;
+				return ret;
+			continue;
 		}
+		for (moved = 0, k = 0; k < out->n_problems; k++)
+			if (out->problems[k].name && !strcmp(out->problems[k].what, "moved") &&
+			    !strcmp(out->problems[k].name, ents[i].name) &&
+			    digest_equal(&out->problems[k].digest, &ents[i].desc.digest))
+				moved = 1;
+		ret = layout_index_remove_in(l, ents[i].which, ents[i].name, e);
+		if (ret < 0 && ret != ERR_NOT_FOUND)
+			return ret;
+		err_clear(e);
+		if (moved && (ret = layout_index_set_in(l, LAYOUT_INDEX_META, ents[i].name,
+							 &ents[i].desc, e)) < 0)
+			return ret;
 	}
+	return 0;
+}
+
+int cache_verify(struct verify_report *out, struct layout *l, unsigned flags, int wait_ms,
+		 struct err *e)
+{
+	struct graph g;
+	struct gentry *ents = NULL;
+	size_t n_ents = 0, cap = 0;
+	int repair = !!(flags & VERIFY_REPAIR), locked = 0, ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	graph_init(&g, l);
+	g.corrupt_ok = 1;	/* a corrupt manifest is a finding */
+	/* Reading is safe without the gc lock (blobs are only ever renamed into
+	 * place whole).  Repairing deletes and rewrites entries, so it holds the
+	 * gc lock: no writer is between its blob checks and its index entry.
+	 * Nothing is repaired unless every listing and read succeeded: an entry
+	 * is moved or dropped only for blobs seen missing or corrupt. */
+	if (repair) {
+		if ((ret = layout_gc_lock(l, wait_ms, e)) < 0)
+			goto out;
+		locked = 1;
+	}
+	if ((ret = graph_list(&g, &out->n_blobs, 1, e)) < 0 ||
+	    (ret = verify_hash(out, &cap, &g, e)) < 0 ||
+	    (ret = graph_entries(&g, &ents, &n_ents, NULL, 0, e)) < 0 ||
+	    (ret = verify_entries(out, &cap, &g, ents, n_ents, repair, e)) < 0) {
+		if (repair)
+			err_prefix(e, "nothing was repaired");
+		goto out;
+	}
+	out->n_entries = n_ents;
+	if (repair && ((ret = verify_remove_corrupt(out, &cap, &g, e)) < 0 ||
+		       (ret = verify_apply(out, l, ents, n_ents, e)) < 0))
+		goto out;
 	ret = 0;
 out:
 	if (locked)
 		layout_gc_unlock(l);
-	free(io);
 	gentries_free(ents, n_ents);
 	graph_release(&g);
 	return ret;
@@ -1519,6 +1663,7 @@ int cache_list(struct cache_entry **out, size_t *out_n, struct cache_summary *ou
 	*out_n = 0;
 	memset(out_sum, 0, sizeof(*out_sum));
 	graph_init(&g, l);
+	g.corrupt_ok = 1;	/* shown as such; verify reports it */
 	if ((ret = graph_list(&g, &out_sum->n_blobs, 1, e)) < 0 ||
 	    (ret = graph_entries(&g, &ents, &n_ents, NULL, 0, e)) < 0 ||
 	    (ret = graph_referrers(&g, e)) < 0)
@@ -1532,11 +1677,9 @@ int cache_list(struct cache_entry **out, size_t *out_n, struct cache_summary *ou
 		descriptor_init(&res[i].desc);
 	for (i = 0; i < n_ents; i++) {
 		memset(&s, 0, sizeof(s));
-		if (graph_walk(&g, ents[i].root, visit_sizes, &s) < 0) {
-			ret = oom(e);
+		if ((ret = graph_walk(&g, ents[i].root, visit_sizes, &s, e)) < 0)
 			goto out;
-		}
-		entry_times(&g, &ents[i]);
+		entry_times(&g, &ents[i], NULL);	/* unknown when unreadable */
 		res[i].name = ents[i].name;
 		ents[i].name = NULL;
 		res[i].which = ents[i].which;

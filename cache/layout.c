@@ -57,6 +57,7 @@ struct layout {
 	unsigned tmp_seq;
 	int no_sync;		/* LAYOUT_NO_SYNC: a scratch layout */
 	int scratch;		/* layout_open_scratch(): removed by layout_free() */
+	int cache;		/* LAYOUT_CACHE: messages name `hoist cache` */
 	/* The last index.json (0) and meta-index.json (1) parsed, with the
 	 * stat of the file they came from (read_index). */
 	struct json *idx[2];
@@ -381,16 +382,26 @@ out:
 	return ret;
 }
 
-/* With LAYOUT_CREATE on a directory without oci-layout: allowed only when
- * it holds nothing but the parts a half-finished create leaves behind. */
-static int check_empty(struct layout *l, struct err *e)
+struct dirent *layout_dir_next(DIR *d, int *out_errno)
 {
-	static const char *const ok[] = { ".", "..", "blobs", "index.json", HOIST_DIR };
+	struct dirent *de;
+
+	errno = 0;
+	de = readdir(d);
+	*out_errno = de ? 0 : errno;
+	return de;
+}
+
+/* *out_only = 1 when the root holds nothing but entries named in ok[]. */
+static int dir_only(int *out_only, struct layout *l, const char *const *ok, size_t n_ok,
+		    struct err *e)
+{
 	struct dirent *de;
 	DIR *d = NULL;
-	int fd, ret = -1;
 	size_t i;
+	int fd, ret = -1, rc;
 
+	*out_only = 1;
 	fd = openat(l->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		ret = err_set_errno(e, ERR_IO, errno, "cannot list '%s'", l->root);
@@ -398,23 +409,111 @@ static int check_empty(struct layout *l, struct err *e)
 			close(fd);
 		goto out;
 	}
-	while ((de = readdir(d))) {
-		for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-			if (!strcmp(de->d_name, ok[i]))
-				break;
-		if (i == sizeof(ok) / sizeof(ok[0])) {
-			ret = err_set(e, ERR_EXISTS,
-				      "'%s' is not an OCI image layout and not empty; refusing to "
-				      "create a layout there: choose a new or empty directory",
-				      l->root);
-			goto out;
+	while ((de = layout_dir_next(d, &rc))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		for (i = 0; i < n_ok && strcmp(de->d_name, ok[i]); i++)
+			;
+		if (i == n_ok) {
+			*out_only = 0;
+			break;
 		}
+	}
+	if (rc) {
+		ret = err_set_errno(e, ERR_IO, rc, "cannot list '%s'", l->root);
+		goto out;
 	}
 	ret = 0;
 out:
 	if (d)
 		closedir(d);
 	return ret;
+}
+
+/* With LAYOUT_CREATE on a directory without oci-layout: allowed only when
+ * it holds nothing but the parts a half-finished create leaves behind. */
+static int check_empty(struct layout *l, struct err *e)
+{
+	static const char *const ok[] = { "blobs", "index.json", HOIST_DIR };
+	int only, ret;
+
+	if ((ret = dir_only(&only, l, ok, sizeof(ok) / sizeof(ok[0]), e)) < 0)
+		return ret;
+	if (!only)
+		return err_set(e, ERR_EXISTS, "'%s' is not an OCI image layout and not empty; "
+			       "refusing to create a layout there: choose a new or empty directory",
+			       l->root);
+	return 0;
+}
+
+/* The parts every layout has, as layout_open() checks them. */
+static const char *const layout_parts[] = { "oci-layout", "index.json", "blobs" };
+#define N_PARTS (sizeof(layout_parts) / sizeof(layout_parts[0]))
+
+/* ERR_INVALID: a layout lacking the parts flagged in missing[]. */
+static int layout_damaged(struct layout *l, const int *missing, size_t n_missing,
+			  struct err *e)
+{
+	struct buf what = BUF_INIT;
+	size_t i, k = 0;
+	const char *them = n_missing > 1 ? "them" : "it";
+	int ret;
+
+	for (i = 0; i < N_PARTS; i++) {
+		if (!missing[i])
+			continue;
+		buf_addf(&what, "%s%s%s", k ? (k + 1 == n_missing ? " and " : ", ") : "",
+			 layout_parts[i], i == 0 ? " file" : i == 2 ? "/" : "");
+		k++;
+	}
+	if (buf_failed(&what))
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+	else if (l->cache)
+		ret = err_set(e, ERR_INVALID, "'%s' is damaged: its %s %s missing; run "
+			      "'hoist cache verify --repair' to recreate %s and check every blob",
+			      l->root, what.data, n_missing > 1 ? "are" : "is", them);
+	else if (n_missing == 1 && missing[0])
+		ret = err_set(e, ERR_INVALID, "layout '%s' is damaged: its oci-layout file is "
+			      "missing; write {\"imageLayoutVersion\":\"1.0.0\"} to '%s/oci-layout' "
+			      "to repair it", l->root, l->root);
+	else
+		ret = err_set(e, ERR_INVALID, "layout '%s' is damaged: its %s %s missing; "
+			      "'hoist pull IMAGE %s' recreates %s", l->root, what.data,
+			      n_missing > 1 ? "are" : "is", l->root, them);
+	buf_release(&what);
+	return ret;
+}
+
+/* Without LAYOUT_CREATE: every part must be there.  See layout_open(). */
+static int check_parts(struct layout *l, struct err *e)
+{
+	static const char *const hoist_only[] = { HOIST_DIR };
+	int missing[N_PARTS], only, ret;
+	size_t i, n_missing = 0;
+	struct stat st;
+
+	for (i = 0; i < N_PARTS; i++) {
+		missing[i] = fstatat(l->root_fd, layout_parts[i], &st, 0) < 0;
+		if (missing[i] && errno != ENOENT)
+			return err_set_errno(e, ERR_IO, errno, "cannot look at '%s/%s'", l->root,
+					     layout_parts[i]);
+		n_missing += (size_t)missing[i];
+	}
+	if (!n_missing)
+		return 0;
+	if (n_missing < N_PARTS)
+		return layout_damaged(l, missing, n_missing, e);
+	if ((ret = dir_only(&only, l, hoist_only, 1, e)) < 0)
+		return ret;
+	if (only)
+		return err_set(e, ERR_NOT_FOUND, "no OCI layout at '%s': the directory is empty",
+			       l->root);
+	if (l->cache)
+		return err_set(e, ERR_INVALID, "'%s' holds files but no OCI image layout, so it "
+			       "is not a cache: give another directory with --cache or "
+			       "$HOIST_CACHE", l->root);
+	return err_set(e, ERR_INVALID, "'%s' is not an OCI image layout: it has no "
+		       "oci-layout, index.json or blobs/; check the path", l->root);
 }
 
 static int create_parts(struct layout *l, struct err *e)
@@ -487,7 +586,9 @@ static int check_version(struct layout *l, struct err *e)
 	}
 	v = json_get_str(j, "imageLayoutVersion");
 	if (!v) {
-		ret = err_set(e, ERR_INVALID, "'%s/oci-layout' has no imageLayoutVersion", l->root);
+		ret = err_set(e, ERR_INVALID, "'%s/oci-layout' has no imageLayoutVersion: write "
+			      "{\"imageLayoutVersion\":\"1.0.0\"} to it if the directory is an "
+			      "image-spec 1.x layout", l->root);
 		goto out;
 	}
 	if (strncmp(v, "1.", 2)) {
@@ -691,6 +792,7 @@ int layout_open(struct layout **out, const char *path, unsigned flags, struct er
 	l->root_fd = l->ingest_fd = l->gc_fd = -1;
 	l->timeout_ms = LAYOUT_LOCK_TIMEOUT_DEFAULT_MS;
 	l->no_sync = !!(flags & LAYOUT_NO_SYNC);
+	l->cache = !!(flags & LAYOUT_CACHE);
 	pthread_mutex_init(&l->mu, NULL);
 	if ((flags & LAYOUT_CREATE) && (ret = mkdir_parents(path, e)) < 0)
 		goto out;
@@ -700,12 +802,15 @@ int layout_open(struct layout **out, const char *path, unsigned flags, struct er
 			ret = err_set(e, ERR_NOT_FOUND, "no OCI layout at '%s': the directory "
 				      "does not exist", path);
 		else if (errno == ENOTDIR)
-			ret = err_set(e, ERR_INVALID, "'%s' is not a directory", path);
+			ret = err_set(e, ERR_INVALID, "'%s' is not a directory: give the directory "
+				      "of a layout", path);
 		else
 			ret = err_set_errno(e, ERR_IO, errno, "cannot open layout '%s'", path);
 		goto out;
 	}
 	if ((flags & LAYOUT_CREATE) && (ret = create_parts(l, e)) < 0)
+		goto out;
+	if (!(flags & LAYOUT_CREATE) && (ret = check_parts(l, e)) < 0)
 		goto out;
 	if ((ret = check_version(l, e)) < 0 ||
 	    (ret = index_read_ro(&idx, &borrowed, l, LAYOUT_INDEX_MAIN, e)) < 0)
@@ -713,8 +818,8 @@ int layout_open(struct layout **out, const char *path, unsigned flags, struct er
 	index_ro_done(l, idx, borrowed);
 	idx = NULL;
 	if (fstatat(l->root_fd, "blobs", &st, 0) < 0 || !S_ISDIR(st.st_mode)) {
-		ret = err_set(e, ERR_INVALID, "layout '%s' has no blobs/ directory: it is "
-			      "damaged; pulling an image into it repairs it", path);
+		ret = err_set(e, ERR_INVALID, "layout '%s' is damaged: its blobs/ is not a "
+			      "directory; move it away, then pull the images again", path);
 		goto out;
 	}
 	*out = l;
@@ -1194,16 +1299,72 @@ void blob_writer_abort(struct blob_writer *w)
 	free(w);
 }
 
+/* Opens the blob file at `path` (relative to the root) for reading, without
+ * following a link and without blocking on a fifo, and fills `out_size`.
+ * Returns the descriptor, or -1 with errno set and *out_mode set to S_IFLNK
+ * for a link, to the file's mode for anything else not a regular file, and
+ * to 0 for other failures. */
+static int blob_open_at(struct layout *l, const char *path, mode_t *out_mode,
+			int64_t *out_size)
+{
+	struct stat st;
+	int fd, flags, err;
+
+	*out_mode = 0;
+	fd = openat(l->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			*out_mode = S_IFLNK;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*out_mode = st.st_mode;
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	*out_size = (int64_t)st.st_size;
+	return fd;
+}
+
+static const char *file_kind(mode_t m)
+{
+	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a fifo" : S_ISSOCK(m) ? "a socket" :
+	       S_ISCHR(m) || S_ISBLK(m) ? "a device" : "something";
+}
+
+/* ERR_INVALID: the file at `path` of a blob is a link or not a regular file. */
+static int blob_not_regular(struct err *e, const struct layout *l, const char *path, mode_t m)
+{
+	if (S_ISLNK(m))
+		return err_set(e, ERR_INVALID, "'%s/%s' is a symbolic link, not a blob file: hoist "
+			       "does not follow links in a layout; replace it by the file it points "
+			       "to, or remove it and pull the image again", l->root, path);
+	return err_set(e, ERR_INVALID, "'%s/%s' is %s, not a regular file: remove it and pull "
+		       "the image again", l->root, path, file_kind(m));
+}
+
 /* Whether blob `d` is there holding exactly p[0..n). */
 static int blob_same(struct layout *l, const struct digest *d, const void *p, size_t n)
 {
 	char path[BLOB_PATH_MAX];
 	struct buf b = BUF_INIT;
+	int64_t size;
+	mode_t mode;
 	int fd, same;
 
 	if (blob_path(path, NULL, d, NULL) < 0)
 		return 0;
-	fd = openat(l->root_fd, path, O_RDONLY | O_CLOEXEC);
+	fd = blob_open_at(l, path, &mode, &size);
 	if (fd < 0)
 		return 0;
 	same = read_all(&b, fd, n, path, NULL) == 0 && b.len == n && !memcmp(b.data, p, n);
@@ -1235,14 +1396,35 @@ int layout_blob_put(struct digest *out, struct layout *l, const void *p, size_t 
 	return blob_writer_commit(out, NULL, w, e);
 }
 
-int layout_blob_has(struct layout *l, const struct digest *d, int64_t size)
+int layout_blob_stat(int64_t *out_size, struct layout *l, const struct digest *d,
+		     struct err *e)
 {
 	char path[BLOB_PATH_MAX];
 	struct stat st;
+	int ret;
 
-	if (blob_path(path, NULL, d, NULL) < 0 || fstatat(l->root_fd, path, &st, 0) < 0)
+	if ((ret = blob_path(path, NULL, d, e)) < 0)
+		return ret;
+	if (fstatat(l->root_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return err_set(e, ERR_NOT_FOUND, "blob %s is not in layout '%s'", d->str,
+				       l->root);
+		return err_set_errno(e, ERR_IO, errno, "cannot look at '%s/%s'", l->root, path);
+	}
+	if (!S_ISREG(st.st_mode))
+		return blob_not_regular(e, l, path, st.st_mode);
+	if (out_size)
+		*out_size = (int64_t)st.st_size;
+	return 0;
+}
+
+int layout_blob_has(struct layout *l, const struct digest *d, int64_t size)
+{
+	int64_t got;
+
+	if (layout_blob_stat(&got, l, d, NULL) < 0)
 		return 0;
-	return S_ISREG(st.st_mode) && (size < 0 || st.st_size == size);
+	return size < 0 || got == size;
 }
 
 void layout_blob_touch(struct layout *l, const struct digest *d)
@@ -1250,41 +1432,31 @@ void layout_blob_touch(struct layout *l, const struct digest *d)
 	char path[BLOB_PATH_MAX];
 
 	if (blob_path(path, NULL, d, NULL) == 0)
-		utimensat(l->root_fd, path, NULL, 0);
+		utimensat(l->root_fd, path, NULL, AT_SYMLINK_NOFOLLOW);
 }
 
 int layout_blob_open(int *out_fd, int64_t *out_size, struct layout *l, const struct digest *d,
 		     struct err *e)
 {
 	char path[BLOB_PATH_MAX];
-	struct stat st;
-	int fd = -1, ret;
+	int64_t size;
+	mode_t mode;
+	int fd, ret;
 
 	*out_fd = -1;
 	if ((ret = blob_path(path, NULL, d, e)) < 0)
-		goto out;
-	fd = openat(l->root_fd, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			ret = err_set(e, ERR_NOT_FOUND, "blob %s is not in layout '%s'", d->str,
-				      l->root);
-		else
-			ret = err_set_errno(e, ERR_IO, errno, "cannot open '%s/%s'", l->root, path);
-		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		ret = err_set(e, ERR_INVALID, "'%s/%s' is not a regular file", l->root, path);
-		goto out;
-	}
+		return ret;
+	fd = blob_open_at(l, path, &mode, &size);
+	if (fd < 0 && mode)
+		return blob_not_regular(e, l, path, mode);
+	if (fd < 0 && errno == ENOENT)
+		return err_set(e, ERR_NOT_FOUND, "blob %s is not in layout '%s'", d->str, l->root);
+	if (fd < 0)
+		return err_set_errno(e, ERR_IO, errno, "cannot open '%s/%s'", l->root, path);
 	*out_fd = fd;
-	fd = -1;
 	if (out_size)
-		*out_size = (int64_t)st.st_size;
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	return ret;
+		*out_size = size;
+	return 0;
 }
 
 int layout_blob_read(struct buf *out, struct layout *l, const struct digest *d, size_t max,
@@ -1326,8 +1498,9 @@ int layout_blob_read(struct buf *out, struct layout *l, const struct digest *d, 
 		goto out;
 	if (have != want || !digest_equal(&got, d)) {
 		ret = err_set(e, ERR_DIGEST, "blob %s in layout '%s' is corrupt (its content "
-			      "hashes to %s): remove it and fetch it again", d->str, l->root,
-			      got.str);
+			      "hashes to %s): %s", d->str, l->root, got.str, l->cache ?
+			      "run 'hoist cache verify --repair', then pull the image again" :
+			      "remove it and fetch it again");
 		goto out;
 	}
 	out->len = old + have;
@@ -1813,8 +1986,8 @@ int layout_ref_resolve(struct descriptor *out, enum layout_index *out_which, str
 	if (ret == 0 && out_which)
 		*out_which = LAYOUT_INDEX_META;
 	if (ret == ERR_NOT_FOUND)
-		err_set(e, ERR_NOT_FOUND, "no image named '%.200s' in the cache '%s'", ref_name,
-			l->root);
+		err_set(e, ERR_NOT_FOUND, "no image named '%.200s' in the cache '%s': 'hoist "
+			"cache ls' lists the images it holds", ref_name, l->root);
 	return ret;
 }
 
@@ -1993,7 +2166,7 @@ int layout_ref_records_prune(size_t *out_removed, struct layout *l, int dry_run,
 	struct strvec names = STRVEC_INIT;
 	struct dirent *de;
 	DIR *d = NULL;
-	int lock_fd = -1, fd, ret;
+	int lock_fd = -1, fd, ret, rc;
 
 	*out_removed = 0;
 	/* under index.lock: no record is being written or named meanwhile */
@@ -2014,7 +2187,7 @@ int layout_ref_records_prune(size_t *out_removed, struct layout *l, int dry_run,
 		ret = err_set_errno(e, ERR_IO, errno, "cannot list '%s/" REFS_DIR "'", l->root);
 		goto out;
 	}
-	while ((de = readdir(d))) {
+	while ((de = layout_dir_next(d, &rc))) {
 		char *key = de->d_name;
 
 		if (de->d_name[0] == '.' ||
@@ -2026,6 +2199,10 @@ int layout_ref_records_prune(size_t *out_removed, struct layout *l, int dry_run,
 			goto out;
 		}
 		(*out_removed)++;
+	}
+	if (rc) {
+		ret = err_set_errno(e, ERR_IO, rc, "cannot list '%s/" REFS_DIR "'", l->root);
+		goto out;
 	}
 	ret = 0;
 out:
@@ -2098,7 +2275,7 @@ int layout_blob_source_add(struct layout *l, const struct digest *d, const char 
 	/* Already recorded (a re-pull): read only, no lock, no directory or
 	 * file created, nothing written.  Lines are only ever appended; a
 	 * read that ends inside one being appended goes the locked way. */
-	fd = openat(l->root_fd, path, O_RDONLY | O_CLOEXEC);
+	fd = openat(l->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0) {
 		rc = read_all(&b, fd, 64 * (SOURCE_MAX + 1), path, NULL);
 		close(fd);
@@ -2122,7 +2299,7 @@ int layout_blob_source_add(struct layout *l, const struct digest *d, const char 
 		goto out;
 	}
 	path[dir_len] = '/';
-	fd = openat(l->root_fd, path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	fd = openat(l->root_fd, path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		ret = err_set_errno(e, ERR_IO, errno, "cannot open '%s/%s'", l->root, path);
 		goto out;
@@ -2167,7 +2344,7 @@ int layout_blob_sources(struct strvec *out, struct layout *l, const struct diges
 
 	if ((ret = source_path(path, sizeof(path), d, e)) < 0)
 		goto out;
-	fd = openat(l->root_fd, path, O_RDONLY | O_CLOEXEC);
+	fd = openat(l->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		ret = errno == ENOENT ? 0 : err_set_errno(e, ERR_IO, errno, "cannot open '%s/%s'",
 							  l->root, path);
@@ -2303,12 +2480,58 @@ out:
 	return ret;
 }
 
+/* Removes the records of one kind (the directory `kind` of .hoist/memo,
+ * open as `top_fd`) last used before `cutoff`. */
+static int memo_prune_kind(size_t *out_removed, struct layout *l, int top_fd, const char *kind,
+			   int64_t cutoff, int dry_run, struct err *e)
+{
+	struct dirent *f;
+	struct stat st;
+	DIR *sub = NULL;
+	int fd, ret = -1, rc;
+
+	fd = openat(top_fd, kind, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
+		return 0;	/* not a kind hoist wrote: not ours */
+	if (fd < 0 || !(sub = fdopendir(fd))) {
+		ret = err_set_errno(e, ERR_IO, errno, "cannot list '%s/" MEMO_DIR "/%s'", l->root,
+				    kind);
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	while ((f = layout_dir_next(sub, &rc))) {
+		if (f->d_name[0] == '.' ||
+		    fstatat(fd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || (int64_t)st.st_mtime >= cutoff)
+			continue;
+		if (!dry_run && unlinkat(fd, f->d_name, 0) < 0) {
+			if (errno == ENOENT)
+				continue;
+			ret = err_set_errno(e, ERR_IO, errno, "cannot remove '%s/" MEMO_DIR
+					    "/%s/%s'", l->root, kind, f->d_name);
+			goto out;
+		}
+		(*out_removed)++;
+	}
+	if (rc) {
+		ret = err_set_errno(e, ERR_IO, rc, "cannot list '%s/" MEMO_DIR "/%s'", l->root,
+				    kind);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (sub)
+		closedir(sub);
+	return ret;
+}
+
 int layout_memo_prune(size_t *out_removed, struct layout *l, int64_t cutoff, int dry_run,
 		      struct err *e)
 {
-	DIR *top = NULL, *sub = NULL;
-	struct dirent *k, *f;
-	int top_fd, sub_fd, ret = 0;
+	DIR *top = NULL;
+	struct dirent *k;
+	int top_fd, ret = 0, rc = 0;
 
 	*out_removed = 0;
 	top_fd = openat(l->root_fd, MEMO_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -2319,34 +2542,12 @@ int layout_memo_prune(size_t *out_removed, struct layout *l, int64_t cutoff, int
 		close(top_fd);
 		return err_set_errno(e, ERR_IO, errno, "cannot list '%s/" MEMO_DIR "'", l->root);
 	}
-	while (ret == 0 && (k = readdir(top))) {
-		if (!memo_kind_valid(k->d_name))
-			continue;
-		sub_fd = openat(top_fd, k->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		if (sub_fd < 0)
-			continue;
-		if (!(sub = fdopendir(sub_fd))) {
-			close(sub_fd);
-			continue;
-		}
-		while ((f = readdir(sub))) {
-			struct stat st;
-
-			if (f->d_name[0] == '.' ||
-			    fstatat(sub_fd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-			    !S_ISREG(st.st_mode) || (int64_t)st.st_mtime >= cutoff)
-				continue;
-			if (!dry_run && unlinkat(sub_fd, f->d_name, 0) < 0) {
-				if (errno == ENOENT)
-					continue;
-				ret = err_set_errno(e, ERR_IO, errno, "cannot remove '%s/" MEMO_DIR
-						    "/%s/%s'", l->root, k->d_name, f->d_name);
-				break;
-			}
-			(*out_removed)++;
-		}
-		closedir(sub);
-	}
+	while (ret == 0 && (k = layout_dir_next(top, &rc)))
+		if (memo_kind_valid(k->d_name))
+			ret = memo_prune_kind(out_removed, l, top_fd, k->d_name, cutoff, dry_run,
+					      e);
+	if (ret == 0 && rc)
+		ret = err_set_errno(e, ERR_IO, rc, "cannot list '%s/" MEMO_DIR "'", l->root);
 	closedir(top);
 	return ret;
 }

@@ -60,6 +60,7 @@
 
 #include "core/manifest.h"
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,6 +82,9 @@ enum layout_flags {
 	 * nothing is fsynced.  Never for the cache or a user's layout: a crash
 	 * may leave files that are empty or short under their final names. */
 	LAYOUT_NO_SYNC = 1 << 1,
+	/* The layout is hoist's cache: a message about its damage says which
+	 * `hoist cache` command repairs it. */
+	LAYOUT_CACHE = 1 << 2,
 };
 
 /* Default wait for the implicit lease of blob writers and for index.lock. */
@@ -89,9 +93,14 @@ enum layout_flags {
 #define LAYOUT_INDEX_MAX (64u << 20)
 
 /* Opens the layout at `path`.  Without LAYOUT_CREATE, `oci-layout`,
- * `index.json` and `blobs/` must exist (ERR_NOT_FOUND / ERR_INVALID with a
- * hint otherwise); an imageLayoutVersion other than 1.x is ERR_UNSUPPORTED.
- * Nothing is written unless LAYOUT_CREATE is given and a part is missing. */
+ * `index.json` and `blobs/` must exist: a directory that does not exist, or
+ * is empty (apart from .hoist/), is ERR_NOT_FOUND ("no OCI layout at ...");
+ * one that holds some of the three but not all is ERR_INVALID ("... is
+ * damaged", naming what is missing and how to repair it), and one that
+ * holds none but other files is ERR_INVALID too.  An imageLayoutVersion
+ * other than 1.x is ERR_UNSUPPORTED.  Nothing is written unless
+ * LAYOUT_CREATE is given and a part is missing (which repairs a damaged
+ * layout whose directory holds nothing but layout parts). */
 int layout_open(struct layout **out, const char *path, unsigned flags, struct err *e);
 /* A new, empty layout in a new directory `tmp_dir`/hoist-`what`-XXXXXX,
  * opened with LAYOUT_CREATE | `flags`: a scratch layout, whose directory
@@ -153,15 +162,30 @@ void blob_writer_abort(struct blob_writer *w);
  * written, no fsync. */
 int layout_blob_put(struct digest *out, struct layout *l, const void *p, size_t n,
 		    const struct digest *expect, struct err *e);
+/* Blob files.  Every function below that reads a blob opens it without
+ * following a symbolic link (O_NOFOLLOW, not even one to a file inside the
+ * layout) and only when it is a regular file: a link or a directory, fifo
+ * or device under a blob's name is refused with ERR_INVALID naming it, so a
+ * layout cannot make hoist read, serve or upload a file outside it. */
+
+/* Whether blob `d` is usable: 0 when it is a regular file (`out_size`, may
+ * be NULL, gets its size), ERR_NOT_FOUND when no file has its name,
+ * ERR_INVALID naming a link or other non-regular file and what to do,
+ * ERR_IO when it cannot be looked at.  Nothing is opened. */
+int layout_blob_stat(int64_t *out_size, struct layout *l, const struct digest *d,
+		     struct err *e);
 /* 1 when blob `d` is a regular file of `size` bytes (any size when
- * size < 0), else 0 (also for a digest that does not validate).  The name
- * and size are checked, not the content: use layout_blob_read() for that. */
+ * size < 0), else 0 (also for a digest that does not validate, and for a
+ * link or other non-regular file, which writing the blob then replaces).
+ * The name and size are checked, not the content: use layout_blob_read()
+ * for that. */
 int layout_blob_has(struct layout *l, const struct digest *d, int64_t size);
 /* Sets blob `d`'s mtime to now, so that gc's grace period counts from this
  * use (a blob the layer cache reuses); nothing when it is not there. */
 void layout_blob_touch(struct layout *l, const struct digest *d);
 /* Opens blob `d` for reading: `*out_fd` (O_CLOEXEC, the caller closes it)
- * and its size.  ERR_NOT_FOUND when absent.  The content is not verified. */
+ * and its size.  ERR_NOT_FOUND when absent, ERR_INVALID when a link or not
+ * a regular file (see above).  The content is not verified. */
 int layout_blob_open(int *out_fd, int64_t *out_size, struct layout *l, const struct digest *d,
 		     struct err *e);
 /* Appends blob `d` to `out` and verifies its digest (ERR_DIGEST naming the
@@ -297,5 +321,10 @@ int layout_memo_prune(size_t *out_removed, struct layout *l, int64_t cutoff, int
 /* The layout's root directory, open O_DIRECTORY (borrowed; for the other
  * cache/ modules, which walk blobs/ and .hoist/ingest themselves). */
 int layout_root_fd(const struct layout *l);
+/* readdir(3) that tells the end of a directory from a failure to read it:
+ * the next entry, or NULL with *out_errno 0 at the end and the errno of the
+ * failure otherwise.  A listing cut short must never pass for a whole one
+ * (gc and verify --repair would take what it missed for absent). */
+struct dirent *layout_dir_next(DIR *d, int *out_errno);
 
 #endif

@@ -35,16 +35,35 @@ static int wait_ms(int64_t wait_s)
 	return wait_s > 100000000 ? -1 : (int)(wait_s * 1000);
 }
 
-/* Opens the cache.  *out stays NULL (and EXIT_OK is returned) when it does
- * not exist and `missing_ok`: an empty cache has nothing to do. */
-static int cache_open(struct layout **out, struct ctx *ctx, int missing_ok)
+enum cache_open_how {
+	CACHE_NEEDED = 0,
+	CACHE_MISSING_OK = 1 << 0,	/* a cache never used: nothing to do */
+	CACHE_REPAIR = 1 << 1,		/* recreate a damaged cache's missing parts */
+};
+
+/* Opens the cache.  *out stays NULL (and EXIT_OK is returned, with a note
+ * on stderr) when there is no cache yet, i.e. its directory does not exist
+ * or is empty, and CACHE_MISSING_OK: like `docker image ls` on a fresh
+ * machine, a cache never used has nothing to list or collect.  A damaged
+ * cache (a directory with some of a layout's parts) is an error that says
+ * how to repair it; with CACHE_REPAIR its missing parts are recreated. */
+static int cache_open(struct layout **out, struct ctx *ctx, unsigned how)
 {
 	struct err e = ERR_INIT;
 	int rc;
 
-	rc = layout_open(out, ctx->cache_dir, 0, &e);
-	if (rc == ERR_NOT_FOUND && missing_ok)
+	rc = layout_open(out, ctx->cache_dir, LAYOUT_CACHE, &e);
+	if (rc == ERR_NOT_FOUND && (how & CACHE_MISSING_OK)) {
+		report_verbose(ctx, 0, "no cache at '%s' yet: nothing to do", ctx->cache_dir);
 		return EXIT_OK;
+	}
+	if (rc == ERR_INVALID && (how & CACHE_REPAIR)) {
+		err_clear(&e);
+		rc = layout_open(out, ctx->cache_dir, LAYOUT_CACHE | LAYOUT_CREATE, &e);
+		if (rc == 0)
+			report_verbose(ctx, 0, "repaired the cache '%s': recreated its missing "
+				       "parts", ctx->cache_dir);
+	}
 	if (rc < 0)
 		return report_err(&e, "cannot open the cache");
 	return EXIT_OK;
@@ -177,7 +196,7 @@ static int cmd_cache_gc(int argc, char **argv, struct ctx *ctx)
 		return rc;
 	if (argc > 0)
 		return opt_usage_error(&spec, "unexpected argument '%s'", argv[0]);
-	if ((ret = cache_open(&l, ctx, 1)) != EXIT_OK)
+	if ((ret = cache_open(&l, ctx, CACHE_MISSING_OK)) != EXIT_OK)
 		goto out;
 	ret = EXIT_FAIL;
 	o.flags = dry ? GC_DRY_RUN : 0;
@@ -196,7 +215,8 @@ static int cmd_cache_gc(int argc, char **argv, struct ctx *ctx)
 		gc_print(&r, dry);
 		ret = EXIT_OK;
 	}
-	gc_summary(ctx, "gc", &r, dry);
+	if (l)
+		gc_summary(ctx, "gc", &r, dry);
 out:
 	gc_report_release(&r);
 	layout_free(l);
@@ -206,7 +226,7 @@ out:
 /* --- prune and rm ------------------------------------------------------------ */
 
 static int prune_output(const struct ctx *ctx, const char *what, const struct prune_report *r,
-			int json, int dry)
+			int json, int dry, int summary)
 {
 	struct json *j, *arr, *o;
 	struct buf s = BUF_INIT;
@@ -245,9 +265,11 @@ static int prune_output(const struct ctx *ctx, const char *what, const struct pr
 		gc_print(&r->gc, dry);
 		ret = EXIT_OK;
 	}
-	report_verbose(ctx, 0, "%s: %s %zu entr%s", what, dry ? "would drop" : "dropped",
-		       r->n_dropped, r->n_dropped == 1 ? "y" : "ies");
-	gc_summary(ctx, what, &r->gc, dry);
+	if (summary) {
+		report_verbose(ctx, 0, "%s: %s %zu entr%s", what, dry ? "would drop" : "dropped",
+			       r->n_dropped, r->n_dropped == 1 ? "y" : "ies");
+		gc_summary(ctx, what, &r->gc, dry);
+	}
 	buf_release(&s);
 	return ret;
 }
@@ -307,13 +329,13 @@ static int cmd_cache_prune(int argc, char **argv, struct ctx *ctx)
 	po.gc.flags = dry ? GC_DRY_RUN : 0;
 	po.gc.grace_s = grace;
 	po.gc.wait_ms = wait_ms(wait);
-	if ((ret = cache_open(&l, ctx, 1)) != EXIT_OK)
+	if ((ret = cache_open(&l, ctx, CACHE_MISSING_OK)) != EXIT_OK)
 		goto out;
 	if (l && cache_prune(&r, l, &po, &e) < 0) {
 		ret = report_err(&e, "prune of '%s' failed", ctx->cache_dir);
 		goto out;
 	}
-	ret = prune_output(ctx, "prune", &r, json, dry);
+	ret = prune_output(ctx, "prune", &r, json, dry, l != NULL);
 out:
 	prune_report_release(&r);
 	layout_free(l);
@@ -354,7 +376,7 @@ static int cmd_cache_rm(int argc, char **argv, struct ctx *ctx)
 		return rc;
 	if (argc < 1)
 		return opt_usage_error(&spec, "name at least one image to remove");
-	if ((ret = cache_open(&l, ctx, 0)) != EXIT_OK)
+	if ((ret = cache_open(&l, ctx, CACHE_NEEDED)) != EXIT_OK)
 		goto out;
 	ret = EXIT_FAIL;
 	/* as listed by `hoist cache ls`, else normalised ("golang:1.20" is
@@ -385,7 +407,7 @@ static int cmd_cache_rm(int argc, char **argv, struct ctx *ctx)
 		ret = report_err(&e, "cannot remove from the cache");
 		goto out;
 	}
-	ret = prune_output(ctx, "rm", &r, json, dry);
+	ret = prune_output(ctx, "rm", &r, json, dry, 1);
 out:
 	strvec_clear(&names);
 	buf_release(&b);
@@ -427,7 +449,8 @@ static int cmd_cache_verify(int argc, char **argv, struct ctx *ctx)
 		return rc;
 	if (argc > 0)
 		return opt_usage_error(&spec, "unexpected argument '%s'", argv[0]);
-	if ((ret = cache_open(&l, ctx, 1)) != EXIT_OK)
+	if ((ret = cache_open(&l, ctx, CACHE_MISSING_OK | (repair ? CACHE_REPAIR : 0))) !=
+	    EXIT_OK)
 		goto out;
 	if (l && cache_verify(&r, l, repair ? VERIFY_REPAIR : 0, wait_ms(wait), &e) < 0) {
 		ret = report_err(&e, "verify of '%s' failed", ctx->cache_dir);
@@ -464,9 +487,11 @@ static int cmd_cache_verify(int argc, char **argv, struct ctx *ctx)
 		}
 	}
 	buf_reset(&s);
-	report_verbose(ctx, 0, "verify: %zu blobs (%s), %zu entries: %zu corrupt, %zu missing%s",
-		       r.n_blobs, size_str(&s, r.bytes), r.n_entries, r.n_corrupt, r.n_missing,
-		       repair && (r.n_corrupt || r.n_missing) ? "; repaired" : "");
+	if (l)
+		report_verbose(ctx, 0, "verify: %zu blobs (%s), %zu entries: %zu corrupt, %zu "
+			       "missing%s", r.n_blobs, size_str(&s, r.bytes), r.n_entries,
+			       r.n_corrupt, r.n_missing,
+			       repair && (r.n_corrupt || r.n_missing) ? "; repaired" : "");
 	ret = (r.n_corrupt || r.n_missing) && !repair ? EXIT_FAIL : EXIT_OK;
 	if (ret == EXIT_FAIL && !ctx->quiet)
 		report_hint("run 'hoist cache verify --repair', then pull the images again");
@@ -562,7 +587,7 @@ static int cmd_cache_ls(int argc, char **argv, struct ctx *ctx)
 		return rc;
 	if (argc > 0)
 		return opt_usage_error(&spec, "unexpected argument '%s'", argv[0]);
-	if ((ret = cache_open(&l, ctx, 1)) != EXIT_OK)
+	if ((ret = cache_open(&l, ctx, CACHE_MISSING_OK)) != EXIT_OK)
 		goto out;
 	if (l && cache_list(&ents, &n, &sum, l, &e) < 0) {
 		ret = report_err(&e, "cannot list the cache '%s'", ctx->cache_dir);
@@ -590,9 +615,10 @@ static int cmd_cache_ls(int argc, char **argv, struct ctx *ctx)
 			printf("%-10s %-20s %s\n", size_str(&b, ents[i].shared_bytes), t1, t2);
 		}
 	}
-	report_verbose(ctx, 0, "%zu entr%s, %zu blobs, %s on disk, %s reclaimable by gc",
-		       sum.n_entries, sum.n_entries == 1 ? "y" : "ies", sum.n_blobs,
-		       size_str(&a, sum.bytes), size_str(&b, sum.reclaimable));
+	if (l)
+		report_verbose(ctx, 0, "%zu entr%s, %zu blobs, %s on disk, %s reclaimable by gc",
+			       sum.n_entries, sum.n_entries == 1 ? "y" : "ies", sum.n_blobs,
+			       size_str(&a, sum.bytes), size_str(&b, sum.reclaimable));
 	ret = EXIT_OK;
 out:
 	json_free(j);

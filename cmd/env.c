@@ -278,7 +278,7 @@ int ctx_setup_env(struct ctx *ctx, int with_cache)
 		if (!dir)
 			goto out;
 		created = lstat(dir, &st) && errno == ENOENT;
-		if (layout_open(&ctx->cache, dir, LAYOUT_CREATE, &e) < 0) {
+		if (layout_open(&ctx->cache, dir, LAYOUT_CREATE | LAYOUT_CACHE, &e) < 0) {
 			ret = report_err(&e, "cannot open the cache '%s'", dir);
 			goto out;
 		}

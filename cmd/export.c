@@ -76,7 +76,7 @@ static int stdin_to_file(const char *path)
 	}
 	return EXIT_OK;
 fail:
-	report_error("cannot write '%s': %s", path, strerror(errno));
+	report_errno(errno, "cannot write '%s'", path);
 	if (fd >= 0)
 		close(fd);
 	return EXIT_FAIL;
@@ -184,7 +184,7 @@ int cmd_export(int argc, char **argv, struct ctx *ctx)
 		sink.fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		sink.name = out;
 		if (sink.fd < 0) {
-			report_error("cannot create '%s': %s", out, strerror(errno));
+			report_errno(errno, "cannot create '%s'", out);
 			goto out;
 		}
 	} else {
@@ -198,7 +198,7 @@ int cmd_export(int argc, char **argv, struct ctx *ctx)
 	}
 	if (sink.fd != STDOUT_FILENO && close(sink.fd) < 0) {
 		sink.fd = -1;
-		report_error("cannot write '%s': %s", out, strerror(errno));
+		report_errno(errno, "cannot write '%s'", out);
 		unlink(out);
 		goto out;
 	}
@@ -263,12 +263,12 @@ int cmd_unpack(int argc, char **argv, struct ctx *ctx)
 	if (devices)
 		flags |= UNPACK_DEVICES;
 	if (mkdir(argv[1], 0755) < 0 && errno != EEXIST) {
-		report_error("cannot create '%s': %s", argv[1], strerror(errno));
+		report_errno(errno, "cannot create '%s'", argv[1]);
 		return EXIT_FAIL;
 	}
 	empty = dir_empty(argv[1]);
 	if (empty < 0) {
-		report_error("cannot read the directory '%s': %s", argv[1], strerror(errno));
+		report_errno(errno, "cannot read the directory '%s'", argv[1]);
 		return EXIT_FAIL;
 	}
 	if (!empty) {

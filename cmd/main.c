@@ -130,7 +130,7 @@ out:
 static int main_close_stdout(int ret)
 {
 	if (fflush(stdout)) {
-		report_error("cannot write to stdout: %s", strerror(errno));
+		report_errno(errno, "cannot write to stdout");
 		return EXIT_FAIL;
 	}
 	if (ferror(stdout)) {
@@ -138,7 +138,7 @@ static int main_close_stdout(int ret)
 		return EXIT_FAIL;
 	}
 	if (fclose(stdout)) {
-		report_error("cannot write to stdout: %s", strerror(errno));
+		report_errno(errno, "cannot write to stdout");
 		return EXIT_FAIL;
 	}
 	return ret;

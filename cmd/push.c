@@ -58,13 +58,13 @@ static int push_write_refs(const char *path, const char *refs)
 	int ok;
 
 	if (!f) {
-		report_error("cannot write '%s': %s", path, strerror(errno));
+		report_errno(errno, "cannot write '%s'", path);
 		return EXIT_FAIL;
 	}
 	ok = fputs(refs, f) >= 0;
 	ok = !fclose(f) && ok;
 	if (!ok) {
-		report_error("cannot write '%s': %s", path, strerror(errno));
+		report_errno(errno, "cannot write '%s'", path);
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
@@ -122,7 +122,7 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 			goto out;
 		}
 		ref_name = name.data;
-		if (layout_open(&l, cdir, 0, &e) < 0) {
+		if (layout_open(&l, cdir, LAYOUT_CACHE, &e) < 0) {
 			ret = report_err(&e, "cannot open the cache '%s'", cdir);
 			goto out;
 		}
@@ -163,7 +163,7 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 		if (a.from_cache) {
 			ctx->cache = l;
 			l = NULL;
-		} else if (cdir && is_dir(cdir) && layout_open(&c, cdir, 0, &ce) == 0) {
+		} else if (cdir && is_dir(cdir) && layout_open(&c, cdir, LAYOUT_CACHE, &ce) == 0) {
 			ctx->cache = c;
 		}
 		ctx->env.cache = ctx->cache;

@@ -85,6 +85,19 @@ void report_hint(const char *fmt, ...)
 	va_end(ap);
 }
 
+void report_errno(int errnum, const char *fmt, ...)
+{
+	char what[REPORT_MAX];
+	const char *action = err_errno_action(errnum);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	report_error("%s: %s%s%s", what, strerror(errnum), action ? "; " : "",
+		     action ? action : "");
+}
+
 int report_err(const struct err *e, const char *fmt, ...)
 {
 	char prefix[REPORT_MAX];

@@ -28,6 +28,11 @@ void report_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void report_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void report_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* "error: <fmt>: strerror(errnum)", then "; <what to do>" for an errno
+ * the user can act on (err_errno_action(): a full disk, permissions, ...).
+ * For system calls cmd/ makes itself; library errors carry it already. */
+void report_errno(int errnum, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* "error: <prefix>: <e->msg>", or "error: <prefix>" when e has no message;
  * prefix is printf-formatted.  Returns EXIT_FAIL, or EXIT_USAGE when
  * e->code is ERR_USAGE, so a command can `return report_err(&e, "pull");`. */

@@ -34,8 +34,39 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 	return code;
 }
 
+const char *err_errno_action(int errnum)
+{
+	switch (errnum) {
+	case ENOSPC:
+		return "free space on that disk, or run 'hoist cache gc' to remove the blobs "
+		       "no cached image needs";
+	case EDQUOT:
+		return "your disk quota is used up: free space, or run 'hoist cache gc' to "
+		       "remove the blobs no cached image needs";
+	case EACCES:
+	case EPERM:
+		return "check the permissions of that path and of the directories above it";
+	case EROFS:
+		return "that file system is mounted read-only: remount it read-write, or use "
+		       "a directory elsewhere";
+	case EIO:
+		return "the disk or file system reported an error: check it (dmesg, fsck) "
+		       "before retrying";
+	case EUCLEAN:
+		return "the file system is damaged: check it with fsck";
+	case EMFILE:
+	case ENFILE:
+		return "too many open files: raise the limit (ulimit -n) or lower --jobs";
+	case ENAMETOOLONG:
+		return "use a shorter path";
+	default:
+		return NULL;
+	}
+}
+
 int err_set_errno(struct err *e, int code, int errnum, const char *fmt, ...)
 {
+	const char *action = err_errno_action(errnum);
 	va_list ap;
 	size_t len;
 
@@ -48,7 +79,8 @@ int err_set_errno(struct err *e, int code, int errnum, const char *fmt, ...)
 	e->sys_errno = errnum;
 	len = strlen(e->msg);
 	if (len < sizeof(e->msg))
-		snprintf(e->msg + len, sizeof(e->msg) - len, ": %s", strerror(errnum));
+		snprintf(e->msg + len, sizeof(e->msg) - len, ": %s%s%s", strerror(errnum),
+			 action ? "; " : "", action ? action : "");
 	return code;
 }
 

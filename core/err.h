@@ -51,9 +51,16 @@ void err_clear(struct err *e);
 int err_set(struct err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* As err_set(), appending ": strerror(errnum)" and recording errnum. */
+/* As err_set(), appending ": strerror(errnum)" and recording errnum, then,
+ * for an errno the user can act on, "; <err_errno_action(errnum)>". */
 int err_set_errno(struct err *e, int code, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* What to do about a failed system call's errno: ENOSPC and EDQUOT (free
+ * space, 'hoist cache gc'), EACCES and EPERM (permissions), EROFS, EIO,
+ * EUCLEAN (the disk), EMFILE and ENFILE (the open-file limit),
+ * ENAMETOOLONG; NULL for the others.  A static string. */
+const char *err_errno_action(int errnum);
 
 /* Prepends context: "fmt: <old message>".  Returns e->code. */
 int err_prefix(struct err *e, const char *fmt, ...)

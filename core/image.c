@@ -142,6 +142,16 @@ static int ref_source(struct buf *out, const struct ref *ref)
 	return ref_format_name(out, ref);
 }
 
+int image_offline_miss(struct image_env *env, const char *what, const struct digest *d,
+		       const char *source, struct err *e)
+{
+	if (env->cache && layout_blob_stat(NULL, env->cache, d, e) == ERR_INVALID)
+		return err_prefix(e, "%s %s of '%s' cannot be read from the cache", what, d->str,
+				  source);
+	return err_set(e, ERR_NOT_FOUND, "%s %s of '%s' is not in the cache, and --offline "
+		       "forbids asking the registry", what, d->str, source);
+}
+
 /* Reads manifest `d` from the cache, when present; 1 when found, 0 when
  * not there, < 0 on error (a corrupt blob is an error, not a miss). */
 static int cache_manifest(struct manifest *out, struct image_env *env, const struct digest *d,
@@ -289,8 +299,7 @@ int image_resolve(struct manifest *out, struct image_env *env, const struct ref 
 		goto out;
 	}
 	if (no_net) {
-		ret = err_set(e, ERR_NOT_FOUND, "manifest %s of '%s' is not in the cache, and "
-			      "--offline forbids asking the registry", want.str, name.data);
+		ret = image_offline_miss(env, "manifest", &want, name.data, e);
 		goto out;
 	}
 	if (!r && (ret = image_env_reg(&r, env, ref->registry, e)) < 0)
@@ -411,9 +420,7 @@ int image_blob_read(struct buf *out, struct image_env *env, const struct ref *re
 		return layout_blob_read(out, env->cache, &d->digest, max, e);
 	}
 	if (env->offline || env->pull == PULL_NEVER)
-		return err_set(e, ERR_NOT_FOUND, "blob %s of '%s' is not in the cache, and "
-			       "--offline forbids asking the registry", d->digest.str,
-			       ref->repository);
+		return image_offline_miss(env, "blob", &d->digest, ref->repository, e);
 	if ((ret = image_env_reg(&r, env, ref->registry, e)) < 0)
 		return ret;
 	out->max = start + max;

@@ -127,6 +127,13 @@ int image_resolve_image(struct manifest *out, struct manifest *out_index,
 int image_blob_read(struct buf *out, struct image_env *env, const struct ref *ref,
 		    const struct descriptor *d, size_t max, struct err *e);
 
+/* The error for `what` ("blob", "manifest") `d` of `source` that an
+ * --offline run needs and env->cache lacks: ERR_NOT_FOUND saying --offline
+ * forbids asking the registry, or ERR_INVALID naming the link or other
+ * non-regular file the cache holds under its name.  Returns the code. */
+int image_offline_miss(struct image_env *env, const char *what, const struct digest *d,
+		       const char *source, struct err *e);
+
 /* Copies blob `d` from `src` (the cache) into `dst`, verified as any blob
  * written.  ERR_NOT_FOUND when `src` lacks it. */
 int image_blob_copy(struct layout *dst, struct layout *src, const struct descriptor *d,

@@ -574,9 +574,7 @@ static int ensure_blobs(struct image_env *env, const struct ref *ref, struct lay
 			continue;
 		}
 		if (no_net) {
-			ret = err_set(e, ERR_NOT_FOUND, "blob %s of '%s' is not in the cache, and "
-				      "--offline forbids asking the registry", d->digest.str,
-				      source);
+			ret = image_offline_miss(env, "blob", &d->digest, source, e);
 			goto out;
 		}
 		get[n_get++] = d;

@@ -249,6 +249,22 @@ out:
 	return ret;
 }
 
+/* Refuses, before anything is uploaded, a layout whose blob is a link or
+ * not a regular file (a missing one may be mounted or already there). */
+static int push_check_blobs(const struct push *p, struct err *e)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < p->plan.n_blobs; i++) {
+		rc = layout_blob_stat(NULL, p->src, &p->plan.blobs[i].digest, e);
+		if (rc < 0 && rc != ERR_NOT_FOUND)
+			return rc;
+		err_clear(e);
+	}
+	return 0;
+}
+
 static int push_run(struct digest *out, struct image_env *env, struct layout *src,
 		    const struct descriptor *root_d, const char *ref_name, const struct ref *dst,
 		    unsigned flags, struct err *e)
@@ -273,7 +289,8 @@ static int push_run(struct digest *out, struct image_env *env, struct layout *sr
 			      root.digest.str, dst->digest);
 		goto out;
 	}
-	if ((ret = xfer_plan_walk(&p.plan, &root, push_fetch, &p, e)) < 0)
+	if ((ret = xfer_plan_walk(&p.plan, &root, push_fetch, &p, e)) < 0 ||
+	    (ret = push_check_blobs(&p, e)) < 0)
 		goto out;
 	if ((ret = image_env_reg(&r, env, dst->registry, e)) < 0)
 		goto out;

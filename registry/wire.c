@@ -815,7 +815,8 @@ static const struct problem code_problems[] = {
 	  "manifest references a blob the registry does not have",
 	  "push the blobs before the manifest", LOGIN_NONE },
 	{ "DIGEST_INVALID", 0, ERR_DIGEST, "digest invalid",
-	  "the content did not match its digest; retry", LOGIN_NONE },
+	  "the content sent does not hash to its digest, so the source is corrupt: check it "
+	  "with 'hoist validate' (or 'hoist cache verify' for the cache)", LOGIN_NONE },
 	{ "SIZE_INVALID", 0, ERR_DIGEST, "size invalid",
 	  "the content length did not match its descriptor", LOGIN_NONE },
 	{ "NAME_INVALID", 0, ERR_INVALID, "repository name invalid",

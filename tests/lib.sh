@@ -81,6 +81,15 @@
 #   fault_server_stop [NAME]
 #   ALT_LOOPBACK (127.0.0.2): a second loopback host for redirect targets;
 #   alt_loopback_ok says whether it can be bound here.
+#
+# File-system faults (tests/tools/faultfs.c, an LD_PRELOAD shim):
+#   faultfs [--after N] [--times N] OP PATH ERRNO CMD...
+#     runs CMD (a program or a shell function such as `hoist`) with the calls
+#     OP (open, read, write, readdir, fsync, rename, unlink; comma-separated)
+#     on paths containing PATH ("" = any) failing with ERRNO (EIO, ENOSPC,
+#     EACCES, ... or a number), after letting N matching calls through and at
+#     most --times N times; each injected failure is logged to
+#     $TEST_DIR/.lib/faultfs.log, emptied first, so a test can check it fired.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/scripts/registry"
@@ -486,6 +495,23 @@ fault_server_stop() { # [NAME]
 		done
 	fi
 	return 0
+}
+
+faultfs() {
+	local after=0 times=
+	while (($#)); do
+		case $1 in
+		--after) after=$2; shift 2 ;;
+		--times) times=$2; shift 2 ;;
+		*) break ;;
+		esac
+	done
+	local op=$1 path=$2 errno=$3 log=$TEST_DIR/.lib/faultfs.log
+	shift 3
+	: >"$log"
+	LD_PRELOAD=$TOOLS/faultfs.so FAULTFS_OP=$op FAULTFS_PATH=$path FAULTFS_ERRNO=$errno \
+		FAULTFS_AFTER=$after FAULTFS_TIMES=$times FAULTFS_LOG=$log \
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 "$@"
 }
 
 # ---- images for push and copy tests -------------------------------------

@@ -67,10 +67,10 @@ rm -rf lay && mkdir lay
 echo '{"imageLayoutVersion":"1.0.0"}' >lay/oci-layout
 echo '{"schemaVersion":2,"manifests":[]}' >lay/index.json
 expect_code 1 "validate: a layout without blobs/" hoist validate --layout lay
-grep -q "layout '.*lay' has no blobs/ directory" "$ERR" &&
+grep -q "layout '.*lay' is damaged: its blobs/ is missing" "$ERR" &&
 	test_ok "the layout without blobs/ is named" || test_not_ok "the layout without blobs/ is named" "$(cat "$ERR")"
 no_internal_names "the layout message shows no internal names" "$ERR"
-grep -q "pulling an image into it repairs it" "$ERR" &&
+grep -q "'hoist pull IMAGE .*lay' recreates it" "$ERR" &&
 	test_ok "the layout message says how to repair it" ||
 	test_not_ok "the layout message says how to repair it" "$(cat "$ERR")"
 # ... and what it says works.

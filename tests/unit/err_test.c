@@ -29,6 +29,24 @@ TEST(errno_and_prefix)
 	CHECK_STR(e.msg, "");
 }
 
+/* An errno the user can act on ends the message with what to do. */
+TEST(errno_action)
+{
+	struct err e = ERR_INIT;
+
+	err_set_errno(&e, ERR_IO, ENOSPC, "cannot write '%s'", "f");
+	CHECK_STR(e.msg, "cannot write 'f': No space left on device; free space on that disk, "
+		  "or run 'hoist cache gc' to remove the blobs no cached image needs");
+	err_set_errno(&e, ERR_IO, EACCES, "cannot open '%s'", "f");
+	CHECK(strstr(e.msg, "Permission denied; check the permissions") != NULL);
+	err_set_errno(&e, ERR_IO, EIO, "cannot read '%s'", "f");
+	CHECK(strstr(e.msg, "Input/output error; ") != NULL);
+	CHECK(err_errno_action(EROFS) && err_errno_action(EMFILE) && err_errno_action(EDQUOT));
+	CHECK(err_errno_action(ENOENT) == NULL);
+	err_set_errno(&e, ERR_IO, ENOENT, "cannot open '%s'", "f");
+	CHECK_STR(e.msg, "cannot open 'f': No such file or directory");
+}
+
 TEST(long_message_truncates)
 {
 	struct err e = ERR_INIT;
@@ -47,6 +65,7 @@ int main(void)
 {
 	RUN(set_returns_code);
 	RUN(errno_and_prefix);
+	RUN(errno_action);
 	RUN(long_message_truncates);
 	return test_done();
 }

@@ -401,6 +401,85 @@ TEST(foreign_names_untouched)
 	rmroot();
 }
 
+/* The path of blob `d` under root. */
+static void blob_file(char *out, size_t len, const struct digest *d)
+{
+	snprintf(out, len, "%s/blobs/sha256/%s", root, digest_hex(d));
+}
+
+/* A manifest that cannot be read (here: a directory under its name, or
+ * content that does not match its digest) must stop gc and prune before
+ * anything is removed: its layers would look unreachable.  verify and ls
+ * report a corrupt manifest instead of stopping. */
+TEST(unreadable_manifest_stops_gc)
+{
+	static const char *const la[] = { "la one", "la two" };
+	struct layout *l = NULL;
+	struct err e = ERR_INIT;
+	struct descriptor a;
+	struct gc_options o = GC_OPTIONS_INIT;
+	struct prune_options po = { -1, -1, -1, NULL, 1, GC_OPTIONS_INIT };
+	struct gc_report r;
+	struct prune_report pr;
+	struct verify_report vr;
+	struct cache_entry *ents = NULL;
+	struct cache_summary sum;
+	struct buf raw = BUF_INIT;
+	char path[512], moved[600];
+	size_t n = 0;
+	FILE *f;
+
+	mkroot("unreadable");
+	CHECK_RC(layout_open(&l, root, LAYOUT_CREATE, &e), 0);
+	image(&a, l, cfg1, la, 2, NULL);
+	CHECK_RC(layout_index_set(l, "example.com/a:1", &a, &e), 0);
+	CHECK_RC(layout_blob_read(&raw, l, &a.digest, 0, &e), 0);
+	make_old("la one");
+	make_old("la two");
+	make_old(cfg1);
+	o.grace_s = 0;
+	po.gc.grace_s = 0;
+
+	/* a directory where the manifest should be */
+	blob_file(path, sizeof(path), &a.digest);
+	snprintf(moved, sizeof(moved), "%s.saved", path);
+	CHECK(rename(path, moved) == 0 && mkdir(path, 0755) == 0);
+	CHECK(gc_run(&r, l, &o, &e) < 0);
+	CHECK(strstr(e.msg, a.digest.str) != NULL);
+	CHECK(strstr(e.msg, "nothing was removed") != NULL);
+	CHECK_RC(r.n_removed, 0);
+	gc_report_release(&r);
+	CHECK(cache_prune(&pr, l, &po, &e) < 0);
+	CHECK(strstr(e.msg, a.digest.str) != NULL);
+	CHECK_RC(pr.n_dropped, 0);
+	prune_report_release(&pr);
+	CHECK(present(l, "la one") && present(l, "la two") && present(l, cfg1));
+	CHECK(rmdir(path) == 0 && rename(moved, path) == 0);
+
+	/* the manifest's bytes changed: gc stops and says to repair first */
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fwrite(raw.data, 1, raw.len - 1, f);
+		fputs(" ", f);
+		fclose(f);
+	}
+	CHECK_RC(gc_run(&r, l, &o, &e), ERR_DIGEST);
+	CHECK(strstr(e.msg, "verify --repair") != NULL);
+	gc_report_release(&r);
+	CHECK(present(l, "la one") && present(l, "la two") && present(l, cfg1));
+	CHECK_RC(cache_list(&ents, &n, &sum, l, &e), 0);
+	cache_entries_free(ents, n);
+	CHECK_RC(cache_verify(&vr, l, 0, 0, &e), 0);
+	CHECK_RC(vr.n_corrupt, 1);
+	verify_report_release(&vr);
+
+	buf_release(&raw);
+	descriptor_release(&a);
+	layout_free(l);
+	rmroot();
+}
+
 int main(void)
 {
 	RUN(mark_and_sweep);
@@ -408,5 +487,6 @@ int main(void)
 	RUN(prune_keep_last_and_verify);
 	RUN(sweep_many_sources_big_referrer);
 	RUN(foreign_names_untouched);
+	RUN(unreadable_manifest_stops_gc);
 	return test_done();
 }

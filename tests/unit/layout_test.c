@@ -174,7 +174,7 @@ TEST(create_and_open)
 	p = path_of(dir, "a");
 	CHECK_RC(layout_open(&l, p, LAYOUT_CREATE, &e), ERR_EXISTS);
 	CHECK(strstr(e.msg, "not empty") != NULL);
-	CHECK_RC(layout_open(&l, p, 0, &e), ERR_NOT_FOUND);
+	CHECK_RC(layout_open(&l, p, 0, &e), ERR_INVALID);	/* files, but no layout */
 	CHECK(strstr(e.msg, "oci-layout") != NULL);
 	CHECK(l == NULL);
 	free(p);
@@ -915,6 +915,106 @@ TEST(scratch_layout_removed)
 	scratch_free(dir);
 }
 
+/* An empty directory is no layout (ERR_NOT_FOUND); one with some of a
+ * layout's parts is a damaged layout (ERR_INVALID naming what is missing
+ * and how to repair it), never an empty one. */
+TEST(damaged_is_not_empty)
+{
+	char *dir = scratch(), *p;
+	struct layout *l = NULL;
+	struct err e = ERR_INIT;
+	struct digest d;
+
+	CHECK_RC(layout_open(&l, dir, 0, &e), ERR_NOT_FOUND);
+	CHECK(strstr(e.msg, "empty") != NULL);
+	p = path_of(dir, ".hoist");
+	mkdir(p, 0755);
+	free(p);
+	CHECK_RC(layout_open(&l, dir, LAYOUT_CACHE, &e), ERR_NOT_FOUND);
+	l = open_new(dir);
+	CHECK_RC(layout_blob_put(&d, l, "kept", 4, NULL, &e), 0);
+	layout_free(l);
+	l = NULL;
+	p = path_of(dir, "oci-layout");
+	CHECK(unlink(p) == 0);
+	free(p);
+	CHECK_RC(layout_open(&l, dir, 0, &e), ERR_INVALID);
+	CHECK(strstr(e.msg, "damaged") && strstr(e.msg, "oci-layout") &&
+	      strstr(e.msg, "imageLayoutVersion"));
+	CHECK_RC(layout_open(&l, dir, LAYOUT_CACHE, &e), ERR_INVALID);
+	CHECK(strstr(e.msg, "damaged") && strstr(e.msg, "hoist cache verify --repair"));
+	CHECK(l == NULL);
+	/* LAYOUT_CREATE repairs it; the blob is still there */
+	CHECK_RC(layout_open(&l, dir, LAYOUT_CREATE, &e), 0);
+	CHECK(l && layout_blob_has(l, &d, 4));
+	layout_free(l);
+	l = NULL;
+	p = path_of(dir, "index.json");
+	CHECK(unlink(p) == 0);
+	free(p);
+	CHECK_RC(layout_open(&l, dir, 0, &e), ERR_INVALID);
+	CHECK(strstr(e.msg, "damaged") && strstr(e.msg, "index.json"));
+	scratch_free(dir);
+}
+
+/* Blob files that are links, directories or fifos are refused by name,
+ * never followed, read or waited on. */
+TEST(blob_links_refused)
+{
+	char *dir = scratch(), *out = path_of(dir, "outside"), *p, rel[128];
+	struct layout *l = open_new(dir);
+	struct err e = ERR_INIT;
+	struct buf b = BUF_INIT;
+	struct digest d;
+	struct stat st;
+	int64_t size;
+	int fd = -1;
+
+	CHECK_RC(layout_blob_put(&d, l, "content", 7, NULL, &e), 0);
+	snprintf(rel, sizeof(rel), "blobs/sha256/%s", digest_hex(&d));
+	p = path_of(dir, rel);
+	write_file(dir, "outside", "content");
+	CHECK(unlink(p) == 0 && symlink(out, p) == 0);
+	alarm(20);	/* a blocking open would hang here */
+	CHECK_RC(layout_blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
+	CHECK(fd == -1 && strstr(e.msg, "symbolic link") && strstr(e.msg, digest_hex(&d)));
+	CHECK_RC(layout_blob_read(&b, l, &d, 0, &e), ERR_INVALID);
+	CHECK_RC(b.len, 0);
+	CHECK_RC(layout_blob_stat(NULL, l, &d, &e), ERR_INVALID);
+	CHECK(!layout_blob_has(l, &d, -1));
+	/* a link to a file inside the layout: the same */
+	CHECK(unlink(p) == 0 && symlink("../../outside", p) == 0);
+	CHECK_RC(layout_blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
+	/* touching the blob leaves the link's target alone */
+	{
+		struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+
+		CHECK(utimensat(AT_FDCWD, out, old, 0) == 0);
+		layout_blob_touch(l, &d);
+		CHECK(stat(out, &st) == 0 && st.st_mtime == 1000000000);
+	}
+	/* writing the blob replaces the link, not its target */
+	CHECK_RC(layout_blob_put(NULL, l, "content", 7, &d, &e), 0);
+	CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode));
+	CHECK(layout_blob_has(l, &d, 7));
+	/* a fifo and a directory */
+	CHECK(unlink(p) == 0 && mkfifo(p, 0644) == 0);
+	CHECK_RC(layout_blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
+	CHECK(strstr(e.msg, "a fifo, not a regular file") != NULL);
+	CHECK_RC(layout_blob_read(&b, l, &d, 0, &e), ERR_INVALID);
+	CHECK(unlink(p) == 0 && mkdir(p, 0755) == 0);
+	CHECK_RC(layout_blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
+	CHECK(strstr(e.msg, "a directory, not a regular file") != NULL);
+	alarm(0);
+	if (fd >= 0)
+		close(fd);
+	buf_release(&b);
+	layout_free(l);
+	free(p);
+	free(out);
+	scratch_free(dir);
+}
+
 int main(void)
 {
 	RUN(create_and_open);
@@ -932,5 +1032,7 @@ int main(void)
 	RUN(killed_holder_releases_locks);
 	RUN(digest_paths_only_from_valid_digests);
 	RUN(sha512_blob);
+	RUN(damaged_is_not_empty);
+	RUN(blob_links_refused);
 	return test_done();
 }
