@@ -312,6 +312,12 @@ expect_output "validate the referrers index in the registry" "PASS: $R/art/refer
 expect_output "validate the Docker 1.10 image in the registry" "PASS: $R/art/docker110:1" \
 	hoist validate "$R/art/docker110:1"
 expect_success "export the Docker 1.10 image" hoist export "$R/art/docker110:1" old.tar
+expect_success "index append: a signature and a Docker 1.10 image" hoist index append \
+	-m "$R/art/cosign:1" -m "$R/art/docker110:1" -t "$R/art/ix:1"
+expect_success "the index" sk --raw "docker://$R/art/ix:1"
+jq -e '.manifests[0].platform == null and .manifests[1].platform.os == "linux"' "$OUT" \
+	>/dev/null && test_ok "index append: no platform for the artifact, the old config's for the image" ||
+	test_not_ok "index append: platforms" "$(cat "$OUT")"
 expect_code 1 "export of a signature is refused" hoist export "$R/art/cosign:1" sig.tar
 grep -q "is an artifact (config media type .*), not an image" "$ERR" &&
 	test_ok "export: says it is an artifact" || test_not_ok "export: says it is an artifact" "$(cat "$ERR")"
