@@ -357,9 +357,9 @@ static int check_config(struct image_config *cfg, int *have, struct vctx *v, con
 	*have = 0;
 	if (!manifest_is_image(m)) {
 		if (mt_equal(m->config.media_type, MT_OCI_EMPTY) && !m->artifact_type &&
-		    (ret = problem(v, cw, "an empty config needs the manifest's artifactType "
-				   "(image spec: 'artifactType' MUST be set when the config is "
-				   "the empty descriptor)")) < 0)
+		    (ret = problem(v, cw, "the config is the empty descriptor but the manifest "
+				   "has no artifactType, which the image spec then requires; "
+				   "set it to the artifact's media type")) < 0)
 			return ret;
 		return check_blob(v, cw, &m->config);
 	}

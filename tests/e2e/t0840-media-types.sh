@@ -218,6 +218,37 @@ expect_success "mutate --env of a Docker image" hoist mutate "$BASE" -e A=1 \
 	-t "$R/out/img:mutate-env"
 check_written mutate-env "$D_M" "$D_C" "$D_GZ" "$D_TAR"
 
+# a Docker manifest list: a zstd layer makes it an OCI index of OCI images,
+# an index annotation an OCI index (its images stay Docker's)
+D_LIST=application/vnd.docker.distribution.manifest.list.v2+json
+read -r DT DT_SIZE < <(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "docker-tar") |
+	"\(.digest) \(.size)"' L/index.json)
+mkimg L docker-list <<EOF >/dev/null || test_not_ok "make the Docker list"
+{"mediaType": "$D_LIST", "manifests": [{"mediaType": "$D_M", "digest": "$DT", "size": $DT_SIZE,
+  "platform": {"architecture": "amd64", "os": "linux"}}]}
+EOF
+expect_success "push the Docker list" hoist push L@docker-list "$R/docker/list:1"
+expect_success "append a zstd tar to a Docker list" hoist append -b "$R/docker/list:1" \
+	-f plain.tar.zst -t "$R/out/list:zstd"
+expect_success "its index" sk --raw "docker://$R/out/list:zstd"
+jq -e --arg i "$OCI_I" --arg m "$OCI_M" '.mediaType == $i and .manifests[0].mediaType == $m' \
+	"$OUT" >/dev/null && test_ok "list + zstd: an OCI index of an OCI image" ||
+	test_not_ok "list + zstd: an OCI index" "$(cat "$OUT")"
+expect_output "list + zstd: hoist validate passes" "PASS: $R/out/list:zstd" \
+	hoist validate "$R/out/list:zstd"
+expect_success "mutate --annotation of a Docker list" hoist mutate "$R/docker/list:1" \
+	--annotation org.example.i=1 -t "$R/out/list:annot"
+expect_success "its index" sk --raw "docker://$R/out/list:annot"
+jq -e --arg i "$OCI_I" --arg m "$D_M" '.mediaType == $i and .manifests[0].mediaType == $m and
+	.annotations["org.example.i"] == "1"' "$OUT" >/dev/null &&
+	test_ok "list + annotation: an OCI index, its image Docker's" ||
+	test_not_ok "list + annotation: an OCI index" "$(cat "$OUT")"
+expect_success "mutate --env of a Docker list" hoist mutate "$R/docker/list:1" -e A=1 \
+	-t "$R/out/list:env"
+expect_success "its index" sk --raw "docker://$R/out/list:env"
+jq -e --arg i "$D_LIST" '.mediaType == $i and .annotations == null' "$OUT" >/dev/null &&
+	test_ok "list + env: still a Docker list" || test_not_ok "list + env: a Docker list" "$(cat "$OUT")"
+
 # --- a manifest that mixes the families -------------------------------------------
 mkimg MIX mixed <<EOF >/dev/null || test_not_ok "make the mixed image"
 {"mediaType": "$D_M", "config": {"mediaType": "$D_C", "json": $CFG},
@@ -342,7 +373,7 @@ mkimg C noat <<EOF >/dev/null || test_not_ok "make the artifact without artifact
  "layers": [{"mediaType": "application/spdx+json", "data": "{}"}]}
 EOF
 expect_code 1 "validate: an empty config without artifactType fails" hoist validate --layout C
-grep -q "an empty config needs the manifest's artifactType" "$OUT" &&
+grep -q "the config is the empty descriptor but the manifest has no artifactType" "$OUT" &&
 	test_ok "validate: artifactType is asked for" || test_not_ok "validate: artifactType" "$(cat "$OUT")"
 mkimg D lie <<EOF >/dev/null || test_not_ok "make the artifact with a wrong size"
 {"mediaType": "$OCI_M", "artifactType": "application/spdx+json",
