@@ -353,6 +353,19 @@ expect_code 1 "export of a signature is refused" hoist export "$R/art/cosign:1" 
 grep -q "is an artifact (config media type .*), not an image" "$ERR" &&
 	test_ok "export: says it is an artifact" || test_not_ok "export: says it is an artifact" "$(cat "$ERR")"
 
+# rebase of a Docker image onto an OCI base: the new base's layers get
+# Docker's names, the manifest no annotations
+expect_success "push an OCI base" hoist push A@image "$R/art/oci-base:1"
+expect_success "rebase a Docker image onto an OCI base" hoist rebase "$R/out/img:gzip" \
+	--old-base "$BASE" --new-base "$R/art/oci-base:1" -t "$R/out/img:rebased"
+expect_success "its manifest" sk --raw "docker://$R/out/img:rebased"
+jq -e --arg m "$D_M" --arg c "$D_C" --arg l "$D_GZ" '.mediaType == $m and .config.mediaType == $c and
+	[.layers[].mediaType] == [$l, $l] and .annotations == null' "$OUT" >/dev/null &&
+	test_ok "rebase: Docker types throughout, no annotations" ||
+	test_not_ok "rebase: Docker types throughout" "$(cat "$OUT")"
+expect_output "rebase: hoist validate passes" "PASS: $R/out/img:rebased" \
+	hoist validate "$R/out/img:rebased"
+
 # wrong bytes, wrong size, no artifactType
 cp -r A B
 chmod -R u+w B
