@@ -1144,7 +1144,7 @@ static int build_commit_start(struct build_commit *c, struct blob_writer *w,
 static int build_layer(struct layer_result *out, struct image_env *env,
 		       struct build_ctx *bx, const struct build_spec *s,
 		       const struct build_step *st, const struct platform *plat,
-		       struct layout *dst, int docker, const struct build_ids *ids,
+		       struct layout *dst, const struct build_ids *ids,
 		       struct build_commit *bc, struct err *e)
 {
 	struct layer_builder_opts bo;
@@ -1190,7 +1190,8 @@ static int build_layer(struct layer_result *out, struct image_env *env,
 		if (have_key && build_memo_get(out, env, &key, s->compression, dst) == 0) {
 			image_log(env, 1, "layer %s: reused (its files are unchanged)",
 				  out->desc.digest.str);
-			goto typed;
+			ret = 0;
+			goto out;
 		}
 	}
 	if ((ret = layout_blob_begin(&w, dst, NULL, -1, e)) < 0)
@@ -1215,19 +1216,6 @@ static int build_layer(struct layer_result *out, struct image_env *env,
 		goto out;
 	ret = build_commit_start(bc, w, out, have_key ? env->cache : NULL, &key, e);
 	w = NULL;
-	if (ret < 0)
-		goto out;
-typed:
-	if (docker && s->compression == TAR_COMPRESS_GZIP) {
-		char *mt = strdup(MT_DOCKER_LAYER);
-		if (!mt) {
-			ret = err_set(e, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		free(out->desc.media_type);
-		out->desc.media_type = mt;
-	}
-	ret = 0;
 out:
 	blob_writer_abort(w);
 	layer_builder_free(b);
@@ -1251,7 +1239,6 @@ struct build_ahead {
 	const struct build_spec *s;
 	const struct platform *plat;
 	struct layout *dst;
-	int docker;
 	const struct build_ids *ids;
 	size_t first;			/* steps [first, s->n_steps) */
 	unsigned char *mine, *done;	/* per step: built here; finished */
@@ -1284,7 +1271,7 @@ static void *build_ahead_main(void *arg)
 		if (stop)
 			ret = err_set(&a->errs[k], ERR_FAIL, "stopped");
 		else if ((ret = build_layer(&a->lr[k], a->env, NULL, a->s, &a->s->steps[k],
-					    a->plat, a->dst, a->docker, a->ids, &c,
+					    a->plat, a->dst, a->ids, &c,
 					    &a->errs[k])) == 0 &&
 			 (ret = build_commit_wait(&c, &a->errs[k])) < 0)
 			layer_result_release(&a->lr[k]);
@@ -1312,7 +1299,7 @@ static void build_ahead_clear(struct build_ahead *a)
  * side and there are cores for it; else leaves `a` idle. */
 static void build_ahead_start(struct build_ahead *a, struct image_env *env,
 			      const struct build_spec *s, const struct platform *plat,
-			      struct layout *dst, int docker, const struct build_ids *ids)
+			      struct layout *dst, const struct build_ids *ids)
 {
 	size_t k, n = 0, first = 0;
 
@@ -1342,7 +1329,6 @@ static void build_ahead_start(struct build_ahead *a, struct image_env *env,
 	a->s = s;
 	a->plat = plat;
 	a->dst = dst;
-	a->docker = docker;
 	a->ids = ids;
 	a->first = first + 1;
 	if (pthread_mutex_init(&a->mu, NULL) != 0)
@@ -1421,16 +1407,20 @@ static int build_pull_base(struct image_env *env, const struct ref *base,
 }
 
 /* The image manifest (annotations in sorted order, as Go writes a map),
- * parsed into `out` and stored in `dst`. */
-static int build_manifest_put(struct manifest *out, struct layout *dst, const char *mt,
+ * parsed into `out` and stored in `dst`: Docker schema 2 when `docker` and
+ * its layers have Docker types (then without annotations), else OCI (see
+ * manifest_json_family()). */
+static int build_manifest_put(struct manifest *out, struct layout *dst, int docker,
 			      const struct descriptor *config, const struct descriptor *layers,
 			      size_t n, const struct kvlist *annot, struct err *e)
 {
 	struct json *m = json_new_object(), *arr = NULL, *an = NULL;
+	const char *mt;
 	size_t i;
 	int ret = ERR_NOMEM;
 
-	if (!m || json_set_int64(m, "schemaVersion", 2) < 0 || json_set_str(m, "mediaType", mt) < 0 ||
+	if (!m || json_set_int64(m, "schemaVersion", 2) < 0 ||
+	    json_set_str(m, "mediaType", MT_OCI_MANIFEST) < 0 ||
 	    json_set(m, "config", descriptor_to_json(config)) < 0)
 		goto out;
 	if (!(arr = json_new_array()))
@@ -1470,6 +1460,8 @@ static int build_manifest_put(struct manifest *out, struct layout *dst, const ch
 		if (ret < 0)
 			goto out;
 	}
+	if ((ret = manifest_json_family(&mt, m, docker)) < 0)
+		goto out;
 	ret = image_manifest_put(out, dst, m, mt, e);
 	goto done;
 out:
@@ -1538,7 +1530,6 @@ static int build_run(struct build_result *out, struct image_env *env,
 	struct build_commit lc;
 	struct build_ahead ahead;
 	size_t n_layers = 0, i;
-	const char *mt = MT_OCI_MANIFEST;
 	char created[64];
 	int ret, docker = 0, have_plat = 0;
 
@@ -1594,8 +1585,6 @@ static int build_run(struct build_result *out, struct image_env *env,
 		if (!(cfg = json_copy(bc.json)))
 			goto nomem;
 		docker = mt_equal(bm.media_type, MT_DOCKER_MANIFEST);
-		if (docker)
-			mt = MT_DOCKER_MANIFEST;
 		if (ref_copy(&out->base, &base) < 0)
 			goto nomem;
 		free(out->base.tag);
@@ -1631,15 +1620,14 @@ static int build_run(struct build_result *out, struct image_env *env,
 			goto nomem;
 	if (imgconfig_layers(&hist, &diff_ids, cfg) < 0)
 		goto nomem;
-	build_ahead_start(&ahead, env, s, target, dst, docker, &ids);
+	build_ahead_start(&ahead, env, s, target, dst, &ids);
 	for (i = 0; i < s->n_steps; i++) {
 		const struct build_step *st = &s->steps[i];
 		struct layer_result lr;
 		if (!st->empty_layer) {
 			ret = build_ahead_take(&lr, &ahead, i, e);
 			if (ret == 1)
-				ret = build_layer(&lr, env, bx, s, st, target, dst, docker, &ids,
-						  &lc, e);
+				ret = build_layer(&lr, env, bx, s, st, target, dst, &ids, &lc, e);
 			if (ret < 0) {
 				err_prefix(e, "'%s'", st->created_by);
 				goto out;
@@ -1669,8 +1657,10 @@ static int build_run(struct build_result *out, struct image_env *env,
 		goto nomem;
 	cdesc.digest = out->config_digest;
 	cdesc.size = (int64_t)raw.len;
-	if ((ret = build_manifest_put(&out->manifest, dst, mt, &cdesc, layers, n_layers, &annot,
-				      e)) < 0)
+	/* annotations asked for need OCI's format: Docker's has none, and the
+	 * base annotations alone are left out of a Docker manifest */
+	if ((ret = build_manifest_put(&out->manifest, dst, docker && !s->annotations.keys.n,
+				      &cdesc, layers, n_layers, &annot, e)) < 0)
 		goto out;
 	ret = build_commit_wait(&lc, e);
 	goto out;

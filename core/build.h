@@ -23,7 +23,10 @@
  * (top level and history) is spec->created (SOURCE_DATE_EPOCH, read by
  * cmd/; 0 = 1970-01-01T00:00:00Z).  The manifest gets the annotations
  * org.opencontainers.image.base.name/.digest (when there is a base) and
- * spec->annotations.  Same spec, same inputs: same digests.
+ * spec->annotations.  Media types are the base's family, but a Docker base
+ * gives an OCI image when a layer is zstd or spec->annotations is not
+ * empty, and a Docker manifest has no annotations (manifest_json_family()).
+ * Same spec, same inputs: same digests.
  */
 #ifndef HOIST_BUILD_H
 #define HOIST_BUILD_H

@@ -68,38 +68,82 @@ int mt_equal(const char *a, const char *b)
 	return la == lb && !strncasecmp(a, b, la);
 }
 
-static const struct {
+/* Every type hoist knows, with what it says of its blob. */
+static const struct mt_info {
 	const char *mt;
 	enum mt_kind kind;
+	enum mt_family family;
+	unsigned layer;		/* enum mt_layer_bits */
 } mt_table[] = {
-	{ MT_OCI_MANIFEST, MT_KIND_MANIFEST },
-	{ MT_DOCKER_MANIFEST, MT_KIND_MANIFEST },
-	{ MT_OCI_INDEX, MT_KIND_INDEX },
-	{ MT_DOCKER_LIST, MT_KIND_INDEX },
-	{ MT_OCI_CONFIG, MT_KIND_CONFIG },
-	{ MT_DOCKER_CONFIG, MT_KIND_CONFIG },
-	{ MT_OCI_LAYER, MT_KIND_LAYER },
-	{ MT_OCI_LAYER_GZIP, MT_KIND_LAYER },
-	{ MT_OCI_LAYER_ZSTD, MT_KIND_LAYER },
-	{ MT_OCI_LAYER_ND, MT_KIND_LAYER },
-	{ MT_OCI_LAYER_ND_GZIP, MT_KIND_LAYER },
-	{ MT_OCI_LAYER_ND_ZSTD, MT_KIND_LAYER },
-	{ MT_DOCKER_LAYER, MT_KIND_LAYER },
-	{ MT_DOCKER_LAYER_FOREIGN, MT_KIND_LAYER },
-	{ MT_DOCKER_SCHEMA1, MT_KIND_SCHEMA1 },
-	{ MT_DOCKER_SCHEMA1_SIGNED, MT_KIND_SCHEMA1 },
+	{ MT_OCI_MANIFEST, MT_KIND_MANIFEST, MT_FAMILY_OCI, 0 },
+	{ MT_DOCKER_MANIFEST, MT_KIND_MANIFEST, MT_FAMILY_DOCKER, 0 },
+	{ MT_OCI_INDEX, MT_KIND_INDEX, MT_FAMILY_OCI, 0 },
+	{ MT_DOCKER_LIST, MT_KIND_INDEX, MT_FAMILY_DOCKER, 0 },
+	{ MT_OCI_CONFIG, MT_KIND_CONFIG, MT_FAMILY_OCI, 0 },
+	{ MT_DOCKER_CONFIG, MT_KIND_CONFIG, MT_FAMILY_DOCKER, 0 },
+	{ MT_OCI_LAYER, MT_KIND_LAYER, MT_FAMILY_OCI, 0 },
+	{ MT_OCI_LAYER_GZIP, MT_KIND_LAYER, MT_FAMILY_OCI, MT_LAYER_GZIP },
+	{ MT_OCI_LAYER_ZSTD, MT_KIND_LAYER, MT_FAMILY_OCI, MT_LAYER_ZSTD },
+	{ MT_OCI_LAYER_ND, MT_KIND_LAYER, MT_FAMILY_OCI, MT_LAYER_FOREIGN },
+	{ MT_OCI_LAYER_ND_GZIP, MT_KIND_LAYER, MT_FAMILY_OCI, MT_LAYER_FOREIGN | MT_LAYER_GZIP },
+	{ MT_OCI_LAYER_ND_ZSTD, MT_KIND_LAYER, MT_FAMILY_OCI, MT_LAYER_FOREIGN | MT_LAYER_ZSTD },
+	{ MT_DOCKER_LAYER_TAR, MT_KIND_LAYER, MT_FAMILY_DOCKER, 0 },
+	{ MT_DOCKER_LAYER, MT_KIND_LAYER, MT_FAMILY_DOCKER, MT_LAYER_GZIP },
+	{ MT_DOCKER_LAYER_FOREIGN_TAR, MT_KIND_LAYER, MT_FAMILY_DOCKER, MT_LAYER_FOREIGN },
+	{ MT_DOCKER_LAYER_FOREIGN, MT_KIND_LAYER, MT_FAMILY_DOCKER,
+	  MT_LAYER_FOREIGN | MT_LAYER_GZIP },
+	{ MT_OCI_EMPTY, MT_KIND_UNKNOWN, MT_FAMILY_OCI, 0 },
+	{ MT_DOCKER_SCHEMA1, MT_KIND_SCHEMA1, MT_FAMILY_DOCKER, 0 },
+	{ MT_DOCKER_SCHEMA1_SIGNED, MT_KIND_SCHEMA1, MT_FAMILY_DOCKER, 0 },
 };
+#define MT_TABLE_LEN (sizeof(mt_table) / sizeof(mt_table[0]))
 
-enum mt_kind mt_classify(const char *media_type)
+static const struct mt_info *mt_find(const char *media_type)
 {
 	size_t i;
 
 	if (!media_type)
-		return MT_KIND_UNKNOWN;
-	for (i = 0; i < sizeof(mt_table) / sizeof(mt_table[0]); i++)
+		return NULL;
+	for (i = 0; i < MT_TABLE_LEN; i++)
 		if (mt_equal(media_type, mt_table[i].mt))
-			return mt_table[i].kind;
-	return MT_KIND_UNKNOWN;
+			return &mt_table[i];
+	return NULL;
+}
+
+enum mt_kind mt_classify(const char *media_type)
+{
+	const struct mt_info *t = mt_find(media_type);
+
+	return t ? t->kind : MT_KIND_UNKNOWN;
+}
+
+enum mt_family mt_family(const char *media_type)
+{
+	const struct mt_info *t = mt_find(media_type);
+
+	return t ? t->family : MT_FAMILY_NONE;
+}
+
+unsigned mt_layer_bits(const char *media_type)
+{
+	const struct mt_info *t = mt_find(media_type);
+
+	return t && t->kind == MT_KIND_LAYER ? t->layer : 0;
+}
+
+const char *mt_convert(const char *media_type, enum mt_family family)
+{
+	const struct mt_info *t = mt_find(media_type);
+	size_t i;
+
+	if (!t || t->family == family || family == MT_FAMILY_NONE)
+		return media_type;
+	for (i = 0; i < MT_TABLE_LEN; i++)
+		if (mt_table[i].family == family && mt_table[i].kind == t->kind &&
+		    mt_table[i].layer == t->layer && t->kind != MT_KIND_UNKNOWN &&
+		    t->kind != MT_KIND_SCHEMA1)
+			return mt_table[i].mt;
+	return NULL;
 }
 
 void manifest_quote(char *out, size_t outlen, const char *s)

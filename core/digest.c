@@ -3,10 +3,13 @@
 #include "core/err.h"
 #include "core/text.h"
 
+#include <errno.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct {
 	const char *name;
@@ -151,4 +154,42 @@ int digest_buffer(struct digest *out, enum digest_alg alg, const void *data, siz
 		digest_ctx_final(&ctx, out);
 	digest_ctx_release(&ctx);
 	return rc;
+}
+
+int digest_fd(struct digest *out, int64_t *out_size, enum digest_alg alg, int fd,
+	      struct err *e)
+{
+	struct digest_ctx ctx;
+	size_t cap = 1u << 16;
+	char *io = malloc(cap);
+	ssize_t n;
+	int ret;
+
+	*out_size = 0;
+	if (!io)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	if ((ret = digest_ctx_init(&ctx, alg, e)) < 0) {
+		free(io);
+		return ret;
+	}
+	for (;;) {
+		n = read(fd, io, cap);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = err_set_errno(e, ERR_IO, errno, "cannot read");
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if ((ret = digest_ctx_update(&ctx, io, (size_t)n, e)) < 0)
+			goto out;
+	}
+	digest_ctx_final(&ctx, out);
+	*out_size = (int64_t)ctx.size;
+	ret = 0;
+out:
+	digest_ctx_release(&ctx);
+	free(io);
+	return ret;
 }

@@ -60,5 +60,9 @@ void digest_ctx_release(struct digest_ctx *ctx);
 /* One-shot hash of a buffer. */
 int digest_buffer(struct digest *out, enum digest_alg alg, const void *data, size_t len,
 		  struct err *e);
+/* Hashes what `fd` holds from its offset to its end (the fd is not closed):
+ * `out` and the byte count `*out_size`.  ERR_IO when a read fails. */
+int digest_fd(struct digest *out, int64_t *out_size, enum digest_alg alg, int fd,
+	      struct err *e);
 
 #endif

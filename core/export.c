@@ -192,8 +192,9 @@ static int layer_open(struct tar_reader **out, int *out_fd, struct layout *l,
 
 	*out_fd = -1;
 	if (mt_classify(d->media_type) != MT_KIND_LAYER)
-		return err_set(e, ERR_UNSUPPORTED, "media type '%s' is not a layer",
-			       d->media_type);
+		return err_set(e, ERR_UNSUPPORTED, "media type '%s' is not a filesystem layer%s",
+			       d->media_type, strstr(d->media_type, "+encrypted") ?
+			       ": decrypt the image first (skopeo copy --decryption-key)" : "");
 	if ((ret = layout_blob_open(out_fd, &size, l, &d->digest, e)) < 0)
 		return ret;
 	memset(&o, 0, sizeof(o));
@@ -215,6 +216,19 @@ static int layer_finish(struct tar_reader *r, const struct descriptor *d, struct
 }
 
 /* ---- export ------------------------------------------------------------- */
+
+/* `m` must be an image: an artifact (a signature, an SBOM) has no
+ * filesystem to export. */
+static int export_image_check(const struct manifest *m, struct err *e)
+{
+	if (m->kind != MT_KIND_MANIFEST)
+		return err_set(e, ERR_USAGE, "not an image manifest");
+	if (!manifest_is_image(m))
+		return err_set(e, ERR_UNSUPPORTED, "%s is an artifact (config media type '%s'), "
+			       "not an image: it has no filesystem", m->digest.str,
+			       m->config.media_type);
+	return 0;
+}
 
 /* 1 when the entry `p` of layer `cur` is hidden by what higher layers (or
  * earlier entries) gave. */
@@ -401,8 +415,8 @@ int image_export_select(struct layout *l, const struct manifest *m, export_selec
 	size_t i;
 	int ret;
 
-	if (m->kind != MT_KIND_MANIFEST)
-		return err_set(e, ERR_USAGE, "not an image manifest");
+	if ((ret = export_image_check(m, e)) < 0)
+		return ret;
 	memset(&o, 0, sizeof(o));
 	o.compression = TAR_COMPRESS_NONE;
 	o.sink = sink;
@@ -432,8 +446,8 @@ int image_export_to(struct tar_result *out, struct layout *l, const struct manif
 	size_t i;
 	int ret;
 
-	if (m->kind != MT_KIND_MANIFEST)
-		return err_set(e, ERR_USAGE, "not an image manifest");
+	if ((ret = export_image_check(m, e)) < 0)
+		return ret;
 	if ((ret = tar_writer_new(&w, o, e)) < 0)
 		goto out;
 	for (i = m->n_layers; i-- > 0;) {
@@ -972,8 +986,8 @@ int image_unpack(struct unpack_stats *out, struct layout *l, const struct manife
 
 	memset(&u, 0, sizeof(u));
 	u.flags = flags;
-	if (m->kind != MT_KIND_MANIFEST)
-		return err_set(e, ERR_USAGE, "not an image manifest");
+	if ((ret = export_image_check(m, e)) < 0)
+		return ret;
 	u.root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (u.root < 0)
 		return err_set_errno(e, ERR_IO, errno, "cannot open the directory '%s'", dir);

@@ -272,7 +272,7 @@ static int ix_append_image(struct ix *x, struct image_env *env, const struct ref
 	image_config_init(&cfg);
 	if ((ret = ix_check_type(x, m->media_type, m->digest.str, e)) < 0)
 		goto out;
-	if (mt_classify(m->config.media_type) == MT_KIND_CONFIG) {
+	if (manifest_is_image(m)) {	/* an artifact has no platform */
 		if ((ret = image_blob_read(&raw, env, ref, &m->config, 0, e)) < 0 ||
 		    (ret = image_config_parse(&cfg, raw.data, raw.len, 0, e)) < 0) {
 			err_prefix(e, "image %s", m->digest.str);

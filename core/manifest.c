@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define SCHEMA1_MSG "Docker schema 1 manifest: this format is deprecated and unsupported; " \
 	"ask the image's publisher to push it again with a current tool (Docker schema 2 or OCI)"
@@ -276,6 +277,116 @@ const struct descriptor *manifest_index_find(const struct manifest *index,
 			return d;
 	}
 	return NULL;
+}
+
+/* 1 when `mt` names an image layer, one hoist reads or not. */
+static int mt_is_image_layer(const char *mt)
+{
+	static const char *const prefixes[] = { "application/vnd.oci.image.layer.",
+						"application/vnd.docker.image.rootfs." };
+	size_t i;
+
+	if (mt_classify(mt) == MT_KIND_LAYER)
+		return 1;
+	for (i = 0; mt && i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncasecmp(mt, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	return 0;
+}
+
+int manifest_is_image(const struct manifest *m)
+{
+	size_t i;
+
+	if (mt_classify(m->config.media_type) != MT_KIND_CONFIG &&
+	    !(mt_equal(m->media_type, MT_DOCKER_MANIFEST) &&
+	      mt_equal(m->config.media_type, MT_DOCKER_CONFIG_LEGACY)))
+		return 0;
+	for (i = 0; i < m->n_layers; i++)
+		if (mt_is_image_layer(m->layers[i].media_type))
+			return 1;
+	return m->n_layers == 0;
+}
+
+/* ---- media type families of documents hoist writes ---- */
+
+/* The media type of descriptor object `d` in `family` (NULL: none). */
+static const char *family_desc_mt(const struct json *d, enum mt_family family)
+{
+	const char *mt = json_get_str(d, "mediaType");
+
+	if (!mt)
+		return "";	/* nothing to convert */
+	if (mt_equal(mt, MT_DOCKER_CONFIG_LEGACY) && family == MT_FAMILY_OCI)
+		return MT_OCI_CONFIG;
+	return mt_convert(mt, family);
+}
+
+/* Non-zero when every descriptor of the image manifest JSON `j` has a
+ * name in `family`. */
+static int family_fits(const struct json *j, enum mt_family family)
+{
+	const struct json *layers = json_get(j, "layers");
+	size_t i, n = json_array_len(layers);
+
+	if (!family_desc_mt(json_get(j, "config"), family))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!family_desc_mt(json_array_get(layers, i), family))
+			return 0;
+	return 1;
+}
+
+/* Renames the type of descriptor object `d` into `family`. */
+static int family_set(struct json *d, enum mt_family family)
+{
+	const char *mt = family_desc_mt(d, family);
+
+	if (!mt || !*mt || mt == json_get_str(d, "mediaType"))
+		return 0;
+	return json_set_str(d, "mediaType", mt) < 0 ? ERR_NOMEM : 0;
+}
+
+/* 1 when every entry of the index JSON `j` is a Docker manifest or list. */
+static int family_index_docker(const struct json *j)
+{
+	const struct json *arr = json_get(j, "manifests");
+	size_t i, n = json_array_len(arr);
+
+	for (i = 0; i < n; i++)
+		if (mt_family(json_get_str(json_array_get(arr, i), "mediaType")) !=
+		    MT_FAMILY_DOCKER)
+			return 0;
+	return 1;
+}
+
+int manifest_json_family(const char **out, struct json *j, int docker)
+{
+	struct json *layers = json_get(j, "layers");
+	enum mt_family family;
+	const char *mt;
+	size_t i, n = json_array_len(layers);
+
+	if (json_get(j, "manifests")) {
+		docker = docker && family_index_docker(j);
+		mt = docker ? MT_DOCKER_LIST : MT_OCI_INDEX;
+	} else {
+		docker = docker && family_fits(j, MT_FAMILY_DOCKER);
+		family = docker ? MT_FAMILY_DOCKER : MT_FAMILY_OCI;
+		mt = docker ? MT_DOCKER_MANIFEST : MT_OCI_MANIFEST;
+		if (json_get(j, "config") && family_set(json_get(j, "config"), family) < 0)
+			return ERR_NOMEM;
+		for (i = 0; i < n; i++)
+			if (family_set(json_array_get(layers, i), family) < 0)
+				return ERR_NOMEM;
+	}
+	if (json_set_str(j, "mediaType", mt) < 0)
+		return ERR_NOMEM;
+	if (docker)
+		json_del(j, "annotations");
+	if (out)
+		*out = mt;
+	return 0;
 }
 
 /* ---- image configs ---- */

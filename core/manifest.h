@@ -33,7 +33,11 @@ struct json;
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
 #define MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define MT_DOCKER_LAYER_TAR "application/vnd.docker.image.rootfs.diff.tar"
 #define MT_DOCKER_LAYER_FOREIGN "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+#define MT_DOCKER_LAYER_FOREIGN_TAR "application/vnd.docker.image.rootfs.foreign.diff.tar"
+/* The config type Docker 1.10 wrote into schema 2 manifests. */
+#define MT_DOCKER_CONFIG_LEGACY "application/octet-stream"
 #define MT_DOCKER_SCHEMA1 "application/vnd.docker.distribution.manifest.v1+json"
 #define MT_DOCKER_SCHEMA1_SIGNED "application/vnd.docker.distribution.manifest.v1+prettyjws"
 
@@ -46,18 +50,45 @@ struct json;
  * passes a larger cap (distribution's own limit is 4 MiB). */
 #define MANIFEST_MAX_DEFAULT (4u << 20)
 
-/* Classification of a media type. */
+/* Classification of a media type.  Anything else (an artifact's config or
+ * blobs, an SBOM, a signature, an encrypted layer) is MT_KIND_UNKNOWN: an
+ * arbitrary blob, checked by digest and size only. */
 enum mt_kind {
 	MT_KIND_UNKNOWN = 0,
 	MT_KIND_MANIFEST,	/* OCI or Docker image manifest */
 	MT_KIND_INDEX,		/* OCI index or Docker manifest list */
-	MT_KIND_CONFIG,
-	MT_KIND_LAYER,
+	MT_KIND_CONFIG,		/* an image config */
+	MT_KIND_LAYER,		/* a filesystem layer: a tar, plain or compressed */
 	MT_KIND_SCHEMA1,	/* refused */
 };
 /* Compares the type/subtype part only: parameters after ';' and letter case
  * are ignored, so a Content-Type "...+json; charset=utf-8" classifies too. */
 enum mt_kind mt_classify(const char *media_type);
+
+/* The two families of media types.  A manifest uses one: podman, skopeo,
+ * buildah and CRI-O refuse a Docker manifest naming OCI types. */
+enum mt_family {
+	MT_FAMILY_NONE = 0,	/* a type of neither (artifacts) */
+	MT_FAMILY_OCI,		/* application/vnd.oci.* */
+	MT_FAMILY_DOCKER,	/* application/vnd.docker.* */
+};
+enum mt_family mt_family(const char *media_type);
+
+/* What a layer media type says of its blob: 0 for a plain tar, and 0 too
+ * for a type that is no layer (check mt_classify() first). */
+enum mt_layer_bits {
+	MT_LAYER_GZIP = 1 << 0,
+	MT_LAYER_ZSTD = 1 << 1,
+	MT_LAYER_FOREIGN = 1 << 2,	/* nondistributable (OCI), foreign (Docker) */
+};
+unsigned mt_layer_bits(const char *media_type);
+
+/* The type a blob of type `media_type` has in `family`: the manifest, index,
+ * config or layer type (same compression, same distributability) of that
+ * family; `media_type` itself when it is of `family` already or of no family.
+ * NULL when `family` has no such type: Docker has none for zstd layers and
+ * none for OCI's empty descriptor. */
+const char *mt_convert(const char *media_type, enum mt_family family);
 /* Non-zero when `s` has the shape the OCI spec requires of a media type:
  * ^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$ */
 int mt_valid(const char *s);
@@ -169,6 +200,27 @@ int manifest_parse(struct manifest *out, const char *data, size_t len,
  * not an index.  Children without a platform never match. */
 const struct descriptor *manifest_index_find(const struct manifest *index,
 					     const struct platform *want);
+/* Non-zero when the media types of manifest `m` say it is an image: its
+ * config is an image config (OCI's, Docker's, or application/octet-stream
+ * in a Docker manifest, as Docker 1.10 wrote), and it has no layers or at
+ * least one whose type names an image layer (a tar, or a variant hoist
+ * cannot read such as "+encrypted").  Anything else is an artifact, whose
+ * config and layers are arbitrary blobs: OCI 1.1 artifacts, and the older
+ * ones that borrow the image config type while their layers are a
+ * signature (cosign) or attestations (buildx, whose documentation says
+ * that config "should be ignored"). */
+int manifest_is_image(const struct manifest *m);
+
+/* Makes the manifest or index JSON `j` (one hoist is writing) use one family
+ * of media types, the blobs staying the same.  An image manifest (mediaType,
+ * config and layers) is Docker schema 2 when `docker` is set and each of its
+ * types has a Docker name (zstd layers have none), else OCI; an index is a
+ * Docker manifest list when `docker` is set and every entry is a Docker
+ * manifest or list, else an OCI index.  Types of neither family are kept.
+ * Docker's formats have no annotations: a Docker result loses its
+ * "annotations" member.  `*out` (may be NULL) gets the document's media type
+ * (a static string).  0, or ERR_NOMEM. */
+int manifest_json_family(const char **out, struct json *j, int docker);
 
 /* The parts of an image config hoist reads (the whole document stays
  * available in `json` for mutation; the raw bytes in `raw`). */

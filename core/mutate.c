@@ -16,8 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MT_DOCKER_LAYER_TAR "application/vnd.docker.image.rootfs.diff.tar"
-
 void mutate_spec_init(struct mutate_spec *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -214,21 +212,11 @@ static int mutate_config_apply(struct json *cfg, const struct mutate_spec *s,
 	return ret;
 }
 
-/* The media type of an appended layer in a Docker or an OCI manifest. */
-static const char *mutate_layer_mt(const char *oci, int docker)
-{
-	if (!docker)
-		return oci;
-	if (mt_equal(oci, MT_OCI_LAYER_GZIP))
-		return MT_DOCKER_LAYER;
-	if (mt_equal(oci, MT_OCI_LAYER))
-		return MT_DOCKER_LAYER_TAR;
-	return oci;	/* zstd: Docker has no type of its own */
-}
-
 /* One image: `bm` (NULL: the empty base) of repository `bref` mutated into
  * `dst`; `out` (initialised) gets the new manifest.  `annot` goes into the
- * manifest's annotations. */
+ * manifest's annotations: Docker's format has none, so an image with
+ * annotations to set is written with OCI media types, as one with a zstd
+ * layer (manifest_json_family()). */
 static int mutate_image(struct manifest *out, struct image_env *env, const struct ref *bref,
 			const struct manifest *bm, const struct mutate_spec *s,
 			const struct layer_result *layers, size_t n, const struct platform *setp,
@@ -264,15 +252,13 @@ static int mutate_image(struct manifest *out, struct image_env *env, const struc
 		if ((ret = json_parse(&m, bm->raw.data, bm->raw.len, e)) < 0)
 			goto out;
 		docker = mt_equal(bm->media_type, MT_DOCKER_MANIFEST);
-		mt = bm->media_type;
 		if ((ret = descriptor_copy(&cdesc, &bm->config)) < 0)
 			goto nomem;
 	} else {
 		const struct platform *p = setp ? setp : env->platform;
 		docker = !s->oci_empty_base;
-		mt = docker ? MT_DOCKER_MANIFEST : MT_OCI_MANIFEST;
 		if (!(cfg = imgconfig_new(p, created)) || !(m = json_new_object()) ||
-		    json_set_int64(m, "schemaVersion", 2) < 0 || json_set_str(m, "mediaType", mt) < 0 ||
+		    json_set_int64(m, "schemaVersion", 2) < 0 ||
 		    json_set(m, "config", json_new_object()) < 0 ||
 		    json_set(m, "layers", json_new_array()) < 0 ||
 		    !(cdesc.media_type = strdup(docker ? MT_DOCKER_CONFIG : MT_OCI_CONFIG)))
@@ -291,9 +277,6 @@ static int mutate_image(struct manifest *out, struct image_env *env, const struc
 			    json_append(diff_ids, json_new_string(layers[i].diff_id.str)) < 0 ||
 			    descriptor_copy(&ld, &layers[i].desc) < 0)
 				goto nomem;
-			free(ld.media_type);
-			if (!(ld.media_type = strdup(mutate_layer_mt(layers[i].desc.media_type, docker))))
-				goto nomem;
 			if (json_append(ml, descriptor_to_json(&ld)) < 0)
 				goto nomem;
 		}
@@ -307,7 +290,8 @@ static int mutate_image(struct manifest *out, struct image_env *env, const struc
 	cdesc.size = (int64_t)raw.len;
 	if (json_set(m, "config", descriptor_to_json(&cdesc)) < 0)
 		goto nomem;
-	if (imgconfig_set_kvlist(m, "annotations", annot) < 0)
+	if (imgconfig_set_kvlist(m, "annotations", annot) < 0 ||
+	    manifest_json_family(&mt, m, docker && !annot->keys.n) < 0)
 		goto nomem;
 	ret = image_manifest_put(out, dst, m, mt, e);
 	goto out;
@@ -334,6 +318,7 @@ static int mutate_index(struct manifest *out, struct image_env *env, const struc
 	struct json *ij = NULL, *arr;
 	struct manifest cm, nm;
 	struct kvlist none = KVLIST_INIT;
+	const char *mt;
 	size_t i;
 	int ret;
 
@@ -377,9 +362,11 @@ static int mutate_index(struct manifest *out, struct image_env *env, const struc
 		    json_set_int64(ej, "size", (int64_t)nm.raw.len) < 0)
 			goto nomem;
 	}
-	if (imgconfig_set_kvlist(ij, "annotations", &s->annotations) < 0)
+	if (imgconfig_set_kvlist(ij, "annotations", &s->annotations) < 0 ||
+	    manifest_json_family(&mt, ij, mt_equal(root->media_type, MT_DOCKER_LIST) &&
+				 !s->annotations.keys.n) < 0)
 		goto nomem;
-	ret = image_manifest_put(out, dst, ij, root->media_type, e);
+	ret = image_manifest_put(out, dst, ij, mt, e);
 	goto out;
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");

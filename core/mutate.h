@@ -16,9 +16,10 @@
  * - an uncompressed tar is compressed as it is, byte for byte (its diff_id
  *   is the file's sha256), with spec->compression (gzip level 1 by default,
  *   deterministic: core/archive.h);
- * - media types follow the image: a Docker manifest gets
- *   application/vnd.docker.image.rootfs.diff.tar.gzip (zstd has no Docker
- *   type: the OCI one is used), an OCI manifest the OCI types.
+ * - media types follow the image (manifest_json_family()): a Docker image
+ *   gets Docker's layer types, an OCI image OCI's; a zstd layer, which has
+ *   no Docker type, or annotations to set (Docker's format has none) make a
+ *   Docker image OCI throughout, its base layers' types renamed.
  * Each appended layer gets a rootfs.diff_ids entry and a history entry
  * (created_by "<verb> <file>", created spec->created, comment "hoist").
  *
@@ -26,7 +27,8 @@
  * Cmd; Env K=V replaces K in place or appends; labels and exposed ports are
  * merged; the config's `created` is kept (an empty base gets spec->created).
  * The manifest keeps every member it had (layer descriptors with their
- * annotations, subject); spec->annotations are merged into its annotations.
+ * annotations, subject); spec->annotations are merged into its annotations
+ * (a Docker manifest written keeps none).
  *
  * An index (with no env->platform to pick a child): every image child is
  * mutated, children that are not images of a platform (attestations,

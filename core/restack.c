@@ -21,6 +21,21 @@ static int restack_desc_update(struct json *j, const struct digest *d, int64_t s
 	return 0;
 }
 
+/* Stores the image manifest JSON `mj` (put into `dst`, or NULL: only
+ * parsed) with one family of media types: Docker's when `orig` (the media
+ * type of the manifest it was made from) is and every type has a Docker
+ * name, else OCI's (manifest_json_family()). */
+static int restack_manifest_put(struct manifest *out, struct layout *dst, struct json *mj,
+				const char *orig, struct err *e)
+{
+	const char *mt;
+
+	if (manifest_json_family(&mt, mj, mt_equal(orig, MT_DOCKER_MANIFEST) ||
+				 mt_equal(orig, MT_DOCKER_LIST)) < 0)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	return image_manifest_put(out, dst, mj, mt, e);
+}
+
 /* 1 for an index child that is an attestation (platform unknown/unknown). */
 static int restack_is_attestation(const struct descriptor *d)
 {
@@ -117,7 +132,8 @@ static int restack_index(struct manifest *out, struct image_env *env, const stru
 			goto out;
 		}
 		if (restack_desc_update(json_array_get(arr, j), &nm.digest,
-					(int64_t)nm.raw.len) < 0) {
+					(int64_t)nm.raw.len) < 0 ||
+		    json_set_str(json_array_get(arr, j), "mediaType", nm.media_type) < 0) {
 			ret = err_set(e, ERR_NOMEM, "out of memory");
 			goto out;
 		}
@@ -128,7 +144,7 @@ static int restack_index(struct manifest *out, struct image_env *env, const stru
 			      verb);
 		goto out;
 	}
-	ret = image_manifest_put(out, dst, mj, m->media_type, e);
+	ret = restack_manifest_put(out, dst, mj, m->media_type, e);
 out:
 	manifest_release(&nm);
 	json_free(mj);
@@ -153,7 +169,7 @@ static int flat_image(struct manifest *out, struct flat *f, const struct manifes
 	struct tar_writer_opts to;
 	struct tar_result res;
 	struct descriptor ld;
-	int ret, docker = mt_equal(m->media_type, MT_DOCKER_MANIFEST);
+	int ret;
 
 	manifest_init(out);
 	descriptor_init(&ld);
@@ -186,8 +202,7 @@ static int flat_image(struct manifest *out, struct flat *f, const struct manifes
 	w = NULL;
 	if (ret < 0)
 		goto out;
-	ld.media_type = strdup(docker && to.compression == TAR_COMPRESS_GZIP ?
-			       MT_DOCKER_LAYER : layer_media_type(to.compression));
+	ld.media_type = strdup(layer_media_type(to.compression));
 	if (!ld.media_type)
 		goto nomem;
 	image_log(f->env, 1, "flatten: layer %s (%lld bytes, diff_id %s)", ld.digest.str,
@@ -239,7 +254,7 @@ static int flat_image(struct manifest *out, struct flat *f, const struct manifes
 	layers = NULL;
 	if (ret < 0)
 		goto nomem;
-	ret = image_manifest_put(out, f->dst, mj, m->media_type, e);
+	ret = restack_manifest_put(out, f->dst, mj, m->media_type, e);
 	goto out;
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");
@@ -312,12 +327,13 @@ out:
 
 /* ---- rebase ------------------------------------------------------------- */
 
-/* Serialises the manifest JSON `mj` into `out`; a child of an index is put
- * by digest at once (the index, put last, needs it). */
-static int rb_manifest_send(struct manifest *out, struct rb *r, const struct json *mj,
-			    const char *mt, int child, struct err *e)
+/* Serialises the manifest JSON `mj` (made from a manifest of type `orig`)
+ * into `out`; a child of an index is put by digest at once (the index, put
+ * last, needs it). */
+static int rb_manifest_send(struct manifest *out, struct rb *r, struct json *mj,
+			    const char *orig, int child, struct err *e)
 {
-	int ret = image_manifest_put(out, NULL, mj, mt, e);
+	int ret = restack_manifest_put(out, NULL, mj, orig, e);
 
 	if (ret < 0 || !child)
 		return ret;

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -123,6 +124,71 @@ static void *pipe_main(void *arg)
 	return NULL;
 }
 
+/* With VALIDATE_FAST: blob `d` is there, with its size. */
+static int check_present(struct vctx *v, const char *what, const struct descriptor *d)
+{
+	struct err e = ERR_INIT;
+	int64_t size;
+	int rc;
+
+	if (v->l) {
+		if (!layout_blob_has(v->l, &d->digest, d->size))
+			return problem(v, what, "blob missing or not %lld bytes", (long long)d->size);
+		return 0;
+	}
+	rc = reg_blob_head(&size, v->reg, v->ref->repository, &d->digest, &e);
+	if (rc < 0)
+		return problem(v, what, "%s", e.msg);
+	if (size >= 0 && size != d->size)
+		return problem(v, what, "the registry has %lld bytes, the descriptor says %lld",
+			       (long long)size, (long long)d->size);
+	return 0;
+}
+
+static int null_sink(void *arg, const char *data, size_t len, struct err *e)
+{
+	(void)arg;
+	(void)data;
+	(void)len;
+	(void)e;
+	return 0;
+}
+
+/* An arbitrary blob (an artifact's config or layers, an SBOM, a signature,
+ * an encrypted layer, an index entry of a type hoist does not know): its
+ * size and digest, nothing of its content. */
+static int check_blob(struct vctx *v, const char *what, const struct descriptor *d)
+{
+	struct err e = ERR_INIT;
+	struct digest got;
+	int64_t size;
+	int fd = -1, rc;
+
+	if (v->flags & VALIDATE_FAST)
+		return check_present(v, what, d);
+	if (!v->l) {
+		/* reg_blob_get checks size and digest itself */
+		rc = reg_blob_get(v->reg, v->ref->repository, d, null_sink, NULL, &e);
+		if (rc == ERR_NOMEM)
+			return rc;
+		return rc < 0 ? problem(v, what, "%s", e.msg) : 0;
+	}
+	if ((rc = layout_blob_open(&fd, &size, v->l, &d->digest, &e)) == 0)
+		rc = digest_fd(&got, &size, d->digest.alg, fd, &e);
+	if (fd >= 0)
+		close(fd);
+	if (rc == ERR_NOMEM)
+		return rc;
+	if (rc < 0)
+		return problem(v, what, "%s", e.msg);
+	if (size != d->size)
+		return problem(v, what, "%lld bytes, the descriptor says %lld", (long long)size,
+			       (long long)d->size);
+	if (!digest_equal(&got, &d->digest))
+		return problem(v, what, "the content's digest is %s", got.str);
+	return 0;
+}
+
 static int check_layer(struct vctx *v, const char *what, const struct descriptor *d,
 		       const struct digest *diff_id)
 {
@@ -135,31 +201,14 @@ static int check_layer(struct vctx *v, const char *what, const struct descriptor
 	pthread_t th;
 	int fd = -1, started = 0, rc, ret = 0;
 	int64_t size;
-	enum tar_compression want = TAR_COMPRESS_NONE;
-	const char *mt = d->media_type;
+	unsigned bits = mt_layer_bits(d->media_type);
+	enum tar_compression want = bits & MT_LAYER_GZIP ? TAR_COMPRESS_GZIP :
+				    bits & MT_LAYER_ZSTD ? TAR_COMPRESS_ZSTD : TAR_COMPRESS_NONE;
 
 	memset(&job, 0, sizeof(job));
 	job.fd = -1;
-	if (mt_equal(mt, MT_OCI_LAYER_GZIP) || mt_equal(mt, MT_OCI_LAYER_ND_GZIP) ||
-	    mt_equal(mt, MT_DOCKER_LAYER) || mt_equal(mt, MT_DOCKER_LAYER_FOREIGN))
-		want = TAR_COMPRESS_GZIP;
-	else if (mt_equal(mt, MT_OCI_LAYER_ZSTD) || mt_equal(mt, MT_OCI_LAYER_ND_ZSTD))
-		want = TAR_COMPRESS_ZSTD;
-	if (v->flags & VALIDATE_FAST) {
-		if (v->l) {
-			if (!layout_blob_has(v->l, &d->digest, d->size))
-				return problem(v, what, "blob missing or not %lld bytes",
-					       (long long)d->size);
-			return 0;
-		}
-		rc = reg_blob_head(&size, v->reg, v->ref->repository, &d->digest, &e);
-		if (rc < 0)
-			return problem(v, what, "%s", e.msg);
-		if (size >= 0 && size != d->size)
-			return problem(v, what, "the registry has %lld bytes, the descriptor says %lld",
-				       (long long)size, (long long)d->size);
-		return 0;
-	}
+	if (v->flags & VALIDATE_FAST)
+		return check_present(v, what, d);
 	if (v->l) {
 		if ((rc = layout_blob_open(&fd, &size, v->l, &d->digest, &e)) < 0)
 			return problem(v, what, "%s", e.msg);
@@ -215,7 +264,7 @@ static int check_layer(struct vctx *v, const char *what, const struct descriptor
 		ret = problem(v, what, "the content's digest is %s", res.digest.str);
 	if (ret == 0 && res.compression != want)
 		ret = problem(v, what, "the content is %s, the media type '%s' says %s",
-			      tar_compression_name(res.compression), mt,
+			      tar_compression_name(res.compression), d->media_type,
 			      tar_compression_name(want));
 	if (ret == 0 && diff_id && !digest_equal(&res.diff_id, diff_id))
 		ret = problem(v, what, "diff_id %s, the config says %s", res.diff_id.str,
@@ -264,112 +313,195 @@ static int plat_eq(const char *a, const char *b)
 	return b && !strcmp(a, b);
 }
 
+/* The family of a manifest's config and layers must be the manifest's own:
+ * podman, skopeo, buildah and CRI-O refuse a Docker manifest naming OCI
+ * types ("unsupported docker v2s2 media type"), and OCI tools do not know
+ * Docker's.  Types of neither family (artifacts) mix with both. */
+static int check_family(struct vctx *v, const char *what, const char *part,
+			const char *mt, const char *manifest_mt)
+{
+	enum mt_family want = mt_family(manifest_mt), have = mt_family(mt);
+
+	if (want == MT_FAMILY_NONE || have == MT_FAMILY_NONE || have == want)
+		return 0;
+	return problem(v, what, "%s: the %s media type '%s' in %s manifest: podman, skopeo "
+		       "and CRI-O refuse an image that mixes the two; write the whole image "
+		       "with OCI media types (the blobs stay the same)", part,
+		       have == MT_FAMILY_OCI ? "OCI" : "Docker", mt,
+		       want == MT_FAMILY_OCI ? "an OCI" : "a Docker schema 2");
+}
+
+static int check_families(struct vctx *v, const char *what, const struct manifest *m)
+{
+	char part[48];
+	size_t i;
+	int ret = check_family(v, what, "config", m->config.media_type, m->media_type);
+
+	for (i = 0; i < m->n_layers && ret >= 0; i++) {
+		snprintf(part, sizeof(part), "layers[%zu]", i);
+		ret = check_family(v, what, part, m->layers[i].media_type, m->media_type);
+	}
+	return ret;
+}
+
+/* The config: an image's is read and parsed (`*have` set when it parses),
+ * an artifact's is a blob (digest and size only).
+ * `cw` names the config in problems. */
+static int check_config(struct image_config *cfg, int *have, struct vctx *v, const char *cw,
+			const struct manifest *m)
+{
+	struct buf raw = BUF_INIT;
+	struct err e = ERR_INIT;
+	int ret;
+
+	*have = 0;
+	if (!manifest_is_image(m)) {
+		if (mt_equal(m->config.media_type, MT_OCI_EMPTY) && !m->artifact_type &&
+		    (ret = problem(v, cw, "the config is the empty descriptor but the manifest "
+				   "has no artifactType, which the image spec then requires; "
+				   "set it to the artifact's media type")) < 0)
+			return ret;
+		return check_blob(v, cw, &m->config);
+	}
+	ret = read_small(&raw, v, cw, &m->config, 0);
+	if (ret == 0) {
+		if (image_config_parse(cfg, raw.data, raw.len, 0, &e) < 0)
+			ret = problem(v, cw, "%s", e.msg);
+		else
+			*have = 1;
+	}
+	buf_release(&raw);
+	return ret < 0 ? ret : 0;
+}
+
+/* An index entry's platform against its image's config. */
+static int check_platform(struct vctx *v, const char *what, const struct platform *want,
+			  const struct image_config *cfg)
+{
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	int ret;
+
+	if (!want || (plat_eq(want->os, cfg->platform.os) &&
+		      plat_eq(want->arch, cfg->platform.arch) &&
+		      (!want->variant || plat_eq(want->variant, cfg->platform.variant))))
+		return 0;
+	platform_format(&a, want);
+	platform_format(&b, &cfg->platform);
+	ret = problem(v, what, "the index says platform %s, the config says %s", a.data, b.data);
+	buf_release(&a);
+	buf_release(&b);
+	return ret;
+}
+
+/* Each layer: a filesystem layer is read as a tar and checked against its
+ * media type and the config's diff_id (`cfg`, or NULL); any other type is
+ * an arbitrary blob. */
+static int check_layers(struct vctx *v, const char *what, const struct manifest *m,
+			const struct image_config *cfg)
+{
+	struct buf lw = BUF_INIT;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < m->n_layers && ret >= 0; i++) {
+		const struct descriptor *ld = &m->layers[i];
+		const struct digest *di = cfg && i < cfg->n_diff_ids ? &cfg->diff_ids[i] : NULL;
+
+		buf_reset(&lw);
+		buf_addf(&lw, "%s: layers[%zu] %s", what, i, ld->digest.str);
+		if (buf_failed(&lw))
+			ret = ERR_NOMEM;
+		else if (mt_classify(ld->media_type) != MT_KIND_LAYER)
+			ret = check_blob(v, lw.data, ld);
+		else if (ld->urls.n && (mt_layer_bits(ld->media_type) & MT_LAYER_FOREIGN))
+			continue;	/* foreign layers are not in the registry */
+		else
+			ret = check_layer(v, lw.data, ld, di);
+	}
+	buf_release(&lw);
+	return ret;
+}
+
+/* An image manifest (or an artifact's): image semantics where its media
+ * types say it is an image, digests and sizes everywhere. */
+static int check_manifest(struct vctx *v, const char *what, const struct manifest *m,
+			  const struct platform *want)
+{
+	struct buf cw = BUF_INIT;
+	struct image_config cfg;
+	int ret, have_cfg = 0;
+
+	image_config_init(&cfg);
+	if ((ret = check_families(v, what, m)) < 0)
+		goto out;
+	if (buf_addf(&cw, "%s: config %s", what, m->config.digest.str) < 0) {
+		ret = ERR_NOMEM;
+		goto out;
+	}
+	if ((ret = check_config(&cfg, &have_cfg, v, cw.data, m)) < 0)
+		goto out;
+	if (have_cfg && (ret = check_platform(v, what, want, &cfg)) < 0)
+		goto out;
+	if (have_cfg && cfg.n_diff_ids != m->n_layers &&
+	    (ret = problem(v, what, "%zu layers but %zu diff_ids in the config", m->n_layers,
+			   cfg.n_diff_ids)) < 0)
+		goto out;
+	ret = check_layers(v, what, m, have_cfg ? &cfg : NULL);
+out:
+	image_config_release(&cfg);
+	buf_release(&cw);
+	return ret;
+}
+
+/* An index entry of a type hoist does not know, in a registry: it is
+ * there by its digest, with its size. */
+static int check_remote_entry(struct vctx *v, const char *what, const struct descriptor *d)
+{
+	struct ref r = { v->ref->registry, v->ref->repository, NULL, (char *)d->digest.str };
+	struct descriptor got;
+	struct err e = ERR_INIT;
+	int ret;
+
+	descriptor_init(&got);
+	if ((ret = reg_manifest_head(&got, v->reg, &r, &e)) == ERR_NOMEM)
+		return ret;
+	if (ret < 0)
+		ret = problem(v, what, "%s", e.msg);
+	else if (got.size != d->size)
+		ret = problem(v, what, "the registry has %lld bytes, the descriptor says %lld",
+			      (long long)got.size, (long long)d->size);
+	descriptor_release(&got);
+	return ret;
+}
+
 static int check_image(struct vctx *v, const char *what, const struct descriptor *d,
 		       const struct platform *want)
 {
-	struct buf raw = BUF_INIT, cfgraw = BUF_INIT, lw = BUF_INIT;
+	struct buf raw = BUF_INIT;
 	struct manifest m;
-	struct image_config cfg;
 	struct err e = ERR_INIT;
 	enum mt_kind k = mt_classify(d->media_type);
-	int ret, have_cfg = 0;
-	size_t i;
+	int ret;
 
 	manifest_init(&m);
-	image_config_init(&cfg);
-	if (k != MT_KIND_MANIFEST && k != MT_KIND_INDEX) {
-		ret = problem(v, what, "media type '%s' is not an image manifest or index",
-			      d->media_type);
+	if (k != MT_KIND_MANIFEST && k != MT_KIND_INDEX && k != MT_KIND_SCHEMA1) {
+		/* an index may name anything: what hoist does not know is a blob */
+		ret = v->l ? check_blob(v, what, d) : check_remote_entry(v, what, d);
 		goto out;
 	}
 	if ((ret = read_small(&raw, v, what, d, 1)) != 0) {
 		ret = ret > 0 ? 0 : ret;
 		goto out;
 	}
-	if (manifest_parse(&m, raw.data, raw.len, d->media_type, 0, &e) < 0) {
+	if (manifest_parse(&m, raw.data, raw.len, d->media_type, 0, &e) < 0)
 		ret = problem(v, what, "%s", e.msg);
-		goto out;
-	}
-	if (m.kind == MT_KIND_INDEX) {
+	else if (m.kind == MT_KIND_INDEX)
 		ret = check_index(v, what, &m);
-		goto out;
-	}
-	if (mt_classify(m.config.media_type) != MT_KIND_CONFIG) {
-		if ((ret = problem(v, what, "config media type '%s' is not an image config",
-				   m.config.media_type)) < 0)
-			goto out;
-	} else if (mt_classify(m.media_type) == MT_KIND_MANIFEST &&
-		   mt_equal(m.media_type, MT_DOCKER_MANIFEST) !=
-			   mt_equal(m.config.media_type, MT_DOCKER_CONFIG)) {
-		if ((ret = problem(v, what, "config media type '%s' in a '%s' manifest",
-				   m.config.media_type, m.media_type)) < 0)
-			goto out;
-	}
-	buf_addf(&lw, "%s: config %s", what, m.config.digest.str);
-	if (buf_failed(&lw)) {
-		ret = ERR_NOMEM;
-		goto out;
-	}
-	ret = read_small(&cfgraw, v, lw.data, &m.config, 0);
-	if (ret < 0)
-		goto out;
-	if (ret == 0 && mt_classify(m.config.media_type) == MT_KIND_CONFIG) {
-		if (image_config_parse(&cfg, cfgraw.data, cfgraw.len, 0, &e) < 0) {
-			if ((ret = problem(v, lw.data, "%s", e.msg)) < 0)
-				goto out;
-		} else {
-			have_cfg = 1;
-		}
-	}
-	ret = 0;
-	if (have_cfg && want) {
-		if (!plat_eq(want->os, cfg.platform.os) || !plat_eq(want->arch, cfg.platform.arch) ||
-		    (want->variant && !plat_eq(want->variant, cfg.platform.variant))) {
-			struct buf a = BUF_INIT, b = BUF_INIT;
-
-			platform_format(&a, want);
-			platform_format(&b, &cfg.platform);
-			ret = problem(v, what, "the index says platform %s, the config says %s",
-				      a.data, b.data);
-			buf_release(&a);
-			buf_release(&b);
-			if (ret < 0)
-				goto out;
-		}
-	}
-	if (have_cfg && cfg.n_diff_ids != m.n_layers &&
-	    (ret = problem(v, what, "%zu layers but %zu diff_ids in the config", m.n_layers,
-			   cfg.n_diff_ids)) < 0)
-		goto out;
-	for (i = 0; i < m.n_layers; i++) {
-		const struct descriptor *ld = &m.layers[i];
-		const struct digest *di = have_cfg && i < cfg.n_diff_ids ? &cfg.diff_ids[i] : NULL;
-
-		buf_reset(&lw);
-		buf_addf(&lw, "%s: layers[%zu] %s", what, i, ld->digest.str);
-		if (buf_failed(&lw)) {
-			ret = ERR_NOMEM;
-			goto out;
-		}
-		if (mt_classify(ld->media_type) != MT_KIND_LAYER) {
-			if ((ret = problem(v, lw.data, "media type '%s' is not a layer",
-					   ld->media_type)) < 0)
-				goto out;
-			continue;
-		}
-		if (ld->urls.n && (mt_equal(ld->media_type, MT_DOCKER_LAYER_FOREIGN) ||
-				   !strncmp(ld->media_type, MT_OCI_LAYER_ND, strlen(MT_OCI_LAYER_ND))))
-			continue;	/* foreign layers are not in the registry */
-		if ((ret = check_layer(v, lw.data, ld, di)) < 0)
-			goto out;
-	}
-	ret = 0;
+	else
+		ret = check_manifest(v, what, &m, want);
 out:
 	manifest_release(&m);
-	image_config_release(&cfg);
 	buf_release(&raw);
-	buf_release(&cfgraw);
-	buf_release(&lw);
 	return ret < 0 ? ret : 0;
 }
 

@@ -4,6 +4,9 @@
 #include "core/digest.h"
 #include "core/err.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #define EMPTY256 "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 TEST(parse_valid)
@@ -78,11 +81,36 @@ TEST(equal)
 	CHECK(!digest_equal(&a, &b));
 }
 
+/* A file hashed from its offset to its end; a descriptor that cannot be
+ * read is an error. */
+TEST(hash_fd)
+{
+	char path[] = "/tmp/hoist-digest-XXXXXX";
+	struct digest d, want;
+	struct err e = ERR_INIT;
+	int64_t size = -1;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	unlink(path);
+	CHECK(write(fd, "xxabc", 5) == 5);
+	CHECK(lseek(fd, 2, SEEK_SET) == 2);
+	CHECK_RC(digest_fd(&d, &size, DIGEST_SHA256, fd, &e), 0);
+	CHECK_RC(digest_buffer(&want, DIGEST_SHA256, "abc", 3, &e), 0);
+	CHECK(digest_equal(&d, &want));
+	CHECK(size == 3);
+	close(fd);
+	CHECK_RC(digest_fd(&d, &size, DIGEST_SHA256, fd, &e), ERR_IO);
+}
+
 int main(void)
 {
 	RUN(parse_valid);
 	RUN(parse_invalid);
 	RUN(hash_known_vectors);
 	RUN(equal);
+	RUN(hash_fd);
 	return test_done();
 }

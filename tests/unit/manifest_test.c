@@ -758,10 +758,217 @@ TEST(image_config_hostile)
 		 ERR_TOO_BIG);
 }
 
+
+/* Every layer type of both families is a layer, and knows what it says of
+ * its blob; artifact types (SBOMs, attestations, encrypted layers, the empty
+ * config) are arbitrary blobs. */
+TEST(media_type_table)
+{
+	static const struct {
+		const char *mt;
+		enum mt_kind kind;
+		enum mt_family family;
+		unsigned bits;
+	} cases[] = {
+		{ "application/vnd.docker.image.rootfs.diff.tar", MT_KIND_LAYER,
+		  MT_FAMILY_DOCKER, 0 },
+		{ "application/vnd.docker.image.rootfs.diff.tar.gzip", MT_KIND_LAYER,
+		  MT_FAMILY_DOCKER, MT_LAYER_GZIP },
+		{ "application/vnd.docker.image.rootfs.foreign.diff.tar", MT_KIND_LAYER,
+		  MT_FAMILY_DOCKER, MT_LAYER_FOREIGN },
+		{ "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", MT_KIND_LAYER,
+		  MT_FAMILY_DOCKER, MT_LAYER_FOREIGN | MT_LAYER_GZIP },
+		{ "application/vnd.oci.image.layer.v1.tar", MT_KIND_LAYER, MT_FAMILY_OCI, 0 },
+		{ "application/vnd.oci.image.layer.v1.tar+zstd", MT_KIND_LAYER, MT_FAMILY_OCI,
+		  MT_LAYER_ZSTD },
+		{ "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", MT_KIND_LAYER,
+		  MT_FAMILY_OCI, MT_LAYER_FOREIGN | MT_LAYER_GZIP },
+		{ "application/vnd.oci.image.layer.v1.tar+gzip+encrypted", MT_KIND_UNKNOWN,
+		  MT_FAMILY_NONE, 0 },
+		{ "application/vnd.oci.image.layer.v1.tar+invalid-suffix", MT_KIND_UNKNOWN,
+		  MT_FAMILY_NONE, 0 },
+		{ "application/vnd.docker.image.rootfs.diff.tar.zstd", MT_KIND_UNKNOWN,
+		  MT_FAMILY_NONE, 0 },
+		{ "application/vnd.oci.empty.v1+json", MT_KIND_UNKNOWN, MT_FAMILY_OCI, 0 },
+		{ "application/spdx+json", MT_KIND_UNKNOWN, MT_FAMILY_NONE, 0 },
+		{ "application/vnd.in-toto+json", MT_KIND_UNKNOWN, MT_FAMILY_NONE, 0 },
+		{ "application/octet-stream", MT_KIND_UNKNOWN, MT_FAMILY_NONE, 0 },
+		{ "application/vnd.oci.image.config.v1+json", MT_KIND_CONFIG, MT_FAMILY_OCI, 0 },
+		{ "application/vnd.docker.container.image.v1+json", MT_KIND_CONFIG,
+		  MT_FAMILY_DOCKER, 0 },
+		{ "application/vnd.docker.distribution.manifest.list.v2+json", MT_KIND_INDEX,
+		  MT_FAMILY_DOCKER, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (mt_classify(cases[i].mt) != cases[i].kind ||
+		    mt_family(cases[i].mt) != cases[i].family ||
+		    mt_layer_bits(cases[i].mt) != cases[i].bits) {
+			fprintf(stderr, "media type table: %s\n", cases[i].mt);
+			CHECK(0);
+		}
+	}
+}
+
+TEST(media_type_convert)
+{
+	CHECK_STR(mt_convert(MT_DOCKER_LAYER, MT_FAMILY_OCI), MT_OCI_LAYER_GZIP);
+	CHECK_STR(mt_convert(MT_OCI_LAYER_GZIP, MT_FAMILY_DOCKER), MT_DOCKER_LAYER);
+	CHECK_STR(mt_convert(MT_OCI_LAYER, MT_FAMILY_DOCKER), MT_DOCKER_LAYER_TAR);
+	CHECK_STR(mt_convert(MT_DOCKER_LAYER_TAR, MT_FAMILY_OCI), MT_OCI_LAYER);
+	CHECK_STR(mt_convert(MT_DOCKER_LAYER_FOREIGN, MT_FAMILY_OCI), MT_OCI_LAYER_ND_GZIP);
+	CHECK_STR(mt_convert(MT_OCI_LAYER_ND, MT_FAMILY_DOCKER), MT_DOCKER_LAYER_FOREIGN_TAR);
+	CHECK(mt_convert(MT_OCI_LAYER_ZSTD, MT_FAMILY_DOCKER) == NULL);
+	CHECK(mt_convert(MT_OCI_LAYER_ND_ZSTD, MT_FAMILY_DOCKER) == NULL);
+	CHECK(mt_convert(MT_OCI_EMPTY, MT_FAMILY_DOCKER) == NULL);
+	CHECK_STR(mt_convert(MT_OCI_MANIFEST, MT_FAMILY_DOCKER), MT_DOCKER_MANIFEST);
+	CHECK_STR(mt_convert(MT_DOCKER_LIST, MT_FAMILY_OCI), MT_OCI_INDEX);
+	CHECK_STR(mt_convert(MT_DOCKER_CONFIG, MT_FAMILY_OCI), MT_OCI_CONFIG);
+	CHECK(mt_convert(MT_DOCKER_SCHEMA1, MT_FAMILY_OCI) == NULL);
+	CHECK_STR(mt_convert("application/vnd.in-toto+json", MT_FAMILY_DOCKER),
+		  "application/vnd.in-toto+json");
+	CHECK_STR(mt_convert(MT_OCI_LAYER_ZSTD, MT_FAMILY_OCI), MT_OCI_LAYER_ZSTD);
+}
+
+/* A manifest with one config and one layer of the given types. */
+static int parse_typed(struct manifest *m, const char *mt, const char *cfg_mt,
+		       const char *layer_mt, const char *extra)
+{
+	struct buf b = BUF_INIT;
+	struct err e = ERR_INIT;
+	int rc;
+
+	buf_addf(&b, "{\"schemaVersion\":2,\"mediaType\":\"%s\",%s\"config\":{\"mediaType\":"
+		 "\"%s\",\"digest\":\"" D_EMPTY "\",\"size\":2},\"layers\":[", mt, extra, cfg_mt);
+	if (layer_mt)
+		buf_addf(&b, "{\"mediaType\":\"%s\",\"digest\":\"" D_L1 "\",\"size\":3}",
+			 layer_mt);
+	buf_addstr(&b, "]}");
+	rc = manifest_parse(m, b.data, b.len, NULL, 0, &e);
+	buf_release(&b);
+	return rc;
+}
+
+TEST(image_or_artifact)
+{
+	static const struct {
+		const char *mt, *cfg, *layer, *extra;
+		int image;
+	} cases[] = {
+		{ MT_OCI_MANIFEST, MT_OCI_CONFIG, MT_OCI_LAYER_GZIP, "", 1 },
+		{ MT_DOCKER_MANIFEST, MT_DOCKER_CONFIG, MT_DOCKER_LAYER_TAR, "", 1 },
+		{ MT_OCI_MANIFEST, MT_OCI_CONFIG, NULL, "", 1 },
+		/* Docker 1.10's config type */
+		{ MT_DOCKER_MANIFEST, "application/octet-stream", MT_DOCKER_LAYER, "", 1 },
+		{ MT_OCI_MANIFEST, "application/octet-stream", MT_OCI_LAYER, "", 0 },
+		/* encrypted layers: still an image, layers hoist cannot read */
+		{ MT_OCI_MANIFEST, MT_OCI_CONFIG, MT_OCI_LAYER_GZIP "+encrypted", "", 1 },
+		/* OCI 1.1 artifact */
+		{ MT_OCI_MANIFEST, MT_OCI_EMPTY, "application/spdx+json",
+		  "\"artifactType\":\"application/spdx+json\",", 0 },
+		/* cosign signature, buildx attestation: the image config type */
+		{ MT_OCI_MANIFEST, MT_OCI_CONFIG, "application/vnd.dev.cosign.simplesigning.v1+json",
+		  "", 0 },
+		{ MT_OCI_MANIFEST, MT_OCI_CONFIG, "application/vnd.in-toto+json", "", 0 },
+		{ MT_OCI_MANIFEST, "application/vnd.cncf.helm.config.v1+json",
+		  "application/tar+gzip", "", 0 },
+	};
+	struct manifest m;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_RC(parse_typed(&m, cases[i].mt, cases[i].cfg, cases[i].layer,
+				     cases[i].extra), 0);
+		if (manifest_is_image(&m) != cases[i].image) {
+			fprintf(stderr, "manifest_is_image: case %zu\n", i);
+			CHECK(0);
+		}
+		manifest_release(&m);
+	}
+}
+
+static struct json *family_of(const char *doc, int docker, const char **mt)
+{
+	struct json *j = NULL;
+	struct err e = ERR_INIT;
+
+	*mt = NULL;
+	if (json_parse(&j, doc, strlen(doc), &e) < 0 || manifest_json_family(mt, j, docker) < 0) {
+		json_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+TEST(manifest_family)
+{
+	static const char base[] =
+		"{\"schemaVersion\":2,\"mediaType\":\"" MT_DOCKER_MANIFEST "\","
+		"\"config\":{\"mediaType\":\"" MT_DOCKER_CONFIG "\",\"digest\":\"" D_CFG "\","
+		"\"size\":3},\"layers\":["
+		"{\"mediaType\":\"" MT_DOCKER_LAYER "\",\"digest\":\"" D_L1 "\",\"size\":3},"
+		"{\"mediaType\":\"%s\",\"digest\":\"" D_L2 "\",\"size\":0}],"
+		"\"annotations\":{\"a\":\"b\"}}";
+	struct buf b = BUF_INIT;
+	struct json *j;
+	const char *mt;
+
+	/* a plain tar layer: Docker has its type, annotations go */
+	buf_addf(&b, base, MT_OCI_LAYER);
+	j = family_of(b.data, 1, &mt);
+	CHECK(j != NULL);
+	CHECK_STR(mt, MT_DOCKER_MANIFEST);
+	CHECK_STR(json_get_str(j, "mediaType"), MT_DOCKER_MANIFEST);
+	CHECK_STR(json_get_str(json_array_get(json_get(j, "layers"), 1), "mediaType"),
+		  MT_DOCKER_LAYER_TAR);
+	CHECK(json_get(j, "annotations") == NULL);
+	json_free(j);
+
+	/* a zstd layer: the whole image in OCI names, annotations kept */
+	buf_reset(&b);
+	buf_addf(&b, base, MT_OCI_LAYER_ZSTD);
+	j = family_of(b.data, 1, &mt);
+	CHECK(j != NULL);
+	CHECK_STR(mt, MT_OCI_MANIFEST);
+	CHECK_STR(json_get_str(j, "mediaType"), MT_OCI_MANIFEST);
+	CHECK_STR(json_get_str(json_get(j, "config"), "mediaType"), MT_OCI_CONFIG);
+	CHECK_STR(json_get_str(json_array_get(json_get(j, "layers"), 0), "mediaType"),
+		  MT_OCI_LAYER_GZIP);
+	CHECK_STR(json_get_str(json_array_get(json_get(j, "layers"), 1), "mediaType"),
+		  MT_OCI_LAYER_ZSTD);
+	CHECK_STR(json_get_str(json_get(j, "annotations"), "a"), "b");
+	json_free(j);
+
+	/* not asked for Docker: OCI */
+	buf_reset(&b);
+	buf_addf(&b, base, MT_DOCKER_LAYER);
+	j = family_of(b.data, 0, &mt);
+	CHECK(j != NULL);
+	CHECK_STR(mt, MT_OCI_MANIFEST);
+	json_free(j);
+
+	/* indexes: a Docker list only when every entry is Docker's */
+	j = family_of(docker_list, 1, &mt);
+	CHECK(j != NULL);
+	CHECK_STR(mt, MT_DOCKER_LIST);
+	json_free(j);
+	j = family_of(oci_index, 1, &mt);
+	CHECK(j != NULL);
+	CHECK_STR(mt, MT_OCI_INDEX);
+	CHECK(json_get(j, "annotations") != NULL);
+	json_free(j);
+	buf_release(&b);
+}
+
 int main(void)
 {
 	RUN(media_types);
 	RUN(media_type_length_limit);
+	RUN(media_type_table);
+	RUN(media_type_convert);
+	RUN(image_or_artifact);
+	RUN(manifest_family);
 	RUN(kvlist_basics);
 	RUN(descriptor_full_and_round_trip);
 	RUN(descriptor_minimal_to_json);
