@@ -79,6 +79,7 @@ CORE_SRCS += core/mutate.c
 CORE_SRCS += core/restack.c
 CORE_SRCS += core/settings.c
 CORE_SRCS += core/index_ops.c
+CORE_SRCS += core/source.c
 CACHE_SRCS := cache/layout.c cache/gc.c
 REGISTRY_SRCS := registry/wire.c registry/curl_dl.c registry/http.c registry/client.c registry/creds.c
 CMD_SRCS := cmd/main.c cmd/dispatch.c cmd/ctx.c cmd/env.c cmd/opt.c cmd/report.c cmd/help.c cmd/version.c cmd/cache.c
