@@ -88,7 +88,7 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 	struct push_args a = { NULL, 0, 0, NULL };
 	const struct opt opts[] = {
 		OPT_STRING(0, "ref", &a.ref_name, "<name>",
-			   "push the layout's image with this ref name"),
+			   "push the layout's or archive's image of this name"),
 		OPT_FLAG(0, "index", &a.index, "push every image of the layout as one index"),
 		OPT_FLAG(0, "from-cache", &a.from_cache,
 			 "push <ref> from the cache instead of a layout"),

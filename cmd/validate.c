@@ -1,5 +1,7 @@
 /* validate.c - `hoist validate IMAGE|--tarball FILE|--layout DIR [--fast]`
- * (crane validate, listing every problem instead of the first). */
+ * (crane validate, listing every problem instead of the first).  IMAGE may
+ * be a local source too (oci:, oci-archive:, docker-archive:; see
+ * core/source.h). */
 #include "cmd/cmd.h"
 
 #include "cache/layout.h"
@@ -108,8 +110,10 @@ int cmd_validate(int argc, char **argv, struct ctx *ctx)
 	int fast = 0;
 	const struct opt opts[] = {
 		OPT_FLAG(0, "fast", &fast, "skip reading layers: presence and sizes only"),
-		OPT_STRING(0, "tarball", &tarball, "<file>", "validate a docker-save tarball"),
-		OPT_STRING(0, "layout", &layout, "<dir>", "validate every image of an OCI layout"),
+		OPT_STRING(0, "tarball", &tarball, "<file>",
+			   "validate a docker-save tarball or an OCI archive (every image)"),
+		OPT_STRING(0, "layout", &layout, "<dir>",
+			   "validate every image of an OCI layout (or oci-archive:<file>)"),
 		OPT_END(),
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
