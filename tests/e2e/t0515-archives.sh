@@ -121,6 +121,42 @@ expect_output "FILE.tar@TAG pushes the tarball's image" "$(cut -d@ -f2 "$OUT")" 
 cp one.tar 'we@ird.tar'
 expect_success "a file whose name holds '@' is read whole" hoist push 'we@ird.tar' "$R/at/weird:1"
 
+# --- OCI archives as destinations ------------------------------------------------
+expect_output "pull --format oci-archive" "$R/orig/one@$one
+$R/orig/two@$two" hoist pull --format oci-archive "$R/orig/one:1" "$R/orig/two:1" pulled.tar
+expect_output "index.json comes first, after oci-layout" "oci-layout index.json" \
+	sh -c 'tar -tf pulled.tar | head -2 | paste -sd" "'
+expect_output "skopeo reads the archive" "$two" \
+	skopeo inspect --format '{{.Digest}}' "oci-archive:pulled.tar:$R/orig/two:1"
+expect_success "skopeo copies from the archive" skopeo --insecure-policy copy -q \
+	--dest-tls-verify=false "oci-archive:pulled.tar:$R/orig/one:1" "docker://$R/dest/sk:1"
+expect_output "with the digest pulled" "$one" sk_digest "$R/dest/sk:1"
+expect_output "hoist pushes from its own archive" "$R/dest/back@$two" \
+	hoist push "oci-archive:pulled.tar:$R/orig/two:1" "$R/dest/back:1"
+echo hello >hello.txt
+expect_success "build --output oci-archive:FILE" hoist build --base "$R/orig/one:1" \
+	--add hello.txt:/hello.txt -t "$R/dest/built:1" --output oci-archive:built.tar
+built=$(cat "$OUT")
+expect_success "build --output oci:DIR" hoist build --base "$R/orig/one:1" \
+	--add hello.txt:/hello.txt -t "$R/dest/built:1" --output oci:built-lay
+expect_output "the same image either way" "$built" cat "$OUT"
+expect_output "skopeo finds it under its tag" "$built" \
+	skopeo inspect --format '{{.Digest}}' "oci-archive:built.tar:$R/dest/built:1"
+expect_output "validate the built archive" "PASS: built.tar" hoist validate --tarball built.tar
+expect_success "a two-platform build into an archive" hoist build \
+	--platform linux/amd64,linux/arm64 --add hello.txt:/hello.txt --output oci-archive:multi-oci.tar
+expect_output "the archive holds the index and both images" "2" \
+	sh -c "skopeo inspect --raw oci-archive:multi-oci.tar:latest | jq '.manifests | length'"
+expect_success "skopeo copies the whole index" skopeo --insecure-policy copy -q --all \
+	--dest-tls-verify=false oci-archive:multi-oci.tar:latest "docker://$R/dest/multi:1"
+expect_output "flatten --output oci-archive:FILE, named latest" "latest" \
+	sh -c "\"\$HOIST\" flatten '$R/orig/one:1' -o oci-archive:flat.tar >/dev/null &&
+		tar -xOf flat.tar index.json | jq -r '.manifests[0].annotations[\"org.opencontainers.image.ref.name\"]'"
+expect_code 2 "an unknown output is refused with the forms taken" \
+	hoist build --add hello.txt:/hello.txt --output archive:x.tar
+grep -q "oci-archive:<file>" "$ERR" && test_ok "the refusal names oci-archive:" ||
+	test_not_ok "the refusal names oci-archive:" "$(cat "$ERR")"
+
 # --- sparse members -------------------------------------------------------------
 # GNU tar --sparse stores a 10 GiB hole in a few KiB; hoist must refuse it, not
 # expand it (ulimit -f makes an expansion fail fast instead of filling the disk)
