@@ -147,6 +147,10 @@ expect_success "a two-platform build into an archive" hoist build \
 	--platform linux/amd64,linux/arm64 --add hello.txt:/hello.txt --output oci-archive:multi-oci.tar
 expect_output "the archive holds the index and both images" "2" \
 	sh -c "skopeo inspect --raw oci-archive:multi-oci.tar:latest | jq '.manifests | length'"
+expect_output "index list oci-archive:FILE:NAME lists the platforms" "linux/amd64 linux/arm64/v8" \
+	sh -c '"$HOIST" index list oci-archive:multi-oci.tar:latest | cut -f3 | paste -sd" "'
+expect_output "index list FILE of two images lists its index.json" "$one $two" \
+	sh -c '"$HOIST" index list pulled.tar | cut -f1 | paste -sd" "'
 expect_success "skopeo copies the whole index" skopeo --insecure-policy copy -q --all \
 	--dest-tls-verify=false oci-archive:multi-oci.tar:latest "docker://$R/dest/multi:1"
 expect_output "flatten --output oci-archive:FILE, named latest" "latest" \
