@@ -359,6 +359,29 @@ out:
 	return ret;
 }
 
+/* Reads the archive again for the members marked `want`, when the first
+ * pass skipped some; then every needed member must be stored. */
+static int import_second_pass(struct import *im, struct err *e)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < im->n && !im->v[i].want; i++)
+		;
+	if (i == im->n)
+		return 0;
+	if (im->two_pass) {
+		im->second = 1;
+		if ((ret = import_pass(im, e)) < 0)
+			return ret;
+	}
+	for (i = 0; i < im->n; i++)
+		if (im->v[i].want)
+			return err_set(e, ERR_IO, "it changed while it was read: '%s' is "
+				       "missing", im->v[i].path);
+	return 0;
+}
+
 /* Marks member `m` as needed; `what` names it in the error when absent. */
 static int member_want(struct import *im, struct member *m, const char *what, struct err *e)
 {
@@ -619,10 +642,8 @@ static int docker_import(struct import *im, const struct json *root, const char 
 				   sel, flags, e);
 	for (i = 0; ret == 0 && i < np; i++)
 		ret = docker_want(im, json_array_get(root, picked[i]), e);
-	if (ret == 0 && im->two_pass) {
-		im->second = 1;
-		ret = import_pass(im, e);
-	}
+	if (ret == 0)
+		ret = import_second_pass(im, e);
 	for (i = 0; ret == 0 && i < np; i++)
 		ret = docker_entry(entries, im, json_array_get(root, picked[i]), e);
 	if (ret < 0)
@@ -735,10 +756,8 @@ static int oci_import(struct import *im, struct json *root, const char *sel,
 		if (ret == 0)
 			ret = oci_want(im, &ds[i], 0, e);
 	}
-	if (ret == 0 && im->two_pass) {
-		im->second = 1;
-		ret = import_pass(im, e);
-	}
+	if (ret == 0)
+		ret = import_second_pass(im, e);
 	if (ret < 0)
 		goto out;
 	if (np == 1 && !(flags & IMAGE_ARCHIVE_ALL && !sel))
@@ -751,20 +770,6 @@ out:
 	free(ds);
 	free(picked);
 	return ret;
-}
-
-/* ---- both ---- */
-
-/* After the second pass, or a single one: every needed member is stored. */
-static int import_check(struct import *im, struct err *e)
-{
-	size_t i;
-
-	for (i = 0; i < im->n; i++)
-		if (im->v[i].want)
-			return err_set(e, ERR_IO, "it changed while it was read: '%s' is "
-				       "missing", im->v[i].path);
-	return 0;
 }
 
 int image_archive_import(struct layout *dst, int fd, const char *sel, const char *ref_name,
@@ -803,8 +808,6 @@ int image_archive_import(struct layout *dst, int fd, const char *sel, const char
 		ret = docker_import(&im, root, sel, ref_name, flags, e);
 	else
 		ret = oci_import(&im, root, sel, ref_name, flags, e);
-	if (ret == 0)
-		ret = import_check(&im, e);
 out:
 	json_free(root);
 	import_release(&im);
