@@ -18,49 +18,28 @@
 
 /* ---- index list ---- */
 
-static void print_children(const struct manifest *m)
+/* One line: digest, media type, platform ("-" when none), tab-separated. */
+static void print_desc(const struct descriptor *d)
 {
 	struct buf b = BUF_INIT, line = BUF_INIT;
-	size_t i;
 
-	for (i = 0; i < m->n_manifests; i++) {
-		const struct descriptor *d = &m->manifests[i];
-
-		buf_reset(&b);
-		buf_reset(&line);
-		if (d->platform)
-			platform_format(&b, d->platform);
-		buf_addf(&line, "%s\t%s\t%s", d->digest.str, d->media_type,
-			 b.len ? b.data : "-");
-		buf_reset(&b);
-		report_sanitize_buf(&b, line.data);
-		if (!buf_failed(&b))
-			printf("%s\n", b.data);
-	}
+	if (d->platform)
+		platform_format(&b, d->platform);
+	buf_addf(&line, "%s\t%s\t%s", d->digest.str, d->media_type, b.len ? b.data : "-");
+	buf_reset(&b);
+	report_sanitize_buf(&b, line.data);
+	if (!buf_failed(&b))
+		printf("%s\n", b.data);
 	buf_release(&b);
 	buf_release(&line);
 }
 
-/* Prints the entries of layout `l`'s index.json, as an index's children. */
-static void print_layout_entries(const struct layout_ref *refs, size_t n)
+static void print_children(const struct manifest *m)
 {
-	struct buf b = BUF_INIT, line = BUF_INIT;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		buf_reset(&b);
-		buf_reset(&line);
-		if (refs[i].desc.platform)
-			platform_format(&b, refs[i].desc.platform);
-		buf_addf(&line, "%s\t%s\t%s", refs[i].desc.digest.str, refs[i].desc.media_type,
-			 b.len ? b.data : "-");
-		buf_reset(&b);
-		report_sanitize_buf(&b, line.data);
-		if (!buf_failed(&b))
-			printf("%s\n", b.data);
-	}
-	buf_release(&b);
-	buf_release(&line);
+	for (i = 0; i < m->n_manifests; i++)
+		print_desc(&m->manifests[i]);
 }
 
 /* A layout or an archive (core/source.h): the existing directory or file
@@ -89,7 +68,8 @@ static int index_list_local(struct manifest *m, int *done, struct image_source *
 		goto out;
 	}
 	if (!src->name && n != 1) {
-		print_layout_entries(refs, n);
+		for (i = 0; i < n; i++)	/* index.json is itself the index */
+			print_desc(&refs[i].desc);
 		*done = 1;
 		ret = EXIT_OK;
 		goto out;
