@@ -104,7 +104,7 @@ static int source_open_archive(struct image_source *s, const char *tmp_dir, cons
 
 	if (fd < 0)
 		return err_set_errno(e, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO, errno,
-				     "cannot open '%s'", s->path);
+				     "cannot open it");	/* the caller names it */
 	ret = layout_open_scratch(&s->l, tmp_dir, what, LAYOUT_NO_SYNC, e);
 	if (ret < 0)
 		err_prefix(e, "cannot make a scratch layout");
