@@ -79,6 +79,7 @@ CORE_SRCS += core/mutate.c
 CORE_SRCS += core/restack.c
 CORE_SRCS += core/settings.c
 CORE_SRCS += core/index_ops.c
+CORE_SRCS += core/source.c
 CACHE_SRCS := cache/layout.c cache/gc.c
 REGISTRY_SRCS := registry/wire.c registry/curl_dl.c registry/http.c registry/client.c registry/creds.c
 CMD_SRCS := cmd/main.c cmd/dispatch.c cmd/ctx.c cmd/env.c cmd/opt.c cmd/report.c cmd/help.c cmd/version.c cmd/cache.c
@@ -97,7 +98,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILDDIR)/%.o)
 LIBHOIST := $(BUILDDIR)/libhoist.a
 
-UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc client units archive pgzip layer containerfile build settings imgconfig output userdb
+UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc client units archive pgzip layer containerfile build settings imgconfig output userdb source
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool

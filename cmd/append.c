@@ -52,7 +52,7 @@ static int mutate_out(struct ctx *ctx, const struct mutate_spec *s, enum image_o
 	}
 	d.digest = r.manifest.digest;
 	d.size = (int64_t)r.manifest.raw.len;
-	if (how == IMAGE_OUT_LAYOUT)
+	if (how == IMAGE_OUT_LAYOUT || how == IMAGE_OUT_OCI_ARCHIVE)
 		n = 0;
 	if (how == IMAGE_OUT_TARBALL && !(tag && tag->tag)) {
 		names = &anon;
@@ -181,7 +181,8 @@ int cmd_append(int argc, char **argv, struct ctx *ctx)
 		OPT_STRING('t', "new_tag", &tag, "<image>", "push the result to this image"),
 		OPT_STRING(0, "new-tag", &tag, "<image>", "the same as --new_tag"),
 		OPT_STRING('o', "output", &output, "<file>",
-			   "a docker-save tarball (or oci:<dir>, cache) instead of pushing"),
+			   "a docker-save tarball (or oci:<dir>, oci-archive:<file>, cache) "
+			   "instead of pushing"),
 		OPT_FLAG(0, "set-base-image-annotations", &base_annot,
 			 "annotate the result with the base image's name and digest"),
 		OPT_FLAG(0, "oci-empty-base", &oci_empty,
@@ -271,7 +272,8 @@ int cmd_mutate(int argc, char **argv, struct ctx *ctx)
 		OPT_STRING('t', "tag", &tag, "<image>",
 			   "push to this image (default: back to <image>)"),
 		OPT_STRING('o', "output", &output, "<file>",
-			   "a docker-save tarball (or oci:<dir>, cache) instead of pushing"),
+			   "a docker-save tarball (or oci:<dir>, oci-archive:<file>, cache) "
+			   "instead of pushing"),
 		OPT_STRING(0, "compression", &comp, "<alg>",
 			   "for uncompressed tar files: gzip (default, level 1), zstd or none"),
 		OPT_INT(0, "compression-level", &level, "<n>", 0, 19,

@@ -547,7 +547,8 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 		OPT_INT(0, "compression-level", &a.level, "<n>", 0, 19,
 			"compression level (gzip 1-9, zstd 1-19)"),
 		OPT_STRING(0, "output", &a.output, "<dest>",
-			   "oci:<dir>, cache or tarball:<file> instead of pushing"),
+			   "oci:<dir>, oci-archive:<file>, cache or tarball:<file> instead "
+			   "of pushing"),
 		OPT_STRING(0, "push", &a.push, "<bool>", "false: into the cache only (as ko)"),
 		OPT_FLAG(0, "no-cache", &a.no_cache,
 			 "build every layer, even one whose files are unchanged"),

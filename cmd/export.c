@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "core/export.h"
 #include "core/ref.h"
+#include "core/source.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,11 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Where the image comes from: the cache (pulled there first) or a scratch
- * layout holding a tarball read from stdin. */
+/* Where the image comes from: the cache (pulled there first), or a layout
+ * or an archive (stdin, "-", included) read into a scratch layout. */
 struct src {
-	struct layout *l;	/* borrowed (the cache) or owned (scratch) */
-	int owned;
+	struct layout *l;	/* borrowed: the cache or local's */
+	struct image_source local;
 	struct manifest m;
 };
 
@@ -36,96 +37,52 @@ static void src_init(struct src *s)
 static void src_release(struct src *s)
 {
 	manifest_release(&s->m);
-	if (s->owned)
-		layout_free(s->l);
+	image_source_release(&s->local);
 }
 
-/* Copies stdin to `path`. */
-static int stdin_to_file(const char *path)
+/* Opens a local IMAGE (core/source.h): its one image, an index resolved
+ * to --platform. */
+static int src_open_local(struct src *s, struct ctx *ctx, const char *image, const char *what)
 {
-	char data[65536];
-	ssize_t n;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	struct err e = ERR_INIT;
+	const char *name = !strcmp(image, "-") ? "stdin" : s->local.path;
 
-	if (fd < 0)
-		goto fail;
-	while ((n = read(STDIN_FILENO, data, sizeof(data))) != 0) {
-		const char *p = data;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			report_error("cannot read stdin: %s", strerror(errno));
-			close(fd);
-			return EXIT_FAIL;
-		}
-		while (n > 0) {
-			ssize_t k = write(fd, p, (size_t)n);
-
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0)
-				goto fail;
-			p += k;
-			n -= k;
-		}
+	if (image_source_open(&s->local, NULL, ctx_tmp_dir(), what, 0, &e) < 0) {
+		if (s->local.how == IMAGE_SRC_LAYOUT)
+			return report_err(&e, "cannot open the layout '%s'", name);
+		return report_err(&e, "cannot read '%s'", name);
 	}
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
+	s->l = s->local.l;
+	if (image_layout_manifest(&s->m, s->l, s->local.name, ctx->env.platform, &e) < 0)
+		return report_err(&e, "cannot read the image of '%s'", name);
 	return EXIT_OK;
-fail:
-	report_errno(errno, "cannot write '%s'", path);
-	if (fd >= 0)
-		close(fd);
-	return EXIT_FAIL;
 }
 
-/* Opens IMAGE: "-" reads a docker-save tarball from stdin (as crane does),
- * anything else is a reference made complete in the cache. */
-static int src_open(struct src *s, struct ctx *ctx, const char *image)
+/* Opens IMAGE: "-" reads an archive from stdin (as crane does),
+ * oci:DIR[:REF], oci-archive:FILE[:REF] and docker-archive:FILE[:REF] a
+ * local one; anything else is a reference made complete in the cache. */
+static int src_open(struct src *s, struct ctx *ctx, const char *image, const char *what)
 {
 	struct ref ref = REF_INIT;
-	struct buf tar = BUF_INIT;
 	struct err e = ERR_INIT;
 	int ret = EXIT_FAIL;
 
-	if (strcmp(image, "-")) {
-		if (ref_parse(&ref, image, 0, &e) < 0) {
-			report_err(&e, "invalid image '%s'", image);
-			ret = EXIT_USAGE;
-			goto out;
-		}
-		s->l = ctx->cache;
-		if (image_local(&s->m, &ctx->env, &ref, &e) < 0) {
-			ret = report_err(&e, "cannot get '%s'", image);
-			goto out;
-		}
-		ret = EXIT_OK;
+	if (image_source_parse(&s->local, image, IMAGE_SOURCE_STDIN, &e) < 0)
+		return report_err(&e, "invalid image '%s'", image);
+	if (s->local.how != IMAGE_SRC_NONE)
+		return src_open_local(s, ctx, image, what);
+	if (ref_parse(&ref, image, 0, &e) < 0) {
+		report_err(&e, "invalid image '%s'", image);
+		ret = EXIT_USAGE;
 		goto out;
 	}
-	/* the tarball is kept in the scratch layout's directory, and goes with it */
-	if (layout_open_scratch(&s->l, ctx_tmp_dir(), "export", LAYOUT_NO_SYNC, &e) < 0) {
-		report_err(&e, "cannot make a scratch layout");
-		goto out;
-	}
-	s->owned = 1;
-	if (buf_addf(&tar, "%s/stdin.tar", layout_path(s->l)) < 0) {
-		report_error("out of memory");
-		goto out;
-	}
-	if ((ret = stdin_to_file(tar.data)) != EXIT_OK)
-		goto out;
-	ret = EXIT_FAIL;
-	if (image_tarball_import(s->l, tar.data, "latest", &e) < 0 ||
-	    image_layout_manifest(&s->m, s->l, NULL, ctx->env.platform, &e) < 0) {
-		ret = report_err(&e, "cannot read the tarball from stdin");
+	s->l = ctx->cache;
+	if (image_local(&s->m, &ctx->env, &ref, &e) < 0) {
+		ret = report_err(&e, "cannot get '%s'", image);
 		goto out;
 	}
 	ret = EXIT_OK;
 out:
-	buf_release(&tar);
 	ref_release(&ref);
 	return ret;
 }
@@ -177,7 +134,7 @@ int cmd_export(int argc, char **argv, struct ctx *ctx)
 		return EXIT_USAGE;
 	}
 	src_init(&s);
-	if ((ret = src_open(&s, ctx, argv[0])) != EXIT_OK)
+	if ((ret = src_open(&s, ctx, argv[0], "export")) != EXIT_OK)
 		goto out;
 	ret = EXIT_FAIL;
 	if (strcmp(out, "-")) {
@@ -277,7 +234,7 @@ int cmd_unpack(int argc, char **argv, struct ctx *ctx)
 		return EXIT_USAGE;
 	}
 	src_init(&s);
-	if ((ret = src_open(&s, ctx, argv[0])) != EXIT_OK)
+	if ((ret = src_open(&s, ctx, argv[0], "unpack")) != EXIT_OK)
 		goto out;
 	if (image_unpack(&st, s.l, &s.m, argv[1], flags, &e) < 0) {
 		ret = report_err(&e, "cannot unpack '%s'", argv[0]);

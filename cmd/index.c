@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "core/index_ops.h"
 #include "core/ref.h"
+#include "core/source.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,27 +18,72 @@
 
 /* ---- index list ---- */
 
-static void print_children(const struct manifest *m)
+/* One line: digest, media type, platform ("-" when none), tab-separated. */
+static void print_desc(const struct descriptor *d)
 {
 	struct buf b = BUF_INIT, line = BUF_INIT;
-	size_t i;
 
-	for (i = 0; i < m->n_manifests; i++) {
-		const struct descriptor *d = &m->manifests[i];
-
-		buf_reset(&b);
-		buf_reset(&line);
-		if (d->platform)
-			platform_format(&b, d->platform);
-		buf_addf(&line, "%s\t%s\t%s", d->digest.str, d->media_type,
-			 b.len ? b.data : "-");
-		buf_reset(&b);
-		report_sanitize_buf(&b, line.data);
-		if (!buf_failed(&b))
-			printf("%s\n", b.data);
-	}
+	if (d->platform)
+		platform_format(&b, d->platform);
+	buf_addf(&line, "%s\t%s\t%s", d->digest.str, d->media_type, b.len ? b.data : "-");
+	buf_reset(&b);
+	report_sanitize_buf(&b, line.data);
+	if (!buf_failed(&b))
+		printf("%s\n", b.data);
 	buf_release(&b);
 	buf_release(&line);
+}
+
+static void print_children(const struct manifest *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_manifests; i++)
+		print_desc(&m->manifests[i]);
+}
+
+/* A layout or an archive (core/source.h): the existing directory or file
+ * `arg`, or oci:, oci-archive:, docker-archive:.  Reads the manifest of
+ * its entry `NAME` or its only entry into `m`; with several and no name,
+ * prints index.json's entries (index.json is itself the index): *done. */
+static int index_list_local(struct manifest *m, int *done, struct image_source *src,
+			    struct ctx *ctx)
+{
+	struct layout_ref *refs = NULL;
+	struct buf raw = BUF_INIT;
+	struct err e = ERR_INIT;
+	size_t n = 0, i = 0;
+	int ret = EXIT_FAIL;
+
+	*done = 0;
+	if (image_source_open(src, NULL, ctx_tmp_dir(), "index", IMAGE_SOURCE_ALL, &e) < 0 ||
+	    layout_index_list(&refs, &n, src->l, &e) < 0) {
+		ret = report_err(&e, "cannot read '%s'", src->path);
+		goto out;
+	}
+	while (src->name && i < n && (!refs[i].name || strcmp(refs[i].name, src->name)))
+		i++;
+	if (src->name && i == n) {
+		report_error("'%s' has no image named '%s'", src->path, src->name);
+		goto out;
+	}
+	if (!src->name && n != 1) {
+		for (i = 0; i < n; i++)	/* index.json is itself the index */
+			print_desc(&refs[i].desc);
+		*done = 1;
+		ret = EXIT_OK;
+		goto out;
+	}
+	if (layout_blob_read(&raw, src->l, &refs[i].desc.digest, MANIFEST_MAX_DEFAULT, &e) < 0 ||
+	    manifest_parse(m, raw.data, raw.len, refs[i].desc.media_type, 0, &e) < 0) {
+		ret = report_err(&e, "cannot read '%s'", src->path);
+		goto out;
+	}
+	ret = EXIT_OK;
+out:
+	buf_release(&raw);
+	layout_refs_free(refs, n);
+	return ret;
 }
 
 static int cmd_index_list(int argc, char **argv, struct ctx *ctx)
@@ -45,15 +91,12 @@ static int cmd_index_list(int argc, char **argv, struct ctx *ctx)
 	static const char *const usage[] = { "hoist index list <ref>|<path>", NULL };
 	const struct opt opts[] = { OPT_END() };
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
+	struct image_source src = IMAGE_SOURCE_INIT;
 	struct ref ref = REF_INIT;
-	struct layout *l = NULL;
-	struct layout_ref *refs = NULL;
 	struct manifest m;
-	struct buf raw = BUF_INIT;
 	struct err e = ERR_INIT;
 	struct stat st;
-	size_t n = 0;
-	int ret = EXIT_FAIL, rc;
+	int ret = EXIT_FAIL, rc, done = 0;
 
 	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
 	if (rc != OPT_CONTINUE)
@@ -61,38 +104,16 @@ static int cmd_index_list(int argc, char **argv, struct ctx *ctx)
 	if (argc != 1)
 		return opt_usage_error(&spec, argc ? "too many arguments" : "no index given");
 	manifest_init(&m);
-	if (stat(argv[0], &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (layout_open(&l, argv[0], 0, &e) < 0 ||
-		    layout_index_list(&refs, &n, l, &e) < 0) {
-			ret = report_err(&e, "cannot read the layout '%s'", argv[0]);
+	rc = image_source_parse(&src, argv[0], stat(argv[0], &st) == 0 ? IMAGE_SOURCE_BARE : 0,
+				&e);
+	if (rc < 0) {
+		ret = report_err(&e, "invalid index '%s'", argv[0]);
+		goto out;
+	}
+	if (src.how != IMAGE_SRC_NONE) {
+		if ((ret = index_list_local(&m, &done, &src, ctx)) != EXIT_OK || done)
 			goto out;
-		}
-		if (n != 1) {
-			/* index.json is itself the index */
-			size_t i;
-
-			for (i = 0; i < n; i++) {
-				struct buf b = BUF_INIT, line = BUF_INIT;
-
-				if (refs[i].desc.platform)
-					platform_format(&b, refs[i].desc.platform);
-				buf_addf(&line, "%s\t%s\t%s", refs[i].desc.digest.str,
-					 refs[i].desc.media_type, b.len ? b.data : "-");
-				buf_reset(&b);
-				report_sanitize_buf(&b, line.data);
-				if (!buf_failed(&b))
-					printf("%s\n", b.data);
-				buf_release(&b);
-				buf_release(&line);
-			}
-			ret = EXIT_OK;
-			goto out;
-		}
-		if (layout_blob_read(&raw, l, &refs[0].desc.digest, MANIFEST_MAX_DEFAULT, &e) < 0 ||
-		    manifest_parse(&m, raw.data, raw.len, refs[0].desc.media_type, 0, &e) < 0) {
-			ret = report_err(&e, "cannot read the layout '%s'", argv[0]);
-			goto out;
-		}
+		ret = EXIT_FAIL;
 	} else {
 		if (ref_parse(&ref, argv[0], 0, &e) < 0) {
 			report_err(&e, "invalid image '%s'", argv[0]);
@@ -113,10 +134,8 @@ static int cmd_index_list(int argc, char **argv, struct ctx *ctx)
 	print_children(&m);
 	ret = EXIT_OK;
 out:
-	buf_release(&raw);
 	manifest_release(&m);
-	layout_refs_free(refs, n);
-	layout_free(l);
+	image_source_release(&src);
 	ref_release(&ref);
 	return ret;
 }

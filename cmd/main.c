@@ -24,7 +24,7 @@ const struct cmd cmd_table[] = {
 	{ "blob", cmd_blob, CMD_SETUP_ENV, "write a blob to stdout" },
 	{ "tag", cmd_tag, CMD_SETUP_ENV, "add a tag to an image in its registry" },
 	{ "delete", cmd_delete, CMD_SETUP_ENV, "delete an image or tag from its registry" },
-	{ "push", cmd_push, CMD_SETUP_ENV, "push an image from a layout or the cache to a registry" },
+	{ "push", cmd_push, CMD_SETUP_ENV, "push an image from a layout, archive or the cache to a registry" },
 	{ "copy", cmd_copy, CMD_SETUP_ENV, "copy images from registry to registry, keeping digests" },
 	{ "cp", cmd_copy, CMD_SETUP_ENV, NULL },	/* alias: not listed */
 	{ "build", cmd_build, CMD_SETUP_CACHE, "build an image from files and a base, or a Containerfile" },

@@ -1,6 +1,6 @@
-/* pull.c - `hoist pull [--format oci|tarball] [--pull POLICY] IMAGE... [PATH]`:
- * images into the cache, into an OCI layout, or into a docker-save tarball
- * (crane pull's syntax). */
+/* pull.c - `hoist pull [--format oci|oci-archive|tarball] [--pull POLICY]
+ * IMAGE... [PATH]`: images into the cache, into an OCI layout, an OCI
+ * archive or a docker-save tarball (crane pull's syntax). */
 #include "cmd/cmd.h"
 
 #include "cache/layout.h"
@@ -61,13 +61,15 @@ static void print_pulled(const struct ref *refs, const struct image_pulled *p, s
 int cmd_pull(int argc, char **argv, struct ctx *ctx)
 {
 	static const char *const usage[] = {
-		"hoist pull [--format oci|tarball] [--pull always|missing|never] <image>... [<path>]",
+		"hoist pull [--format oci|oci-archive|tarball] [--pull always|missing|never] "
+		"<image>... [<path>]",
 		NULL,
 	};
 	const char *format = NULL, *policy = NULL;
 	struct opt opts[] = {
 		OPT_STRING(0, "format", &format, "<format>",
-			   "oci (a layout; the default) or tarball (docker save)"),
+			   "oci (a layout; the default), oci-archive (a tar of one) or tarball "
+			   "(docker save)"),
 		OPT_STRING(0, "pull", &policy, "<policy>",
 			   "missing (default), always or never: when to ask the registry"),
 		OPT_END(),
@@ -81,23 +83,27 @@ int cmd_pull(int argc, char **argv, struct ctx *ctx)
 	const char *path = NULL;
 	enum pull_policy pol = PULL_MISSING;
 	size_t n = 0, i;
-	int tarball = 0, rc, ret = EXIT_FAIL;
+	int tarball = 0, archive = 0, rc, ret = EXIT_FAIL;
 
 	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
 	if (rc != OPT_CONTINUE)
 		return rc;
 	if (format && !strcmp(format, "tarball"))
 		tarball = 1;
+	else if (format && !strcmp(format, "oci-archive"))
+		archive = 1;
 	else if (format && strcmp(format, "oci"))
-		return opt_usage_error(&spec, "unknown format '%s' (oci or tarball)", format);
+		return opt_usage_error(&spec, "unknown format '%s' (oci, oci-archive or tarball)",
+				       format);
 	if (policy && parse_policy(&pol, policy) < 0)
 		return opt_usage_error(&spec, "unknown pull policy '%s' (always, missing or never)",
 				       policy);
 	if (argc < 1)
 		return opt_usage_error(&spec, "no image given");
-	if (tarball) {
+	if (tarball || archive) {
 		if (argc < 2)
-			return opt_usage_error(&spec, "--format tarball needs a PATH for the tarball");
+			return opt_usage_error(&spec, "--format %s needs a PATH for the %s", format,
+					       tarball ? "tarball" : "archive");
 		path = argv[--argc];
 	} else if (argc >= 2 && operand_is_path(argv[argc - 1])) {
 		path = argv[--argc];
@@ -123,7 +129,7 @@ int cmd_pull(int argc, char **argv, struct ctx *ctx)
 		ctx->env.progress = progress_update;
 		ctx->env.progress_arg = pr;
 	}
-	if (path && !tarball) {
+	if (path && !tarball && !archive) {
 		if (layout_open(&dst, path, LAYOUT_CREATE, &e) < 0) {
 			ret = report_err(&e, "cannot open the layout '%s'", path);
 			goto out;
@@ -140,6 +146,10 @@ int cmd_pull(int argc, char **argv, struct ctx *ctx)
 	}
 	if (tarball && image_tarball_write(path, ctx->cache, refs, pulled, n, &e) < 0) {
 		ret = report_err(&e, "cannot write the tarball '%s'", path);
+		goto out;
+	}
+	if (archive && image_oci_archive_write(path, ctx->cache, pulled, n, &e) < 0) {
+		ret = report_err(&e, "cannot write the OCI archive '%s'", path);
 		goto out;
 	}
 	print_pulled(refs, pulled, n);

@@ -1,6 +1,7 @@
-/* push.c - `hoist push`: an image from an OCI layout, a docker-save tarball
- * or the cache, to a registry (crane push).  A tarball is read once into a
- * scratch layout under $TMPDIR (removed afterwards) and pushed from there. */
+/* push.c - `hoist push`: an image from an OCI layout, an OCI archive, a
+ * docker-save tarball or the cache, to a registry (crane push).  An archive
+ * is read into a scratch layout under $TMPDIR (removed afterwards) and
+ * pushed from there (core/source.h). */
 #include "cmd/cmd.h"
 
 #include "cache/layout.h"
@@ -9,6 +10,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/ref.h"
+#include "core/source.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,23 +34,29 @@ static int is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* PATH or PATH@REF-NAME: splits at the last '@' when PATH itself is not a
- * directory but the part before it is.  Fills `dir` and maybe *name. */
-static int push_split_path(struct buf *dir, const char **name, const char *arg)
+/* Opens the layout or archive `arg` names (PATH[@NAME], FILE[:NAME],
+ * oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME]). */
+static int push_open_source(struct image_source *src, const char *arg, const struct push_args *a,
+			    struct opt_spec *spec)
 {
-	const char *at = strrchr(arg, '@');
+	struct err e = ERR_INIT;
+	int rc;
 
-	buf_reset(dir);
-	if (!is_dir(arg) && at && at[1]) {
-		buf_add(dir, arg, (size_t)(at - arg));
-		if (!buf_failed(dir) && is_dir(dir->data)) {
-			*name = at + 1;
-			return buf_failed(dir) ? -1 : 0;
-		}
-		buf_reset(dir);
-	}
-	buf_addstr(dir, arg);
-	return buf_failed(dir) ? -1 : 0;
+	if (image_source_parse(src, arg, IMAGE_SOURCE_BARE, &e) < 0)
+		return report_err(&e, "bad source");
+	if (a->index && src->ref)
+		return opt_usage_error(spec, "--index pushes every image: drop the name after '%s'",
+				       src->path);
+	if (image_source_open(src, a->ref_name, ctx_tmp_dir(), "push",
+			      a->index ? IMAGE_SOURCE_ALL : 0, &e) == 0)
+		return EXIT_OK;
+	if (src->how == IMAGE_SRC_LAYOUT)
+		return report_err(&e, "cannot open the layout '%s'", src->path);
+	rc = report_err(&e, "cannot read '%s'", src->path);
+	if (rc == EXIT_USAGE)
+		report_hint("name one as in %s@NAME, or %s@@0 for the first; or push them all "
+			    "as one index with --index", src->path, src->path);
+	return rc;
 }
 
 /* crane's --image-refs: the pushed references, one a line. */
@@ -80,7 +88,7 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 	struct push_args a = { NULL, 0, 0, NULL };
 	const struct opt opts[] = {
 		OPT_STRING(0, "ref", &a.ref_name, "<name>",
-			   "push the layout's image with this ref name"),
+			   "push the layout's or archive's image of this name"),
 		OPT_FLAG(0, "index", &a.index, "push every image of the layout as one index"),
 		OPT_FLAG(0, "from-cache", &a.from_cache,
 			 "push <ref> from the cache instead of a layout"),
@@ -90,7 +98,8 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
 	struct ref dst = REF_INIT, src = REF_INIT;
-	struct buf dir = BUF_INIT, name = BUF_INIT, line = BUF_INIT;
+	struct image_source source = IMAGE_SOURCE_INIT;
+	struct buf name = BUF_INIT, line = BUF_INIT;
 	struct err e = ERR_INIT;
 	struct layout *l = NULL;
 	struct progress *pr = NULL;
@@ -126,33 +135,11 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 			ret = report_err(&e, "cannot open the cache '%s'", cdir);
 			goto out;
 		}
+	} else if ((ret = push_open_source(&source, argv[0], &a, &spec)) != EXIT_OK) {
+		goto out;
 	} else {
-		if (push_split_path(&dir, &ref_name, argv[0]) < 0) {
-			report_error("out of memory");
-			goto out;
-		}
-		if (a.ref_name)
-			ref_name = a.ref_name;
-		if (!is_dir(dir.data) && access(dir.data, F_OK) == 0) {
-			/* a docker-save tarball: read once into a scratch layout */
-			if (a.index || ref_name) {
-				ret = opt_usage_error(&spec, "a tarball holds one image: no "
-						      "--ref, @name or --index");
-				goto out;
-			}
-			if (layout_open_scratch(&l, ctx_tmp_dir(), "push", 0, &e) < 0) {
-				ret = report_err(&e, "cannot make a scratch layout");
-				goto out;
-			}
-			ref_name = "tarball";
-			if (image_tarball_import(l, dir.data, ref_name, &e) < 0) {
-				ret = report_err(&e, "cannot read the tarball '%s'", dir.data);
-				goto out;
-			}
-		} else if (layout_open(&l, dir.data, 0, &e) < 0) {
-			ret = report_err(&e, "cannot open the layout '%s'", dir.data);
-			goto out;
-		}
+		ret = EXIT_FAIL;
+		ref_name = source.name;
 	}
 	/* The cache's record of where blobs came from lets the push mount
 	 * them; a cache that does not exist is not created for that. */
@@ -169,8 +156,8 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 		ctx->env.cache = ctx->cache;
 	}
 	pr = progress_attach(ctx);
-	rc = image_push_layout(&d, &ctx->env, l ? l : ctx->cache, ref_name, &dst,
-			       a.index ? PUSH_INDEX : 0, &e);
+	rc = image_push_layout(&d, &ctx->env, source.l ? source.l : l ? l : ctx->cache, ref_name,
+			       &dst, a.index ? PUSH_INDEX : 0, &e);
 	progress_detach(ctx, pr);
 	if (rc < 0) {
 		ret = report_err(&e, "cannot push to '%s'", argv[1]);
@@ -185,9 +172,9 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 	ret = a.image_refs ? push_write_refs(a.image_refs, line.data) : EXIT_OK;
 out:
 	layout_free(l);
+	image_source_release(&source);
 	ref_release(&dst);
 	ref_release(&src);
-	buf_release(&dir);
 	buf_release(&name);
 	buf_release(&line);
 	return ret;

@@ -38,8 +38,8 @@ static int restack_target(struct ref *out, const struct ref *src, const char *ta
 }
 
 /* Flattens where `how` says: pushed to the target (by the new digest when
- * it names no tag), or into a layout (named by -t, else "latest"), the
- * cache (named by -t) or a tarball. */
+ * it names no tag), or into a layout or an OCI archive (named by -t, else
+ * "latest"), the cache (named by -t) or a tarball. */
 static int flatten_run(struct ctx *ctx, const struct ref *src, const char *tag,
 		       enum image_out how, const char *path, const struct flatten_opts *fo)
 {
@@ -50,6 +50,7 @@ static int flatten_run(struct ctx *ctx, const struct ref *src, const char *tag,
 	struct descriptor d;
 	struct err e = ERR_INIT;
 	struct digest dg;
+	size_t n;
 	int ret;
 
 	manifest_init(&m);
@@ -69,7 +70,9 @@ static int flatten_run(struct ctx *ctx, const struct ref *src, const char *tag,
 	}
 	d.digest = m.digest;
 	d.size = (int64_t)m.raw.len;
-	if (image_output_name(&o, &d, &dst, tag || how != IMAGE_OUT_LAYOUT ? 1 : 0, &e) < 0) {
+	/* a layout or an OCI archive without -t names it "latest" */
+	n = tag || (how != IMAGE_OUT_LAYOUT && how != IMAGE_OUT_OCI_ARCHIVE);
+	if (image_output_name(&o, &d, &dst, n, &e) < 0) {
 		ret = report_err(&e, "cannot flatten");
 		goto out;
 	}
@@ -116,7 +119,8 @@ int cmd_flatten(int argc, char **argv, struct ctx *ctx)
 		OPT_STRING('t', "tag", &tag, "<image>",
 			   "push to this image (default: back to <image>)"),
 		OPT_STRING('o', "output", &output, "<dest>",
-			   "<file>, tarball:<file>, oci:<dir> or cache instead of pushing"),
+			   "<file>, tarball:<file>, oci:<dir>, oci-archive:<file> or cache "
+			   "instead of pushing"),
 		OPT_STRING(0, "compression", &compression, "<alg>",
 			   "gzip (default, level 1), zstd or none"),
 		OPT_INT(0, "compression-level", &level, "<n>", 0, 19,

@@ -1,5 +1,7 @@
 /* validate.c - `hoist validate IMAGE|--tarball FILE|--layout DIR [--fast]`
- * (crane validate, listing every problem instead of the first). */
+ * (crane validate, listing every problem instead of the first).  IMAGE may
+ * be a local source too (oci:, oci-archive:, docker-archive:; see
+ * core/source.h). */
 #include "cmd/cmd.h"
 
 #include "cache/layout.h"
@@ -8,6 +10,7 @@
 #include "core/err.h"
 #include "core/export.h"
 #include "core/ref.h"
+#include "core/source.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,9 +18,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Validates every entry of layout `l`, appending to `problems`. */
-static int validate_layout(struct strvec *problems, struct layout *l, const char *name,
-			   unsigned flags)
+/* Validates entry `entry` of layout `l` (NULL: every entry), appending to
+ * `problems`. */
+static int validate_layout(struct strvec *problems, struct layout *l, const char *entry,
+			   const char *name, unsigned flags)
 {
 	struct layout_ref *refs = NULL;
 	struct err e = ERR_INIT;
@@ -26,15 +30,22 @@ static int validate_layout(struct strvec *problems, struct layout *l, const char
 
 	if (layout_index_list(&refs, &n, l, &e) < 0)
 		return report_err(&e, "cannot read the layout '%s'", name);
-	if (n == 0) {
-		report_error("the layout '%s' has no images", name);
-		goto out;
-	}
 	for (i = 0; i < n; i++) {
+		if (entry && (!refs[i].name || strcmp(refs[i].name, entry)))
+			continue;
 		if (image_validate_layout(problems, l, &refs[i].desc, flags, &e) < 0) {
 			report_err(&e, "cannot validate '%s'", name);
 			goto out;
 		}
+		if (entry)
+			break;
+	}
+	if (n == 0 || (entry && i == n)) {
+		if (entry)
+			report_error("the layout '%s' has no image named '%s'", name, entry);
+		else
+			report_error("the layout '%s' has no images", name);
+		goto out;
 	}
 	ret = EXIT_OK;
 out:
@@ -42,33 +53,49 @@ out:
 	return ret;
 }
 
-static int validate_tarball(struct strvec *problems, struct ctx *ctx, const char *path,
-			    unsigned flags)
+/* Validates a layout or an archive (core/source.h): its image REF, or
+ * every image.  An archive that cannot be read as one is a problem found,
+ * unless reading failed for another reason (memory, disk, a missing file,
+ * a REF it lacks). */
+static int validate_source(struct strvec *problems, struct ctx *ctx, struct image_source *src,
+			   unsigned flags)
 {
-	struct layout *l = NULL;
 	struct err e = ERR_INIT;
-	int ret = EXIT_FAIL;
 
-	if (layout_open_scratch(&l, ctx_tmp_dir(), "validate", LAYOUT_NO_SYNC, &e) < 0) {
-		report_err(&e, "cannot make a scratch layout");
-		goto out;
+	if (image_source_open(src, NULL, ctx_tmp_dir(), "validate", IMAGE_SOURCE_ALL, &e) == 0)
+		return validate_layout(problems, src->l, src->name, src->path, flags);
+	if (src->how == IMAGE_SRC_LAYOUT)
+		return report_err(&e, "cannot open the layout '%s'", src->path);
+	if (e.code == ERR_NOMEM || e.code == ERR_IO || e.code == ERR_NOT_FOUND ||
+	    e.code == ERR_USAGE)
+		return report_err(&e, "cannot read '%s'", src->path);
+	if (strvec_pushf(problems, "%s: %s", src->path, e.msg) < 0) {
+		report_error("out of memory");
+		return EXIT_FAIL;
 	}
-	if (image_tarball_import(l, path, "latest", &e) < 0) {
-		if (e.code == ERR_NOMEM || e.code == ERR_IO || e.code == ERR_NOT_FOUND) {
-			report_err(&e, "cannot read the tarball '%s'", path);
-			goto out;
-		}
-		if (strvec_pushf(problems, "%s: %s", path, e.msg) < 0) {
-			report_error("out of memory");
-			goto out;
-		}
-		ret = EXIT_OK;
-		goto out;
+	return EXIT_OK;
+}
+
+/* Which source the options and operand name: --tarball FILE[:REF] (an
+ * archive), --layout DIR or any source, or an operand with a transport
+ * (oci:, oci-archive:, docker-archive:); else src->how is IMAGE_SRC_NONE. */
+static int validate_parse(struct image_source *src, struct opt_spec *spec, const char *tarball,
+			  const char *layout, const char *image)
+{
+	struct err e = ERR_INIT;
+	const char *arg = tarball ? tarball : layout ? layout : image;
+
+	if (image_source_parse(src, arg, image ? 0 : IMAGE_SOURCE_BARE, &e) < 0)
+		return report_err(&e, "invalid source '%s'", arg);
+	if (tarball && src->how == IMAGE_SRC_LAYOUT) {
+		struct stat st;
+
+		if (stat(src->path, &st) == 0)
+			return opt_usage_error(spec, "'%s' is a directory: use --layout for a "
+					       "layout", tarball);
+		src->how = IMAGE_SRC_ARCHIVE;	/* opening it says it is not there */
 	}
-	ret = validate_layout(problems, l, path, flags);
-out:
-	layout_free(l);
-	return ret;
+	return EXIT_OK;
 }
 
 int cmd_validate(int argc, char **argv, struct ctx *ctx)
@@ -83,14 +110,16 @@ int cmd_validate(int argc, char **argv, struct ctx *ctx)
 	int fast = 0;
 	const struct opt opts[] = {
 		OPT_FLAG(0, "fast", &fast, "skip reading layers: presence and sizes only"),
-		OPT_STRING(0, "tarball", &tarball, "<file>", "validate a docker-save tarball"),
-		OPT_STRING(0, "layout", &layout, "<dir>", "validate every image of an OCI layout"),
+		OPT_STRING(0, "tarball", &tarball, "<file>",
+			   "validate a docker-save tarball or an OCI archive (every image)"),
+		OPT_STRING(0, "layout", &layout, "<dir>",
+			   "validate every image of an OCI layout (or oci-archive:<file>)"),
 		OPT_END(),
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
 	struct strvec problems = STRVEC_INIT;
+	struct image_source src = IMAGE_SOURCE_INIT;
 	struct ref ref = REF_INIT;
-	struct layout *l = NULL;
 	struct err e = ERR_INIT;
 	const char *what;
 	unsigned flags = 0;
@@ -107,15 +136,11 @@ int cmd_validate(int argc, char **argv, struct ctx *ctx)
 	if (fast)
 		flags |= VALIDATE_FAST;
 	what = tarball ? tarball : layout ? layout : argv[0];
-	if (tarball) {
-		if ((ret = validate_tarball(&problems, ctx, tarball, flags)) != EXIT_OK)
-			goto out;
-	} else if (layout) {
-		if (layout_open(&l, layout, 0, &e) < 0) {
-			ret = report_err(&e, "cannot open the layout '%s'", layout);
-			goto out;
-		}
-		if ((ret = validate_layout(&problems, l, layout, flags)) != EXIT_OK)
+	if ((ret = validate_parse(&src, &spec, tarball, layout, argc ? argv[0] : NULL)) !=
+	    EXIT_OK)
+		goto out;
+	if (src.how != IMAGE_SRC_NONE) {
+		if ((ret = validate_source(&problems, ctx, &src, flags)) != EXIT_OK)
 			goto out;
 	} else {
 		if (ref_parse(&ref, argv[0], 0, &e) < 0) {
@@ -143,7 +168,7 @@ int cmd_validate(int argc, char **argv, struct ctx *ctx)
 	printf("PASS: %s\n", what);
 	ret = EXIT_OK;
 out:
-	layout_free(l);
+	image_source_release(&src);
 	ref_release(&ref);
 	strvec_clear(&problems);
 	return ret;

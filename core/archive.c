@@ -18,6 +18,7 @@
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -653,6 +654,9 @@ struct tar_reader {
 	int opened;			/* archive_read_open() done */
 	int at_end;			/* archive_read_next_header() said EOF */
 	int64_t entry_end;		/* uncompressed offset where the last entry's data ends */
+	int64_t pos;			/* uncompressed bytes given to libarchive or skipped */
+	int seek;			/* opts->seek: skip by lseek, hash nothing */
+	int64_t file_size;		/* with seek: the file's size */
 	int padded;			/* a short last block was padded (see r_read_cb) */
 	int failed;
 	struct err cb_err;
@@ -697,7 +701,7 @@ static ssize_t r_fill(struct tar_reader *r, struct err *e)
 		r->eof_in = 1;
 		return 0;
 	}
-	rc = digest_ctx_update(&r->cin, r->ibuf, (size_t)n, e);
+	rc = r->seek ? 0 : digest_ctx_update(&r->cin, r->ibuf, (size_t)n, e);
 	if (rc < 0)
 		return rc;
 	r->ilen = (size_t)n;
@@ -721,7 +725,7 @@ static int r_detect(struct tar_reader *r, struct err *e)
 			r->eof_in = 1;
 			break;
 		}
-		rc = digest_ctx_update(&r->cin, r->ibuf + r->ilen, (size_t)n, e);
+		rc = r->seek ? 0 : digest_ctx_update(&r->cin, r->ibuf + r->ilen, (size_t)n, e);
 		if (rc < 0)
 			return rc;
 		r->ilen += (size_t)n;
@@ -848,12 +852,13 @@ static ssize_t r_produce(struct tar_reader *r, const void **out, struct err *e)
 		r->eof_out = 1;
 		return 0;
 	}
-	if (r->max_unc > 0 && (int64_t)r->cout.size + n > r->max_unc)
+	if (r->max_unc > 0 && r->pos + n > r->max_unc)
 		return err_set(e, ERR_TOO_BIG, "archive larger than %lld bytes uncompressed",
 			       (long long)r->max_unc);
-	rc = digest_ctx_update(&r->cout, *out, (size_t)n, e);
+	rc = r->seek ? 0 : digest_ctx_update(&r->cout, *out, (size_t)n, e);
 	if (rc < 0)
 		return rc;
+	r->pos += n;
 	return n;
 }
 
@@ -882,7 +887,7 @@ static la_ssize_t r_read_cb(struct archive *a, void *client, const void **buf)
 		 * when never closed (umoci 0.4.7's layers): pad that block
 		 * with zeros, which are not hashed.  Anywhere else the
 		 * archive was cut inside an entry or a header. */
-		int64_t t = (int64_t)r->cout.size;
+		int64_t t = r->pos;
 		static const char zeros[512];
 
 		r->padded = 1;
@@ -901,6 +906,31 @@ static la_ssize_t r_read_cb(struct archive *a, void *client, const void **buf)
 		}
 	}
 	return n;
+}
+
+/* With opts->seek, skips what libarchive does not want to read (the data of
+ * entries left unread) with lseek(): only uncompressed archives, as the
+ * stream is handed over whole (r_produce), never beyond the file's end (the
+ * read there then says where the archive was cut).  0 makes libarchive
+ * read through instead. */
+static la_int64_t r_skip_cb(struct archive *a, void *client, la_int64_t request)
+{
+	struct tar_reader *r = client;
+	off_t cur;
+
+	(void)a;
+	if (!r->seek || !r->detected || r->comp != TAR_COMPRESS_NONE || r->cb_failed ||
+	    r->ipos < r->ilen || request <= 0)
+		return 0;
+	cur = lseek(r->fd, 0, SEEK_CUR);
+	if (cur < 0 || cur >= r->file_size)
+		return 0;
+	if (request > r->file_size - cur)
+		request = r->file_size - cur;
+	if (lseek(r->fd, (off_t)request, SEEK_CUR) < 0)
+		return 0;
+	r->pos += request;
+	return request;
 }
 
 static int r_fail(struct tar_reader *r, struct err *e, const char *what)
@@ -929,6 +959,14 @@ int tar_reader_new(struct tar_reader **out, const struct tar_reader_opts *opts,
 	r->fd = opts->fd;
 	r->path_max = opts->path_max ? opts->path_max : TAR_PATH_MAX_DEFAULT;
 	r->max_unc = opts->max_uncompressed;
+	if (opts->seek && !opts->source) {
+		struct stat st;
+
+		if (fstat(opts->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+			r->seek = 1;
+			r->file_size = (int64_t)st.st_size;
+		}
+	}
 	r->obuf_size = IO_CHUNK;
 	r->ibuf = malloc(IO_CHUNK);
 	r->obuf = malloc(r->obuf_size);
@@ -972,7 +1010,8 @@ static int r_open(struct tar_reader *r, struct err *e)
 	if (r->opened)
 		return 0;
 	r->opened = 1;
-	if (archive_read_open(r->a, r, NULL, r_read_cb, NULL) != ARCHIVE_OK)
+	if (archive_read_open2(r->a, r, NULL, r_read_cb, r->seek ? r_skip_cb : NULL, NULL) !=
+	    ARCHIVE_OK)
 		return r_fail(r, e, "cannot read the archive");
 	return 0;
 }
@@ -1044,6 +1083,15 @@ static int r_next(struct tar_reader *r, struct tar_header *out, struct err *e)
 	out->gid = archive_entry_gid(ae);
 	out->mtime = archive_entry_mtime(ae);
 	out->size = out->type == TAR_FILE ? archive_entry_size(ae) : 0;
+	out->stored = out->size;
+	if (out->type == TAR_FILE && archive_entry_sparse_count(ae) > 0) {
+		la_int64_t off, len;
+
+		out->stored = 0;
+		archive_entry_sparse_reset(ae);
+		while (archive_entry_sparse_next(ae, &off, &len) == ARCHIVE_OK)
+			out->stored += len > 0 ? len : 0;
+	}
 	r->entry_end = archive_filter_bytes(r->a, 0) +
 		       (archive_entry_size(ae) > 0 ? archive_entry_size(ae) : 0);
 	if (out->size < 0) {
@@ -1108,6 +1156,8 @@ int tar_reader_finish(struct tar_reader *r, struct tar_result *out, struct err *
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if (r->seek)
+		return err_set(e, ERR_USAGE, "a tar reader that seeks has no digests");
 	while ((rc = tar_reader_next(r, &h, e)) > 0)
 		;
 	if (rc < 0)

@@ -95,6 +95,10 @@ struct tar_header {
 	int64_t uid, gid;
 	int64_t mtime;		/* seconds since the epoch */
 	int64_t size;		/* data bytes; 0 for everything but TAR_FILE */
+	/* Reader only: the data bytes the archive holds for the entry, which
+	 * is `size` except for a sparse file (GNU tar --sparse): reading it
+	 * fills its holes with zeros up to `size`. */
+	int64_t stored;
 	const char *link;	/* symlink target or hard-link name, else NULL */
 	uint32_t devmajor, devminor;	/* TAR_CHAR, TAR_BLOCK */
 	const struct tar_xattr *xattrs;	/* writer: only these are written */
@@ -170,6 +174,11 @@ struct tar_reader_opts {
 	int fd;
 	size_t path_max;	/* 0 = TAR_PATH_MAX_DEFAULT */
 	int64_t max_uncompressed;	/* cap on the tar's size (a bomb); 0 = none */
+	/* 1: `fd` is a regular file and the caller needs no digests: the data
+	 * of entries left unread is skipped with lseek() when the archive is
+	 * not compressed (only headers are read), nothing is hashed, and
+	 * tar_reader_finish() is refused (ERR_USAGE). */
+	int seek;
 };
 
 struct tar_reader;

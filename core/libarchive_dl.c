@@ -35,6 +35,9 @@ _Static_assert(sizeof(HOIST_LIBARCHIVE_SONAME) > 1,
 	F(int, archive_read_open, (struct archive *a, void *d, archive_open_callback *o, \
 		archive_read_callback *r, archive_close_callback *c), (a, d, o, r, c), \
 		ARCHIVE_FATAL) \
+	F(int, archive_read_open2, (struct archive *a, void *d, archive_open_callback *o, \
+		archive_read_callback *r, archive_skip_callback *s, archive_close_callback *c), \
+		(a, d, o, r, s, c), ARCHIVE_FATAL) \
 	F(int, archive_read_open_memory, (struct archive *a, const void *p, size_t n), \
 		(a, p, n), ARCHIVE_FATAL) \
 	F(int, archive_read_next_header, (struct archive *a, struct archive_entry **en), \
@@ -97,6 +100,10 @@ _Static_assert(sizeof(HOIST_LIBARCHIVE_SONAME) > 1,
 	V(archive_entry_copy_symlink, (struct archive_entry *en, const char *v), (en, v)) \
 	V(archive_entry_xattr_add_entry, (struct archive_entry *en, const char *n, \
 		const void *v, size_t len), (en, n, v, len)) \
+	F(int, archive_entry_sparse_count, (struct archive_entry *en), (en), 0) \
+	F(int, archive_entry_sparse_reset, (struct archive_entry *en), (en), 0) \
+	F(int, archive_entry_sparse_next, (struct archive_entry *en, la_int64_t *off, \
+		la_int64_t *len), (en, off, len), ARCHIVE_WARN) \
 	F(int, archive_entry_xattr_reset, (struct archive_entry *en), (en), 0) \
 	F(int, archive_entry_xattr_next, (struct archive_entry *en, const char **n, \
 		const void **v, size_t *len), (en, n, v, len), ARCHIVE_WARN) \

@@ -9,6 +9,7 @@
 #include "core/ref.h"
 #include "core/tarball.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int image_output_parse(enum image_out *how, const char **path, const char *spec, int bare_file,
@@ -24,6 +25,11 @@ int image_output_parse(enum image_out *how, const char **path, const char *spec,
 		*path = spec + 4;
 		return 0;
 	}
+	if (!strncmp(spec, "oci-archive:", 12) && spec[12]) {
+		*how = IMAGE_OUT_OCI_ARCHIVE;
+		*path = spec + 12;
+		return 0;
+	}
 	if (!strncmp(spec, "tarball:", 8) && spec[8]) {
 		*how = IMAGE_OUT_TARBALL;
 		*path = spec + 8;
@@ -34,8 +40,8 @@ int image_output_parse(enum image_out *how, const char **path, const char *spec,
 		*path = spec;
 		return 0;
 	}
-	return err_set(e, ERR_USAGE, "'%s': use %soci:<dir>, cache or tarball:<file>", spec,
-		       bare_file ? "<file>, " : "");
+	return err_set(e, ERR_USAGE, "'%s': use %soci:<dir>, oci-archive:<file>, cache or "
+		       "tarball:<file>", spec, bare_file ? "<file>, " : "");
 }
 
 int image_output_open(struct image_output *o, struct image_env *env, enum image_out how,
@@ -83,6 +89,33 @@ static int name_one(struct image_output *o, const struct descriptor *d, const st
 	return ret;
 }
 
+/* Writes the OCI archive holding `d` under each tag, or as "latest". */
+static int name_archive(struct image_output *o, const struct descriptor *d,
+			const struct ref *tags, size_t n, struct err *e)
+{
+	struct image_pulled *imgs = calloc(n ? n : 1, sizeof(*imgs));
+	struct buf name = BUF_INIT;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; imgs && i < (n ? n : 1); i++) {
+		buf_reset(&name);
+		if ((n ? ref_format(&name, &tags[i]) : buf_addstr(&name, "latest")) < 0 ||
+		    !(imgs[i].name = buf_detach(&name, NULL)))
+			break;
+		imgs[i].desc = *d;	/* borrowed */
+	}
+	if (!imgs || i < (n ? n : 1))
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+	else if ((ret = image_oci_archive_write(o->path, o->l, imgs, n ? n : 1, e)) < 0)
+		err_prefix(e, "cannot write the OCI archive '%s'", o->path);
+	for (i = 0; imgs && i < (n ? n : 1); i++)
+		free(imgs[i].name);
+	free(imgs);
+	buf_release(&name);
+	return ret;
+}
+
 int image_output_name(struct image_output *o, const struct descriptor *d, const struct ref *tags,
 		      size_t n, struct err *e)
 {
@@ -108,6 +141,8 @@ int image_output_name(struct image_output *o, const struct descriptor *d, const 
 			return err_set(e, ERR_NOMEM, "out of memory");
 		return 0;
 	}
+	if (o->how == IMAGE_OUT_OCI_ARCHIVE)
+		return name_archive(o, d, tags, n, e);
 	if (o->how == IMAGE_OUT_LAYOUT && !n)
 		return name_one(o, d, NULL, e);
 	for (i = 0; i < n; i++)

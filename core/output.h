@@ -34,6 +34,8 @@ enum image_out {
 	IMAGE_OUT_CACHE,	/* env->cache, named by each tag */
 	IMAGE_OUT_LAYOUT,	/* an OCI layout at `path`, named by each tag or "latest" */
 	IMAGE_OUT_TARBALL,	/* a docker-save tarball at `path`, made from env->cache */
+	IMAGE_OUT_OCI_ARCHIVE,	/* an OCI archive (a tar of a layout) at `path`, made
+				 * from env->cache, named as a layout is */
 };
 
 struct image_output {
@@ -46,8 +48,9 @@ struct image_output {
 	int leased;
 };
 
-/* Parses a destination: "cache", "oci:DIR", "tarball:FILE", and with
- * `bare_file` a plain FILE (without ':') as crane's -o takes.  *path points
+/* Parses a destination: "cache", "oci:DIR", "oci-archive:FILE",
+ * "tarball:FILE", and with `bare_file` a plain FILE (without ':') as
+ * crane's -o takes.  *path points
  * into `spec` (NULL for the cache).  ERR_USAGE naming the forms taken. */
 int image_output_parse(enum image_out *how, const char **path, const char *spec, int bare_file,
 		       struct err *e);
@@ -61,10 +64,11 @@ int image_output_parse(enum image_out *how, const char **path, const char *spec,
 int image_output_open(struct image_output *o, struct image_env *env, enum image_out how,
 		      const char *path, const char *tmp_dir, const char *what, struct err *e);
 /* Names the image `d` in the destination: tags[0..n) as fully-qualified
- * references (a layout with none gets "latest"); for a push, keeps it in
- * o.root (nothing is named); for a tarball, writes it with tags[0] (the caller passes
- * a placeholder reference when the user gave none).  A tarball of an index
- * is ERR_USAGE: it holds images. */
+ * references (a layout or an OCI archive with none gets "latest", and the
+ * archive is written); for a push, keeps it in o.root (nothing is named);
+ * for a tarball, writes it with tags[0] (the caller passes a placeholder
+ * reference when the user gave none).  A tarball of an index is ERR_USAGE:
+ * it holds images. */
 int image_output_name(struct image_output *o, const struct descriptor *d, const struct ref *tags,
 		      size_t n, struct err *e);
 /* Ends the lease; closes and (scratch) removes what open made.  Safe on a

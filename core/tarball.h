@@ -1,5 +1,5 @@
 /* tarball.h - writing docker-save tarballs (`docker save` / `docker load`
- * format); the tar stream is core/archive.h's.
+ * format) and OCI archives; the tar stream is core/archive.h's.
  *
  * A tarball holds, at its top level: one `<hex>.json` per image config,
  * one `<hex>.tar.gz` (`.tar`, `.tar.zst` by media type) per layer, each
@@ -26,5 +26,15 @@ struct ref;
  * renamed over it only when complete (mode 0644 less the umask). */
 int image_tarball_write(const char *path, struct layout *src, const struct ref *refs,
 			const struct image_pulled *imgs, size_t n, struct err *e);
+
+/* Writes an OCI archive (what `podman save --format oci-archive` and
+ * skopeo's oci-archive: write; image_archive_import() reads it): a tar of
+ * an OCI image layout holding imgs[i].desc (images or indexes, with every
+ * child) named by imgs[i].name (org.opencontainers.image.ref.name), their
+ * blobs streamed from `src` and each stored once.  oci-layout and
+ * index.json come first, so a reader of the stream knows what it holds
+ * before the blobs.  Written as image_tarball_write() writes. */
+int image_oci_archive_write(const char *path, struct layout *src,
+			    const struct image_pulled *imgs, size_t n, struct err *e);
 
 #endif

@@ -851,6 +851,88 @@ TEST(unterminated_tar_accepted)
 	CHECK(read_all(tar, 512 * 2, 0, &e, NULL) < 0);
 }
 
+/* opts.seek: entries left unread are skipped (lseek), nothing is hashed,
+ * and a file cut short still says so. */
+TEST(reader_seek_skips_data)
+{
+	struct buf out = BUF_INIT;
+	struct tar_result wres, rres;
+	struct tar_reader *r = NULL;
+	struct tar_reader_opts ro;
+	struct tar_header h;
+	struct err e = ERR_INIT;
+	char path[] = "/tmp/hoist-archive-test.XXXXXX", b[16];
+	int fd = mkstemp(path), rc, files = 0;
+
+	CHECK(fd >= 0);
+	CHECK_RC(write_sample(&out, TAR_COMPRESS_NONE, 0, 0, 0, &wres), 0);
+	CHECK(write(fd, out.data, out.len) == (ssize_t)out.len);
+	lseek(fd, 0, SEEK_SET);
+	memset(&ro, 0, sizeof(ro));
+	ro.fd = fd;
+	ro.seek = 1;
+	CHECK_RC(tar_reader_new(&r, &ro, &e), 0);
+	while ((rc = tar_reader_next(r, &h, &e)) == 1) {
+		if (h.type == TAR_FILE) {
+			files++;
+			CHECK(h.stored == h.size);
+		}
+		if (h.size == 3)
+			CHECK(tar_reader_read(r, b, sizeof(b), &e) == 3 && !memcmp(b, "abc", 3));
+	}
+	CHECK_RC(rc, 0);
+	CHECK_RC(files, 3);
+	/* the big file's data was never read: the offset jumped over it */
+	CHECK_RC(tar_reader_finish(r, &rres, &e), ERR_USAGE);
+	tar_reader_free(r);
+	/* cut inside the big file's data, which is skipped: still truncated */
+	CHECK_RC(ftruncate(fd, 512 * 6), 0);
+	lseek(fd, 0, SEEK_SET);
+	CHECK_RC(tar_reader_new(&r, &ro, &e), 0);
+	while ((rc = tar_reader_next(r, &h, &e)) == 1)
+		;
+	CHECK(rc < 0);
+	tar_reader_free(r);
+	close(fd);
+	unlink(path);
+	buf_release(&out);
+}
+
+/* A GNU sparse file (old format, type 'S'): its size is what it expands to,
+ * `stored` what the archive holds. */
+TEST(reader_sparse_stored)
+{
+	unsigned char tar[512 * 4];
+	struct tar_reader *r = NULL;
+	struct tar_reader_opts ro;
+	struct tar_header h;
+	struct memsrc m = { tar, sizeof(tar), 0, 0 };
+	struct err e = ERR_INIT;
+	unsigned sum = 0;
+	size_t i;
+
+	memset(tar, 0, sizeof(tar));
+	ustar_block(tar, "hole", 'S', 0, NULL);
+	memcpy(tar + 257, "ustar  ", 8);	/* old GNU magic */
+	/* one sparse entry: 0 bytes at offset 1 GiB; realsize 1 GiB */
+	snprintf((char *)tar + 386, 12, "%011llo", 1ULL << 30);
+	snprintf((char *)tar + 398, 12, "%011llo", 0ULL);
+	snprintf((char *)tar + 483, 12, "%011llo", 1ULL << 30);
+	memset(tar + 148, ' ', 8);
+	for (i = 0; i < 512; i++)
+		sum += tar[i];
+	snprintf((char *)tar + 148, 8, "%06o", sum);
+	memset(&ro, 0, sizeof(ro));
+	ro.source = src_mem;
+	ro.source_arg = &m;
+	CHECK_RC(tar_reader_new(&r, &ro, &e), 0);
+	CHECK_RC(tar_reader_next(r, &h, &e), 1);
+	CHECK(h.type == TAR_FILE);
+	CHECK(h.size == (int64_t)(1ULL << 30));
+	CHECK(h.stored == 0);
+	tar_reader_free(r);
+}
+
 /* One file of `n` bytes, half random (xorshift: incompressible) and half
  * text, gzip at `level`. */
 static int write_mixed(struct buf *out, size_t n, int level, struct tar_result *res)
@@ -939,6 +1021,8 @@ int main(void)
 	RUN(bomb_capped);
 	RUN(gzip_stores_incompressible_blocks);
 	RUN(writer_without_digest);
+	RUN(reader_seek_skips_data);
+	RUN(reader_sparse_stored);
 	return test_done();
 }
 

@@ -15,12 +15,15 @@ TEST(parse_destinations)
 	CHECK_RC(image_output_parse(&how, &path, "oci:/tmp/l", 0, &e), 0);
 	CHECK(how == IMAGE_OUT_LAYOUT);
 	CHECK_STR(path, "/tmp/l");
+	CHECK_RC(image_output_parse(&how, &path, "oci-archive:a.tar", 0, &e), 0);
+	CHECK(how == IMAGE_OUT_OCI_ARCHIVE);
+	CHECK_STR(path, "a.tar");
 	CHECK_RC(image_output_parse(&how, &path, "tarball:a.tar", 0, &e), 0);
 	CHECK(how == IMAGE_OUT_TARBALL);
 	CHECK_STR(path, "a.tar");
 	/* a bare file only where crane's -o takes one, and never with ':' */
 	CHECK_RC(image_output_parse(&how, &path, "a.tar", 0, &e), ERR_USAGE);
-	CHECK(strstr(e.msg, "oci:<dir>, cache or tarball:<file>") != NULL);
+	CHECK(strstr(e.msg, "oci:<dir>, oci-archive:<file>, cache or tarball:<file>") != NULL);
 	CHECK_RC(image_output_parse(&how, &path, "a.tar", 1, &e), 0);
 	CHECK(how == IMAGE_OUT_TARBALL);
 	CHECK_STR(path, "a.tar");
@@ -28,6 +31,7 @@ TEST(parse_destinations)
 	CHECK(strstr(e.msg, "<file>, oci:<dir>") != NULL);
 	CHECK_RC(image_output_parse(&how, &path, "oci:", 1, &e), ERR_USAGE);
 	CHECK_RC(image_output_parse(&how, &path, "tarball:", 1, &e), ERR_USAGE);
+	CHECK_RC(image_output_parse(&how, &path, "oci-archive:", 1, &e), ERR_USAGE);
 	CHECK_RC(image_output_parse(&how, &path, "", 1, &e), ERR_USAGE);
 }
 
