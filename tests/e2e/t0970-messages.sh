@@ -85,20 +85,24 @@ echo '[{"Config":"cfg.json","RepoTags":["a:1"],"Layers":[]},{"Config":"cfg.json"
 	>two/manifest.json
 tar -C two -cf two.tar manifest.json cfg.json
 check_two() { # DESC FILE
-	grep -q "the tarball holds 2 images" "$2" && ! grep -q 'push takes' "$2" &&
-		test_ok "$1: the tarball's images are counted, no other command named" ||
-		test_not_ok "$1: the tarball's images are counted, no other command named" "$(cat "$2")"
+	grep -q "it holds 2 images ('a:1', 'b:1'): choose one" "$2" && ! grep -q 'push takes' "$2" &&
+		test_ok "$1: the tarball's images are counted and named, no other command named" ||
+		test_not_ok "$1: the tarball's images are counted and named, no other command named" "$(cat "$2")"
 }
-expect_code 1 "validate --tarball: two images" hoist validate --tarball two.tar
-check_two "validate" "$OUT"
-expect_code 1 "export: two images from stdin" hoist export - out.tar <two.tar
+# validate checks every image of the tarball (their "{}" configs are wrong)
+expect_code 1 "validate --tarball: two images, both checked" hoist validate --tarball two.tar
+(($(grep -c "platform: 'os' and 'architecture' are required" "$OUT") == 2)) &&
+	! grep -q 'push takes' "$OUT" "$ERR" &&
+	test_ok "validate: each image's problem reported, no other command named" ||
+	test_not_ok "validate: each image's problem reported, no other command named" "$(cat "$OUT" "$ERR")"
+expect_code 2 "export: two images from stdin, none chosen" hoist export - out.tar <two.tar
 check_two "export" "$ERR"
 if grep -q "hoist-export" "$ERR"; then
 	test_not_ok "export names no scratch file" "$(cat "$ERR")"
 else
 	test_ok "export names no scratch file"
 fi
-expect_code 1 "push: two images" hoist push two.tar "$REGISTRY/test/two:1"
+expect_code 2 "push: two images, none chosen" hoist push two.tar "$REGISTRY/test/two:1"
 check_two "push" "$ERR"
 
 test_done
