@@ -20,7 +20,7 @@
 
 /* Validates entry `entry` of layout `l` (NULL: every entry), appending to
  * `problems`. */
-static int validate_layout(struct strvec *problems, struct layout *l, const char *entry,
+static int validate_layout(struct validate_report *rep, struct layout *l, const char *entry,
 			   const char *name, unsigned flags)
 {
 	struct layout_ref *refs = NULL;
@@ -33,7 +33,7 @@ static int validate_layout(struct strvec *problems, struct layout *l, const char
 	for (i = 0; i < n; i++) {
 		if (entry && (!refs[i].name || strcmp(refs[i].name, entry)))
 			continue;
-		if (image_validate_layout(problems, l, &refs[i].desc, flags, &e) < 0) {
+		if (image_validate_layout(rep, l, &refs[i].desc, flags, &e) < 0) {
 			report_err(&e, "cannot validate '%s'", name);
 			goto out;
 		}
@@ -57,23 +57,37 @@ out:
  * every image.  An archive that cannot be read as one is a problem found,
  * unless reading failed for another reason (memory, disk, a missing file,
  * a REF it lacks). */
-static int validate_source(struct strvec *problems, struct ctx *ctx, struct image_source *src,
+static int validate_source(struct validate_report *rep, struct ctx *ctx, struct image_source *src,
 			   unsigned flags)
 {
 	struct err e = ERR_INIT;
 
 	if (image_source_open(src, NULL, ctx_tmp_dir(), "validate", IMAGE_SOURCE_ALL, &e) == 0)
-		return validate_layout(problems, src->l, src->name, src->path, flags);
+		return validate_layout(rep, src->l, src->name, src->path, flags);
 	if (src->how == IMAGE_SRC_LAYOUT)
 		return report_err(&e, "cannot open the layout '%s'", src->path);
 	if (e.code == ERR_NOMEM || e.code == ERR_IO || e.code == ERR_NOT_FOUND ||
 	    e.code == ERR_USAGE)
 		return report_err(&e, "cannot read '%s'", src->path);
-	if (strvec_pushf(problems, "%s: %s", src->path, e.msg) < 0) {
+	if (strvec_pushf(&rep->problems, "%s: %s", src->path, e.msg) < 0) {
 		report_error("out of memory");
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
+}
+
+/* Prints "LABEL: line" for each line, control characters replaced. */
+static void print_lines(const char *label, const struct strvec *lines)
+{
+	size_t i;
+
+	for (i = 0; i < lines->n; i++) {
+		struct buf b = BUF_INIT;
+
+		report_sanitize_buf(&b, lines->v[i]);
+		printf("%s: %s\n", label, b.data);
+		buf_release(&b);
+	}
 }
 
 /* Which source the options and operand name: --tarball FILE[:REF] (an
@@ -117,14 +131,13 @@ int cmd_validate(int argc, char **argv, struct ctx *ctx)
 		OPT_END(),
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
-	struct strvec problems = STRVEC_INIT;
+	struct validate_report rep = VALIDATE_REPORT_INIT;
 	struct image_source src = IMAGE_SOURCE_INIT;
 	struct ref ref = REF_INIT;
 	struct err e = ERR_INIT;
 	const char *what;
 	unsigned flags = 0;
 	int ret = EXIT_FAIL, rc;
-	size_t i;
 
 	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
 	if (rc != OPT_CONTINUE)
@@ -140,7 +153,7 @@ int cmd_validate(int argc, char **argv, struct ctx *ctx)
 	    EXIT_OK)
 		goto out;
 	if (src.how != IMAGE_SRC_NONE) {
-		if ((ret = validate_source(&problems, ctx, &src, flags)) != EXIT_OK)
+		if ((ret = validate_source(&rep, ctx, &src, flags)) != EXIT_OK)
 			goto out;
 	} else {
 		if (ref_parse(&ref, argv[0], 0, &e) < 0) {
@@ -148,20 +161,15 @@ int cmd_validate(int argc, char **argv, struct ctx *ctx)
 			ret = EXIT_USAGE;
 			goto out;
 		}
-		if (image_validate_ref(&problems, &ctx->env, &ref, flags, &e) < 0) {
+		if (image_validate_ref(&rep, &ctx->env, &ref, flags, &e) < 0) {
 			ret = report_err(&e, "cannot validate '%s'", argv[0]);
 			goto out;
 		}
 	}
-	for (i = 0; i < problems.n; i++) {
-		struct buf b = BUF_INIT;
-
-		report_sanitize_buf(&b, problems.v[i]);
-		printf("FAIL: %s\n", b.data);
-		buf_release(&b);
-	}
-	if (problems.n) {
-		report_error("%zu problem(s) found in '%s'", problems.n, what);
+	print_lines("FAIL", &rep.problems);
+	print_lines("NOTE", &rep.notes);
+	if (rep.problems.n) {
+		report_error("%zu problem(s) found in '%s'", rep.problems.n, what);
 		ret = EXIT_FAIL;
 		goto out;
 	}
@@ -170,6 +178,6 @@ int cmd_validate(int argc, char **argv, struct ctx *ctx)
 out:
 	image_source_release(&src);
 	ref_release(&ref);
-	strvec_clear(&problems);
+	validate_report_release(&rep);
 	return ret;
 }

@@ -19,7 +19,7 @@
 
 /* Where blobs come from: a layout, or a registry repository. */
 struct vctx {
-	struct strvec *out;
+	struct validate_report *out;
 	unsigned flags;
 	struct layout *l;
 	struct image_env *env;
@@ -40,9 +40,29 @@ static int problem(struct vctx *v, const char *what, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	ret = buf_failed(&b) ? ERR_NOMEM : strvec_push(v->out, b.data);
+	ret = buf_failed(&b) ? ERR_NOMEM : strvec_push(&v->out->problems, b.data);
 	buf_release(&b);
 	return ret;
+}
+
+/* A blob that could not be read: not in a layout is a note (the image-layout
+ * spec lets a layout leave blobs to an external store), anything else a
+ * problem. */
+static int unreadable(struct vctx *v, const char *what, const struct err *e)
+{
+	if (v->l && e->code == ERR_NOT_FOUND) {
+		if (strvec_pushf(&v->out->notes, "%s: not in the layout, so not checked", what) < 0)
+			return ERR_NOMEM;
+		return 0;
+	}
+	return problem(v, what, "%s", e->msg);
+}
+
+void validate_report_release(struct validate_report *r)
+{
+	strvec_clear(&r->problems);
+	strvec_clear(&r->notes);
+	strvec_clear(&r->seen);
 }
 
 /* Reads a manifest or config blob: 0 with `out` filled, 1 when a problem
@@ -79,7 +99,7 @@ static int read_small(struct buf *out, struct vctx *v, const char *what,
 	if (rc == ERR_NOMEM)
 		return rc;
 	if (rc < 0)
-		return problem(v, what, "%s", e.msg) < 0 ? ERR_NOMEM : 1;
+		return unreadable(v, what, &e) < 0 ? ERR_NOMEM : 1;
 	if ((int64_t)out->len != d->size)
 		return problem(v, what, "size %zu, the descriptor says %lld", out->len,
 			       (long long)d->size) < 0 ? ERR_NOMEM : 0;
@@ -132,8 +152,11 @@ static int check_present(struct vctx *v, const char *what, const struct descript
 	int rc;
 
 	if (v->l) {
-		if (!layout_blob_has(v->l, &d->digest, d->size))
-			return problem(v, what, "blob missing or not %lld bytes", (long long)d->size);
+		if ((rc = layout_blob_stat(&size, v->l, &d->digest, &e)) < 0)
+			return unreadable(v, what, &e);
+		if (size != d->size)
+			return problem(v, what, "%lld bytes, the descriptor says %lld",
+				       (long long)size, (long long)d->size);
 		return 0;
 	}
 	rc = reg_blob_head(&size, v->reg, v->ref->repository, &d->digest, &e);
@@ -180,7 +203,7 @@ static int check_blob(struct vctx *v, const char *what, const struct descriptor 
 	if (rc == ERR_NOMEM)
 		return rc;
 	if (rc < 0)
-		return problem(v, what, "%s", e.msg);
+		return unreadable(v, what, &e);
 	if (size != d->size)
 		return problem(v, what, "%lld bytes, the descriptor says %lld", (long long)size,
 			       (long long)d->size);
@@ -211,7 +234,7 @@ static int check_layer(struct vctx *v, const char *what, const struct descriptor
 		return check_present(v, what, d);
 	if (v->l) {
 		if ((rc = layout_blob_open(&fd, &size, v->l, &d->digest, &e)) < 0)
-			return problem(v, what, "%s", e.msg);
+			return unreadable(v, what, &e);
 	} else {
 		int p[2];
 
@@ -484,6 +507,19 @@ static int check_image(struct vctx *v, const char *what, const struct descriptor
 	int ret;
 
 	manifest_init(&m);
+	/* Checked already, as another entry's (the same bytes under the same
+	 * media type give the same findings) */
+	buf_addf(&raw, "%s %s", d->digest.str, d->media_type ? d->media_type : "");
+	if (buf_failed(&raw))
+		return ERR_NOMEM;
+	if (strvec_find(&v->out->seen, raw.data) >= 0) {
+		buf_release(&raw);
+		return 0;
+	}
+	ret = strvec_push(&v->out->seen, raw.data);
+	buf_reset(&raw);
+	if (ret < 0)
+		goto out;
 	if (k != MT_KIND_MANIFEST && k != MT_KIND_INDEX && k != MT_KIND_SCHEMA1) {
 		/* an index may name anything: what hoist does not know is a blob */
 		ret = v->l ? check_blob(v, what, d) : check_remote_entry(v, what, d);
@@ -505,8 +541,8 @@ out:
 	return ret < 0 ? ret : 0;
 }
 
-int image_validate_layout(struct strvec *out, struct layout *l, const struct descriptor *root,
-			  unsigned flags, struct err *e)
+int image_validate_layout(struct validate_report *out, struct layout *l,
+			  const struct descriptor *root, unsigned flags, struct err *e)
 {
 	struct vctx v;
 	int ret;
@@ -521,7 +557,7 @@ int image_validate_layout(struct strvec *out, struct layout *l, const struct des
 	return 0;
 }
 
-int image_validate_ref(struct strvec *out, struct image_env *env, const struct ref *ref,
+int image_validate_ref(struct validate_report *out, struct image_env *env, const struct ref *ref,
 		       unsigned flags, struct err *e)
 {
 	struct manifest m;
