@@ -508,10 +508,12 @@ static int check_image(struct vctx *v, const char *what, const struct descriptor
 
 	manifest_init(&m);
 	/* Checked already, as another entry's (the same bytes under the same
-	 * media type give the same findings) */
-	buf_addf(&raw, "%s %s", d->digest.str, d->media_type ? d->media_type : "");
-	if (buf_failed(&raw))
+	 * media type, for the same platform, give the same findings) */
+	buf_addf(&raw, "%s %s ", d->digest.str, d->media_type ? d->media_type : "");
+	if ((want && platform_format(&raw, want) < 0) || buf_failed(&raw)) {
+		buf_release(&raw);
 		return ERR_NOMEM;
+	}
 	if (strvec_find(&v->out->seen, raw.data) >= 0) {
 		buf_release(&raw);
 		return 0;
