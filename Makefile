@@ -39,7 +39,7 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	-Wno-unused-parameter
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-# libarchive and libcurl are not linked: core/libarchive_dl.c and
+# libarchive and libcurl are not linked: core/format/libarchive_dl.c and
 # registry/curl_dl.c dlopen() them on first use (they pull in libxml2, ICU,
 # libstdc++, Kerberos, LDAP, ... at every start otherwise), by the soname
 # of the library the linker would have used.
@@ -63,23 +63,15 @@ ALL_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 LIBS := $(LIBDEFLATE_A) $(PKG_LIBS) -lpthread -ldl
 
 # Explicit source lists, one line per module.
-CORE_SRCS := core/err.c core/buf.c core/text.c core/digest.c core/json.c
-CORE_SRCS += core/ref.c
-CORE_SRCS += core/platform.c
-CORE_SRCS += core/descriptor.c core/manifest.c
-CORE_SRCS += core/imgconfig.c
-CORE_SRCS += core/image.c
-CORE_SRCS += core/pull.c core/tarball.c
-CORE_SRCS += core/units.c
-CORE_SRCS += core/xfer.c core/push.c core/copy.c core/tarball_read.c
-CORE_SRCS += core/libarchive_dl.c core/archive.c core/pgzip.c core/layer.c core/containerfile.c
-CORE_SRCS += core/build.c
-CORE_SRCS += core/export.c core/validate.c core/output.c core/userdb.c
-CORE_SRCS += core/mutate.c
-CORE_SRCS += core/restack.c
-CORE_SRCS += core/settings.c
-CORE_SRCS += core/index_ops.c
-CORE_SRCS += core/source.c
+# core/ in floors, from the ground up (scripts/check-tree keeps includes going down):
+BASE_SRCS := $(addprefix core/base/, err.c buf.c text.c units.c json.c digest.c)
+MODEL_SRCS := $(addprefix core/model/, ref.c platform.c descriptor.c manifest.c imgconfig.c \
+	settings.c)
+FORMAT_SRCS := $(addprefix core/format/, libarchive_dl.c archive.c pgzip.c layer.c \
+	containerfile.c userdb.c)
+OPS_SRCS := $(addprefix core/ops/, image.c pull.c tarball.c xfer.c push.c copy.c tarball_read.c \
+	build.c export.c validate.c output.c mutate.c restack.c index_ops.c source.c)
+CORE_SRCS := $(BASE_SRCS) $(MODEL_SRCS) $(FORMAT_SRCS) $(OPS_SRCS)
 CACHE_SRCS := cache/layout.c cache/gc.c
 REGISTRY_SRCS := registry/wire.c registry/curl_dl.c registry/http.c registry/client.c registry/creds.c
 CMD_SRCS := cmd/main.c cmd/dispatch.c cmd/ctx.c cmd/env.c cmd/opt.c cmd/report.c cmd/help.c cmd/version.c cmd/cache.c
@@ -142,7 +134,7 @@ $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILDDIR)/core/libarchive_dl.o: ALL_CFLAGS += -DHOIST_LIBARCHIVE_SONAME='"$(LIBARCHIVE_SONAME)"'
+$(BUILDDIR)/core/format/libarchive_dl.o: ALL_CFLAGS += -DHOIST_LIBARCHIVE_SONAME='"$(LIBARCHIVE_SONAME)"'
 $(BUILDDIR)/registry/curl_dl.o: ALL_CFLAGS += -DHOIST_LIBCURL_SONAME='"$(LIBCURL_SONAME)"'
 
 $(LIBHOIST): $(LIB_OBJS)

@@ -9,12 +9,12 @@
  */
 #include "cache/gc.h"
 
-#include "core/buf.h"
-#include "core/digest.h"
-#include "core/err.h"
-#include "core/json.h"
-#include "core/manifest.h"
-#include "core/platform.h"
+#include "core/base/buf.h"
+#include "core/base/digest.h"
+#include "core/base/err.h"
+#include "core/base/json.h"
+#include "core/model/manifest.h"
+#include "core/model/platform.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -25,8 +25,8 @@
 #define HOIST_GC_H
 
 #include "cache/layout.h"
-#include "core/buf.h"
-#include "core/digest.h"
+#include "core/base/buf.h"
+#include "core/base/digest.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,11 +1,11 @@
 /* layout.c - the OCI image-layout store.  See layout.h. */
 #include "cache/layout.h"
 
-#include "core/buf.h"
-#include "core/digest.h"
-#include "core/err.h"
-#include "core/json.h"
-#include "core/manifest.h"
+#include "core/base/buf.h"
+#include "core/base/digest.h"
+#include "core/base/err.h"
+#include "core/base/json.h"
+#include "core/model/manifest.h"
 
 #include <dirent.h>
 #include <errno.h>

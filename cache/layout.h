@@ -58,7 +58,7 @@
 #ifndef HOIST_LAYOUT_H
 #define HOIST_LAYOUT_H
 
-#include "core/manifest.h"
+#include "core/model/manifest.h"
 
 #include <dirent.h>
 #include <stddef.h>

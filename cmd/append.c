@@ -1,16 +1,16 @@
 /* append.c - `hoist append` and `hoist mutate`, as crane's: layers from tar
  * files appended to a base, config and annotations changed.  The operation
- * is core/mutate.h; this file turns the options into a mutate_spec and
+ * is core/ops/mutate.h; this file turns the options into a mutate_spec and
  * sends the result where -t/-o say. */
 #include "cmd/cmd.h"
 
 #include "cmd/progress.h"
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/output.h"
-#include "core/mutate.h"
-#include "core/ref.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/ops/output.h"
+#include "core/ops/mutate.h"
+#include "core/model/ref.h"
 
 #include <errno.h>
 #include <stdio.h>

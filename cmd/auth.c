@@ -3,10 +3,10 @@
 #include "cmd/cmd.h"
 
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/json.h"
-#include "core/ref.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/base/json.h"
+#include "core/model/ref.h"
 #include "registry/client.h"
 
 #include <errno.h>

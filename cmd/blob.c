@@ -3,9 +3,9 @@
 #include "cmd/cmd.h"
 
 #include "cmd/report.h"
-#include "core/err.h"
-#include "core/manifest.h"
-#include "core/ref.h"
+#include "core/base/err.h"
+#include "core/model/manifest.h"
+#include "core/model/ref.h"
 #include "registry/client.h"
 
 #include <errno.h>

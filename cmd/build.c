@@ -1,18 +1,18 @@
 /* build.c - `hoist build`: an image from a base and local files, from flags
  * (ko, crane append/mutate) or a Containerfile without RUN (buildah build
- * without a runtime).  The operation is core/build.h; this file turns the
+ * without a runtime).  The operation is core/ops/build.h; this file turns the
  * options, SOURCE_DATE_EPOCH and .dockerignore into a build_spec and sends
  * the result where --output/-t say. */
 #include "cmd/cmd.h"
 
 #include "cmd/progress.h"
 #include "cmd/report.h"
-#include "core/build.h"
-#include "core/buf.h"
-#include "core/containerfile.h"
-#include "core/err.h"
-#include "core/output.h"
-#include "core/ref.h"
+#include "core/ops/build.h"
+#include "core/base/buf.h"
+#include "core/format/containerfile.h"
+#include "core/base/err.h"
+#include "core/ops/output.h"
+#include "core/model/ref.h"
 
 #include <errno.h>
 #include <limits.h>

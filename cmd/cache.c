@@ -5,11 +5,11 @@
 #include "cache/gc.h"
 #include "cache/layout.h"
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/json.h"
-#include "core/ref.h"
-#include "core/units.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/base/json.h"
+#include "core/model/ref.h"
+#include "core/base/units.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -31,9 +31,9 @@
 
 #include "cmd/exit.h"
 #include "cmd/opt.h"
-#include "core/image.h"
-#include "core/platform.h"
-#include "core/settings.h"
+#include "core/ops/image.h"
+#include "core/model/platform.h"
+#include "core/model/settings.h"
 #include "registry/creds.h"
 
 struct buf;

@@ -23,8 +23,8 @@
 
 #include "cache/layout.h"
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,9 +4,9 @@
 
 #include "cmd/progress.h"
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/ref.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/model/ref.h"
 
 #include <stdio.h>
 

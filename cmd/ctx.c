@@ -3,8 +3,8 @@
 #include "cmd/cmd.h"
 
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
 #include "cmd/cmd.h"
 
 #include "cmd/report.h"
-#include "core/buf.h"
+#include "core/base/buf.h"
 
 #include <stdio.h>
 #include <string.h>

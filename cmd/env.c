@@ -1,4 +1,4 @@
-/* env.c - builds the image-operation environment (core/image.h) from the
+/* env.c - builds the image-operation environment (core/ops/image.h) from the
  * global options and the process environment.  This file and ctx.c are the
  * only places that read environment variables.
  *
@@ -19,9 +19,9 @@
 #include "cmd/cmd.h"
 #include "cmd/report.h"
 #include "cache/layout.h"
-#include "core/err.h"
-#include "core/ref.h"
-#include "core/settings.h"
+#include "core/base/err.h"
+#include "core/model/ref.h"
+#include "core/model/settings.h"
 #include "registry/http.h"
 
 #include <errno.h>

@@ -5,11 +5,11 @@
 
 #include "cache/layout.h"
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/export.h"
-#include "core/ref.h"
-#include "core/source.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/ops/export.h"
+#include "core/model/ref.h"
+#include "core/ops/source.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -40,7 +40,7 @@ static void src_release(struct src *s)
 	image_source_release(&s->local);
 }
 
-/* Opens a local IMAGE (core/source.h): its one image, an index resolved
+/* Opens a local IMAGE (core/ops/source.h): its one image, an index resolved
  * to --platform. */
 static int src_open_local(struct src *s, struct ctx *ctx, const char *image, const char *what)
 {

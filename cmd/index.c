@@ -5,11 +5,11 @@
 #include "cache/layout.h"
 #include "cmd/progress.h"
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/index_ops.h"
-#include "core/ref.h"
-#include "core/source.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/ops/index_ops.h"
+#include "core/model/ref.h"
+#include "core/ops/source.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +42,7 @@ static void print_children(const struct manifest *m)
 		print_desc(&m->manifests[i]);
 }
 
-/* A layout or an archive (core/source.h): the existing directory or file
+/* A layout or an archive (core/ops/source.h): the existing directory or file
  * `arg`, or oci:, oci-archive:, docker-archive:.  Reads the manifest of
  * its entry `NAME` or its only entry into `m`; with several and no name,
  * prints index.json's entries (index.json is itself the index): *done. */

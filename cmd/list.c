@@ -4,9 +4,9 @@
 #include "cmd/cmd.h"
 
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/ref.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/model/ref.h"
 #include "registry/client.h"
 
 #include <stdio.h>

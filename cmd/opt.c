@@ -2,9 +2,9 @@
 
 #include "cmd/exit.h"
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/json.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/base/json.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -2,9 +2,9 @@
 #include "cmd/progress.h"
 
 #include "cmd/cmd.h"
-#include "core/buf.h"
-#include "core/image.h"
-#include "core/units.h"
+#include "core/base/buf.h"
+#include "core/ops/image.h"
+#include "core/base/units.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -6,10 +6,10 @@
 #include "cache/layout.h"
 #include "cmd/progress.h"
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/ref.h"
-#include "core/tarball.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/model/ref.h"
+#include "core/ops/tarball.h"
 
 #include <stdio.h>
 #include <stdlib.h>

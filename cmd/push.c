@@ -1,16 +1,16 @@
 /* push.c - `hoist push`: an image from an OCI layout, an OCI archive, a
  * docker-save tarball or the cache, to a registry (crane push).  An archive
  * is read into a scratch layout under $TMPDIR (removed afterwards) and
- * pushed from there (core/source.h). */
+ * pushed from there (core/ops/source.h). */
 #include "cmd/cmd.h"
 
 #include "cache/layout.h"
 #include "cmd/progress.h"
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/ref.h"
-#include "core/source.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/model/ref.h"
+#include "core/ops/source.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,8 +2,8 @@
 
 #include "cmd/cmd.h"
 #include "cmd/exit.h"
-#include "core/buf.h"
-#include "core/err.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,15 +1,15 @@
 /* restack.c - `hoist flatten` (crane flatten) and `hoist rebase` (crane
- * rebase).  The operations are core/restack.h; this file picks where the
+ * rebase).  The operations are core/ops/restack.h; this file picks where the
  * result goes. */
 #include "cmd/cmd.h"
 
 #include "cmd/progress.h"
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/output.h"
-#include "core/ref.h"
-#include "core/restack.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/ops/output.h"
+#include "core/model/ref.h"
+#include "core/ops/restack.h"
 
 #include <stdio.h>
 #include <stdlib.h>

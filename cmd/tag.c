@@ -3,10 +3,10 @@
 #include "cmd/cmd.h"
 
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/manifest.h"
-#include "core/ref.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/model/manifest.h"
+#include "core/model/ref.h"
 #include "registry/client.h"
 
 #include <stdio.h>

@@ -1,16 +1,16 @@
 /* validate.c - `hoist validate IMAGE|--tarball FILE|--layout DIR [--fast]`
  * (crane validate, listing every problem instead of the first).  IMAGE may
  * be a local source too (oci:, oci-archive:, docker-archive:; see
- * core/source.h). */
+ * core/ops/source.h). */
 #include "cmd/cmd.h"
 
 #include "cache/layout.h"
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/export.h"
-#include "core/ref.h"
-#include "core/source.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/ops/export.h"
+#include "core/model/ref.h"
+#include "core/ops/source.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,7 +53,7 @@ out:
 	return ret;
 }
 
-/* Validates a layout or an archive (core/source.h): its image REF, or
+/* Validates a layout or an archive (core/ops/source.h): its image REF, or
  * every image.  An archive that cannot be read as one is a problem found,
  * unless reading failed for another reason (memory, disk, a missing file,
  * a REF it lacks). */

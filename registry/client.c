@@ -1,9 +1,9 @@
 /* client.c - the distribution API client.  See client.h. */
 #include "registry/client.h"
 
-#include "core/err.h"
-#include "core/json.h"
-#include "core/ref.h"
+#include "core/base/err.h"
+#include "core/base/json.h"
+#include "core/model/ref.h"
 #include "registry/wire.h"
 
 #include <arpa/inet.h>

@@ -42,10 +42,10 @@
 #ifndef HOIST_REG_CLIENT_H
 #define HOIST_REG_CLIENT_H
 
-#include "core/buf.h"
-#include "core/digest.h"
-#include "core/err.h"
-#include "core/manifest.h"
+#include "core/base/buf.h"
+#include "core/base/digest.h"
+#include "core/base/err.h"
+#include "core/model/manifest.h"
 #include "registry/creds.h"
 #include "registry/http.h"
 

@@ -2,10 +2,10 @@
  * and the docker-credential-* helpers.  See creds.h. */
 #include "registry/creds.h"
 
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/text.h"
-#include "core/json.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/base/text.h"
+#include "core/base/json.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -37,7 +37,7 @@
 #ifndef HOIST_CREDS_H
 #define HOIST_CREDS_H
 
-#include "core/buf.h"
+#include "core/base/buf.h"
 
 #include <stddef.h>
 

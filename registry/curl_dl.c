@@ -1,7 +1,7 @@
 /* curl_dl.c - libcurl, loaded on first use.  See curl_dl.h. */
 #include "registry/curl_dl.h"
 
-#include "core/err.h"
+#include "core/base/err.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* http.c - the HTTP transport over one curl multi handle.  See http.h. */
 #include "registry/http.h"
 
-#include "core/err.h"
+#include "core/base/err.h"
 #include "registry/curl_dl.h"
 #include "registry/wire.h"
 

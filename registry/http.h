@@ -19,7 +19,7 @@
 #ifndef HOIST_HTTP_H
 #define HOIST_HTTP_H
 
-#include "core/buf.h"
+#include "core/base/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,9 +1,9 @@
 #include "registry/wire.h"
 
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/text.h"
-#include "core/json.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/base/text.h"
+#include "core/base/json.h"
 
 #include <stdint.h>
 #include <stdio.h>

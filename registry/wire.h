@@ -14,8 +14,8 @@
 #ifndef HOIST_WIRE_H
 #define HOIST_WIRE_H
 
-#include "core/buf.h"
-#include "core/text.h"
+#include "core/base/buf.h"
+#include "core/base/text.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +31,7 @@ struct err;
 #define WIRE_TEXT_MAX 200		/* bytes of server text kept per message */
 #define WIRE_RETRY_AFTER_MAX 3600	/* seconds; longer waits are clamped */
 
-/* ---- server text: see text_clean() in core/text.h ---- */
+/* ---- server text: see text_clean() in core/base/text.h ---- */
 
 
 /* ---- WWW-Authenticate ---- */

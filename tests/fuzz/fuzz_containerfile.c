@@ -1,9 +1,9 @@
 /* fuzz_containerfile.c - containerfile_parse() with build args, and
  * cf_expand_word() on each line of the input. */
 #include "tests/fuzz/fuzz.h"
-#include "core/containerfile.h"
-#include "core/err.h"
-#include "core/manifest.h"
+#include "core/format/containerfile.h"
+#include "core/base/err.h"
+#include "core/model/manifest.h"
 
 static const char *lookup(void *arg, const char *name)
 {

@@ -1,7 +1,7 @@
 /* fuzz_content_range.c - wire_parse_content_range(): an accepted range is
  * ordered and inside its total. */
 #include "tests/fuzz/fuzz.h"
-#include "core/err.h"
+#include "core/base/err.h"
 #include "registry/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -2,10 +2,10 @@
  * descriptor serialises (descriptor_to_json) to JSON that parses back to
  * the same serialisation. */
 #include "tests/fuzz/fuzz.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/json.h"
-#include "core/manifest.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/base/json.h"
+#include "core/model/manifest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,8 +1,8 @@
 /* fuzz_digest.c - digest_parse_n(), digest_parse() and digest_valid() agree,
  * and a parsed digest is exactly its input. */
 #include "tests/fuzz/fuzz.h"
-#include "core/digest.h"
-#include "core/err.h"
+#include "core/base/digest.h"
+#include "core/base/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,8 +1,8 @@
 /* fuzz_dockerignore.c - dockerignore_parse() on the input, and
  * dockerignore_match() of every input line (and fixed paths) against it. */
 #include "tests/fuzz/fuzz.h"
-#include "core/containerfile.h"
-#include "core/err.h"
+#include "core/format/containerfile.h"
+#include "core/base/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

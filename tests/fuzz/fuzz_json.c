@@ -1,9 +1,9 @@
 /* fuzz_json.c - json_parse(); what json_serialize() writes parses back and
  * serialises to the same bytes, compact and pretty; json_copy() too. */
 #include "tests/fuzz/fuzz.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/json.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/base/json.h"
 
 static void walk(const struct json *j, int depth)
 {

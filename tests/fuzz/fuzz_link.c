@@ -3,7 +3,7 @@
  * after the first newline, the rest is also tried as a reference. */
 #include "tests/fuzz/fuzz.h"
 #include <strings.h>
-#include "core/err.h"
+#include "core/base/err.h"
 #include "registry/wire.h"
 
 static void resolve(const char *ref)

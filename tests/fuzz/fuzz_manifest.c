@@ -2,9 +2,9 @@
  * Docker media type as the hint), manifest_index_find() and
  * image_config_parse() on the same bytes. */
 #include "tests/fuzz/fuzz.h"
-#include "core/err.h"
-#include "core/manifest.h"
-#include "core/platform.h"
+#include "core/base/err.h"
+#include "core/model/manifest.h"
+#include "core/model/platform.h"
 
 static const char *const hints[] = {
 	NULL,

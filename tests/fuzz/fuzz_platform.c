@@ -1,8 +1,8 @@
 /* fuzz_platform.c - platform_parse(); a normalised platform formats to a
  * string that parses back to itself, and matches itself. */
 #include "tests/fuzz/fuzz.h"
-#include "core/err.h"
-#include "core/platform.h"
+#include "core/base/err.h"
+#include "core/model/platform.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,8 +1,8 @@
 /* fuzz_ref.c - ref_parse(), and ref_format() round trips: what hoist
  * formats from a parsed reference parses again to the same reference. */
 #include "tests/fuzz/fuzz.h"
-#include "core/err.h"
-#include "core/ref.h"
+#include "core/base/err.h"
+#include "core/model/ref.h"
 
 static void ref_roundtrip(const char *s, unsigned flags)
 {

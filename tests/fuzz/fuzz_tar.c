@@ -3,8 +3,8 @@
  * in uneven pieces.  Paths stay within path_max, sizes are sane, and
  * tar_reader_finish() accounts for every byte of the input. */
 #include "tests/fuzz/fuzz.h"
-#include "core/archive.h"
-#include "core/err.h"
+#include "core/format/archive.h"
+#include "core/base/err.h"
 
 struct src {
 	const uint8_t *p;

@@ -1,8 +1,8 @@
 /* fuzz_text.c - text_clean() never writes a control character or past
  * `size`; base64_decode() of anything and base64_encode() round trips. */
 #include "tests/fuzz/fuzz.h"
-#include "core/buf.h"
-#include "core/text.h"
+#include "core/base/buf.h"
+#include "core/base/text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 /* fuzz_wire_errors.c - wire_parse_errors() and wire_status_error(): kept
  * text is clean (no control characters) and bounded. */
 #include "tests/fuzz/fuzz.h"
-#include "core/err.h"
+#include "core/base/err.h"
 #include "registry/wire.h"
 
 static void clean(const char *s, size_t max)

@@ -1,7 +1,7 @@
 /* fuzz_www_authenticate.c - wire_parse_challenges_len(): the caps hold, and
  * a failed call leaves what earlier calls appended as it was. */
 #include "tests/fuzz/fuzz.h"
-#include "core/err.h"
+#include "core/base/err.h"
 #include "registry/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

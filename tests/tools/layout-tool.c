@@ -18,11 +18,11 @@
  * Exit status 0 ok, 1 failed, 2 usage.
  */
 #include "cache/layout.h"
-#include "core/buf.h"
-#include "core/digest.h"
-#include "core/err.h"
-#include "core/json.h"
-#include "core/manifest.h"
+#include "core/base/buf.h"
+#include "core/base/digest.h"
+#include "core/base/err.h"
+#include "core/base/json.h"
+#include "core/model/manifest.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -20,11 +20,11 @@
  *
  * Not library code: it prints and exits.  Exit status 0 ok, 1 failed, 2 usage.
  */
-#include "core/buf.h"
-#include "core/digest.h"
-#include "core/err.h"
-#include "core/manifest.h"
-#include "core/ref.h"
+#include "core/base/buf.h"
+#include "core/base/digest.h"
+#include "core/base/err.h"
+#include "core/model/manifest.h"
+#include "core/model/ref.h"
 #include "registry/client.h"
 #include "registry/creds.h"
 #include "registry/http.h"

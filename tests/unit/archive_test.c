@@ -1,10 +1,10 @@
 #define TEST_MODULE "archive"
 #include "tests/unit/test.h"
 
-#include "core/archive.h"
-#include "core/buf.h"
-#include "core/digest.h"
-#include "core/err.h"
+#include "core/format/archive.h"
+#include "core/base/buf.h"
+#include "core/base/digest.h"
+#include "core/base/err.h"
 
 /* The independent checks decompress with the libraries themselves. */
 #include <archive.h>

@@ -1,8 +1,8 @@
 #define TEST_MODULE "buf"
 #include "tests/unit/test.h"
 
-#include "core/buf.h"
-#include "core/err.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
 
 #include <stdlib.h>
 

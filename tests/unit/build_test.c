@@ -2,11 +2,11 @@
 #include "tests/unit/test.h"
 
 #include "cache/layout.h"
-#include "core/build.h"
-#include "core/containerfile.h"
-#include "core/err.h"
-#include "core/image.h"
-#include "core/json.h"
+#include "core/ops/build.h"
+#include "core/format/containerfile.h"
+#include "core/base/err.h"
+#include "core/ops/image.h"
+#include "core/base/json.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 #define TEST_MODULE "client"
 #include "tests/unit/test.h"
 
-#include "core/digest.h"
-#include "core/err.h"
-#include "core/manifest.h"
+#include "core/base/digest.h"
+#include "core/base/err.h"
+#include "core/model/manifest.h"
 #include "registry/client.h"
 #include "registry/http.h"
 

@@ -1,8 +1,8 @@
 #define TEST_MODULE "containerfile"
 #include "tests/unit/test.h"
 
-#include "core/containerfile.h"
-#include "core/err.h"
+#include "core/format/containerfile.h"
+#include "core/base/err.h"
 
 #include <stdlib.h>
 

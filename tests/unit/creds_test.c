@@ -1,8 +1,8 @@
 #define TEST_MODULE "creds"
 #include "tests/unit/test.h"
 
-#include "core/buf.h"
-#include "core/err.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
 #include "registry/creds.h"
 
 #include <dirent.h>

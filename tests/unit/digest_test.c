@@ -1,8 +1,8 @@
 #define TEST_MODULE "digest"
 #include "tests/unit/test.h"
 
-#include "core/digest.h"
-#include "core/err.h"
+#include "core/base/digest.h"
+#include "core/base/err.h"
 
 #include <stdlib.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 #define TEST_MODULE "err"
 #include "tests/unit/test.h"
 
-#include "core/err.h"
+#include "core/base/err.h"
 
 #include <errno.h>
 

@@ -5,10 +5,10 @@
 
 #include "cache/gc.h"
 #include "cache/layout.h"
-#include "core/buf.h"
-#include "core/digest.h"
-#include "core/err.h"
-#include "core/manifest.h"
+#include "core/base/buf.h"
+#include "core/base/digest.h"
+#include "core/base/err.h"
+#include "core/model/manifest.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

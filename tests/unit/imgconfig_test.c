@@ -2,11 +2,11 @@
 #define TEST_MODULE "imgconfig"
 #include "test.h"
 
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/imgconfig.h"
-#include "core/json.h"
-#include "core/manifest.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/model/imgconfig.h"
+#include "core/base/json.h"
+#include "core/model/manifest.h"
 
 /* `j` serialised, compared with `want`. */
 static int same(const struct json *j, const char *want)

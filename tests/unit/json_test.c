@@ -1,9 +1,9 @@
 #define TEST_MODULE "json"
 #include "tests/unit/test.h"
 
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/json.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/base/json.h"
 
 #include <stdint.h>
 

@@ -1,11 +1,11 @@
 #define TEST_MODULE "layer"
 #include "tests/unit/test.h"
 
-#include "core/archive.h"
-#include "core/buf.h"
-#include "core/digest.h"
-#include "core/err.h"
-#include "core/layer.h"
+#include "core/format/archive.h"
+#include "core/base/buf.h"
+#include "core/base/digest.h"
+#include "core/base/err.h"
+#include "core/format/layer.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

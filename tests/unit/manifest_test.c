@@ -1,12 +1,12 @@
 #define TEST_MODULE "manifest"
 #include "tests/unit/test.h"
 
-#include "core/buf.h"
-#include "core/digest.h"
-#include "core/err.h"
-#include "core/json.h"
-#include "core/manifest.h"
-#include "core/platform.h"
+#include "core/base/buf.h"
+#include "core/base/digest.h"
+#include "core/base/err.h"
+#include "core/base/json.h"
+#include "core/model/manifest.h"
+#include "core/model/platform.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
 #include "cmd/exit.h"
 #include "cmd/opt.h"
 #include "cmd/report.h"
-#include "core/buf.h"
-#include "core/err.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
 
 #include <string.h>
 

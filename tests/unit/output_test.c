@@ -1,8 +1,8 @@
 #define TEST_MODULE "output"
 #include "tests/unit/test.h"
 
-#include "core/err.h"
-#include "core/output.h"
+#include "core/base/err.h"
+#include "core/ops/output.h"
 
 TEST(parse_destinations)
 {

@@ -1,10 +1,10 @@
 #define TEST_MODULE "pgzip"
 #include "tests/unit/test.h"
 
-#include "core/buf.h"
-#include "core/digest.h"
-#include "core/err.h"
-#include "core/pgzip.h"
+#include "core/base/buf.h"
+#include "core/base/digest.h"
+#include "core/base/err.h"
+#include "core/format/pgzip.h"
 
 /* The independent check inflates with zlib itself. */
 #include <stdint.h>

@@ -1,9 +1,9 @@
 #define TEST_MODULE "platform"
 #include "tests/unit/test.h"
 
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/platform.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/model/platform.h"
 
 #include <sys/utsname.h>
 

@@ -1,9 +1,9 @@
 #define TEST_MODULE "ref"
 #include "tests/unit/test.h"
 
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/ref.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/model/ref.h"
 
 #include <stdlib.h>
 

@@ -1,8 +1,8 @@
 /* settings_test.c - the config file parser, with hostile input. */
 #define TEST_MODULE "settings"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/settings.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/model/settings.h"
 #include "test.h"
 
 #include <stdio.h>

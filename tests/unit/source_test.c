@@ -2,12 +2,12 @@
 #include "tests/unit/test.h"
 
 #include "cache/layout.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/image.h"
-#include "core/manifest.h"
-#include "core/source.h"
-#include "core/tarball.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/ops/image.h"
+#include "core/model/manifest.h"
+#include "core/ops/source.h"
+#include "core/ops/tarball.h"
 
 #include <fcntl.h>
 #include <ftw.h>

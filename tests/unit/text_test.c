@@ -1,9 +1,9 @@
 #define TEST_MODULE "text"
 #include "tests/unit/test.h"
 
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/text.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/base/text.h"
 
 #include <stdlib.h>
 

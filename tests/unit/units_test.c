@@ -2,9 +2,9 @@
 #define TEST_MODULE "units"
 #include "test.h"
 
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/units.h"
+#include "core/base/buf.h"
+#include "core/base/err.h"
+#include "core/base/units.h"
 
 #include <stdint.h>
 

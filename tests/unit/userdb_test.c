@@ -1,8 +1,8 @@
 #define TEST_MODULE "userdb"
 #include "tests/unit/test.h"
 
-#include "core/err.h"
-#include "core/userdb.h"
+#include "core/base/err.h"
+#include "core/format/userdb.h"
 
 static const char PW[] = "root:x:0:0:root:/root:/bin/sh\n"
 			 "# not a comment in passwd, just a bad line\n"

@@ -1,0 +1,508 @@
+/* manifest.c - image manifests, indexes and image configs. */
+#include "core/model/manifest.h"
+
+#include "core/base/err.h"
+#include "core/base/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SCHEMA1_MSG "Docker schema 1 manifest: this format is deprecated and unsupported; " \
+	"ask the image's publisher to push it again with a current tool (Docker schema 2 or OCI)"
+
+void manifest_init(struct manifest *m)
+{
+	buf_init(&m->raw, 0);
+	memset(&m->digest, 0, sizeof(m->digest));
+	m->media_type = NULL;
+	m->kind = MT_KIND_UNKNOWN;
+	m->schema_version = 0;
+	m->artifact_type = NULL;
+	descriptor_init(&m->config);
+	m->layers = NULL;
+	m->n_layers = 0;
+	m->manifests = NULL;
+	m->n_manifests = 0;
+	m->subject = NULL;
+	kvlist_init(&m->annotations);
+}
+
+static void descriptors_free(struct descriptor *d, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		descriptor_release(&d[i]);
+	free(d);
+}
+
+void manifest_release(struct manifest *m)
+{
+	buf_release(&m->raw);
+	free(m->media_type);
+	free(m->artifact_type);
+	descriptor_release(&m->config);
+	descriptors_free(m->layers, m->n_layers);
+	descriptors_free(m->manifests, m->n_manifests);
+	if (m->subject) {
+		descriptor_release(m->subject);
+		free(m->subject);
+	}
+	kvlist_release(&m->annotations);
+	manifest_init(m);
+}
+
+/* A Content-Type that says nothing about which kind of manifest this is. */
+static int mt_is_generic(const char *mt)
+{
+	return !mt || !*mt || mt_equal(mt, "application/json") ||
+	       mt_equal(mt, "application/octet-stream") || mt_equal(mt, "text/plain");
+}
+
+/* Parses the array `key` of descriptors into *out / *n. */
+static int parse_descriptors(struct descriptor **out, size_t *n, const struct json *doc,
+			     const char *key, struct err *e)
+{
+	struct json *arr = json_get(doc, key);
+	size_t i, len;
+	char what[64];
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (json_kind_of(arr) != JSON_ARRAY)
+		return err_set(e, ERR_INVALID, "%s '%s' array", arr ? "non-array" : "missing",
+			       key);
+	len = json_array_len(arr);
+	if (!len)
+		return 0;
+	*out = calloc(len, sizeof(**out));
+	if (!*out)
+		return err_set(e, ERR_NOMEM, "out of memory reading '%s'", key);
+	for (i = 0; i < len; i++) {
+		snprintf(what, sizeof(what), "%s[%zu]", key, i);
+		rc = descriptor_from_json(&(*out)[i], json_array_get(arr, i), what, e);
+		if (rc < 0)
+			return rc;
+		*n = i + 1;
+	}
+	return 0;
+}
+
+/* Decides the media type: the document's wins, must agree with a specific
+ * hint; else the hint; else inferred from the members present. */
+static int manifest_media_type(struct manifest *m, const struct json *doc, const char *hint,
+			       struct err *e)
+{
+	struct json *v = json_get(doc, "mediaType");
+	const char *doc_mt = json_str(v);
+	int has_manifests = json_get(doc, "manifests") != NULL;
+	int has_image = json_get(doc, "config") || json_get(doc, "layers");
+	char q1[96], q2[96];
+	const char *mt;
+	size_t len;
+
+	if (v && (!doc_mt || !mt_valid(doc_mt) || strlen(doc_mt) != json_str_len(v))) {
+		manifest_quote(q1, sizeof(q1), doc_mt ? doc_mt : "(not a string)");
+		return err_set(e, ERR_INVALID, "invalid mediaType '%s' (want type/subtype)", q1);
+	}
+	if (doc_mt && !mt_is_generic(hint) && !mt_equal(doc_mt, hint)) {
+		manifest_quote(q1, sizeof(q1), doc_mt);
+		manifest_quote(q2, sizeof(q2), hint);
+		return err_set(e, ERR_INVALID,
+			       "media type mismatch: the document says '%s' but it was served or "
+			       "referenced as '%s'; the registry or the referring index is wrong",
+			       q1, q2);
+	}
+	if (has_manifests && has_image)
+		return err_set(e, ERR_INVALID,
+			       "ambiguous document: it has both 'manifests' (an index) and "
+			       "'config'/'layers' (an image manifest)");
+	if (doc_mt)
+		mt = doc_mt;
+	else if (!mt_is_generic(hint))
+		mt = hint;
+	else if (has_manifests)
+		mt = MT_OCI_INDEX;
+	else if (has_image)
+		mt = MT_OCI_MANIFEST;
+	else
+		return err_set(e, ERR_INVALID,
+			       "no mediaType, and neither 'manifests' nor 'config' and 'layers': "
+			       "not an image manifest or index");
+	m->kind = mt_classify(mt);
+	if (m->kind == MT_KIND_SCHEMA1)
+		return err_set(e, ERR_UNSUPPORTED, SCHEMA1_MSG);
+	if (m->kind != MT_KIND_MANIFEST && m->kind != MT_KIND_INDEX) {
+		manifest_quote(q1, sizeof(q1), mt);
+		return err_set(e, ERR_UNSUPPORTED,
+			       "unsupported media type '%s': not an image manifest or index", q1);
+	}
+	if (mt == hint && ((m->kind == MT_KIND_INDEX && has_image) ||
+			   (m->kind == MT_KIND_MANIFEST && has_manifests))) {
+		manifest_quote(q2, sizeof(q2), hint);
+		return err_set(e, ERR_INVALID,
+			       "media type mismatch: the document is an %s but it was served or "
+			       "referenced as '%s'; the registry or the referring index is wrong",
+			       has_image ? "image manifest" : "index", q2);
+	}
+	/* a Content-Type's parameters are not part of the media type */
+	len = strcspn(mt, ";");
+	while (len > 0 && (mt[len - 1] == ' ' || mt[len - 1] == '\t'))
+		len--;
+	if (!(m->media_type = strndup(mt, len)))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+static int manifest_parse_doc(struct manifest *m, const struct json *doc, const char *hint,
+			      struct err *e)
+{
+	struct json *v;
+	const char *s;
+	int64_t sv;
+	char q[96];
+	int rc;
+
+	if (json_kind_of(doc) != JSON_OBJECT)
+		return err_set(e, ERR_INVALID, "not a JSON object");
+	s = json_get_str(doc, "mediaType");
+	rc = json_get_int64(doc, "schemaVersion", &sv);
+	if (mt_classify(s) == MT_KIND_SCHEMA1 ||
+	    (rc == 0 && sv == 1))
+		return err_set(e, ERR_UNSUPPORTED, SCHEMA1_MSG);
+	if (rc == ERR_NOT_FOUND)
+		return err_set(e, ERR_INVALID, "missing schemaVersion");
+	if (rc < 0 || sv != 2)
+		return err_set(e, ERR_INVALID, "unsupported schemaVersion (want 2)");
+	m->schema_version = 2;
+
+	rc = manifest_media_type(m, doc, hint, e);
+	if (rc < 0)
+		return rc;
+
+	if (m->kind == MT_KIND_MANIFEST) {
+		v = json_get(doc, "config");
+		if (!v)
+			return err_set(e, ERR_INVALID, "image manifest without 'config'");
+		rc = descriptor_from_json(&m->config, v, "config", e);
+		if (rc < 0)
+			return rc;
+		rc = parse_descriptors(&m->layers, &m->n_layers, doc, "layers", e);
+	} else {
+		rc = parse_descriptors(&m->manifests, &m->n_manifests, doc, "manifests", e);
+	}
+	if (rc < 0)
+		return rc;
+
+	v = json_get(doc, "subject");
+	if (v) {
+		m->subject = malloc(sizeof(*m->subject));
+		if (!m->subject)
+			return err_set(e, ERR_NOMEM, "out of memory");
+		rc = descriptor_from_json(m->subject, v, "subject", e);
+		if (rc < 0) {
+			free(m->subject);
+			m->subject = NULL;
+			return rc;
+		}
+	}
+
+	v = json_get(doc, "artifactType");
+	if (v) {
+		s = json_str(v);
+		if (!mt_valid(s) || strlen(s) != json_str_len(v)) {
+			manifest_quote(q, sizeof(q), s ? s : "(not a string)");
+			return err_set(e, ERR_INVALID,
+				       "invalid artifactType '%s' (want type/subtype)", q);
+		}
+		if (!(m->artifact_type = strdup(s)))
+			return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	return kvlist_from_json(&m->annotations, json_get(doc, "annotations"), "manifest", e);
+}
+
+int manifest_parse(struct manifest *out, const char *data, size_t len,
+		   const char *media_type_hint, size_t max, struct err *e)
+{
+	struct json *doc = NULL;
+	int ret;
+
+	manifest_init(out);
+	if (!data)
+		data = "";
+	if (!max)
+		max = MANIFEST_MAX_DEFAULT;
+	if (len > max) {
+		ret = err_set(e, ERR_TOO_BIG,
+			      "manifest of %zu bytes exceeds the limit of %zu bytes", len, max);
+		goto out;
+	}
+	if (mt_classify(media_type_hint) == MT_KIND_SCHEMA1) {
+		ret = err_set(e, ERR_UNSUPPORTED, SCHEMA1_MSG);
+		goto out;
+	}
+	if (buf_add(&out->raw, data, len) < 0) {
+		ret = err_set(e, ERR_NOMEM, "out of memory reading a manifest");
+		goto out;
+	}
+	ret = digest_buffer(&out->digest, DIGEST_SHA256, data, len, e);
+	if (ret < 0)
+		goto out;
+	ret = json_parse(&doc, data, len, e);
+	if (ret < 0)
+		goto out;
+	ret = manifest_parse_doc(out, doc, media_type_hint, e);
+out:
+	json_free(doc);
+	if (ret == ERR_INVALID || ret == ERR_DIGEST)
+		err_prefix(e, "invalid manifest");
+	if (ret < 0)
+		manifest_release(out);
+	return ret;
+}
+
+const struct descriptor *manifest_index_find(const struct manifest *index,
+					     const struct platform *want)
+{
+	size_t i;
+
+	if (index->kind != MT_KIND_INDEX)
+		return NULL;
+	for (i = 0; i < index->n_manifests; i++) {
+		const struct descriptor *d = &index->manifests[i];
+		if (d->platform && platform_match(want, d->platform))
+			return d;
+	}
+	return NULL;
+}
+
+/* 1 when `mt` names an image layer, one hoist reads or not. */
+static int mt_is_image_layer(const char *mt)
+{
+	static const char *const prefixes[] = { "application/vnd.oci.image.layer.",
+						"application/vnd.docker.image.rootfs." };
+	size_t i;
+
+	if (mt_classify(mt) == MT_KIND_LAYER)
+		return 1;
+	for (i = 0; mt && i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncasecmp(mt, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	return 0;
+}
+
+int manifest_is_image(const struct manifest *m)
+{
+	size_t i;
+
+	if (mt_classify(m->config.media_type) != MT_KIND_CONFIG &&
+	    !(mt_equal(m->media_type, MT_DOCKER_MANIFEST) &&
+	      mt_equal(m->config.media_type, MT_DOCKER_CONFIG_LEGACY)))
+		return 0;
+	for (i = 0; i < m->n_layers; i++)
+		if (mt_is_image_layer(m->layers[i].media_type))
+			return 1;
+	return m->n_layers == 0;
+}
+
+/* ---- media type families of documents hoist writes ---- */
+
+/* The media type of descriptor object `d` in `family` (NULL: none). */
+static const char *family_desc_mt(const struct json *d, enum mt_family family)
+{
+	const char *mt = json_get_str(d, "mediaType");
+
+	if (!mt)
+		return "";	/* nothing to convert */
+	if (mt_equal(mt, MT_DOCKER_CONFIG_LEGACY) && family == MT_FAMILY_OCI)
+		return MT_OCI_CONFIG;
+	return mt_convert(mt, family);
+}
+
+/* Non-zero when every descriptor of the image manifest JSON `j` has a
+ * name in `family`. */
+static int family_fits(const struct json *j, enum mt_family family)
+{
+	const struct json *layers = json_get(j, "layers");
+	size_t i, n = json_array_len(layers);
+
+	if (!family_desc_mt(json_get(j, "config"), family))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!family_desc_mt(json_array_get(layers, i), family))
+			return 0;
+	return 1;
+}
+
+/* Renames the type of descriptor object `d` into `family`. */
+static int family_set(struct json *d, enum mt_family family)
+{
+	const char *mt = family_desc_mt(d, family);
+
+	if (!mt || !*mt || mt == json_get_str(d, "mediaType"))
+		return 0;
+	return json_set_str(d, "mediaType", mt) < 0 ? ERR_NOMEM : 0;
+}
+
+/* 1 when every entry of the index JSON `j` is a Docker manifest or list. */
+static int family_index_docker(const struct json *j)
+{
+	const struct json *arr = json_get(j, "manifests");
+	size_t i, n = json_array_len(arr);
+
+	for (i = 0; i < n; i++)
+		if (mt_family(json_get_str(json_array_get(arr, i), "mediaType")) !=
+		    MT_FAMILY_DOCKER)
+			return 0;
+	return 1;
+}
+
+int manifest_json_family(const char **out, struct json *j, int docker)
+{
+	struct json *layers = json_get(j, "layers");
+	enum mt_family family;
+	const char *mt;
+	size_t i, n = json_array_len(layers);
+
+	if (json_get(j, "manifests")) {
+		docker = docker && family_index_docker(j);
+		mt = docker ? MT_DOCKER_LIST : MT_OCI_INDEX;
+	} else {
+		docker = docker && family_fits(j, MT_FAMILY_DOCKER);
+		family = docker ? MT_FAMILY_DOCKER : MT_FAMILY_OCI;
+		mt = docker ? MT_DOCKER_MANIFEST : MT_OCI_MANIFEST;
+		if (json_get(j, "config") && family_set(json_get(j, "config"), family) < 0)
+			return ERR_NOMEM;
+		for (i = 0; i < n; i++)
+			if (family_set(json_array_get(layers, i), family) < 0)
+				return ERR_NOMEM;
+	}
+	if (json_set_str(j, "mediaType", mt) < 0)
+		return ERR_NOMEM;
+	if (docker)
+		json_del(j, "annotations");
+	if (out)
+		*out = mt;
+	return 0;
+}
+
+/* ---- image configs ---- */
+
+void image_config_init(struct image_config *c)
+{
+	buf_init(&c->raw, 0);
+	c->json = NULL;
+	c->platform.os = NULL;
+	c->platform.arch = NULL;
+	c->platform.variant = NULL;
+	c->platform.os_version = NULL;
+	strvec_init(&c->platform.os_features);
+	c->diff_ids = NULL;
+	c->n_diff_ids = 0;
+	c->created = NULL;
+}
+
+void image_config_release(struct image_config *c)
+{
+	buf_release(&c->raw);
+	json_free(c->json);
+	free(c->platform.os);
+	free(c->platform.arch);
+	free(c->platform.variant);
+	free(c->platform.os_version);
+	strvec_clear(&c->platform.os_features);
+	free(c->diff_ids);
+	free(c->created);
+	image_config_init(c);
+}
+
+static int image_config_rootfs(struct image_config *c, struct err *e)
+{
+	struct json *rootfs = json_get(c->json, "rootfs"), *ids, *v;
+	const char *type;
+	size_t i, n;
+	int rc;
+
+	if (json_kind_of(rootfs) != JSON_OBJECT)
+		return err_set(e, ERR_INVALID, "missing 'rootfs' object");
+	type = json_get_str(rootfs, "type");
+	if (!type || strcmp(type, "layers"))
+		return err_set(e, ERR_INVALID, "rootfs.type must be \"layers\"");
+	ids = json_get(rootfs, "diff_ids");
+	if (!ids || json_kind_of(ids) == JSON_NULL)
+		return 0;
+	if (json_kind_of(ids) != JSON_ARRAY)
+		return err_set(e, ERR_INVALID, "rootfs.diff_ids must be an array of digests");
+	n = json_array_len(ids);
+	if (!n)
+		return 0;
+	c->diff_ids = calloc(n, sizeof(*c->diff_ids));
+	if (!c->diff_ids)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		v = json_array_get(ids, i);
+		if (!json_str(v) || strlen(json_str(v)) != json_str_len(v))
+			return err_set(e, ERR_INVALID, "rootfs.diff_ids[%zu] is not a string", i);
+		rc = digest_parse(&c->diff_ids[i], json_str(v), e);
+		if (rc < 0)
+			return err_prefix(e, "rootfs.diff_ids[%zu]", i);
+		c->n_diff_ids = i + 1;
+	}
+	return 0;
+}
+
+int image_config_parse(struct image_config *out, const char *data, size_t len, size_t max,
+		       struct err *e)
+{
+	struct json *v;
+	int ret;
+
+	image_config_init(out);
+	if (!data)
+		data = "";
+	if (!max)
+		max = IMAGE_CONFIG_MAX_DEFAULT;
+	if (len > max) {
+		ret = err_set(e, ERR_TOO_BIG,
+			      "image config of %zu bytes exceeds the limit of %zu bytes", len, max);
+		goto out;
+	}
+	if (buf_add(&out->raw, data, len) < 0) {
+		ret = err_set(e, ERR_NOMEM, "out of memory reading an image config");
+		goto out;
+	}
+	ret = json_parse(&out->json, data, len, e);
+	if (ret < 0)
+		goto out;
+	if (json_kind_of(out->json) != JSON_OBJECT) {
+		ret = err_set(e, ERR_INVALID, "not a JSON object");
+		goto out;
+	}
+	ret = manifest_platform_from_json(&out->platform, out->json, "platform", e);
+	if (ret < 0)
+		goto out;
+	ret = image_config_rootfs(out, e);
+	if (ret < 0)
+		goto out;
+	v = json_get(out->json, "created");
+	if (v && json_kind_of(v) != JSON_NULL) {
+		if (!json_str(v) || strlen(json_str(v)) != json_str_len(v)) {
+			ret = err_set(e, ERR_INVALID, "'created' must be a string");
+			goto out;
+		}
+		if (!(out->created = strdup(json_str(v)))) {
+			ret = err_set(e, ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	if (ret == ERR_INVALID)
+		err_prefix(e, "invalid image config");
+	if (ret < 0)
+		image_config_release(out);
+	return ret;
+}

@@ -1,0 +1,538 @@
+/* image.c - the image-operation environment and the cache contract
+ * (resolving references).  See image.h. */
+#include "core/ops/image.h"
+
+#include "cache/layout.h"
+#include "core/base/err.h"
+#include "core/base/json.h"
+#include "core/model/ref.h"
+#include "core/model/settings.h"
+#include "registry/client.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIG_MAX_DEFAULT (8u << 20)
+
+void image_env_init(struct image_env *env)
+{
+	memset(env, 0, sizeof(*env));
+	env->jobs = 4;
+}
+
+void image_env_release(struct image_env *env)
+{
+	size_t i;
+
+	for (i = 0; i < env->n_regs; i++) {
+		reg_free(env->regs[i]);
+		free(env->reg_names[i]);
+	}
+	free(env->regs);
+	free(env->reg_names);
+	env->regs = NULL;
+	env->reg_names = NULL;
+	env->n_regs = 0;
+}
+
+void image_log(struct image_env *env, int level, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	if (!env->log)
+		return;
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	if (!buf_failed(&b))
+		env->log(env->log_arg, level, b.data);
+	buf_release(&b);
+}
+
+static void env_mirror_log(void *arg, int level, const char *line)
+{
+	const struct image_env *env = arg;
+
+	if (env->log)
+		env->log(env->log_arg, level, line);
+}
+
+int image_env_reg_open(struct reg **out, const struct image_env *env,
+		       const struct reg_client_opts *o, const char *registry, struct err *e)
+{
+	const struct settings_registry *sr = settings_registry(env->settings, registry);
+	struct reg_client_opts ro = *o;
+	struct reg *r = NULL, *m;
+	size_t i;
+	int ret;
+
+	*out = NULL;
+	if (sr && sr->insecure)
+		ro.insecure = 1;
+	if ((ret = reg_open(&r, &ro, registry, e)) < 0)
+		goto out;
+	for (i = 0; sr && i < sr->n_mirrors; i++) {
+		const struct settings_mirror *sm = &sr->mirrors[i];
+		const struct settings_registry *msr = settings_registry(env->settings, sm->host);
+		struct reg_client_opts mo = *o;
+		if (msr && msr->insecure)
+			mo.insecure = 1;
+		mo.scheme = sm->scheme == SETTINGS_SCHEME_HTTP ? "http" :
+			    sm->scheme == SETTINGS_SCHEME_HTTPS ? "https" : NULL;
+		if ((ret = reg_open(&m, &mo, sm->host, e)) < 0) {
+			err_prefix(e, "mirror '%s' of '%s'", sm->url, registry);
+			goto out;
+		}
+		if ((ret = reg_mirror_add(r, m, sm->prefix, e)) < 0)
+			goto out;
+	}
+	reg_mirror_log_set(r, env_mirror_log, (void *)env);
+	*out = r;
+	r = NULL;
+	ret = 0;
+out:
+	reg_free(r);
+	return ret;
+}
+
+int image_env_reg(struct reg **out, struct image_env *env, const char *registry,
+		  struct err *e)
+{
+	struct reg **nr;
+	char **nn;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	for (i = 0; i < env->n_regs; i++) {
+		if (!strcmp(env->reg_names[i], registry)) {
+			*out = env->regs[i];
+			return 0;
+		}
+	}
+	if (env->offline)
+		return err_set(e, ERR_USAGE, "'%s' is needed from the registry, but --offline "
+			       "forbids the network", registry);
+	nr = realloc(env->regs, (env->n_regs + 1) * sizeof(*nr));
+	if (!nr)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	env->regs = nr;
+	nn = realloc(env->reg_names, (env->n_regs + 1) * sizeof(*nn));
+	if (!nn)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	env->reg_names = nn;
+	nn[env->n_regs] = strdup(registry);
+	if (!nn[env->n_regs])
+		return err_set(e, ERR_NOMEM, "out of memory");
+	rc = image_env_reg_open(&nr[env->n_regs], env, &env->reg_opts, registry, e);
+	if (rc < 0) {
+		free(nn[env->n_regs]);
+		return rc;
+	}
+	*out = nr[env->n_regs++];
+	return 0;
+}
+
+/* "registry/repository", the source recorded for blobs and the key of
+ * metadata entries' names. */
+static int ref_source(struct buf *out, const struct ref *ref)
+{
+	return ref_format_name(out, ref);
+}
+
+int image_offline_miss(struct image_env *env, const char *what, const struct digest *d,
+		       const char *source, struct err *e)
+{
+	if (env->cache && layout_blob_stat(NULL, env->cache, d, e) == ERR_INVALID)
+		return err_prefix(e, "%s %s of '%s' cannot be read from the cache", what, d->str,
+				  source);
+	return err_set(e, ERR_NOT_FOUND, "%s %s of '%s' is not in the cache, and --offline "
+		       "forbids asking the registry", what, d->str, source);
+}
+
+/* Reads manifest `d` from the cache, when present; 1 when found, 0 when
+ * not there, < 0 on error (a corrupt blob is an error, not a miss). */
+static int cache_manifest(struct manifest *out, struct image_env *env, const struct digest *d,
+			  const char *hint, struct err *e)
+{
+	struct buf raw = BUF_INIT;
+	size_t max = env->reg_opts.manifest_max ? env->reg_opts.manifest_max
+						: MANIFEST_MAX_DEFAULT;
+	int rc;
+
+	if (!env->cache || !layout_blob_has(env->cache, d, -1))
+		return 0;
+	rc = layout_blob_read(&raw, env->cache, d, max, e);
+	if (rc == 0)
+		rc = manifest_parse(out, raw.data, raw.len, hint, max, e);
+	buf_release(&raw);
+	if (rc < 0) {
+		err_prefix(e, "cached manifest %s", d->str);
+		return rc;
+	}
+	return 1;
+}
+
+/* Stores a manifest fetched from the registry in the cache and records it
+ * as a metadata entry named `name`, unless index.json already names it (a
+ * complete image is never demoted by an inspection; pull replaces it).
+ * Failures to cache are not failures of the operation: logged only. */
+static void cache_record(struct image_env *env, const struct manifest *m, const char *name,
+			 const char *source)
+{
+	struct descriptor have, d;
+	struct err e = ERR_INIT;
+	int held = 0;
+
+	if (!env->cache)
+		return;
+	descriptor_init(&have);
+	descriptor_init(&d);
+	if (layout_index_find_in(&have, env->cache, LAYOUT_INDEX_MAIN, name, NULL) == 0)
+		goto out;	/* pull owns this name */
+	descriptor_release(&have);
+	descriptor_init(&have);
+	if (layout_blob_has(env->cache, &m->digest, (int64_t)m->raw.len) &&
+	    layout_index_find_in(&have, env->cache, LAYOUT_INDEX_META, name, NULL) == 0 &&
+	    digest_equal(&have.digest, &m->digest))
+		goto out;	/* already recorded */
+	/* A lease from the blob write to the index entry, so gc cannot remove
+	 * the blob in between (cache/layout.c explains the protocol). */
+	if (layout_lease_begin(env->cache, -1, &e) < 0)
+		goto fail;
+	held = 1;
+	if (layout_blob_put(NULL, env->cache, m->raw.data, m->raw.len, &m->digest, &e) < 0)
+		goto fail;
+	d.media_type = strdup(m->media_type);
+	d.digest = m->digest;
+	d.size = (int64_t)m->raw.len;
+	if (!d.media_type ||
+	    layout_index_set_in(env->cache, LAYOUT_INDEX_META, name, &d, &e) < 0)
+		goto fail;
+	layout_blob_source_add(env->cache, &m->digest, source, NULL);
+	goto out;
+fail:
+	image_log(env, 1, "cannot record '%s' in the cache: %s", name, e.msg);
+out:
+	if (held)
+		layout_lease_end(env->cache);
+	descriptor_release(&have);
+	descriptor_release(&d);
+}
+
+int image_resolve(struct manifest *out, struct image_env *env, const struct ref *ref,
+		  struct err *e)
+{
+	struct buf name = BUF_INIT, source = BUF_INIT;
+	struct descriptor d;
+	struct digest want;
+	struct reg *r = NULL;
+	int ret = -1, rc, have_digest = 0;
+	int no_net = env->offline || env->pull == PULL_NEVER;
+
+	manifest_init(out);
+	descriptor_init(&d);
+	if (ref_format(&name, ref) < 0 || ref_source(&source, ref) < 0) {
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (ref->digest) {
+		if ((ret = digest_parse(&want, ref->digest, e)) < 0)
+			goto out;
+		have_digest = 1;
+	} else if (env->cache && (no_net || env->pull == PULL_MISSING)) {
+		/* A tag: the network tells what it points at now, unless there is
+		 * no network; then the cache's record of it does. */
+		if (no_net) {
+			enum layout_index which;
+			rc = layout_ref_resolve(&d, &which, env->cache, name.data, e);
+			if (rc == ERR_NOT_FOUND) {
+				ret = err_set(e, ERR_NOT_FOUND, "'%s' is not in the cache, and "
+					      "--offline forbids asking the registry: run once "
+					      "without --offline, or name the image by digest",
+					      name.data);
+				goto out;
+			}
+			if (rc < 0) {
+				ret = rc;
+				goto out;
+			}
+			want = d.digest;
+			have_digest = 1;
+			image_log(env, 1, "offline: %s is %s (from the cache)", name.data,
+				  want.str);
+		}
+	} else if (no_net) {
+		ret = err_set(e, ERR_USAGE, "'%s' needs the registry, but --offline forbids "
+			      "the network and there is no cache", name.data);
+		goto out;
+	}
+
+	if (!have_digest) {
+		if ((ret = image_env_reg(&r, env, ref->registry, e)) < 0)
+			goto out;
+		env->n_manifest_requests++;
+		if (!env->cache) {
+			/* No cache to serve it: one GET by tag does it all. */
+			ret = reg_manifest_get(out, r, ref, e);
+			goto out;
+		}
+		/* One HEAD tells the digest; the cache may then have the rest. */
+		if ((ret = reg_manifest_head(&d, r, ref, e)) < 0)
+			goto out;
+		want = d.digest;
+		have_digest = 1;
+	}
+	rc = cache_manifest(out, env, &want, d.media_type, e);
+	if (rc < 0) {
+		ret = rc;
+		goto out;
+	}
+	if (rc == 1) {
+		image_log(env, 1, "cache hit: %s@%s", source.data, want.str);
+		layout_ref_touch(env->cache, name.data);
+		if (!ref->digest)
+			cache_record(env, out, name.data, source.data);
+		ret = 0;
+		goto out;
+	}
+	if (no_net) {
+		ret = image_offline_miss(env, "manifest", &want, name.data, e);
+		goto out;
+	}
+	if (!r && (ret = image_env_reg(&r, env, ref->registry, e)) < 0)
+		goto out;
+	{
+		/* GET by digest: the client checks the bytes hash to it, so a tag
+		 * that moved between HEAD and GET cannot give mixed answers. */
+		struct ref byd = *ref;
+		byd.tag = NULL;
+		byd.digest = want.str;
+		env->n_manifest_requests++;
+		if ((ret = reg_manifest_get(out, r, &byd, e)) < 0)
+			goto out;
+	}
+	if (!digest_equal(&out->digest, &want)) {
+		ret = err_set(e, ERR_DIGEST, "registry sent manifest %s for '%s', which "
+			      "should be %s", out->digest.str, name.data, want.str);
+		goto out;
+	}
+	cache_record(env, out, name.data, source.data);
+	ret = 0;
+out:
+	if (ret < 0)
+		manifest_release(out);
+	descriptor_release(&d);
+	buf_release(&name);
+	buf_release(&source);
+	return ret;
+}
+
+int image_resolve_image(struct manifest *out, struct manifest *out_index,
+			struct image_env *env, const struct ref *ref,
+			const struct platform *platform, struct err *e)
+{
+	struct platform def = PLATFORM_INIT;
+	struct manifest idx;
+	const struct descriptor *child;
+	struct buf want = BUF_INIT;
+	struct ref cref;
+	int ret;
+
+	if (out_index)
+		manifest_init(out_index);
+	manifest_init(out);
+	if ((ret = image_resolve(&idx, env, ref, e)) < 0)
+		return ret;
+	if (idx.kind != MT_KIND_INDEX) {
+		*out = idx;	/* a move: idx is not used again */
+		return 0;
+	}
+	if (!platform)
+		platform = env->platform;
+	if (!platform) {
+		if ((ret = platform_parse(&def, "linux/amd64", e)) < 0)
+			goto out;
+		platform = &def;
+	}
+	child = manifest_index_find(&idx, platform);
+	if (!child) {
+		platform_format(&want, platform);
+		ret = err_set(e, ERR_NOT_FOUND, "'%s' has no image for platform %s: pick one "
+			      "of its platforms with --platform", ref->repository, want.data);
+		goto out;
+	}
+	cref = *ref;
+	cref.tag = NULL;
+	cref.digest = (char *)child->digest.str;
+	if ((ret = image_resolve(out, env, &cref, e)) < 0)
+		goto out;
+	if (out->kind != MT_KIND_MANIFEST) {
+		manifest_release(out);
+		ret = err_set(e, ERR_UNSUPPORTED, "the child %s of '%s' is not an image "
+			      "manifest", child->digest.str, ref->repository);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret == 0 && out_index) {
+		*out_index = idx;
+		manifest_init(&idx);
+	}
+	manifest_release(&idx);
+	platform_release(&def);
+	buf_release(&want);
+	return ret;
+}
+
+struct buf_sink {
+	struct buf *out;
+};
+
+static int sink_to_buf(void *arg, const char *data, size_t len, struct err *e)
+{
+	struct buf_sink *s = arg;
+
+	if (buf_add(s->out, data, len) < 0)
+		return err_set(e, ERR_TOO_BIG, "blob is larger than %zu bytes", s->out->max);
+	return 0;
+}
+
+int image_blob_read(struct buf *out, struct image_env *env, const struct ref *ref,
+		    const struct descriptor *d, size_t max, struct err *e)
+{
+	struct buf_sink s = { out };
+	struct buf source = BUF_INIT;
+	struct reg *r;
+	struct err ce = ERR_INIT;
+	size_t start = out->len, oldmax = out->max;
+	int ret;
+
+	if (!max)
+		max = CONFIG_MAX_DEFAULT;
+	if (d->size > (int64_t)max)
+		return err_set(e, ERR_TOO_BIG, "blob %s of %lld bytes is larger than the %zu "
+			       "allowed", d->digest.str, (long long)d->size, max);
+	if (env->cache && layout_blob_has(env->cache, &d->digest, d->size)) {
+		image_log(env, 2, "cache hit: blob %s", d->digest.str);
+		return layout_blob_read(out, env->cache, &d->digest, max, e);
+	}
+	if (env->offline || env->pull == PULL_NEVER)
+		return image_offline_miss(env, "blob", &d->digest, ref->repository, e);
+	if ((ret = image_env_reg(&r, env, ref->registry, e)) < 0)
+		return ret;
+	out->max = start + max;
+	env->n_blob_requests++;
+	ret = reg_blob_get(r, ref->repository, d, sink_to_buf, &s, e);
+	out->max = oldmax;
+	if (ret < 0) {
+		buf_setlen(out, start);
+		return ret;
+	}
+	if (env->cache) {
+		/* The blob is only a config or manifest read for inspection: the
+		 * metadata entry naming its manifest keeps it from gc. */
+		if (layout_lease_begin(env->cache, -1, &ce) == 0) {
+			if (layout_blob_put(NULL, env->cache, out->data + start, out->len - start,
+					    &d->digest, &ce) == 0 &&
+			    ref_source(&source, ref) == 0)
+				layout_blob_source_add(env->cache, &d->digest, source.data, NULL);
+			layout_lease_end(env->cache);
+		}
+		if (ce.code)
+			image_log(env, 1, "cannot cache blob %s: %s", d->digest.str, ce.msg);
+	}
+	buf_release(&source);
+	return 0;
+}
+
+int image_manifest_load(struct manifest *out, struct layout *l, const struct descriptor *d,
+			int check, struct err *e)
+{
+	struct buf raw = BUF_INIT;
+	int ret;
+
+	manifest_init(out);
+	if ((ret = layout_blob_read(&raw, l, &d->digest, MANIFEST_MAX_DEFAULT, e)) < 0)
+		goto out;
+	if ((ret = manifest_parse(out, raw.data, raw.len, d->media_type, 0, e)) < 0)
+		goto out;
+	if (check && !digest_equal(&out->digest, &d->digest))
+		ret = err_set(e, ERR_DIGEST, "manifest %s hashes to %s", d->digest.str,
+			      out->digest.str);
+out:
+	buf_release(&raw);
+	return ret;
+}
+
+int image_json_blob(struct buf *raw, struct digest *out, struct layout *dst, const struct json *j,
+		    struct err *e)
+{
+	int ret;
+
+	buf_reset(raw);
+	if ((ret = json_serialize(raw, j, 0, e)) < 0)
+		return ret;
+	if (!dst)
+		return digest_buffer(out, DIGEST_SHA256, raw->data, raw->len, e);
+	return layout_blob_put(out, dst, raw->data, raw->len, NULL, e);
+}
+
+int image_manifest_put(struct manifest *out, struct layout *dst, const struct json *j,
+		       const char *mt, struct err *e)
+{
+	struct buf raw = BUF_INIT;
+	int ret;
+
+	manifest_release(out);
+	if ((ret = json_serialize(&raw, j, 0, e)) < 0)
+		goto out;
+	if ((ret = manifest_parse(out, raw.data, raw.len, mt, 0, e)) < 0)
+		goto out;
+	if (dst)
+		ret = layout_blob_put(NULL, dst, raw.data, raw.len, &out->digest, e);
+out:
+	buf_release(&raw);
+	return ret;
+}
+
+int image_pull_base(struct image_env *env, const struct ref *base, unsigned flags,
+		    struct layout *dst, struct err *e)
+{
+	struct image_pulled p;
+	struct descriptor old;
+	struct buf name = BUF_INIT;
+	int ret, existed = 0;
+
+	memset(&p, 0, sizeof(p));
+	descriptor_init(&old);
+	if (ref_format(&name, base) < 0) {
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (dst != env->cache) {
+		struct err ie = ERR_INIT;
+		existed = layout_index_find(&old, dst, name.data, &ie) == 0;
+	}
+	ret = image_pull(&p, env, base, 1, dst, flags, e);
+	if (ret < 0) {
+		err_prefix(e, "base image");
+		goto out;
+	}
+	if (dst != env->cache && !existed && p.name) {
+		struct err ie = ERR_INIT;
+		layout_index_remove(dst, p.name, &ie);
+	}
+out:
+	image_pulled_release(&p, 1);
+	descriptor_release(&old);
+	buf_release(&name);
+	return ret;
+}
+
+int image_blob_sink(void *arg, const void *data, size_t len, struct err *e)
+{
+	return blob_writer_write(arg, data, len, e);
+}
