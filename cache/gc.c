@@ -250,7 +250,7 @@ static int graph_edge(struct graph *g, const struct descriptor *d)
 {
 	uint32_t c;
 
-	if (graph_get(&c, g, &d->digest, d->size, mt_classify(d->media_type)) < 0)
+	if (graph_get(&c, g, &d->digest, d->size, mediatype_classify(d->media_type)) < 0)
 		return ERR_NOMEM;
 	return push_u32(&g->edges, &g->n_edges, &g->cap_edges, c);
 }
@@ -293,7 +293,7 @@ static int graph_expand(struct graph *g, uint32_t i, struct err *e)
 		return 0;
 	nd->expanded = 1;
 	buf_reset(&g->rd);
-	rc = layout_blob_read(&g->rd, g->l, &nd->d, GC_MANIFEST_MAX, e);
+	rc = blob_read(&g->rd, g->l, &nd->d, GC_MANIFEST_MAX, e);
 	if (rc == ERR_DIGEST)
 		nd->corrupt = 1;
 	if (rc == ERR_NOT_FOUND || (rc == ERR_DIGEST && g->corrupt_ok)) {
@@ -470,7 +470,7 @@ static int graph_list(struct graph *g, size_t *out_n, int stat_all, struct err *
 /* Loads the entries of both indexes (skipping those `skip` names) and walks
  * each, counting in nodes' refs how many entries reach them. */
 static int graph_entries(struct graph *g, struct gentry **out, size_t *out_n,
-			 const struct cache_dropped *skip, size_t n_skip, struct err *e)
+			 const struct prune_dropped *skip, size_t n_skip, struct err *e)
 {
 	struct layout_ref *refs = NULL;
 	struct gentry *ents = NULL;
@@ -510,7 +510,7 @@ static int graph_entries(struct graph *g, struct gentry **out, size_t *out_n,
 			n++;
 			if (graph_get(&ents[n - 1].root, g, &ents[n - 1].desc.digest,
 				      ents[n - 1].desc.size,
-				      mt_classify(ents[n - 1].desc.media_type)) < 0) {
+				      mediatype_classify(ents[n - 1].desc.media_type)) < 0) {
 				ret = oom(e);
 				goto out;
 			}
@@ -942,7 +942,7 @@ out:
 /* gc proper; entries in `skip` are treated as already dropped (prune's
  * dry run). */
 static int gc_do(struct gc_report *out, struct layout *l, const struct gc_options *opt,
-		 const struct cache_dropped *skip, size_t n_skip, struct err *e)
+		 const struct prune_dropped *skip, size_t n_skip, struct err *e)
 {
 	struct graph g;
 	struct gentry *ents = NULL;
@@ -988,9 +988,9 @@ static int gc_do(struct gc_report *out, struct layout *l, const struct gc_option
 	if ((ret = gc_sweep(out, &g, victims, n_victims, dry, e)) < 0 ||
 	    (ret = sweep_ingest(out, l, dry, e)) < 0)
 		goto out;
-	if (!n_skip && (ret = layout_ref_records_prune(&out->n_records, l, dry, e)) < 0)
+	if (!n_skip && (ret = usage_prune(&out->n_records, l, dry, e)) < 0)
 		goto out;
-	if (!n_skip && (ret = layout_memo_prune(&out->n_memos, l, cutoff, dry, e)) < 0)
+	if (!n_skip && (ret = memo_prune(&out->n_memos, l, cutoff, dry, e)) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -1024,7 +1024,7 @@ void prune_report_release(struct prune_report *r)
 }
 
 struct drop_arg {
-	const struct cache_dropped *drops;
+	const struct prune_dropped *drops;
 	size_t n;
 	enum layout_index which;
 };
@@ -1065,7 +1065,7 @@ static int drop_fn(struct json *index, void *arg, struct err *e)
 	return 0;
 }
 
-static int drop_entries(struct layout *l, const struct cache_dropped *drops, size_t n,
+static int drop_entries(struct layout *l, const struct prune_dropped *drops, size_t n,
 			struct err *e)
 {
 	struct drop_arg a = { drops, n, LAYOUT_INDEX_MAIN };
@@ -1083,7 +1083,7 @@ static int add_dropped(struct prune_report *r, size_t *cap, const struct gentry 
 {
 	if (r->n_dropped == *cap) {
 		size_t c = *cap ? *cap * 2 : 16;
-		struct cache_dropped *p = realloc(r->dropped, c * sizeof(*p));
+		struct prune_dropped *p = realloc(r->dropped, c * sizeof(*p));
 
 		if (!p)
 			return ERR_NOMEM;
@@ -1103,12 +1103,12 @@ static int add_dropped(struct prune_report *r, size_t *cap, const struct gentry 
  * an entry's age by the fallback then. */
 static int entry_times(struct graph *g, struct gentry *en, struct err *e)
 {
-	struct layout_ref_info info;
+	struct usage_info info;
 	struct gnode *nd = &g->nodes[en->root];
 	int rc = ERR_NOT_FOUND;
 
 	if (en->name)
-		rc = layout_ref_info_get(&info, g->l, en->name, e);
+		rc = usage_get(&info, g->l, en->name, e);
 	if (rc == 0) {
 		en->last_used = info.last_used;
 		en->pulled = info.pulled;
@@ -1200,7 +1200,7 @@ out:
 	return ret;
 }
 
-int cache_prune(struct prune_report *out, struct layout *l, const struct prune_options *opt,
+int prune_run(struct prune_report *out, struct layout *l, const struct prune_options *opt,
 		struct err *e)
 {
 	struct graph g;
@@ -1234,7 +1234,7 @@ out:
 	return ret;
 }
 
-int cache_remove(struct prune_report *out, struct layout *l, const char *const *names,
+int rm_run(struct prune_report *out, struct layout *l, const char *const *names,
 		 size_t n, const struct gc_options *opt, struct err *e)
 {
 	struct layout_ref *refs[2] = { NULL, NULL };
@@ -1485,7 +1485,7 @@ static int verify_remove_corrupt(struct verify_report *out, size_t *cap, struct 
 		if (unlinkat(g->dir_fd[nd->d.alg], digest_hex(&nd->d), 0) < 0 && errno != ENOENT)
 			return err_set_errno(e, ERR_IO, errno, "cannot remove corrupt blob %s from "
 					     "'%s'", nd->d.str, layout_path(g->l));
-		layout_blob_sources_remove(g->l, &nd->d);
+		blob_sources_remove(g->l, &nd->d);
 		if (add_problem(out, cap, "removed", NULL, &nd->d) < 0)
 			return oom(e);
 	}
@@ -1504,7 +1504,7 @@ static int verify_apply(const struct verify_report *out, struct layout *l,
 		if (!ents[i].drop)
 			continue;
 		if (!ents[i].name) {
-			struct cache_dropped d = { NULL, ents[i].desc.digest, ents[i].which };
+			struct prune_dropped d = { NULL, ents[i].desc.digest, ents[i].which };
 
 			if ((ret = drop_entries(l, &d, 1, e)) < 0)
 				return ret;
@@ -1526,7 +1526,7 @@ static int verify_apply(const struct verify_report *out, struct layout *l,
 	return 0;
 }
 
-int cache_verify(struct verify_report *out, struct layout *l, unsigned flags, int wait_ms,
+int verify_run(struct verify_report *out, struct layout *l, unsigned flags, int wait_ms,
 		 struct err *e)
 {
 	struct graph g;
@@ -1598,16 +1598,16 @@ static char *entry_platforms(struct graph *g, const struct descriptor *desc)
 {
 	struct buf out = BUF_INIT, rd = BUF_INIT;
 	struct manifest m;
-	struct image_config cfg;
+	struct imgconfig cfg;
 	size_t k;
 
 	manifest_init(&m);
-	image_config_init(&cfg);
+	imgconfig_init(&cfg);
 	if (desc->platform) {
 		platform_format(&out, desc->platform);
 		goto out;
 	}
-	if (layout_blob_read(&rd, g->l, &desc->digest, GC_MANIFEST_MAX, NULL) < 0 ||
+	if (blob_read(&rd, g->l, &desc->digest, GC_MANIFEST_MAX, NULL) < 0 ||
 	    manifest_parse(&m, rd.data, rd.len, NULL, GC_MANIFEST_MAX, NULL) < 0)
 		goto out;
 	if (m.kind == MT_KIND_INDEX) {
@@ -1621,12 +1621,12 @@ static char *entry_platforms(struct graph *g, const struct descriptor *desc)
 		goto out;
 	}
 	buf_reset(&rd);
-	if (layout_blob_read(&rd, g->l, &m.config.digest, IMAGE_CONFIG_MAX_DEFAULT, NULL) == 0 &&
-	    image_config_parse(&cfg, rd.data, rd.len, 0, NULL) == 0)
+	if (blob_read(&rd, g->l, &m.config.digest, IMAGE_CONFIG_MAX_DEFAULT, NULL) == 0 &&
+	    imgconfig_parse(&cfg, rd.data, rd.len, 0, NULL) == 0)
 		platform_format(&out, &cfg.platform);
 out:
 	manifest_release(&m);
-	image_config_release(&cfg);
+	imgconfig_release(&cfg);
 	buf_release(&rd);
 	if (!out.len || buf_failed(&out)) {
 		buf_release(&out);
@@ -1635,7 +1635,7 @@ out:
 	return buf_detach(&out, NULL);
 }
 
-void cache_entries_free(struct cache_entry *entries, size_t n)
+void ls_entries_free(struct ls_entry *entries, size_t n)
 {
 	size_t i;
 
@@ -1649,12 +1649,12 @@ void cache_entries_free(struct cache_entry *entries, size_t n)
 	free(entries);
 }
 
-int cache_list(struct cache_entry **out, size_t *out_n, struct cache_summary *out_sum,
+int ls_entries(struct ls_entry **out, size_t *out_n, struct ls_summary *out_sum,
 	       struct layout *l, struct err *e)
 {
 	struct graph g;
 	struct gentry *ents = NULL;
-	struct cache_entry *res = NULL;
+	struct ls_entry *res = NULL;
 	struct entry_sizes s;
 	size_t n_ents = 0, i;
 	int ret = -1;
@@ -1708,7 +1708,7 @@ int cache_list(struct cache_entry **out, size_t *out_n, struct cache_summary *ou
 	res = NULL;
 	ret = 0;
 out:
-	cache_entries_free(res, n_ents);
+	ls_entries_free(res, n_ents);
 	gentries_free(ents, n_ents);
 	graph_release(&g);
 	return ret;

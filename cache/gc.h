@@ -12,7 +12,7 @@
  * older than the grace period is unlinked (and its .hoist/sources record
  * with it); files in .hoist/ingest whose flock can be taken (their writer
  * is dead) are unlinked; usage records of names in neither index go, and
- * memo records (layout_memo_get) unused for longer than the grace period.
+ * memo records (memo_get) unused for longer than the grace period.
  * Names under blobs/ that are not digests (another tool's temporary files)
  * are never touched.
  *
@@ -88,14 +88,14 @@ struct prune_options {
 };
 
 /* An entry dropped (or to be dropped). */
-struct cache_dropped {
+struct prune_dropped {
 	char *name;
 	struct digest digest;
 	enum layout_index which;
 };
 
 struct prune_report {
-	struct cache_dropped *dropped;
+	struct prune_dropped *dropped;
 	size_t n_dropped;
 	struct gc_report gc;	/* of the gc that followed (or would) */
 };
@@ -106,13 +106,13 @@ void prune_report_release(struct prune_report *r);
  * then runs gc.  An entry re-pulled after it was selected (its digest
  * changed) is not dropped.  Last use is the usage record's mtime, else the
  * mtime of the entry's manifest blob. */
-int cache_prune(struct prune_report *out, struct layout *l, const struct prune_options *opt,
+int prune_run(struct prune_report *out, struct layout *l, const struct prune_options *opt,
 		struct err *e);
 
 /* Drops the entries named `names` (exact ref names, from either index),
  * then runs gc.  ERR_NOT_FOUND naming the first name in neither index;
  * nothing is dropped then. */
-int cache_remove(struct prune_report *out, struct layout *l, const char *const *names,
+int rm_run(struct prune_report *out, struct layout *l, const char *const *names,
 		 size_t n, const struct gc_options *opt, struct err *e);
 
 /* --- verify -------------------------------------------------------------- */
@@ -145,12 +145,12 @@ void verify_report_release(struct verify_report *r);
  * manifests and configs are intact, else it is dropped, as is a metadata
  * entry whose manifest is gone; the next pull fetches them again.  Returns
  * 0 even when problems were found (see the report). */
-int cache_verify(struct verify_report *out, struct layout *l, unsigned flags, int wait_ms,
+int verify_run(struct verify_report *out, struct layout *l, unsigned flags, int wait_ms,
 		 struct err *e);
 
 /* --- list ------------------------------------------------------------------ */
 
-struct cache_entry {
+struct ls_entry {
 	char *name;		/* ref name, or NULL when the entry has none */
 	enum layout_index which;
 	struct descriptor desc;
@@ -163,7 +163,7 @@ struct cache_entry {
 	int64_t last_used;	/* unix seconds, -1 unknown */
 };
 
-struct cache_summary {
+struct ls_summary {
 	size_t n_entries;
 	size_t n_blobs;
 	uint64_t bytes;		/* of all blob files */
@@ -171,8 +171,8 @@ struct cache_summary {
 };
 
 /* Lists the entries of index.json, then of the metadata index. */
-int cache_list(struct cache_entry **out, size_t *out_n, struct cache_summary *out_sum,
+int ls_entries(struct ls_entry **out, size_t *out_n, struct ls_summary *out_sum,
 	       struct layout *l, struct err *e);
-void cache_entries_free(struct cache_entry *entries, size_t n);
+void ls_entries_free(struct ls_entry *entries, size_t n);
 
 #endif

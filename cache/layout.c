@@ -934,7 +934,7 @@ static int lock_timeout(struct layout *l)
  * unknown files under blobs/, never see them.
  *
  * Writers that take no lease (skopeo, umoci, crane writing into the same
- * layout, or a hoist caller that only called layout_blob_put): a blob they
+ * layout, or a hoist caller that only called blob_put): a blob they
  * just wrote has a fresh mtime, so the grace period covers the time until
  * their index.json write.  Blob writers here hold an implicit lease while
  * writing, so the temp file and the rename are never swept, and commit always
@@ -1093,7 +1093,7 @@ static int blob_path(char *out, size_t *dir_len, const struct digest *d, struct 
 	return 0;
 }
 
-int layout_blob_begin(struct blob_writer **out, struct layout *l, const struct digest *expect,
+int blob_begin(struct blob_writer **out, struct layout *l, const struct digest *expect,
 		      int64_t expect_size, struct err *e)
 {
 	struct blob_writer *w = NULL;
@@ -1373,7 +1373,7 @@ static int blob_same(struct layout *l, const struct digest *d, const void *p, si
 	return same;
 }
 
-int layout_blob_put(struct digest *out, struct layout *l, const void *p, size_t n,
+int blob_put(struct digest *out, struct layout *l, const void *p, size_t n,
 		    const struct digest *expect, struct err *e)
 {
 	struct blob_writer *w = NULL;
@@ -1387,7 +1387,7 @@ int layout_blob_put(struct digest *out, struct layout *l, const void *p, size_t 
 			*out = d;
 		return 0;
 	}
-	if ((ret = layout_blob_begin(&w, l, expect, (int64_t)n, e)) < 0)
+	if ((ret = blob_begin(&w, l, expect, (int64_t)n, e)) < 0)
 		return ret;
 	if ((ret = blob_writer_write(w, p, n, e)) < 0) {
 		blob_writer_abort(w);
@@ -1396,7 +1396,7 @@ int layout_blob_put(struct digest *out, struct layout *l, const void *p, size_t 
 	return blob_writer_commit(out, NULL, w, e);
 }
 
-int layout_blob_stat(int64_t *out_size, struct layout *l, const struct digest *d,
+int blob_stat(int64_t *out_size, struct layout *l, const struct digest *d,
 		     struct err *e)
 {
 	char path[BLOB_PATH_MAX];
@@ -1418,16 +1418,16 @@ int layout_blob_stat(int64_t *out_size, struct layout *l, const struct digest *d
 	return 0;
 }
 
-int layout_blob_has(struct layout *l, const struct digest *d, int64_t size)
+int blob_has(struct layout *l, const struct digest *d, int64_t size)
 {
 	int64_t got;
 
-	if (layout_blob_stat(&got, l, d, NULL) < 0)
+	if (blob_stat(&got, l, d, NULL) < 0)
 		return 0;
 	return size < 0 || got == size;
 }
 
-void layout_blob_touch(struct layout *l, const struct digest *d)
+void blob_touch(struct layout *l, const struct digest *d)
 {
 	char path[BLOB_PATH_MAX];
 
@@ -1435,7 +1435,7 @@ void layout_blob_touch(struct layout *l, const struct digest *d)
 		utimensat(l->root_fd, path, NULL, AT_SYMLINK_NOFOLLOW);
 }
 
-int layout_blob_open(int *out_fd, int64_t *out_size, struct layout *l, const struct digest *d,
+int blob_open(int *out_fd, int64_t *out_size, struct layout *l, const struct digest *d,
 		     struct err *e)
 {
 	char path[BLOB_PATH_MAX];
@@ -1459,7 +1459,7 @@ int layout_blob_open(int *out_fd, int64_t *out_size, struct layout *l, const str
 	return 0;
 }
 
-int layout_blob_read(struct buf *out, struct layout *l, const struct digest *d, size_t max,
+int blob_read(struct buf *out, struct layout *l, const struct digest *d, size_t max,
 		     struct err *e)
 {
 	struct digest got;
@@ -1468,7 +1468,7 @@ int layout_blob_read(struct buf *out, struct layout *l, const struct digest *d, 
 	int fd = -1, ret;
 	ssize_t r;
 
-	if ((ret = layout_blob_open(&fd, &size, l, d, e)) < 0)
+	if ((ret = blob_open(&fd, &size, l, d, e)) < 0)
 		goto out;
 	if ((max && (uint64_t)size > max) || (uint64_t)size >= SIZE_MAX / 2) {
 		ret = err_set(e, ERR_TOO_BIG, "blob %s in layout '%s' has %" PRId64 " bytes, more "
@@ -2056,7 +2056,7 @@ void layout_refs_free(struct layout_ref *refs, size_t n)
 
 /* --- usage records ------------------------------------------------------ */
 
-int layout_ref_touch(struct layout *l, const char *ref_name)
+int usage_touch(struct layout *l, const char *ref_name)
 {
 	char path[128];
 
@@ -2080,7 +2080,7 @@ static int parse_time(int64_t *out, const char *s)
 	return 0;
 }
 
-int layout_ref_info_get(struct layout_ref_info *out, struct layout *l, const char *ref_name,
+int usage_get(struct usage_info *out, struct layout *l, const char *ref_name,
 			struct err *e)
 {
 	struct buf b = BUF_INIT;
@@ -2161,7 +2161,7 @@ out:
 	return ret;
 }
 
-int layout_ref_records_prune(size_t *out_removed, struct layout *l, int dry_run, struct err *e)
+int usage_prune(size_t *out_removed, struct layout *l, int dry_run, struct err *e)
 {
 	struct strvec names = STRVEC_INIT;
 	struct dirent *de;
@@ -2259,7 +2259,7 @@ static int lines_have(const struct buf *b, const char *line, size_t *n_lines)
 	return found;
 }
 
-int layout_blob_source_add(struct layout *l, const struct digest *d, const char *source,
+int blob_source_add(struct layout *l, const struct digest *d, const char *source,
 			   struct err *e)
 {
 	char path[BLOB_PATH_MAX + 32];
@@ -2334,7 +2334,7 @@ out:
 	return ret;
 }
 
-int layout_blob_sources(struct strvec *out, struct layout *l, const struct digest *d,
+int blob_sources(struct strvec *out, struct layout *l, const struct digest *d,
 			struct err *e)
 {
 	char path[BLOB_PATH_MAX + 32];
@@ -2370,7 +2370,7 @@ out:
 	return ret;
 }
 
-void layout_blob_sources_remove(struct layout *l, const struct digest *d)
+void blob_sources_remove(struct layout *l, const struct digest *d)
 {
 	char path[BLOB_PATH_MAX + 32];
 
@@ -2397,7 +2397,7 @@ static int memo_kind_valid(const char *kind)
 	return 1;
 }
 
-int layout_memo_get(struct buf *out, struct layout *l, const char *kind,
+int memo_get(struct buf *out, struct layout *l, const char *kind,
 		    const struct digest *key, struct err *e)
 {
 	struct buf path = BUF_INIT;
@@ -2430,7 +2430,7 @@ out:
 	return ret;
 }
 
-int layout_memo_put(struct layout *l, const char *kind, const struct digest *key,
+int memo_put(struct layout *l, const char *kind, const struct digest *key,
 		    const char *data, size_t len, struct err *e)
 {
 	struct buf dir = BUF_INIT, path = BUF_INIT, tmp = BUF_INIT;
@@ -2526,7 +2526,7 @@ out:
 	return ret;
 }
 
-int layout_memo_prune(size_t *out_removed, struct layout *l, int64_t cutoff, int dry_run,
+int memo_prune(size_t *out_removed, struct layout *l, int64_t cutoff, int dry_run,
 		      struct err *e)
 {
 	DIR *top = NULL;

@@ -137,7 +137,7 @@ void layout_gc_unlock(struct layout *l);
 /* Starts writing a blob.  `expect` (NULL = unknown) fixes the algorithm and
  * the digest the content must have; `expect_size` (-1 = unknown) the size.
  * Takes a lease implicitly (see above) with the layout's lock timeout. */
-int layout_blob_begin(struct blob_writer **out, struct layout *l, const struct digest *expect,
+int blob_begin(struct blob_writer **out, struct layout *l, const struct digest *expect,
 		      int64_t expect_size, struct err *e);
 /* Appends `n` bytes: written with write(2) straight from `p` and hashed from
  * the same buffer.  Writing more than expect_size fails at once
@@ -160,7 +160,7 @@ void blob_writer_abort(struct blob_writer *w);
  * `out` may be NULL.  A small blob (up to 1 MiB: manifests, configs) whose
  * file already holds exactly these bytes is left as it is: nothing
  * written, no fsync. */
-int layout_blob_put(struct digest *out, struct layout *l, const void *p, size_t n,
+int blob_put(struct digest *out, struct layout *l, const void *p, size_t n,
 		    const struct digest *expect, struct err *e);
 /* Blob files.  Every function below that reads a blob opens it without
  * following a symbolic link (O_NOFOLLOW, not even one to a file inside the
@@ -172,26 +172,26 @@ int layout_blob_put(struct digest *out, struct layout *l, const void *p, size_t 
  * be NULL, gets its size), ERR_NOT_FOUND when no file has its name,
  * ERR_INVALID naming a link or other non-regular file and what to do,
  * ERR_IO when it cannot be looked at.  Nothing is opened. */
-int layout_blob_stat(int64_t *out_size, struct layout *l, const struct digest *d,
+int blob_stat(int64_t *out_size, struct layout *l, const struct digest *d,
 		     struct err *e);
 /* 1 when blob `d` is a regular file of `size` bytes (any size when
  * size < 0), else 0 (also for a digest that does not validate, and for a
  * link or other non-regular file, which writing the blob then replaces).
- * The name and size are checked, not the content: use layout_blob_read()
+ * The name and size are checked, not the content: use blob_read()
  * for that. */
-int layout_blob_has(struct layout *l, const struct digest *d, int64_t size);
+int blob_has(struct layout *l, const struct digest *d, int64_t size);
 /* Sets blob `d`'s mtime to now, so that gc's grace period counts from this
  * use (a blob the layer cache reuses); nothing when it is not there. */
-void layout_blob_touch(struct layout *l, const struct digest *d);
+void blob_touch(struct layout *l, const struct digest *d);
 /* Opens blob `d` for reading: `*out_fd` (O_CLOEXEC, the caller closes it)
  * and its size.  ERR_NOT_FOUND when absent, ERR_INVALID when a link or not
  * a regular file (see above).  The content is not verified. */
-int layout_blob_open(int *out_fd, int64_t *out_size, struct layout *l, const struct digest *d,
+int blob_open(int *out_fd, int64_t *out_size, struct layout *l, const struct digest *d,
 		     struct err *e);
 /* Appends blob `d` to `out` and verifies its digest (ERR_DIGEST naming the
  * corrupt file).  ERR_TOO_BIG when larger than `max` (0 = no cap).  On
  * failure `out` is left as it was. */
-int layout_blob_read(struct buf *out, struct layout *l, const struct digest *d, size_t max,
+int blob_read(struct buf *out, struct layout *l, const struct digest *d, size_t max,
 		     struct err *e);
 
 /* --- index.json and the metadata index ------------------------------- */
@@ -267,19 +267,19 @@ int layout_index_update_in(struct layout *l, enum layout_index which,
  * (utimensat; no lock, no index rewrite).  0, ERR_NOT_FOUND when the entry
  * has no record (written by another tool), ERR_IO.  Never fills an err:
  * callers usually ignore the result. */
-int layout_ref_touch(struct layout *l, const char *ref_name);
+int usage_touch(struct layout *l, const char *ref_name);
 
-struct layout_ref_info {
+struct usage_info {
 	struct digest digest;	/* as recorded; str "" when unreadable */
 	int64_t pulled;		/* unix seconds when set, -1 when unknown */
 	int64_t last_used;	/* unix seconds (the record's mtime) */
 };
 /* Reads the usage record of `ref_name`; ERR_NOT_FOUND when there is none. */
-int layout_ref_info_get(struct layout_ref_info *out, struct layout *l, const char *ref_name,
+int usage_get(struct usage_info *out, struct layout *l, const char *ref_name,
 			struct err *e);
 /* Removes (counts only, with dry_run) the usage records, and leftover
  * temporary files, of names in neither index; under index.lock. */
-int layout_ref_records_prune(size_t *out_removed, struct layout *l, int dry_run,
+int usage_prune(size_t *out_removed, struct layout *l, int dry_run,
 			     struct err *e);
 
 /* --- blob sources ------------------------------------------------------- */
@@ -289,14 +289,14 @@ int layout_ref_records_prune(size_t *out_removed, struct layout *l, int dry_run,
  * otherwise), so a later push to that registry can mount it.  Appends a
  * line to .hoist/sources/<alg>/<hex> unless it is there already or the
  * file holds 32 lines.  The blob need not be present yet. */
-int layout_blob_source_add(struct layout *l, const struct digest *d, const char *source,
+int blob_source_add(struct layout *l, const struct digest *d, const char *source,
 			   struct err *e);
 /* Appends the recorded sources of `d` (none when there is no record) to an
  * initialised `out`, without duplicates. */
-int layout_blob_sources(struct strvec *out, struct layout *l, const struct digest *d,
+int blob_sources(struct strvec *out, struct layout *l, const struct digest *d,
 			struct err *e);
 /* Forgets the sources of `d` (gc, after deleting the blob). */
-void layout_blob_sources_remove(struct layout *l, const struct digest *d);
+void blob_sources_remove(struct layout *l, const struct digest *d);
 
 /* --- memo records --------------------------------------------------------- */
 
@@ -308,14 +308,14 @@ void layout_blob_sources_remove(struct layout *l, const struct digest *d);
  * (its mtime), and `hoist cache gc` drops records unused for longer than
  * its grace period. */
 /* Appends the record to `out`; ERR_NOT_FOUND when there is none. */
-int layout_memo_get(struct buf *out, struct layout *l, const char *kind,
+int memo_get(struct buf *out, struct layout *l, const char *kind,
 		    const struct digest *key, struct err *e);
 /* Writes (replaces) the record. */
-int layout_memo_put(struct layout *l, const char *kind, const struct digest *key,
+int memo_put(struct layout *l, const char *kind, const struct digest *key,
 		    const char *data, size_t len, struct err *e);
 /* Removes (counts only, with dry_run) the records, and temporary files,
  * last used before `cutoff` (unix seconds); for gc, under its lock. */
-int layout_memo_prune(size_t *out_removed, struct layout *l, int64_t cutoff, int dry_run,
+int memo_prune(size_t *out_removed, struct layout *l, int64_t cutoff, int dry_run,
 		      struct err *e);
 
 /* The layout's root directory, open O_DIRECTORY (borrowed; for the other

@@ -21,11 +21,11 @@
  * names no tag; base layers mounted, never downloaded), or into a layout
  * (named "latest"), the cache (named `tag`) or a tarball (with the base's
  * blobs). */
-static int mutate_out(struct ctx *ctx, const struct mutate_spec *s, enum image_out how,
+static int mutate_out(struct ctx *ctx, const struct mutate_spec *s, enum output_kind how,
 		      const char *path, const struct ref *tag)
 {
 	static const struct ref anon = { (char *)"localhost", (char *)"hoist-mutate", NULL, NULL };
-	struct image_output o;
+	struct output o;
 	struct mutate_result r;
 	struct descriptor d;
 	struct buf name = BUF_INIT;
@@ -37,11 +37,11 @@ static int mutate_out(struct ctx *ctx, const struct mutate_spec *s, enum image_o
 
 	mutate_result_init(&r);
 	descriptor_init(&d);
-	if (image_output_open(&o, &ctx->env, how, path, ctx_tmp_dir(), "mutate", &e) < 0) {
+	if (output_open(&o, &ctx->env, how, path, ctx_tmp_dir(), "mutate", &e) < 0) {
 		ret = report_err(&e, "cannot %s", ctx->cmd_name);
 		goto out;
 	}
-	if (image_mutate(&r, &ctx->env, s, o.l, how == IMAGE_OUT_PUSH ? 0 : MUTATE_WITH_BASE,
+	if (mutate_image(&r, &ctx->env, s, o.l, how == OUTPUT_PUSH ? 0 : MUTATE_WITH_BASE,
 			 &e) < 0) {
 		ret = report_err(&e, "cannot %s", ctx->cmd_name);
 		goto out;
@@ -52,17 +52,17 @@ static int mutate_out(struct ctx *ctx, const struct mutate_spec *s, enum image_o
 	}
 	d.digest = r.manifest.digest;
 	d.size = (int64_t)r.manifest.raw.len;
-	if (how == IMAGE_OUT_LAYOUT || how == IMAGE_OUT_OCI_ARCHIVE)
+	if (how == OUTPUT_LAYOUT || how == OUTPUT_OCI_ARCHIVE)
 		n = 0;
-	if (how == IMAGE_OUT_TARBALL && !(tag && tag->tag)) {
+	if (how == OUTPUT_TARBALL && !(tag && tag->tag)) {
 		names = &anon;
 		n = 1;
 	}
-	if (image_output_name(&o, &d, names, n, &e) < 0) {
+	if (output_name(&o, &d, names, n, &e) < 0) {
 		ret = report_err(&e, "cannot %s", ctx->cmd_name);
 		goto out;
 	}
-	if (how != IMAGE_OUT_PUSH) {
+	if (how != OUTPUT_PUSH) {
 		printf("%s\n", r.manifest.digest.str);
 		ret = EXIT_OK;
 		goto out;
@@ -72,7 +72,7 @@ static int mutate_out(struct ctx *ctx, const struct mutate_spec *s, enum image_o
 
 		if (!to.tag && !to.digest)
 			to.digest = d.digest.str;
-		if (image_mutate_push(&dg, &ctx->env, &r, o.l, &o.root, &to, &e) < 0) {
+		if (mutate_push(&dg, &ctx->env, &r, o.l, &o.root, &to, &e) < 0) {
 			ret = report_err(&e, "cannot push to '%s/%s'", to.registry, to.repository);
 			goto out;
 		}
@@ -84,7 +84,7 @@ static int mutate_out(struct ctx *ctx, const struct mutate_spec *s, enum image_o
 	printf("%s@%s\n", name.data, dg.str);
 	ret = EXIT_OK;
 out:
-	image_output_close(&o);
+	output_close(&o);
 	descriptor_release(&d);
 	mutate_result_release(&r);
 	buf_release(&name);
@@ -95,13 +95,13 @@ out:
 static int mutate_run(struct ctx *ctx, const struct opt_spec *spec, const struct mutate_spec *s,
 		      const char *output, const struct ref *tag)
 {
-	enum image_out how = IMAGE_OUT_PUSH;
+	enum output_kind how = OUTPUT_PUSH;
 	const char *path = NULL;
 	struct progress *pr;
 	struct err e = ERR_INIT;
 	int ret;
 
-	if (output && image_output_parse(&how, &path, output, 1, &e) < 0)
+	if (output && output_parse(&how, &path, output, 1, &e) < 0)
 		return opt_usage_error(spec, "-o %s", e.msg);
 	pr = progress_attach(ctx);
 	ret = mutate_out(ctx, s, how, path, tag);

@@ -78,9 +78,9 @@ struct login_creds {
 	const char *password;
 };
 
-/* The reg_creds_fn of the session that checks a login: the credentials
+/* The creds_fn of the session that checks a login: the credentials
  * being tried, whatever the files say. */
-static int login_creds_fn(struct reg_creds *out, void *arg, const char *registry,
+static int login_creds_fn(struct creds *out, void *arg, const char *registry,
 			  struct err *e)
 {
 	const struct login_creds *lc = arg;
@@ -90,7 +90,7 @@ static int login_creds_fn(struct reg_creds *out, void *arg, const char *registry
 	out->username = strdup(lc->user);
 	out->password = strdup(lc->password);
 	if (!out->username || !out->password) {
-		reg_creds_release(out);
+		creds_release(out);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
 	return 0;
@@ -230,7 +230,7 @@ out:
 
 /* {"ServerURL":...,"Username":...,"Secret":...} and a newline, as
  * docker-credential-* helpers answer `get`. */
-static int auth_get_print(const char *server, const struct reg_creds *c)
+static int auth_get_print(const char *server, const struct creds *c)
 {
 	struct json *j = json_new_object();
 	struct buf out = BUF_INIT;
@@ -265,7 +265,7 @@ static int cmd_auth_get(int argc, char **argv, struct ctx *ctx)
 	const struct opt opts[] = { OPT_END() };
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
 	struct creds_store store = CREDS_STORE_INIT;
-	struct reg_creds c = REG_CREDS_INIT;
+	struct creds c = CREDS_INIT;
 	struct buf in = BUF_INIT;
 	struct err e = ERR_INIT;
 	const char *server;
@@ -319,7 +319,7 @@ static int cmd_auth_get(int argc, char **argv, struct ctx *ctx)
 	ret = auth_get_print(server, &c);
 out:
 	unsetenv(AUTH_GET_NESTED_ENV);
-	reg_creds_release(&c);
+	creds_release(&c);
 	creds_store_release(&store);
 	buf_release(&in);
 	free(registry);
@@ -355,7 +355,7 @@ static int cmd_auth_token(int argc, char **argv, struct ctx *ctx)
 		ret = e.code == ERR_NOMEM ? EXIT_FAIL : EXIT_USAGE;
 		goto out;
 	}
-	if (image_env_reg(&r, &ctx->env, ref.registry, &e) < 0 ||
+	if (env_reg(&r, &ctx->env, ref.registry, &e) < 0 ||
 	    reg_token(&tok, r, ref.repository, push, &e) < 0) {
 		ret = report_err(&e, "cannot get a token for '%s/%s'", ref.registry,
 				 ref.repository);

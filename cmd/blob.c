@@ -52,7 +52,7 @@ int cmd_blob(int argc, char **argv, struct ctx *ctx)
 		goto out;
 	}
 	d.size = -1;	/* unknown: the digest alone is checked at the end */
-	if (image_env_reg(&r, &ctx->env, ref.registry, &e) < 0 ||
+	if (env_reg(&r, &ctx->env, ref.registry, &e) < 0 ||
 	    reg_blob_get(r, ref.repository, &d, blob_sink, NULL, &e) < 0) {
 		ret = report_err(&e, "cannot get blob '%s'", argv[0]);
 		if (e.code == ERR_DIGEST)

@@ -159,7 +159,7 @@ static int build_spec_flags(struct build_spec *s, const struct build_args *a,
 				report_error("out of memory");
 				goto out;
 			}
-		} else if (cf_expand_word(&spec, a->adds.v[i], '\\', build_lookup, (void *)pre,
+		} else if (containerfile_expand_word(&spec, a->adds.v[i], '\\', build_lookup, (void *)pre,
 					  &e) < 0) {
 			ret = report_err(&e, "--add '%s'", a->adds.v[i]);
 			if (e.code == ERR_INVALID)
@@ -332,7 +332,7 @@ static int build_all(struct ctx *ctx, struct build_spec *specs, size_t ns,
 
 	manifest_init(&idx);
 	for (i = 0; i < ns; i++)
-		if (image_build(&r[i], &ctx->env, &specs[i], l, flags, &e) < 0) {
+		if (build_image(&r[i], &ctx->env, &specs[i], l, flags, &e) < 0) {
 			if (ns > 1)
 				ret = report_err(&e, "cannot build for %s", specs[i].platform);
 			else
@@ -341,7 +341,7 @@ static int build_all(struct ctx *ctx, struct build_spec *specs, size_t ns,
 		}
 	m = &r[0].manifest;
 	if (ns > 1) {
-		if (image_build_index(&idx, r, ns, l, &e) < 0) {
+		if (build_index(&idx, r, ns, l, &e) < 0) {
 			ret = report_err(&e, "cannot write the index");
 			goto out;
 		}
@@ -371,11 +371,11 @@ static void build_results_free(struct build_result *r, size_t n)
 /* Builds where `how` says: pushed to every tag (base layers mounted or
  * streamed, never downloaded), or into a layout, the cache or a tarball
  * (with the base's blobs), named by the tags. */
-static int build_run(struct ctx *ctx, struct build_spec *specs, size_t ns, enum image_out how,
+static int build_run(struct ctx *ctx, struct build_spec *specs, size_t ns, enum output_kind how,
 		     const char *path, const struct ref *tags, size_t n)
 {
 	static const struct ref anon = { (char *)"localhost", (char *)"hoist-build", NULL, NULL };
-	struct image_output o;
+	struct output o;
 	struct build_result *r;
 	struct buf name = BUF_INIT;
 	struct descriptor d;
@@ -392,24 +392,24 @@ static int build_run(struct ctx *ctx, struct build_spec *specs, size_t ns, enum 
 	}
 	for (i = 0; i < ns; i++)
 		build_result_init(&r[i]);
-	if (image_output_open(&o, &ctx->env, how, path, ctx_tmp_dir(), "build", &e) < 0) {
+	if (output_open(&o, &ctx->env, how, path, ctx_tmp_dir(), "build", &e) < 0) {
 		ret = report_err(&e, "cannot write the image");
 		goto out;
 	}
-	if ((ret = build_all(ctx, specs, ns, r, o.l, how == IMAGE_OUT_PUSH ? 0 : BUILD_WITH_BASE,
+	if ((ret = build_all(ctx, specs, ns, r, o.l, how == OUTPUT_PUSH ? 0 : BUILD_WITH_BASE,
 			     &d)) != EXIT_OK)
 		goto out;
-	if (image_output_name(&o, &d, n || how != IMAGE_OUT_TARBALL ? tags : &anon,
-			      n || how != IMAGE_OUT_TARBALL ? n : 1, &e) < 0) {
+	if (output_name(&o, &d, n || how != OUTPUT_TARBALL ? tags : &anon,
+			      n || how != OUTPUT_TARBALL ? n : 1, &e) < 0) {
 		ret = report_err(&e, "cannot build");
 		goto out;
 	}
-	if (how != IMAGE_OUT_PUSH) {
+	if (how != OUTPUT_PUSH) {
 		printf("%s\n", d.digest.str);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (image_build_push_all(&dg, &ctx->env, r, ns, o.l, &o.root, &tags[i],
+		if (build_push_all(&dg, &ctx->env, r, ns, o.l, &o.root, &tags[i],
 					 &e) < 0) {
 			ret = report_err(&e, "cannot push to '%s/%s'", tags[i].registry,
 					 tags[i].repository);
@@ -424,7 +424,7 @@ static int build_run(struct ctx *ctx, struct build_spec *specs, size_t ns, enum 
 		printf("%s@%s\n", name.data, dg.str);
 	}
 out:
-	image_output_close(&o);
+	output_close(&o);
 	descriptor_release(&d);
 	build_results_free(r, ns);
 	buf_release(&name);
@@ -569,7 +569,7 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 	struct progress *pr = NULL;
 	struct buf text = BUF_INIT;
 	struct err e = ERR_INIT;
-	enum image_out how = IMAGE_OUT_PUSH;
+	enum output_kind how = OUTPUT_PUSH;
 	const char *path = NULL, *context = ".";
 	size_t i;
 	int ret = EXIT_FAIL, rc, have_ignore = 0;
@@ -617,14 +617,14 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 		goto out;
 	}
 	s.level = a.level;
-	if (a.output && image_output_parse(&how, &path, a.output, 0, &e) < 0) {
+	if (a.output && output_parse(&how, &path, a.output, 0, &e) < 0) {
 		ret = opt_usage_error(&spec, "--output %s", e.msg);
 		goto out;
 	}
 	if (a.push) {
 		if (!strcmp(a.push, "false")) {
 			if (!a.output)
-				how = IMAGE_OUT_CACHE;
+				how = OUTPUT_CACHE;
 		} else if (strcmp(a.push, "true")) {
 			ret = opt_usage_error(&spec, "--push takes true or false");
 			goto out;
@@ -633,12 +633,12 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 			goto out;
 		}
 	}
-	if (how == IMAGE_OUT_PUSH && !a.tags.n) {
+	if (how == OUTPUT_PUSH && !a.tags.n) {
 		if (a.push) {
 			ret = opt_usage_error(&spec, "nothing to push to: give -t <image>");
 			goto out;
 		}
-		how = IMAGE_OUT_CACHE;
+		how = OUTPUT_CACHE;
 	}
 	if ((rc = ctx_source_date_epoch(&s.created)) != EXIT_OK) {
 		ret = rc;
@@ -665,7 +665,7 @@ int cmd_build(int argc, char **argv, struct ctx *ctx)
 		ret = rc;
 		goto out;
 	}
-	if (np > 1 && how == IMAGE_OUT_TARBALL) {
+	if (np > 1 && how == OUTPUT_TARBALL) {
 		report_error("--output tarball: a docker-save tarball holds one image, not an index "
 			     "of %zu platforms", np);
 		report_hint("use --output oci:<dir>, or build each platform into its own tarball");

@@ -331,7 +331,7 @@ static int cmd_cache_prune(int argc, char **argv, struct ctx *ctx)
 	po.gc.wait_ms = wait_ms(wait);
 	if ((ret = cache_open(&l, ctx, CACHE_MISSING_OK)) != EXIT_OK)
 		goto out;
-	if (l && cache_prune(&r, l, &po, &e) < 0) {
+	if (l && prune_run(&r, l, &po, &e) < 0) {
 		ret = report_err(&e, "prune of '%s' failed", ctx->cache_dir);
 		goto out;
 	}
@@ -403,7 +403,7 @@ static int cmd_cache_rm(int argc, char **argv, struct ctx *ctx)
 	o.flags = dry ? GC_DRY_RUN : 0;
 	o.grace_s = grace;
 	o.wait_ms = wait_ms(wait);
-	if (cache_remove(&r, l, (const char *const *)names.v, names.n, &o, &e) < 0) {
+	if (rm_run(&r, l, (const char *const *)names.v, names.n, &o, &e) < 0) {
 		ret = report_err(&e, "cannot remove from the cache");
 		goto out;
 	}
@@ -452,7 +452,7 @@ static int cmd_cache_verify(int argc, char **argv, struct ctx *ctx)
 	if ((ret = cache_open(&l, ctx, CACHE_MISSING_OK | (repair ? CACHE_REPAIR : 0))) !=
 	    EXIT_OK)
 		goto out;
-	if (l && cache_verify(&r, l, repair ? VERIFY_REPAIR : 0, wait_ms(wait), &e) < 0) {
+	if (l && verify_run(&r, l, repair ? VERIFY_REPAIR : 0, wait_ms(wait), &e) < 0) {
 		ret = report_err(&e, "verify of '%s' failed", ctx->cache_dir);
 		goto out;
 	}
@@ -506,22 +506,22 @@ out:
 
 /* --- ls ------------------------------------------------------------------------ */
 
-static const char *entry_kind(const struct cache_entry *c)
+static const char *entry_kind(const struct ls_entry *c)
 {
-	enum mt_kind k = mt_classify(c->desc.media_type);
+	enum mt_kind k = mediatype_classify(c->desc.media_type);
 
 	return k == MT_KIND_INDEX ? "index" : k == MT_KIND_MANIFEST ? "image" : "other";
 }
 
-static const char *entry_layers(const struct cache_entry *c)
+static const char *entry_layers(const struct ls_entry *c)
 {
 	if (c->which == LAYOUT_INDEX_META)
 		return "metadata";
 	return c->complete ? "present" : "incomplete";
 }
 
-static struct json *ls_json(const struct cache_entry *ents, size_t n,
-			    const struct cache_summary *sum)
+static struct json *ls_json(const struct ls_entry *ents, size_t n,
+			    const struct ls_summary *sum)
 {
 	struct json *j = json_new_object(), *arr = json_new_array(), *o, *s;
 	char t1[32], t2[32];
@@ -529,7 +529,7 @@ static struct json *ls_json(const struct cache_entry *ents, size_t n,
 	int bad = !j || !arr;
 
 	for (i = 0; !bad && i < n; i++) {
-		const struct cache_entry *c = &ents[i];
+		const struct ls_entry *c = &ents[i];
 
 		fmt_time(t1, sizeof(t1), c->pulled);
 		fmt_time(t2, sizeof(t2), c->last_used);
@@ -571,8 +571,8 @@ static int cmd_cache_ls(int argc, char **argv, struct ctx *ctx)
 		OPT_END(),
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
-	struct cache_entry *ents = NULL;
-	struct cache_summary sum;
+	struct ls_entry *ents = NULL;
+	struct ls_summary sum;
 	struct layout *l = NULL;
 	struct err e = ERR_INIT;
 	struct buf name = BUF_INIT, a = BUF_INIT, b = BUF_INIT;
@@ -589,7 +589,7 @@ static int cmd_cache_ls(int argc, char **argv, struct ctx *ctx)
 		return opt_usage_error(&spec, "unexpected argument '%s'", argv[0]);
 	if ((ret = cache_open(&l, ctx, CACHE_MISSING_OK)) != EXIT_OK)
 		goto out;
-	if (l && cache_list(&ents, &n, &sum, l, &e) < 0) {
+	if (l && ls_entries(&ents, &n, &sum, l, &e) < 0) {
 		ret = report_err(&e, "cannot list the cache '%s'", ctx->cache_dir);
 		goto out;
 	}
@@ -625,7 +625,7 @@ out:
 	buf_release(&name);
 	buf_release(&a);
 	buf_release(&b);
-	cache_entries_free(ents, n);
+	ls_entries_free(ents, n);
 	layout_free(l);
 	return ret;
 }

@@ -76,7 +76,7 @@ struct ctx {
 	const char *cmd_name;		/* "version", "cache ls": for messages */
 	unsigned setup_pending;		/* enum cmd_setup; cmd_run() -> cmd_parse_options() */
 	/* CMD_SETUP_ENV / CMD_SETUP_CACHE (cmd/env.c); released by ctx_release */
-	struct image_env env;
+	struct env env;
 	struct http_client *http;
 	struct creds_store creds;
 	struct layout *cache;		/* == env.cache when opened */

@@ -42,7 +42,7 @@ static int copy_all_tags(struct ctx *ctx, struct ref *src, struct ref *dst, unsi
 		report_error("out of memory");
 		goto out;
 	}
-	if (image_tags_list(&tags, &ctx->env, src, &e) < 0) {
+	if (remote_tags_list(&tags, &ctx->env, src, &e) < 0) {
 		ret = report_err(&e, "cannot list the tags of '%s'", sname.data);
 		goto out;
 	}
@@ -52,7 +52,7 @@ static int copy_all_tags(struct ctx *ctx, struct ref *src, struct ref *dst, unsi
 		src->tag = tags.v[i];
 		dst->tag = tags.v[i];
 		err_clear(&e);
-		if (image_copy(&d, &ctx->env, src, dst, flags, &e) < 0) {
+		if (copy_image(&d, &ctx->env, src, dst, flags, &e) < 0) {
 			report_err(&e, "cannot copy '%s:%s'", sname.data, tags.v[i]);
 			failed++;
 			continue;
@@ -117,7 +117,7 @@ int cmd_copy(int argc, char **argv, struct ctx *ctx)
 		ret = copy_all_tags(ctx, &src, &dst, flags);
 		goto out;
 	}
-	if (image_copy(&d, &ctx->env, &src, &dst, flags, &e) < 0) {
+	if (copy_image(&d, &ctx->env, &src, &dst, flags, &e) < 0) {
 		ret = report_err(&e, "cannot copy '%s' to '%s'", argv[0], argv[1]);
 		goto out;
 	}

@@ -108,7 +108,7 @@ static void env_trace(void *arg, const char *line)
 	report_verbose(arg, 2, "%s", line);
 }
 
-static void env_log(void *arg, int level, const char *line)
+static void env_log_line(void *arg, int level, const char *line)
 {
 	report_verbose(arg, level, "%s", line);
 }
@@ -256,7 +256,7 @@ int ctx_setup_env(struct ctx *ctx, int with_cache)
 		}
 		if (ctx_creds_store(ctx, &ctx->creds) != EXIT_OK)
 			goto out;
-		image_env_init(&ctx->env);
+		env_init(&ctx->env);
 		ctx->env.reg_opts.http = ctx->http;
 		ctx->env.reg_opts.creds = creds_store_lookup;
 		ctx->env.reg_opts.creds_arg = &ctx->creds;
@@ -267,7 +267,7 @@ int ctx_setup_env(struct ctx *ctx, int with_cache)
 		ctx->env.jobs = ctx->jobs > 0 ? ctx->jobs : CTX_JOBS_DEFAULT;
 		ctx->env.settings = &ctx->settings;
 		ctx->env.platform = ctx->platform_arg ? &ctx->platform : NULL;
-		ctx->env.log = env_log;
+		ctx->env.log = env_log_line;
 		ctx->env.log_arg = ctx;
 		ctx->env_ready = 1;
 	}
@@ -299,7 +299,7 @@ out:
 void ctx_release_env(struct ctx *ctx)
 {
 	if (ctx->env_ready) {
-		image_env_release(&ctx->env);
+		env_release(&ctx->env);
 		creds_store_release(&ctx->creds);
 		ctx->env_ready = 0;
 	}

@@ -24,7 +24,7 @@
  * or an archive (stdin, "-", included) read into a scratch layout. */
 struct src {
 	struct layout *l;	/* borrowed: the cache or local's */
-	struct image_source local;
+	struct source local;
 	struct manifest m;
 };
 
@@ -37,7 +37,7 @@ static void src_init(struct src *s)
 static void src_release(struct src *s)
 {
 	manifest_release(&s->m);
-	image_source_release(&s->local);
+	source_release(&s->local);
 }
 
 /* Opens a local IMAGE (core/ops/source.h): its one image, an index resolved
@@ -47,13 +47,13 @@ static int src_open_local(struct src *s, struct ctx *ctx, const char *image, con
 	struct err e = ERR_INIT;
 	const char *name = !strcmp(image, "-") ? "stdin" : s->local.path;
 
-	if (image_source_open(&s->local, NULL, ctx_tmp_dir(), what, 0, &e) < 0) {
-		if (s->local.how == IMAGE_SRC_LAYOUT)
+	if (source_open(&s->local, NULL, ctx_tmp_dir(), what, 0, &e) < 0) {
+		if (s->local.how == SOURCE_LAYOUT)
 			return report_err(&e, "cannot open the layout '%s'", name);
 		return report_err(&e, "cannot read '%s'", name);
 	}
 	s->l = s->local.l;
-	if (image_layout_manifest(&s->m, s->l, s->local.name, ctx->env.platform, &e) < 0)
+	if (local_layout_manifest(&s->m, s->l, s->local.name, ctx->env.platform, &e) < 0)
 		return report_err(&e, "cannot read the image of '%s'", name);
 	return EXIT_OK;
 }
@@ -67,9 +67,9 @@ static int src_open(struct src *s, struct ctx *ctx, const char *image, const cha
 	struct err e = ERR_INIT;
 	int ret = EXIT_FAIL;
 
-	if (image_source_parse(&s->local, image, IMAGE_SOURCE_STDIN, &e) < 0)
+	if (source_parse(&s->local, image, SOURCE_STDIN, &e) < 0)
 		return report_err(&e, "invalid image '%s'", image);
-	if (s->local.how != IMAGE_SRC_NONE)
+	if (s->local.how != SOURCE_NONE)
 		return src_open_local(s, ctx, image, what);
 	if (ref_parse(&ref, image, 0, &e) < 0) {
 		report_err(&e, "invalid image '%s'", image);
@@ -77,7 +77,7 @@ static int src_open(struct src *s, struct ctx *ctx, const char *image, const cha
 		goto out;
 	}
 	s->l = ctx->cache;
-	if (image_local(&s->m, &ctx->env, &ref, &e) < 0) {
+	if (local_image(&s->m, &ctx->env, &ref, &e) < 0) {
 		ret = report_err(&e, "cannot get '%s'", image);
 		goto out;
 	}
@@ -147,7 +147,7 @@ int cmd_export(int argc, char **argv, struct ctx *ctx)
 	} else {
 		fflush(stdout);
 	}
-	if (image_export(s.l, &s.m, fd_sink_write, &sink, &e) < 0) {
+	if (export_tar(s.l, &s.m, fd_sink_write, &sink, &e) < 0) {
 		ret = report_err(&e, "cannot export '%s'", argv[0]);
 		if (sink.fd != STDOUT_FILENO)
 			unlink(out);
@@ -236,7 +236,7 @@ int cmd_unpack(int argc, char **argv, struct ctx *ctx)
 	src_init(&s);
 	if ((ret = src_open(&s, ctx, argv[0], "unpack")) != EXIT_OK)
 		goto out;
-	if (image_unpack(&st, s.l, &s.m, argv[1], flags, &e) < 0) {
+	if (unpack_image(&st, s.l, &s.m, argv[1], flags, &e) < 0) {
 		ret = report_err(&e, "cannot unpack '%s'", argv[0]);
 		report_hint("'%s' holds what was unpacked before the failure", argv[1]);
 		goto out;

@@ -46,7 +46,7 @@ static void print_children(const struct manifest *m)
  * `arg`, or oci:, oci-archive:, docker-archive:.  Reads the manifest of
  * its entry `NAME` or its only entry into `m`; with several and no name,
  * prints index.json's entries (index.json is itself the index): *done. */
-static int index_list_local(struct manifest *m, int *done, struct image_source *src,
+static int index_list_local(struct manifest *m, int *done, struct source *src,
 			    struct ctx *ctx)
 {
 	struct layout_ref *refs = NULL;
@@ -56,7 +56,7 @@ static int index_list_local(struct manifest *m, int *done, struct image_source *
 	int ret = EXIT_FAIL;
 
 	*done = 0;
-	if (image_source_open(src, NULL, ctx_tmp_dir(), "index", IMAGE_SOURCE_ALL, &e) < 0 ||
+	if (source_open(src, NULL, ctx_tmp_dir(), "index", SOURCE_ALL, &e) < 0 ||
 	    layout_index_list(&refs, &n, src->l, &e) < 0) {
 		ret = report_err(&e, "cannot read '%s'", src->path);
 		goto out;
@@ -74,7 +74,7 @@ static int index_list_local(struct manifest *m, int *done, struct image_source *
 		ret = EXIT_OK;
 		goto out;
 	}
-	if (layout_blob_read(&raw, src->l, &refs[i].desc.digest, MANIFEST_MAX_DEFAULT, &e) < 0 ||
+	if (blob_read(&raw, src->l, &refs[i].desc.digest, MANIFEST_MAX_DEFAULT, &e) < 0 ||
 	    manifest_parse(m, raw.data, raw.len, refs[i].desc.media_type, 0, &e) < 0) {
 		ret = report_err(&e, "cannot read '%s'", src->path);
 		goto out;
@@ -91,7 +91,7 @@ static int cmd_index_list(int argc, char **argv, struct ctx *ctx)
 	static const char *const usage[] = { "hoist index list <ref>|<path>", NULL };
 	const struct opt opts[] = { OPT_END() };
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
-	struct image_source src = IMAGE_SOURCE_INIT;
+	struct source src = SOURCE_INIT;
 	struct ref ref = REF_INIT;
 	struct manifest m;
 	struct err e = ERR_INIT;
@@ -104,13 +104,13 @@ static int cmd_index_list(int argc, char **argv, struct ctx *ctx)
 	if (argc != 1)
 		return opt_usage_error(&spec, argc ? "too many arguments" : "no index given");
 	manifest_init(&m);
-	rc = image_source_parse(&src, argv[0], stat(argv[0], &st) == 0 ? IMAGE_SOURCE_BARE : 0,
+	rc = source_parse(&src, argv[0], stat(argv[0], &st) == 0 ? SOURCE_BARE : 0,
 				&e);
 	if (rc < 0) {
 		ret = report_err(&e, "invalid index '%s'", argv[0]);
 		goto out;
 	}
-	if (src.how != IMAGE_SRC_NONE) {
+	if (src.how != SOURCE_NONE) {
 		if ((ret = index_list_local(&m, &done, &src, ctx)) != EXIT_OK || done)
 			goto out;
 		ret = EXIT_FAIL;
@@ -122,7 +122,7 @@ static int cmd_index_list(int argc, char **argv, struct ctx *ctx)
 		}
 		if (ctx_setup(ctx, CMD_SETUP_CACHE) != EXIT_OK)
 			goto out;
-		if (image_resolve(&m, &ctx->env, &ref, &e) < 0) {
+		if (resolve_ref(&m, &ctx->env, &ref, &e) < 0) {
 			ret = report_err(&e, "cannot get '%s'", argv[0]);
 			goto out;
 		}
@@ -135,7 +135,7 @@ static int cmd_index_list(int argc, char **argv, struct ctx *ctx)
 	ret = EXIT_OK;
 out:
 	manifest_release(&m);
-	image_source_release(&src);
+	source_release(&src);
 	ref_release(&ref);
 	return ret;
 }
@@ -274,7 +274,7 @@ static int cmd_index_filter(int argc, char **argv, struct ctx *ctx)
 		goto out;
 	}
 	pr = progress_attach(ctx);
-	if (image_index_filter(&d, &ctx->env, &src, want, n_want, &dst, &e) < 0) {
+	if (index_filter(&d, &ctx->env, &src, want, n_want, &dst, &e) < 0) {
 		ret = report_err(&e, "cannot filter '%s'", argv[0]);
 		goto out;
 	}
@@ -368,7 +368,7 @@ static int cmd_index_append(int argc, char **argv, struct ctx *ctx)
 		report_verbose(ctx, 1, "no base given: starting from an empty %s",
 			       docker_empty ? "Docker manifest list" : "OCI index");
 	pr = progress_attach(ctx);
-	if (image_index_append(&d, &ctx->env, argc ? &base : NULL, adds, n_adds, &dst, flags,
+	if (index_append(&d, &ctx->env, argc ? &base : NULL, adds, n_adds, &dst, flags,
 			       &e) < 0) {
 		ret = report_err(&e, "cannot append to '%s'", argc ? argv[0] : "an empty index");
 		goto out;

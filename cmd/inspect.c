@@ -30,8 +30,8 @@ static int inspect_resolve(struct manifest *out, struct ctx *ctx, const struct r
 			   struct err *e)
 {
 	if (ctx->platform_arg)
-		return image_resolve_image(out, NULL, &ctx->env, ref, NULL, e);
-	return image_resolve(out, &ctx->env, ref, e);
+		return resolve_image(out, NULL, &ctx->env, ref, NULL, e);
+	return resolve_ref(out, &ctx->env, ref, e);
 }
 
 static int inspect_write(const char *data, size_t len)
@@ -91,8 +91,8 @@ int cmd_config(int argc, char **argv, struct ctx *ctx)
 	if ((ret = inspect_ref(&ref, argv[0])) != EXIT_OK)
 		goto out;
 	/* an index resolves to --platform's child, else linux/amd64 (crane) */
-	if (image_resolve_image(&m, NULL, &ctx->env, &ref, NULL, &e) < 0 ||
-	    image_blob_read(&cfg, &ctx->env, &ref, &m.config, 0, &e) < 0) {
+	if (resolve_image(&m, NULL, &ctx->env, &ref, NULL, &e) < 0 ||
+	    resolve_blob(&cfg, &ctx->env, &ref, &m.config, 0, &e) < 0) {
 		ret = report_err(&e, "cannot get the config of '%s'", argv[0]);
 		goto out;
 	}

@@ -77,8 +77,8 @@ int cmd_ls(int argc, char **argv, struct ctx *ctx)
 		report_error("out of memory");
 		goto out;
 	}
-	if (image_env_reg(&r, &ctx->env, ref.registry, &e) < 0 ||
-	    reg_tags_list(&tags, r, ref.repository, &e) < 0) {
+	if (env_reg(&r, &ctx->env, ref.registry, &e) < 0 ||
+	    reg_list_tags(&tags, r, ref.repository, &e) < 0) {
 		ret = report_err(&e, "cannot list the tags of '%s'", argv[0]);
 		goto out;
 	}
@@ -120,7 +120,7 @@ int cmd_catalog(int argc, char **argv, struct ctx *ctx)
 		report_error("out of memory");
 		goto out;
 	}
-	if (image_env_reg(&r, &ctx->env, registry, &e) < 0 || reg_catalog(&repos, r, &e) < 0) {
+	if (env_reg(&r, &ctx->env, registry, &e) < 0 || reg_list_catalog(&repos, r, &e) < 0) {
 		ret = report_err(&e, "cannot list the repositories of '%s'", registry);
 		goto out;
 	}

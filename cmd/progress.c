@@ -90,7 +90,7 @@ static void draw(struct progress *pr)
 	pr->dirty = 0;
 }
 
-void progress_update(void *arg, const struct image_progress *p)
+void progress_update(void *arg, const struct env_progress *p)
 {
 	struct progress *pr = arg;
 	struct progress_line *l = NULL;

@@ -9,7 +9,7 @@
 #define HOIST_CMD_PROGRESS_H
 
 struct ctx;
-struct image_progress;
+struct env_progress;
 struct progress;
 
 /* A display for this command line, or NULL when there is to be none (not a
@@ -17,7 +17,7 @@ struct progress;
  * valid argument to the other functions. */
 struct progress *progress_new(const struct ctx *ctx);
 /* For image_env.progress: `arg` is the struct progress. */
-void progress_update(void *arg, const struct image_progress *p);
+void progress_update(void *arg, const struct env_progress *p);
 /* Draws the final state and frees; NULL is a no-op. */
 void progress_free(struct progress *pr);
 

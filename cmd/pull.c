@@ -44,7 +44,7 @@ static int parse_policy(enum pull_policy *out, const char *s)
 }
 
 /* Prints "registry/repository@digest" for each pulled image. */
-static void print_pulled(const struct ref *refs, const struct image_pulled *p, size_t n)
+static void print_pulled(const struct ref *refs, const struct pull_result *p, size_t n)
 {
 	struct buf b = BUF_INIT;
 	size_t i;
@@ -76,7 +76,7 @@ int cmd_pull(int argc, char **argv, struct ctx *ctx)
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
 	struct ref *refs = NULL;
-	struct image_pulled *pulled = NULL;
+	struct pull_result *pulled = NULL;
 	struct layout *dst = NULL;
 	struct progress *pr = NULL;
 	struct err e = ERR_INIT;
@@ -135,8 +135,8 @@ int cmd_pull(int argc, char **argv, struct ctx *ctx)
 			goto out;
 		}
 	}
-	rc = image_pull(pulled, &ctx->env, refs, n, dst ? dst : ctx->cache,
-			tarball ? IMAGE_PULL_SINGLE : 0, &e);
+	rc = pull_images(pulled, &ctx->env, refs, n, dst ? dst : ctx->cache,
+			tarball ? PULL_SINGLE : 0, &e);
 	progress_free(pr);
 	pr = NULL;
 	ctx->env.progress = NULL;
@@ -144,11 +144,11 @@ int cmd_pull(int argc, char **argv, struct ctx *ctx)
 		ret = report_err(&e, "cannot pull");
 		goto out;
 	}
-	if (tarball && image_tarball_write(path, ctx->cache, refs, pulled, n, &e) < 0) {
+	if (tarball && tarball_write(path, ctx->cache, refs, pulled, n, &e) < 0) {
 		ret = report_err(&e, "cannot write the tarball '%s'", path);
 		goto out;
 	}
-	if (archive && image_oci_archive_write(path, ctx->cache, pulled, n, &e) < 0) {
+	if (archive && tarball_write_oci(path, ctx->cache, pulled, n, &e) < 0) {
 		ret = report_err(&e, "cannot write the OCI archive '%s'", path);
 		goto out;
 	}
@@ -159,7 +159,7 @@ out:
 	ctx->env.progress = NULL;
 	layout_free(dst);
 	if (pulled)
-		image_pulled_release(pulled, n);
+		pull_result_release(pulled, n);
 	free(pulled);
 	for (i = 0; refs && i < n; i++)
 		ref_release(&refs[i]);

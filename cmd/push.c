@@ -36,21 +36,21 @@ static int is_dir(const char *path)
 
 /* Opens the layout or archive `arg` names (PATH[@NAME], FILE[:NAME],
  * oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME]). */
-static int push_open_source(struct image_source *src, const char *arg, const struct push_args *a,
+static int push_open_source(struct source *src, const char *arg, const struct push_args *a,
 			    struct opt_spec *spec)
 {
 	struct err e = ERR_INIT;
 	int rc;
 
-	if (image_source_parse(src, arg, IMAGE_SOURCE_BARE, &e) < 0)
+	if (source_parse(src, arg, SOURCE_BARE, &e) < 0)
 		return report_err(&e, "bad source");
 	if (a->index && src->ref)
 		return opt_usage_error(spec, "--index pushes every image: drop the name after '%s'",
 				       src->path);
-	if (image_source_open(src, a->ref_name, ctx_tmp_dir(), "push",
-			      a->index ? IMAGE_SOURCE_ALL : 0, &e) == 0)
+	if (source_open(src, a->ref_name, ctx_tmp_dir(), "push",
+			      a->index ? SOURCE_ALL : 0, &e) == 0)
 		return EXIT_OK;
-	if (src->how == IMAGE_SRC_LAYOUT)
+	if (src->how == SOURCE_LAYOUT)
 		return report_err(&e, "cannot open the layout '%s'", src->path);
 	rc = report_err(&e, "cannot read '%s'", src->path);
 	if (rc == EXIT_USAGE)
@@ -98,7 +98,7 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
 	struct ref dst = REF_INIT, src = REF_INIT;
-	struct image_source source = IMAGE_SOURCE_INIT;
+	struct source source = SOURCE_INIT;
 	struct buf name = BUF_INIT, line = BUF_INIT;
 	struct err e = ERR_INIT;
 	struct layout *l = NULL;
@@ -156,7 +156,7 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 		ctx->env.cache = ctx->cache;
 	}
 	pr = progress_attach(ctx);
-	rc = image_push_layout(&d, &ctx->env, source.l ? source.l : l ? l : ctx->cache, ref_name,
+	rc = push_layout(&d, &ctx->env, source.l ? source.l : l ? l : ctx->cache, ref_name,
 			       &dst, a.index ? PUSH_INDEX : 0, &e);
 	progress_detach(ctx, pr);
 	if (rc < 0) {
@@ -172,7 +172,7 @@ int cmd_push(int argc, char **argv, struct ctx *ctx)
 	ret = a.image_refs ? push_write_refs(a.image_refs, line.data) : EXIT_OK;
 out:
 	layout_free(l);
-	image_source_release(&source);
+	source_release(&source);
 	ref_release(&dst);
 	ref_release(&src);
 	buf_release(&name);

@@ -41,9 +41,9 @@ static int restack_target(struct ref *out, const struct ref *src, const char *ta
  * it names no tag), or into a layout or an OCI archive (named by -t, else
  * "latest"), the cache (named by -t) or a tarball. */
 static int flatten_run(struct ctx *ctx, const struct ref *src, const char *tag,
-		       enum image_out how, const char *path, const struct flatten_opts *fo)
+		       enum output_kind how, const char *path, const struct flatten_opts *fo)
 {
-	struct image_output o;
+	struct output o;
 	struct ref dst = REF_INIT;
 	struct buf name = BUF_INIT;
 	struct manifest m;
@@ -59,8 +59,8 @@ static int flatten_run(struct ctx *ctx, const struct ref *src, const char *tag,
 	if ((ret = restack_target(&dst, src, tag)) != EXIT_OK)
 		goto out;
 	ret = EXIT_FAIL;
-	if (image_output_open(&o, &ctx->env, how, path, ctx_tmp_dir(), "flatten", &e) < 0 ||
-	    image_flatten(&m, &ctx->env, src, o.l, fo, &e) < 0) {
+	if (output_open(&o, &ctx->env, how, path, ctx_tmp_dir(), "flatten", &e) < 0 ||
+	    restack_flatten(&m, &ctx->env, src, o.l, fo, &e) < 0) {
 		ret = report_err(&e, "cannot flatten");
 		goto out;
 	}
@@ -71,12 +71,12 @@ static int flatten_run(struct ctx *ctx, const struct ref *src, const char *tag,
 	d.digest = m.digest;
 	d.size = (int64_t)m.raw.len;
 	/* a layout or an OCI archive without -t names it "latest" */
-	n = tag || (how != IMAGE_OUT_LAYOUT && how != IMAGE_OUT_OCI_ARCHIVE);
-	if (image_output_name(&o, &d, &dst, n, &e) < 0) {
+	n = tag || (how != OUTPUT_LAYOUT && how != OUTPUT_OCI_ARCHIVE);
+	if (output_name(&o, &d, &dst, n, &e) < 0) {
 		ret = report_err(&e, "cannot flatten");
 		goto out;
 	}
-	if (how != IMAGE_OUT_PUSH) {
+	if (how != OUTPUT_PUSH) {
 		printf("%s\n", m.digest.str);
 		ret = EXIT_OK;
 		goto out;
@@ -86,7 +86,7 @@ static int flatten_run(struct ctx *ctx, const struct ref *src, const char *tag,
 
 		if (!to.tag)
 			to.digest = (char *)m.digest.str;
-		if (image_push_root(&dg, &ctx->env, o.l, &o.root, &to, &e) < 0) {
+		if (push_root(&dg, &ctx->env, o.l, &o.root, &to, &e) < 0) {
 			ret = report_err(&e, "cannot push to '%s/%s'", dst.registry,
 					 dst.repository);
 			goto out;
@@ -99,7 +99,7 @@ static int flatten_run(struct ctx *ctx, const struct ref *src, const char *tag,
 	printf("%s@%s\n", name.data, dg.str);
 	ret = EXIT_OK;
 out:
-	image_output_close(&o);
+	output_close(&o);
 	descriptor_release(&d);
 	manifest_release(&m);
 	ref_release(&dst);
@@ -132,7 +132,7 @@ int cmd_flatten(int argc, char **argv, struct ctx *ctx)
 	struct ref src = REF_INIT;
 	struct progress *pr = NULL;
 	struct err e = ERR_INIT;
-	enum image_out how = IMAGE_OUT_PUSH;
+	enum output_kind how = OUTPUT_PUSH;
 	const char *path = NULL;
 	int ret, rc;
 
@@ -146,9 +146,9 @@ int cmd_flatten(int argc, char **argv, struct ctx *ctx)
 	if (tar_compression_level_check(fo.compression, level, &e) < 0)
 		return opt_usage_error(&spec, "--compression-level: %s", e.msg);
 	fo.level = level;
-	if (output && image_output_parse(&how, &path, output, 1, &e) < 0)
+	if (output && output_parse(&how, &path, output, 1, &e) < 0)
 		return opt_usage_error(&spec, "--output %s", e.msg);
-	if (how == IMAGE_OUT_CACHE && !tag)
+	if (how == OUTPUT_CACHE && !tag)
 		return opt_usage_error(&spec, "--output cache needs -t <image> to name the result");
 	if (ref_parse(&src, argv[0], 0, &e) < 0) {
 		report_err(&e, "invalid image '%s'", argv[0]);
@@ -208,7 +208,7 @@ int cmd_rebase(int argc, char **argv, struct ctx *ctx)
 		goto out;
 	pr = progress_attach(ctx);
 	ret = EXIT_FAIL;
-	if (image_rebase(&dg, &ctx->env, &src, old_base, new_base, &dst, &e) < 0) {
+	if (restack_rebase(&dg, &ctx->env, &src, old_base, new_base, &dst, &e) < 0) {
 		ret = report_err(&e, "cannot rebase '%s'", argv[0]);
 		goto out;
 	}

@@ -59,7 +59,7 @@ int cmd_tag(int argc, char **argv, struct ctx *ctx)
 	if ((ret = tag_ref(&dst, dname.data, 0)) != EXIT_OK)
 		goto out;
 	ret = EXIT_FAIL;
-	if (image_env_reg(&r, &ctx->env, ref.registry, &e) < 0 ||
+	if (env_reg(&r, &ctx->env, ref.registry, &e) < 0 ||
 	    reg_manifest_get(&m, r, &ref, &e) < 0) {
 		ret = report_err(&e, "cannot get the manifest of '%s'", argv[0]);
 		goto out;
@@ -104,7 +104,7 @@ int cmd_delete(int argc, char **argv, struct ctx *ctx)
 				      argv[0]);
 		goto out;
 	}
-	if (image_env_reg(&r, &ctx->env, ref.registry, &e) < 0 ||
+	if (env_reg(&r, &ctx->env, ref.registry, &e) < 0 ||
 	    reg_manifest_delete(r, ref.repository, ref.digest ? ref.digest : ref.tag, &e) < 0) {
 		if (!ref.digest && (e.code == ERR_UNSUPPORTED || e.http_status == 405 ||
 				    e.http_status == 400)) {

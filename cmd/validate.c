@@ -20,7 +20,7 @@
 
 /* Validates entry `entry` of layout `l` (NULL: every entry), appending to
  * `problems`. */
-static int validate_layout(struct validate_report *rep, struct layout *l, const char *entry,
+static int validate_entries(struct validate_report *rep, struct layout *l, const char *entry,
 			   const char *name, unsigned flags)
 {
 	struct layout_ref *refs = NULL;
@@ -33,7 +33,7 @@ static int validate_layout(struct validate_report *rep, struct layout *l, const 
 	for (i = 0; i < n; i++) {
 		if (entry && (!refs[i].name || strcmp(refs[i].name, entry)))
 			continue;
-		if (image_validate_layout(rep, l, &refs[i].desc, flags, &e) < 0) {
+		if (validate_layout(rep, l, &refs[i].desc, flags, &e) < 0) {
 			report_err(&e, "cannot validate '%s'", name);
 			goto out;
 		}
@@ -57,14 +57,14 @@ out:
  * every image.  An archive that cannot be read as one is a problem found,
  * unless reading failed for another reason (memory, disk, a missing file,
  * a REF it lacks). */
-static int validate_source(struct validate_report *rep, struct ctx *ctx, struct image_source *src,
+static int validate_source(struct validate_report *rep, struct ctx *ctx, struct source *src,
 			   unsigned flags)
 {
 	struct err e = ERR_INIT;
 
-	if (image_source_open(src, NULL, ctx_tmp_dir(), "validate", IMAGE_SOURCE_ALL, &e) == 0)
-		return validate_layout(rep, src->l, src->name, src->path, flags);
-	if (src->how == IMAGE_SRC_LAYOUT)
+	if (source_open(src, NULL, ctx_tmp_dir(), "validate", SOURCE_ALL, &e) == 0)
+		return validate_entries(rep, src->l, src->name, src->path, flags);
+	if (src->how == SOURCE_LAYOUT)
 		return report_err(&e, "cannot open the layout '%s'", src->path);
 	if (e.code == ERR_NOMEM || e.code == ERR_IO || e.code == ERR_NOT_FOUND ||
 	    e.code == ERR_USAGE)
@@ -92,22 +92,22 @@ static void print_lines(const char *label, const struct strvec *lines)
 
 /* Which source the options and operand name: --tarball FILE[:REF] (an
  * archive), --layout DIR or any source, or an operand with a transport
- * (oci:, oci-archive:, docker-archive:); else src->how is IMAGE_SRC_NONE. */
-static int validate_parse(struct image_source *src, struct opt_spec *spec, const char *tarball,
+ * (oci:, oci-archive:, docker-archive:); else src->how is SOURCE_NONE. */
+static int validate_parse(struct source *src, struct opt_spec *spec, const char *tarball,
 			  const char *layout, const char *image)
 {
 	struct err e = ERR_INIT;
 	const char *arg = tarball ? tarball : layout ? layout : image;
 
-	if (image_source_parse(src, arg, image ? 0 : IMAGE_SOURCE_BARE, &e) < 0)
+	if (source_parse(src, arg, image ? 0 : SOURCE_BARE, &e) < 0)
 		return report_err(&e, "invalid source '%s'", arg);
-	if (tarball && src->how == IMAGE_SRC_LAYOUT) {
+	if (tarball && src->how == SOURCE_LAYOUT) {
 		struct stat st;
 
 		if (stat(src->path, &st) == 0)
 			return opt_usage_error(spec, "'%s' is a directory: use --layout for a "
 					       "layout", tarball);
-		src->how = IMAGE_SRC_ARCHIVE;	/* opening it says it is not there */
+		src->how = SOURCE_ARCHIVE;	/* opening it says it is not there */
 	}
 	return EXIT_OK;
 }
@@ -132,7 +132,7 @@ int cmd_validate(int argc, char **argv, struct ctx *ctx)
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
 	struct validate_report rep = VALIDATE_REPORT_INIT;
-	struct image_source src = IMAGE_SOURCE_INIT;
+	struct source src = SOURCE_INIT;
 	struct ref ref = REF_INIT;
 	struct err e = ERR_INIT;
 	const char *what;
@@ -152,7 +152,7 @@ int cmd_validate(int argc, char **argv, struct ctx *ctx)
 	if ((ret = validate_parse(&src, &spec, tarball, layout, argc ? argv[0] : NULL)) !=
 	    EXIT_OK)
 		goto out;
-	if (src.how != IMAGE_SRC_NONE) {
+	if (src.how != SOURCE_NONE) {
 		if ((ret = validate_source(&rep, ctx, &src, flags)) != EXIT_OK)
 			goto out;
 	} else {
@@ -161,7 +161,7 @@ int cmd_validate(int argc, char **argv, struct ctx *ctx)
 			ret = EXIT_USAGE;
 			goto out;
 		}
-		if (image_validate_ref(&rep, &ctx->env, &ref, flags, &e) < 0) {
+		if (validate_ref(&rep, &ctx->env, &ref, flags, &e) < 0) {
 			ret = report_err(&e, "cannot validate '%s'", argv[0]);
 			goto out;
 		}
@@ -176,7 +176,7 @@ int cmd_validate(int argc, char **argv, struct ctx *ctx)
 	printf("PASS: %s\n", what);
 	ret = EXIT_OK;
 out:
-	image_source_release(&src);
+	source_release(&src);
 	ref_release(&ref);
 	validate_report_release(&rep);
 	return ret;

@@ -43,7 +43,7 @@ struct reg {
 	char *realm;
 	char *service;
 	int creds_loaded;
-	struct reg_creds creds;
+	struct creds creds;
 	struct reg_token tokens[MAX_TOKENS];
 	size_t n_tokens;
 	int sent_creds;		/* the last request carried credentials */
@@ -312,7 +312,7 @@ void reg_free(struct reg *r)
 		free(r->tokens[i].scope);
 		secret_free(r->tokens[i].value);
 	}
-	reg_creds_release(&r->creds);
+	creds_release(&r->creds);
 	for (i = 0; i < r->n_mirrors; i++) {
 		reg_free(r->mirrors[i]);
 		free(r->mirror_prefixes[i]);
@@ -399,9 +399,9 @@ const char *reg_name(const struct reg *r)
 /* Remembers what the challenges of a 401 ask for; *out_scope (may be NULL)
  * gets the bearer challenge's scope parameter (borrowed from `ch`). */
 static int learn_challenge(struct reg *r, const struct http_response *resp,
-			   struct auth_challenges *ch, struct err *e)
+			   struct wire_challenges *ch, struct err *e)
 {
-	const struct auth_challenge *c;
+	const struct wire_challenge *c;
 	const char *v;
 	size_t i = 0;
 
@@ -409,9 +409,9 @@ static int learn_challenge(struct reg *r, const struct http_response *resp,
 		if (wire_parse_challenges(ch, v, e) < 0)
 			return err_prefix(e, "registry '%s' sent an invalid WWW-Authenticate header",
 					  r->name);
-	if ((c = auth_challenges_find(ch, "bearer")) && auth_challenge_param(c, "realm")) {
-		const char *realm = auth_challenge_param(c, "realm");
-		const char *service = auth_challenge_param(c, "service");
+	if ((c = wire_challenges_find(ch, "bearer")) && wire_challenge_param(c, "realm")) {
+		const char *realm = wire_challenge_param(c, "realm");
+		const char *service = wire_challenge_param(c, "service");
 		char *nr = strdup(realm), *ns = service ? strdup(service) : NULL;
 		if (!nr || (service && !ns)) {
 			free(nr);
@@ -423,7 +423,7 @@ static int learn_challenge(struct reg *r, const struct http_response *resp,
 		r->realm = nr;
 		r->service = ns;
 		r->auth = AUTH_BEARER;
-	} else if (auth_challenges_find(ch, "basic")) {
+	} else if (wire_challenges_find(ch, "basic")) {
 		r->auth = AUTH_BASIC;
 	}
 	return 0;
@@ -489,7 +489,7 @@ static int connect_error(struct reg *r, const char *scheme, struct err *e)
 static int reg_ping_for(struct reg *r, enum reg_need need, struct err *e)
 {
 	struct http_response resp;
-	struct auth_challenges ch;
+	struct wire_challenges ch;
 	struct err e2 = ERR_INIT;
 	int allow_http = r->o.insecure || r->loopback;
 	int ret = -1, rc, lazy = need == NEED_SCHEME;
@@ -498,7 +498,7 @@ static int reg_ping_for(struct reg *r, enum reg_need need, struct err *e)
 	if (r->base && (lazy || r->pinged || (need == NEED_ANSWER && r->answered)))
 		return 0;
 	http_response_init(&resp);
-	auth_challenges_init(&ch);
+	wire_challenges_init(&ch);
 	if (r->o.scheme && !strcmp(r->o.scheme, "https"))
 		allow_http = 0;
 	if (r->base) {
@@ -573,7 +573,7 @@ static int reg_ping_for(struct reg *r, enum reg_need need, struct err *e)
 	r->answered = r->pinged = 1;
 	ret = 0;
 out:
-	auth_challenges_release(&ch);
+	wire_challenges_release(&ch);
 	http_response_release(&resp);
 	return ret;
 }
@@ -591,7 +591,7 @@ static int creds_load(struct reg *r, struct err *e)
 		return 0;
 	rc = r->o.creds(&r->creds, r->o.creds_arg, r->name, e);
 	if (rc == ERR_NOT_FOUND) {
-		reg_creds_release(&r->creds);
+		creds_release(&r->creds);
 		err_clear(e);
 		return 0;
 	}
@@ -967,8 +967,8 @@ static int reg_send(struct reg *r, struct http_request *req, struct http_respons
 	}
 	for (round = 0; round < MAX_AUTH_ROUNDS; round++) {
 		struct buf av = BUF_INIT;
-		struct auth_challenges ch;
-		const struct auth_challenge *bc;
+		struct wire_challenges ch;
+		const struct wire_challenge *bc;
 		enum reg_auth before = r->auth;
 		int pushed = 0, rc;
 
@@ -1009,25 +1009,25 @@ static int reg_send(struct reg *r, struct http_request *req, struct http_respons
 			r->answered = 1;
 		if (resp->status != 401 || !same_origin(resp->url ? resp->url : req->url, r->base))
 			break;
-		auth_challenges_init(&ch);
+		wire_challenges_init(&ch);
 		if (learn_challenge(r, resp, &ch, e) < 0) {
-			auth_challenges_release(&ch);
+			wire_challenges_release(&ch);
 			ret = e ? e->code : ERR_AUTH;
 			goto out;
 		}
-		bc = r->auth == AUTH_BEARER ? auth_challenges_find(&ch, "bearer") : NULL;
+		bc = r->auth == AUTH_BEARER ? wire_challenges_find(&ch, "bearer") : NULL;
 		if (bc) {
-			char *u = scope_union(cur, auth_challenge_param(bc, "scope"));
+			char *u = scope_union(cur, wire_challenge_param(bc, "scope"));
 			int grew;
 			if (!u) {
-				auth_challenges_release(&ch);
+				wire_challenges_release(&ch);
 				ret = nomem(e);
 				goto out;
 			}
 			grew = strcmp(u, cur) != 0;
 			free(cur);
 			cur = u;
-			auth_challenges_release(&ch);
+			wire_challenges_release(&ch);
 			if (!grew && fresh && before == AUTH_BEARER)
 				break;		/* a new token for the same scope was refused */
 			if (r->creds.registry_token && before == AUTH_BEARER)
@@ -1035,7 +1035,7 @@ static int reg_send(struct reg *r, struct http_request *req, struct http_respons
 			fresh = 1;
 			continue;
 		}
-		auth_challenges_release(&ch);
+		wire_challenges_release(&ch);
 		if (r->auth == AUTH_BASIC && before != AUTH_BASIC) {
 			if (creds_load(r, e) < 0) {
 				ret = e ? e->code : ERR_AUTH;
@@ -1141,7 +1141,7 @@ static int manifest_get_one(struct manifest *out, struct reg *r, const struct re
 		goto out;
 	}
 	ct = http_response_header(&resp, "content-type");
-	if (ct && mt_classify(ct) == MT_KIND_SCHEMA1) {
+	if (ct && mediatype_classify(ct) == MT_KIND_SCHEMA1) {
 		ret = err_set(e, ERR_UNSUPPORTED, "%s: Docker schema1 manifests (%s) are not "
 			      "supported: push the image again with a current client", what.data,
 			      MT_DOCKER_SCHEMA1);
@@ -1155,7 +1155,7 @@ static int manifest_get_one(struct manifest *out, struct reg *r, const struct re
 			goto out;
 	}
 	if ((ret = manifest_parse(out, resp.body.data, resp.body.len,
-				  ct && mt_classify(ct) != MT_KIND_UNKNOWN ? ct : NULL,
+				  ct && mediatype_classify(ct) != MT_KIND_UNKNOWN ? ct : NULL,
 				  r->o.manifest_max, e)) < 0) {
 		err_prefix(e, "%s", what.data);
 		goto out;
@@ -1236,13 +1236,13 @@ static int manifest_head_one(struct descriptor *out, struct reg *r, const struct
 	}
 	ct = http_response_header(&resp, "content-type");
 	dcd = http_response_header(&resp, "docker-content-digest");
-	if (ct && mt_classify(ct) == MT_KIND_SCHEMA1) {
+	if (ct && mediatype_classify(ct) == MT_KIND_SCHEMA1) {
 		ret = err_set(e, ERR_UNSUPPORTED, "%s: Docker schema1 manifests (%s) are not "
 			      "supported: push the image again with a current client", what.data,
 			      MT_DOCKER_SCHEMA1);
 		goto out;
 	}
-	if (!dcd || !ct || mt_classify(ct) == MT_KIND_UNKNOWN ||
+	if (!dcd || !ct || mediatype_classify(ct) == MT_KIND_UNKNOWN ||
 	    parse_size(&size, http_response_header(&resp, "content-length")) < 0 ||
 	    digest_parse(&out->digest, dcd, NULL) < 0) {
 		/* not enough to go on: fetch it */
@@ -1296,7 +1296,7 @@ int reg_manifest_put(struct digest *out, struct reg *r, const char *repo,
 	http_response_init(&resp);
 	if ((ret = check_repo(repo, e)) < 0 || (ret = check_tag_or_digest(tag_or_digest, e)) < 0)
 		goto out;
-	if (!media_type || !mt_valid(media_type)) {
+	if (!media_type || !mediatype_valid(media_type)) {
 		ret = err_set(e, ERR_INVALID, "invalid media type for a manifest");
 		goto out;
 	}
@@ -1543,7 +1543,7 @@ out:
 	return ret;
 }
 
-/* One blob of reg_blobs_get() in flight. */
+/* One blob of reg_blob_get_many() in flight. */
 struct blob_job {
 	struct http_request req;
 	struct http_response resp;
@@ -2187,7 +2187,7 @@ out:
 	return ret;
 }
 
-int reg_tags_list(struct strvec *out, struct reg *r, const char *repo, struct err *e)
+int reg_list_tags(struct strvec *out, struct reg *r, const char *repo, struct err *e)
 {
 	struct buf url = BUF_INIT, what = BUF_INIT, scope = BUF_INIT;
 	int ret;
@@ -2210,7 +2210,7 @@ out:
 	return ret;
 }
 
-int reg_catalog(struct strvec *out, struct reg *r, struct err *e)
+int reg_list_catalog(struct strvec *out, struct reg *r, struct err *e)
 {
 	struct buf url = BUF_INIT, what = BUF_INIT;
 	int ret;
@@ -2237,7 +2237,7 @@ out:
 static const char empty_index[] =
 	"{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX "\",\"manifests\":[]}";
 
-int reg_referrers(struct manifest *out_index, struct reg *r, const char *repo,
+int reg_list_referrers(struct manifest *out_index, struct reg *r, const char *repo,
 		  const struct digest *subject, struct err *e)
 {
 	struct http_request req;
@@ -2559,7 +2559,7 @@ out:
 	return rc;
 }
 
-int reg_blobs_get(struct reg *r, const char *repo, struct reg_blob_fetch *fs, size_t n,
+int reg_blob_get_many(struct reg *r, const char *repo, struct reg_blob_fetch *fs, size_t n,
 		  int parallel, unsigned flags, struct err *e)
 {
 	struct buf mrepo = BUF_INIT;

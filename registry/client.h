@@ -66,7 +66,7 @@ struct ref;
 
 struct reg_client_opts {
 	struct http_client *http;	/* borrowed; required */
-	reg_creds_fn *creds;		/* credential lookup, or NULL (anonymous) */
+	creds_fn *creds;		/* credential lookup, or NULL (anonymous) */
 	void *creds_arg;
 	int insecure;			/* allow http anywhere (the http_client
 					 * should skip TLS verification too) */
@@ -123,7 +123,7 @@ int reg_token(char **out, struct reg *r, const char *repo, int push, struct err 
 
 /* Registry mirrors, as containerd's hosts.toml and podman's registries.conf
  * use them: the reads reg_manifest_get(), reg_manifest_head(),
- * reg_blob_get() and reg_blobs_get() of `r` go to each mirror first, in the
+ * reg_blob_get() and reg_blob_get_many() of `r` go to each mirror first, in the
  * order added, at the same repository path (after `prefix/` when `prefix`
  * is set), and fall back to the next mirror, then to `r`'s own registry,
  * when a mirror fails or lacks the content (any error but ERR_NOMEM and
@@ -174,7 +174,7 @@ int reg_manifest_delete(struct reg *r, const char *repo, const char *tag_or_dige
  * (only the digest is checked). */
 int reg_blob_get(struct reg *r, const char *repo, const struct descriptor *d,
 		 http_sink_fn sink, void *arg, struct err *e);
-/* One blob of a reg_blobs_get() batch.  The caller fills d, sink and arg;
+/* One blob of a reg_blob_get_many() batch.  The caller fills d, sink and arg;
  * the rest is output. */
 struct reg_blob_fetch {
 	const struct descriptor *d;	/* digest and size (-1: unknown) */
@@ -202,7 +202,7 @@ enum reg_blobs_flags {
  * fs[i].rc/err (a size or digest mismatch is ERR_DIGEST: its sink has seen
  * bytes the caller must discard).  Returns 0 when all succeeded, else the
  * first failure (also copied to `e`). */
-int reg_blobs_get(struct reg *r, const char *repo, struct reg_blob_fetch *fs, size_t n,
+int reg_blob_get_many(struct reg *r, const char *repo, struct reg_blob_fetch *fs, size_t n,
 		  int parallel, unsigned flags, struct err *e);
 /* 0 and the size (when the registry sends it, else -1) when the blob exists;
  * ERR_NOT_FOUND when it does not. `out_size` may be NULL. */
@@ -255,15 +255,15 @@ int reg_blob_upload_stream(struct reg *r, const char *repo, const struct descrip
 
 /* The tags of `repo`, all pages (n= opts.page_size, Link headers), in the
  * order the registry sent them; `out` (initialised) is appended to. */
-int reg_tags_list(struct strvec *out, struct reg *r, const char *repo, struct err *e);
+int reg_list_tags(struct strvec *out, struct reg *r, const char *repo, struct err *e);
 /* The repositories of the registry, all pages. */
-int reg_catalog(struct strvec *out, struct reg *r, struct err *e);
+int reg_list_catalog(struct strvec *out, struct reg *r, struct err *e);
 
 /* The referrers of `subject` in `repo` as an OCI index (`out_index` need
  * not be initialised): the referrers API, or the "sha256-<hex>" tag when
  * the registry does not implement it (404); an empty index when neither
  * has any. */
-int reg_referrers(struct manifest *out_index, struct reg *r, const char *repo,
+int reg_list_referrers(struct manifest *out_index, struct reg *r, const char *repo,
 		  const struct digest *subject, struct err *e);
 
 #endif

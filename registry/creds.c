@@ -48,7 +48,7 @@ static void buf_release_secret(struct buf *b)
 	buf_release(b);
 }
 
-void reg_creds_release(struct reg_creds *c)
+void creds_release(struct creds *c)
 {
 	if (!c)
 		return;
@@ -401,7 +401,7 @@ static int dup_secret(char **out, const char *s)
 
 /* Fills `out` from an auths entry: 0, ERR_NOT_FOUND when the entry holds
  * no credentials, ERR_INVALID. */
-static int entry_parse(struct reg_creds *out, const struct json *entry, const char *path,
+static int entry_parse(struct creds *out, const struct json *entry, const char *path,
 		       const char *key, struct err *e)
 {
 	const char *auth, *user, *pass, *itok, *rtok;
@@ -444,7 +444,7 @@ static int entry_parse(struct reg_creds *out, const struct json *entry, const ch
 	}
 	if (dup_secret(&out->username, user) || dup_secret(&out->password, pass) ||
 	    dup_secret(&out->identity_token, itok) || dup_secret(&out->registry_token, rtok)) {
-		reg_creds_release(out);
+		creds_release(out);
 		ret = err_set(e, ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -770,7 +770,7 @@ static int helper_said_not_found(const struct helper_run *r)
 }
 
 /* `get`: 0, ERR_NOT_FOUND, or an error. */
-static int helper_get(struct reg_creds *out, const struct creds_store *s, const char *name,
+static int helper_get(struct creds *out, const struct creds_store *s, const char *name,
 		      const char *server_url, struct err *e)
 {
 	struct helper_run r = { BUF_INIT, BUF_INIT, -1 };
@@ -818,7 +818,7 @@ static int helper_get(struct reg_creds *out, const struct creds_store *s, const 
 		      dup_secret(&out->password, secret) ? ERR_NOMEM : 0;
 	}
 	if (ret) {
-		reg_creds_release(out);
+		creds_release(out);
 		err_set(e, ret, "out of memory");
 	}
 out:
@@ -899,7 +899,7 @@ static int file_helper(const char **out, const struct json *root, const struct t
 /* ---- lookup ---- */
 
 /* One file: credHelpers, auths, credsStore.  0, ERR_NOT_FOUND, or an error. */
-static int lookup_file(struct reg_creds *out, const struct creds_store *s,
+static int lookup_file(struct creds *out, const struct creds_store *s,
 		       const struct target *t, const struct json *root, const char *path,
 		       struct err *e)
 {
@@ -932,7 +932,7 @@ out:
 	return ret;
 }
 
-int creds_store_get_repo(struct reg_creds *out, struct creds_store *s, const char *registry,
+int creds_store_get_repo(struct creds *out, struct creds_store *s, const char *registry,
 			 const char *repository, struct err *e)
 {
 	struct target t;
@@ -940,7 +940,7 @@ int creds_store_get_repo(struct reg_creds *out, struct creds_store *s, const cha
 	size_t i;
 	int ret;
 
-	*out = (struct reg_creds)REG_CREDS_INIT;
+	*out = (struct creds)CREDS_INIT;
 	if ((ret = target_init(&t, registry, repository, e)))
 		goto out;
 	ret = ERR_NOT_FOUND;
@@ -961,19 +961,19 @@ int creds_store_get_repo(struct reg_creds *out, struct creds_store *s, const cha
 		err_set(e, ret, "no credentials for '%s'", t.host.data);
 out:
 	if (ret)
-		reg_creds_release(out);
+		creds_release(out);
 	json_free(root);
 	target_release(&t);
 	return ret;
 }
 
-int creds_store_get(struct reg_creds *out, struct creds_store *s, const char *registry,
+int creds_store_get(struct creds *out, struct creds_store *s, const char *registry,
 		    struct err *e)
 {
 	return creds_store_get_repo(out, s, registry, NULL, e);
 }
 
-int creds_store_lookup(struct reg_creds *out, void *arg, const char *registry, struct err *e)
+int creds_store_lookup(struct creds *out, void *arg, const char *registry, struct err *e)
 {
 	return creds_store_get_repo(out, arg, registry, NULL, e);
 }

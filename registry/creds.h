@@ -44,23 +44,23 @@
 struct err;
 
 /* What is known for one registry; every field may be NULL. */
-struct reg_creds {
+struct creds {
 	char *username;
 	char *password;
 	char *identity_token;	/* OAuth2 refresh token ("identitytoken") */
 	char *registry_token;	/* a bearer token to send as is ("registrytoken") */
 };
 
-#define REG_CREDS_INIT { NULL, NULL, NULL, NULL }
+#define CREDS_INIT { NULL, NULL, NULL, NULL }
 
 /* Frees the fields (zeroing the secrets first) and sets them to NULL. */
-void reg_creds_release(struct reg_creds *c);
+void creds_release(struct creds *c);
 
 /* Looks up credentials for `registry` ("docker.io", "localhost:5000"):
  * fills `out` and returns 0 when found, ERR_NOT_FOUND when none, another
  * error when a file or helper failed.  The registry client calls this
  * through a function pointer of this type. */
-typedef int reg_creds_fn(struct reg_creds *out, void *arg, const char *registry,
+typedef int creds_fn(struct creds *out, void *arg, const char *registry,
 			 struct err *e);
 
 /* The key Docker Hub's credentials are stored under. */
@@ -90,15 +90,15 @@ int creds_store_set_helper_path(struct creds_store *s, const char *path);
 /* Looks up `registry` as described above.  `out` is overwritten (not
  * released first) and left empty unless 0 is returned.  `registry` may also
  * be given as a URL ("https://index.docker.io/v1/"). */
-int creds_store_get(struct reg_creds *out, struct creds_store *s, const char *registry,
+int creds_store_get(struct creds *out, struct creds_store *s, const char *registry,
 		    struct err *e);
 /* As creds_store_get(), but podman-style keys naming `repository`
  * ("org/repo") or one of its parents ("REG/org/repo", then "REG/org") are
  * tried first in each file's `auths`.  `repository` may be NULL. */
-int creds_store_get_repo(struct reg_creds *out, struct creds_store *s, const char *registry,
+int creds_store_get_repo(struct creds *out, struct creds_store *s, const char *registry,
 			 const char *repository, struct err *e);
-/* creds_store_get() as a reg_creds_fn; `arg` is the struct creds_store. */
-int creds_store_lookup(struct reg_creds *out, void *arg, const char *registry, struct err *e);
+/* creds_store_get() as a creds_fn; `arg` is the struct creds_store. */
+int creds_store_lookup(struct creds *out, void *arg, const char *registry, struct err *e);
 
 /* Stores `user`/`password` for `registry` (hoist auth login).  When the
  * first file names a helper for the registry (credHelpers, else

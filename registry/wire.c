@@ -148,13 +148,13 @@ static int parse_quoted(struct buf *b, const char **pp, const char *start, const
 
 #define H_AUTH "WWW-Authenticate"
 
-void auth_challenges_init(struct auth_challenges *c)
+void wire_challenges_init(struct wire_challenges *c)
 {
 	c->v = NULL;
 	c->n = 0;
 }
 
-static void challenge_release(struct auth_challenge *c)
+static void challenge_release(struct wire_challenge *c)
 {
 	free(c->scheme);
 	c->scheme = NULL;
@@ -164,23 +164,23 @@ static void challenge_release(struct auth_challenge *c)
 	c->token68 = NULL;
 }
 
-static void challenges_truncate(struct auth_challenges *c, size_t n)
+static void challenges_truncate(struct wire_challenges *c, size_t n)
 {
 	while (c->n > n)
 		challenge_release(&c->v[--c->n]);
 }
 
-void auth_challenges_release(struct auth_challenges *c)
+void wire_challenges_release(struct wire_challenges *c)
 {
 	challenges_truncate(c, 0);
 	free(c->v);
-	auth_challenges_init(c);
+	wire_challenges_init(c);
 }
 
-static int challenge_add(struct auth_challenges *c, const char *scheme, size_t len,
+static int challenge_add(struct wire_challenges *c, const char *scheme, size_t len,
 			 struct err *e)
 {
-	struct auth_challenge *v, *ch;
+	struct wire_challenge *v, *ch;
 
 	if (c->n >= WIRE_MAX_CHALLENGES)
 		return err_set(e, ERR_TOO_BIG, "invalid " H_AUTH " header: more than %d challenges",
@@ -219,7 +219,7 @@ static const char *next_param(const char *p, const char *end)
 
 /* Parses the auth-params of `c`, starting at *pp (the first parameter
  * name), up to the end or to the scheme of the next challenge. */
-static int parse_params(struct auth_challenge *c, struct buf *val, const char **pp,
+static int parse_params(struct wire_challenge *c, struct buf *val, const char **pp,
 			const char *start, const char *end, struct err *e)
 {
 	const char *p = *pp, *name, *q, *v;
@@ -287,13 +287,13 @@ static int parse_params(struct auth_challenge *c, struct buf *val, const char **
 	return 0;
 }
 
-int wire_parse_challenges_len(struct auth_challenges *out, const char *header, size_t len,
+int wire_parse_challenges_len(struct wire_challenges *out, const char *header, size_t len,
 			      struct err *e)
 {
 	const char *p = header, *end = header + len, *tok, *sp, *q, *r;
 	size_t old_n = out->n;
 	struct buf val = BUF_INIT;
-	struct auth_challenge *c;
+	struct wire_challenge *c;
 	int ret = -1;
 
 	buf_init(&val, WIRE_MAX_HEADER);
@@ -360,12 +360,12 @@ out:
 	return ret;
 }
 
-int wire_parse_challenges(struct auth_challenges *out, const char *header, struct err *e)
+int wire_parse_challenges(struct wire_challenges *out, const char *header, struct err *e)
 {
 	return wire_parse_challenges_len(out, header, strnlen(header, WIRE_MAX_HEADER + 1), e);
 }
 
-const struct auth_challenge *auth_challenges_find(const struct auth_challenges *c,
+const struct wire_challenge *wire_challenges_find(const struct wire_challenges *c,
 						  const char *scheme)
 {
 	size_t i;
@@ -376,7 +376,7 @@ const struct auth_challenge *auth_challenges_find(const struct auth_challenges *
 	return NULL;
 }
 
-const char *auth_challenge_param(const struct auth_challenge *c, const char *name)
+const char *wire_challenge_param(const struct wire_challenge *c, const char *name)
 {
 	size_t i;
 

@@ -36,22 +36,22 @@ struct err;
 
 /* ---- WWW-Authenticate ---- */
 
-struct auth_challenge {
+struct wire_challenge {
 	char *scheme;		/* lower-cased: "bearer", "basic" */
 	struct strvec names;	/* lower-cased auth-param names, unique */
 	struct strvec values;	/* values[i] belongs to names[i], unquoted */
 	char *token68;		/* "Negotiate abc==" form, else NULL */
 };
 
-struct auth_challenges {
-	struct auth_challenge *v;
+struct wire_challenges {
+	struct wire_challenge *v;
 	size_t n;
 };
 
-#define AUTH_CHALLENGES_INIT { NULL, 0 }
+#define WIRE_CHALLENGES_INIT { NULL, 0 }
 
-void auth_challenges_init(struct auth_challenges *c);
-void auth_challenges_release(struct auth_challenges *c);
+void wire_challenges_init(struct wire_challenges *c);
+void wire_challenges_release(struct wire_challenges *c);
 
 /* Parses one WWW-Authenticate header value and APPENDS its challenges to
  * `out` (initialised by the caller), so it can be called once per header
@@ -64,17 +64,17 @@ void auth_challenges_release(struct auth_challenges *c);
  * ERR_TOO_BIG over WIRE_MAX_HEADER bytes, WIRE_MAX_CHALLENGES challenges in
  * `out` or WIRE_MAX_PARAMS parameters; ERR_NOMEM.  On error `out` is left
  * as it was before the call. */
-int wire_parse_challenges(struct auth_challenges *out, const char *header, struct err *e);
+int wire_parse_challenges(struct wire_challenges *out, const char *header, struct err *e);
 /* As above for `len` bytes that need not be NUL-terminated (a NUL among
  * them is ERR_INVALID). */
-int wire_parse_challenges_len(struct auth_challenges *out, const char *header, size_t len,
+int wire_parse_challenges_len(struct wire_challenges *out, const char *header, size_t len,
 			      struct err *e);
 
 /* The first challenge with this scheme (case-insensitive), or NULL. */
-const struct auth_challenge *auth_challenges_find(const struct auth_challenges *c,
+const struct wire_challenge *wire_challenges_find(const struct wire_challenges *c,
 						  const char *scheme);
 /* The value of parameter `name` (case-insensitive), borrowed, or NULL. */
-const char *auth_challenge_param(const struct auth_challenge *c, const char *name);
+const char *wire_challenge_param(const struct wire_challenge *c, const char *name);
 
 /* ---- Link ---- */
 

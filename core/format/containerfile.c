@@ -21,7 +21,7 @@ static const char *const kind_names[] = {
 	"CMD", "SHELL", "EXPOSE", "VOLUME", "STOPSIGNAL",
 };
 
-const char *cf_kind_name(enum cf_kind k)
+const char *containerfile_kind_name(enum cf_kind k)
 {
 	if ((size_t)k < sizeof(kind_names) / sizeof(kind_names[0]))
 		return kind_names[k];
@@ -245,7 +245,7 @@ static int lex_word_into(struct buf *out, const char *s, size_t n, char esc, loo
 	return lex_run(NULL, out, s, n, esc, lookup, arg, 1, depth, e);
 }
 
-int cf_expand_word(char **out, const char *word, char escape,
+int containerfile_expand_word(char **out, const char *word, char escape,
 		   const char *(*lookup)(void *arg, const char *name), void *arg,
 		   struct err *e)
 {
@@ -743,7 +743,7 @@ static int do_copy(struct parser *p, struct cf_instr *in, const char *rest, int 
 
 static int do_exec(struct parser *p, struct cf_instr *in, const char *rest)
 {
-	const char *what = cf_kind_name(in->kind);
+	const char *what = containerfile_kind_name(in->kind);
 	int j;
 	size_t i;
 
@@ -840,7 +840,7 @@ static int do_single(struct parser *p, struct cf_instr *in, const char *rest)
 		return rc;
 	if (!*v) {
 		free(v);
-		return perr(p, ERR_INVALID, "%s needs a value", cf_kind_name(in->kind));
+		return perr(p, ERR_INVALID, "%s needs a value", containerfile_kind_name(in->kind));
 	}
 	if (in->kind == CF_STOPSIGNAL &&
 	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-") != strlen(v)) {
@@ -967,7 +967,7 @@ static int do_line(struct parser *p, const char *text)
 		in.text[k - 1] = '\0';
 	if (!p->in_stage && p->cf->n_stages == 0 && in.kind != CF_FROM && in.kind != CF_ARG) {
 		rc = perr(p, ERR_INVALID, "%s before the first FROM (only ARG may come first)",
-			  cf_kind_name(in.kind));
+			  containerfile_kind_name(in.kind));
 		goto fail;
 	}
 	switch (in.kind) {

@@ -54,7 +54,7 @@ enum cf_kind {
 };
 
 /* The instruction's name in capitals ("COPY"). */
-const char *cf_kind_name(enum cf_kind k);
+const char *containerfile_kind_name(enum cf_kind k);
 
 /* One instruction, variables expanded. */
 struct cf_instr {
@@ -115,7 +115,7 @@ int containerfile_parse(struct containerfile *out, const char *text, size_t len,
 /* Expands variables in one word as the parser does (quotes removed, not
  * split): `lookup` returns a value or NULL for an unset name.  For callers
  * that know more variables than the file (a base image's ENV). */
-int cf_expand_word(char **out, const char *word, char escape,
+int containerfile_expand_word(char **out, const char *word, char escape,
 		   const char *(*lookup)(void *arg, const char *name), void *arg,
 		   struct err *e);
 

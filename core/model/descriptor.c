@@ -41,7 +41,7 @@ static size_t mt_name_len(const char *s, size_t len)
 	return i;
 }
 
-int mt_valid(const char *s)
+int mediatype_valid(const char *s)
 {
 	size_t len, n;
 
@@ -57,7 +57,7 @@ int mt_valid(const char *s)
 	return n && n == len;
 }
 
-int mt_equal(const char *a, const char *b)
+int mediatype_equal(const char *a, const char *b)
 {
 	size_t la, lb;
 
@@ -72,8 +72,8 @@ int mt_equal(const char *a, const char *b)
 static const struct mt_info {
 	const char *mt;
 	enum mt_kind kind;
-	enum mt_family family;
-	unsigned layer;		/* enum mt_layer_bits */
+	enum mediatype_family family;
+	unsigned layer;		/* enum mediatype_layer_bits */
 } mt_table[] = {
 	{ MT_OCI_MANIFEST, MT_KIND_MANIFEST, MT_FAMILY_OCI, 0 },
 	{ MT_DOCKER_MANIFEST, MT_KIND_MANIFEST, MT_FAMILY_DOCKER, 0 },
@@ -105,33 +105,33 @@ static const struct mt_info *mt_find(const char *media_type)
 	if (!media_type)
 		return NULL;
 	for (i = 0; i < MT_TABLE_LEN; i++)
-		if (mt_equal(media_type, mt_table[i].mt))
+		if (mediatype_equal(media_type, mt_table[i].mt))
 			return &mt_table[i];
 	return NULL;
 }
 
-enum mt_kind mt_classify(const char *media_type)
+enum mt_kind mediatype_classify(const char *media_type)
 {
 	const struct mt_info *t = mt_find(media_type);
 
 	return t ? t->kind : MT_KIND_UNKNOWN;
 }
 
-enum mt_family mt_family(const char *media_type)
+enum mediatype_family mediatype_family(const char *media_type)
 {
 	const struct mt_info *t = mt_find(media_type);
 
 	return t ? t->family : MT_FAMILY_NONE;
 }
 
-unsigned mt_layer_bits(const char *media_type)
+unsigned mediatype_layer_bits(const char *media_type)
 {
 	const struct mt_info *t = mt_find(media_type);
 
 	return t && t->kind == MT_KIND_LAYER ? t->layer : 0;
 }
 
-const char *mt_convert(const char *media_type, enum mt_family family)
+const char *mediatype_convert(const char *media_type, enum mediatype_family family)
 {
 	const struct mt_info *t = mt_find(media_type);
 	size_t i;
@@ -146,7 +146,7 @@ const char *mt_convert(const char *media_type, enum mt_family family)
 	return NULL;
 }
 
-void manifest_quote(char *out, size_t outlen, const char *s)
+void text_quote(char *out, size_t outlen, const char *s)
 {
 	if (!s)
 		s = "(null)";
@@ -241,7 +241,7 @@ static int annot_one(const char *key, struct json *val, void *argp)
 	char q[96];
 
 	if (!v) {
-		manifest_quote(q, sizeof(q), key);
+		text_quote(q, sizeof(q), key);
 		return err_set(arg->e, ERR_INVALID, "%s: annotation '%s' must have a string value",
 			       arg->what, q);
 	}
@@ -353,7 +353,7 @@ static int get_str_array(struct strvec *out, const struct json *obj, const char 
 	return 0;
 }
 
-int manifest_platform_from_json(struct platform *p, const struct json *j, const char *what,
+int platform_from_json(struct platform *p, const struct json *j, const char *what,
 				struct err *e)
 {
 	int rc;
@@ -481,8 +481,8 @@ int descriptor_from_json(struct descriptor *out, const struct json *j, const cha
 		ret = err_set(e, ERR_INVALID, "%s: missing mediaType", what);
 		goto out;
 	}
-	if (!mt_valid(s)) {
-		manifest_quote(q, sizeof(q), s ? s : "(not a string)");
+	if (!mediatype_valid(s)) {
+		text_quote(q, sizeof(q), s ? s : "(not a string)");
 		ret = err_set(e, ERR_INVALID, "%s: invalid mediaType '%s' (want type/subtype)",
 			      what, q);
 		goto out;
@@ -517,8 +517,8 @@ int descriptor_from_json(struct descriptor *out, const struct json *j, const cha
 	ret = get_opt_str(&out->artifact_type, j, "artifactType", 0, what, e);
 	if (ret < 0)
 		goto out;
-	if (out->artifact_type && !mt_valid(out->artifact_type)) {
-		manifest_quote(q, sizeof(q), out->artifact_type);
+	if (out->artifact_type && !mediatype_valid(out->artifact_type)) {
+		text_quote(q, sizeof(q), out->artifact_type);
 		ret = err_set(e, ERR_INVALID, "%s: invalid artifactType '%s' (want type/subtype)",
 			      what, q);
 		goto out;
@@ -540,7 +540,7 @@ int descriptor_from_json(struct descriptor *out, const struct json *j, const cha
 		}
 		if (!(out->platform = desc_platform_new()))
 			goto nomem;
-		ret = manifest_platform_from_json(out->platform, v, pwhat, e);
+		ret = platform_from_json(out->platform, v, pwhat, e);
 		if (ret < 0)
 			goto out;
 	}

@@ -57,8 +57,8 @@ void manifest_release(struct manifest *m)
 /* A Content-Type that says nothing about which kind of manifest this is. */
 static int mt_is_generic(const char *mt)
 {
-	return !mt || !*mt || mt_equal(mt, "application/json") ||
-	       mt_equal(mt, "application/octet-stream") || mt_equal(mt, "text/plain");
+	return !mt || !*mt || mediatype_equal(mt, "application/json") ||
+	       mediatype_equal(mt, "application/octet-stream") || mediatype_equal(mt, "text/plain");
 }
 
 /* Parses the array `key` of descriptors into *out / *n. */
@@ -104,13 +104,13 @@ static int manifest_media_type(struct manifest *m, const struct json *doc, const
 	const char *mt;
 	size_t len;
 
-	if (v && (!doc_mt || !mt_valid(doc_mt) || strlen(doc_mt) != json_str_len(v))) {
-		manifest_quote(q1, sizeof(q1), doc_mt ? doc_mt : "(not a string)");
+	if (v && (!doc_mt || !mediatype_valid(doc_mt) || strlen(doc_mt) != json_str_len(v))) {
+		text_quote(q1, sizeof(q1), doc_mt ? doc_mt : "(not a string)");
 		return err_set(e, ERR_INVALID, "invalid mediaType '%s' (want type/subtype)", q1);
 	}
-	if (doc_mt && !mt_is_generic(hint) && !mt_equal(doc_mt, hint)) {
-		manifest_quote(q1, sizeof(q1), doc_mt);
-		manifest_quote(q2, sizeof(q2), hint);
+	if (doc_mt && !mt_is_generic(hint) && !mediatype_equal(doc_mt, hint)) {
+		text_quote(q1, sizeof(q1), doc_mt);
+		text_quote(q2, sizeof(q2), hint);
 		return err_set(e, ERR_INVALID,
 			       "media type mismatch: the document says '%s' but it was served or "
 			       "referenced as '%s'; the registry or the referring index is wrong",
@@ -132,17 +132,17 @@ static int manifest_media_type(struct manifest *m, const struct json *doc, const
 		return err_set(e, ERR_INVALID,
 			       "no mediaType, and neither 'manifests' nor 'config' and 'layers': "
 			       "not an image manifest or index");
-	m->kind = mt_classify(mt);
+	m->kind = mediatype_classify(mt);
 	if (m->kind == MT_KIND_SCHEMA1)
 		return err_set(e, ERR_UNSUPPORTED, SCHEMA1_MSG);
 	if (m->kind != MT_KIND_MANIFEST && m->kind != MT_KIND_INDEX) {
-		manifest_quote(q1, sizeof(q1), mt);
+		text_quote(q1, sizeof(q1), mt);
 		return err_set(e, ERR_UNSUPPORTED,
 			       "unsupported media type '%s': not an image manifest or index", q1);
 	}
 	if (mt == hint && ((m->kind == MT_KIND_INDEX && has_image) ||
 			   (m->kind == MT_KIND_MANIFEST && has_manifests))) {
-		manifest_quote(q2, sizeof(q2), hint);
+		text_quote(q2, sizeof(q2), hint);
 		return err_set(e, ERR_INVALID,
 			       "media type mismatch: the document is an %s but it was served or "
 			       "referenced as '%s'; the registry or the referring index is wrong",
@@ -170,7 +170,7 @@ static int manifest_parse_doc(struct manifest *m, const struct json *doc, const 
 		return err_set(e, ERR_INVALID, "not a JSON object");
 	s = json_get_str(doc, "mediaType");
 	rc = json_get_int64(doc, "schemaVersion", &sv);
-	if (mt_classify(s) == MT_KIND_SCHEMA1 ||
+	if (mediatype_classify(s) == MT_KIND_SCHEMA1 ||
 	    (rc == 0 && sv == 1))
 		return err_set(e, ERR_UNSUPPORTED, SCHEMA1_MSG);
 	if (rc == ERR_NOT_FOUND)
@@ -213,8 +213,8 @@ static int manifest_parse_doc(struct manifest *m, const struct json *doc, const 
 	v = json_get(doc, "artifactType");
 	if (v) {
 		s = json_str(v);
-		if (!mt_valid(s) || strlen(s) != json_str_len(v)) {
-			manifest_quote(q, sizeof(q), s ? s : "(not a string)");
+		if (!mediatype_valid(s) || strlen(s) != json_str_len(v)) {
+			text_quote(q, sizeof(q), s ? s : "(not a string)");
 			return err_set(e, ERR_INVALID,
 				       "invalid artifactType '%s' (want type/subtype)", q);
 		}
@@ -240,7 +240,7 @@ int manifest_parse(struct manifest *out, const char *data, size_t len,
 			      "manifest of %zu bytes exceeds the limit of %zu bytes", len, max);
 		goto out;
 	}
-	if (mt_classify(media_type_hint) == MT_KIND_SCHEMA1) {
+	if (mediatype_classify(media_type_hint) == MT_KIND_SCHEMA1) {
 		ret = err_set(e, ERR_UNSUPPORTED, SCHEMA1_MSG);
 		goto out;
 	}
@@ -286,7 +286,7 @@ static int mt_is_image_layer(const char *mt)
 						"application/vnd.docker.image.rootfs." };
 	size_t i;
 
-	if (mt_classify(mt) == MT_KIND_LAYER)
+	if (mediatype_classify(mt) == MT_KIND_LAYER)
 		return 1;
 	for (i = 0; mt && i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
 		if (!strncasecmp(mt, prefixes[i], strlen(prefixes[i])))
@@ -298,9 +298,9 @@ int manifest_is_image(const struct manifest *m)
 {
 	size_t i;
 
-	if (mt_classify(m->config.media_type) != MT_KIND_CONFIG &&
-	    !(mt_equal(m->media_type, MT_DOCKER_MANIFEST) &&
-	      mt_equal(m->config.media_type, MT_DOCKER_CONFIG_LEGACY)))
+	if (mediatype_classify(m->config.media_type) != MT_KIND_CONFIG &&
+	    !(mediatype_equal(m->media_type, MT_DOCKER_MANIFEST) &&
+	      mediatype_equal(m->config.media_type, MT_DOCKER_CONFIG_LEGACY)))
 		return 0;
 	for (i = 0; i < m->n_layers; i++)
 		if (mt_is_image_layer(m->layers[i].media_type))
@@ -311,20 +311,20 @@ int manifest_is_image(const struct manifest *m)
 /* ---- media type families of documents hoist writes ---- */
 
 /* The media type of descriptor object `d` in `family` (NULL: none). */
-static const char *family_desc_mt(const struct json *d, enum mt_family family)
+static const char *family_desc_mt(const struct json *d, enum mediatype_family family)
 {
 	const char *mt = json_get_str(d, "mediaType");
 
 	if (!mt)
 		return "";	/* nothing to convert */
-	if (mt_equal(mt, MT_DOCKER_CONFIG_LEGACY) && family == MT_FAMILY_OCI)
+	if (mediatype_equal(mt, MT_DOCKER_CONFIG_LEGACY) && family == MT_FAMILY_OCI)
 		return MT_OCI_CONFIG;
-	return mt_convert(mt, family);
+	return mediatype_convert(mt, family);
 }
 
 /* Non-zero when every descriptor of the image manifest JSON `j` has a
  * name in `family`. */
-static int family_fits(const struct json *j, enum mt_family family)
+static int family_fits(const struct json *j, enum mediatype_family family)
 {
 	const struct json *layers = json_get(j, "layers");
 	size_t i, n = json_array_len(layers);
@@ -338,7 +338,7 @@ static int family_fits(const struct json *j, enum mt_family family)
 }
 
 /* Renames the type of descriptor object `d` into `family`. */
-static int family_set(struct json *d, enum mt_family family)
+static int family_set(struct json *d, enum mediatype_family family)
 {
 	const char *mt = family_desc_mt(d, family);
 
@@ -354,7 +354,7 @@ static int family_index_docker(const struct json *j)
 	size_t i, n = json_array_len(arr);
 
 	for (i = 0; i < n; i++)
-		if (mt_family(json_get_str(json_array_get(arr, i), "mediaType")) !=
+		if (mediatype_family(json_get_str(json_array_get(arr, i), "mediaType")) !=
 		    MT_FAMILY_DOCKER)
 			return 0;
 	return 1;
@@ -363,7 +363,7 @@ static int family_index_docker(const struct json *j)
 int manifest_json_family(const char **out, struct json *j, int docker)
 {
 	struct json *layers = json_get(j, "layers");
-	enum mt_family family;
+	enum mediatype_family family;
 	const char *mt;
 	size_t i, n = json_array_len(layers);
 
@@ -391,7 +391,7 @@ int manifest_json_family(const char **out, struct json *j, int docker)
 
 /* ---- image configs ---- */
 
-void image_config_init(struct image_config *c)
+void imgconfig_init(struct imgconfig *c)
 {
 	buf_init(&c->raw, 0);
 	c->json = NULL;
@@ -405,7 +405,7 @@ void image_config_init(struct image_config *c)
 	c->created = NULL;
 }
 
-void image_config_release(struct image_config *c)
+void imgconfig_release(struct imgconfig *c)
 {
 	buf_release(&c->raw);
 	json_free(c->json);
@@ -416,10 +416,10 @@ void image_config_release(struct image_config *c)
 	strvec_clear(&c->platform.os_features);
 	free(c->diff_ids);
 	free(c->created);
-	image_config_init(c);
+	imgconfig_init(c);
 }
 
-static int image_config_rootfs(struct image_config *c, struct err *e)
+static int image_config_rootfs(struct imgconfig *c, struct err *e)
 {
 	struct json *rootfs = json_get(c->json, "rootfs"), *ids, *v;
 	const char *type;
@@ -454,13 +454,13 @@ static int image_config_rootfs(struct image_config *c, struct err *e)
 	return 0;
 }
 
-int image_config_parse(struct image_config *out, const char *data, size_t len, size_t max,
+int imgconfig_parse(struct imgconfig *out, const char *data, size_t len, size_t max,
 		       struct err *e)
 {
 	struct json *v;
 	int ret;
 
-	image_config_init(out);
+	imgconfig_init(out);
 	if (!data)
 		data = "";
 	if (!max)
@@ -481,7 +481,7 @@ int image_config_parse(struct image_config *out, const char *data, size_t len, s
 		ret = err_set(e, ERR_INVALID, "not a JSON object");
 		goto out;
 	}
-	ret = manifest_platform_from_json(&out->platform, out->json, "platform", e);
+	ret = platform_from_json(&out->platform, out->json, "platform", e);
 	if (ret < 0)
 		goto out;
 	ret = image_config_rootfs(out, e);
@@ -503,6 +503,6 @@ out:
 	if (ret == ERR_INVALID)
 		err_prefix(e, "invalid image config");
 	if (ret < 0)
-		image_config_release(out);
+		imgconfig_release(out);
 	return ret;
 }

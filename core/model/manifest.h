@@ -63,38 +63,38 @@ enum mt_kind {
 };
 /* Compares the type/subtype part only: parameters after ';' and letter case
  * are ignored, so a Content-Type "...+json; charset=utf-8" classifies too. */
-enum mt_kind mt_classify(const char *media_type);
+enum mt_kind mediatype_classify(const char *media_type);
 
 /* The two families of media types.  A manifest uses one: podman, skopeo,
  * buildah and CRI-O refuse a Docker manifest naming OCI types. */
-enum mt_family {
+enum mediatype_family {
 	MT_FAMILY_NONE = 0,	/* a type of neither (artifacts) */
 	MT_FAMILY_OCI,		/* application/vnd.oci.* */
 	MT_FAMILY_DOCKER,	/* application/vnd.docker.* */
 };
-enum mt_family mt_family(const char *media_type);
+enum mediatype_family mediatype_family(const char *media_type);
 
 /* What a layer media type says of its blob: 0 for a plain tar, and 0 too
- * for a type that is no layer (check mt_classify() first). */
-enum mt_layer_bits {
+ * for a type that is no layer (check mediatype_classify() first). */
+enum mediatype_layer_bits {
 	MT_LAYER_GZIP = 1 << 0,
 	MT_LAYER_ZSTD = 1 << 1,
 	MT_LAYER_FOREIGN = 1 << 2,	/* nondistributable (OCI), foreign (Docker) */
 };
-unsigned mt_layer_bits(const char *media_type);
+unsigned mediatype_layer_bits(const char *media_type);
 
 /* The type a blob of type `media_type` has in `family`: the manifest, index,
  * config or layer type (same compression, same distributability) of that
  * family; `media_type` itself when it is of `family` already or of no family.
  * NULL when `family` has no such type: Docker has none for zstd layers and
  * none for OCI's empty descriptor. */
-const char *mt_convert(const char *media_type, enum mt_family family);
+const char *mediatype_convert(const char *media_type, enum mediatype_family family);
 /* Non-zero when `s` has the shape the OCI spec requires of a media type:
  * ^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$ */
-int mt_valid(const char *s);
+int mediatype_valid(const char *s);
 /* Non-zero when two media types name the same type/subtype (parameters and
  * case ignored).  NULL equals nothing. */
-int mt_equal(const char *a, const char *b);
+int mediatype_equal(const char *a, const char *b);
 
 /* A key/value list kept in insertion order (annotations, labels). */
 struct kvlist {
@@ -135,7 +135,7 @@ void descriptor_release(struct descriptor *d);
 int descriptor_copy(struct descriptor *out, const struct descriptor *src);
 /* Parses a descriptor object into `out` (need not be initialised; left
  * initialised and empty on failure).  Checks: mediaType present and
- * well-formed (mt_valid), digest by digest_parse(), size an integer
+ * well-formed (mediatype_valid), digest by digest_parse(), size an integer
  * >= 0 and < 2^62, artifactType well-formed, urls an array of strings,
  * annotations an object of strings, platform with os and architecture,
  * embedded "data" valid base64 whose length and hash match size and digest
@@ -157,11 +157,11 @@ struct json *descriptor_to_json(const struct descriptor *d);
  * "os", "architecture" (both required), "variant", "os.version" and
  * "os.features"; an index entry's platform or an image config's top level.
  * Values are copied as written (not normalised). */
-int manifest_platform_from_json(struct platform *p, const struct json *j, const char *what,
+int platform_from_json(struct platform *p, const struct json *j, const char *what,
 				struct err *e);
 /* Copies at most 80 bytes of untrusted `s` into `out` for an error message,
  * control characters replaced by '?', "..." when cut. */
-void manifest_quote(char *out, size_t outlen, const char *s);
+void text_quote(char *out, size_t outlen, const char *s);
 
 /* A parsed image manifest or index. */
 struct manifest {
@@ -224,7 +224,7 @@ int manifest_json_family(const char **out, struct json *j, int docker);
 
 /* The parts of an image config hoist reads (the whole document stays
  * available in `json` for mutation; the raw bytes in `raw`). */
-struct image_config {
+struct imgconfig {
 	struct buf raw;
 	struct json *json;
 	struct platform platform;	/* os, architecture, variant, os.version */
@@ -237,16 +237,16 @@ struct image_config {
  * larger cap. */
 #define IMAGE_CONFIG_MAX_DEFAULT (8u << 20)
 
-void image_config_init(struct image_config *c);
+void imgconfig_init(struct imgconfig *c);
 /* Frees the contents and re-initialises. */
-void image_config_release(struct image_config *c);
+void imgconfig_release(struct imgconfig *c);
 /* Parses `len` bytes (copied into c->raw) into `out` (need not be
  * initialised; left initialised and empty on failure).  Requires os and
  * architecture, and rootfs with type "layers" and diff_ids that are all
  * valid digests; reads variant, os.version, os.features, created.
  * ERR_TOO_BIG over `max` bytes (0 means IMAGE_CONFIG_MAX_DEFAULT),
  * ERR_INVALID when malformed. */
-int image_config_parse(struct image_config *out, const char *data, size_t len, size_t max,
+int imgconfig_parse(struct imgconfig *out, const char *data, size_t len, size_t max,
 		       struct err *e);
 
 #endif

@@ -324,7 +324,7 @@ static int build_cf_copy(struct build_spec *root, struct build_spec *s,
 	memset(&a, 0, sizeof(a));
 	if (in->args.n < 2) {
 		ret = err_set(e, ERR_INVALID, "line %d: %s needs a source and a destination",
-			      in->line, cf_kind_name(in->kind));
+			      in->line, containerfile_kind_name(in->kind));
 		goto out;
 	}
 	n_src = in->args.n - 1;
@@ -554,7 +554,7 @@ static int build_config_apply(struct json *cfg, const struct build_spec *s)
 	return imgconfig_apply(cfg, &ed);
 }
 
-/* One image_build(): the root spec and the stages built so far, so that
+/* One build_image(): the root spec and the stages built so far, so that
  * a stage several COPY --from steps read is built once. */
 struct build_ctx {
 	const struct build_spec *root;
@@ -563,7 +563,7 @@ struct build_ctx {
 	struct layout *stage_l;		/* where the stages were built */
 };
 
-static int build_run(struct build_result *out, struct image_env *env,
+static int build_run(struct build_result *out, struct env *env,
 		     struct build_ctx *bx, const struct build_spec *s,
 		     struct layout *dst, unsigned flags, struct err *e);
 
@@ -684,7 +684,7 @@ static int build_tmpfile(int *out, const char *tmpdir, struct err *e)
 /* The image a COPY --from step reads: a reference's image for the target
  * platform, complete in the cache (through the cache contract), or an
  * earlier stage built into the cache (else `dst`).  `*out_l` is borrowed. */
-static int build_from_image(struct manifest *out, struct layout **out_l, struct image_env *env,
+static int build_from_image(struct manifest *out, struct layout **out_l, struct env *env,
 			    struct build_ctx *bx, const struct build_step *st,
 			    const struct platform *plat, struct layout *dst, struct err *e)
 {
@@ -707,7 +707,7 @@ static int build_from_image(struct manifest *out, struct layout **out_l, struct 
 		}
 		*out_l = env->cache ? env->cache : dst;
 		if (bx->stage_done && bx->stage_done[k] && bx->stage_l == *out_l) {
-			image_log(env, 1, "stage %zu: built already (%s)", k,
+			env_log(env, 1, "stage %zu: built already (%s)", k,
 				  bx->stage_m[k].digest.str);
 			ret = manifest_parse(out, bx->stage_m[k].raw.data, bx->stage_m[k].raw.len,
 					     bx->stage_m[k].media_type, 0, e);
@@ -717,7 +717,7 @@ static int build_from_image(struct manifest *out, struct layout **out_l, struct 
 			err_prefix(e, "stage %zu", k);
 			goto out;
 		}
-		image_log(env, 1, "stage %zu: built (%s)", k, sr.manifest.digest.str);
+		env_log(env, 1, "stage %zu: built (%s)", k, sr.manifest.digest.str);
 		if (bx->stage_done &&
 		    manifest_parse(&bx->stage_m[k], sr.manifest.raw.data, sr.manifest.raw.len,
 				   sr.manifest.media_type, 0, NULL) == 0) {
@@ -735,7 +735,7 @@ static int build_from_image(struct manifest *out, struct layout **out_l, struct 
 	*out_l = env->cache;
 	if ((ret = ref_parse(&ref, st->from, 0, e)) < 0)
 		goto out;
-	if ((ret = image_resolve_image(&m, NULL, env, &ref, plat, e)) < 0)
+	if ((ret = resolve_image(&m, NULL, env, &ref, plat, e)) < 0)
 		goto out;
 	/* the image by digest: the cache holds it whole, whatever --platform */
 	free(ref.tag);
@@ -745,7 +745,7 @@ static int build_from_image(struct manifest *out, struct layout **out_l, struct 
 		ret = err_set(e, ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	ret = image_local(out, env, &ref, e);
+	ret = local_image(out, env, &ref, e);
 out:
 	if (ret < 0 && st->from)
 		err_prefix(e, "--from=%s", st->from);
@@ -805,7 +805,7 @@ static ssize_t ids_source(void *arg, void *dst, size_t len, struct err *e)
 /* Reads the files out of the base image: in `dst` when the build put the
  * base there already, else made complete in the cache through the cache
  * contract (its layers fetched when it holds only metadata). */
-static int build_ids_read(struct build_ids *ids, struct image_env *env, const struct ref *base,
+static int build_ids_read(struct build_ids *ids, struct env *env, const struct ref *base,
 			  const struct manifest *bm, struct layout *dst, int base_in_dst,
 			  struct err *e)
 {
@@ -826,12 +826,12 @@ static int build_ids_read(struct build_ids *ids, struct image_env *env, const st
 		goto out;
 	}
 	if (!base_in_dst) {
-		if ((ret = image_local(&m, env, base, e)) < 0)
+		if ((ret = local_image(&m, env, base, e)) < 0)
 			goto out;
 		l = env->cache;
 		use = &m;
 	}
-	if ((ret = image_export_select(l, use, ids_pick, NULL, ids_sink, &tar, e)) < 0)
+	if ((ret = export_select(l, use, ids_pick, NULL, ids_sink, &tar, e)) < 0)
 		goto out;
 	memset(&ro, 0, sizeof(ro));
 	ro.source = ids_source;
@@ -891,7 +891,7 @@ static int build_owner(struct layer_add *out, const struct layer_add *add,
 }
 
 /* Adds what a COPY --from step copies to the layer builder `b`. */
-static int build_layer_from(struct layer_builder *b, struct image_env *env,
+static int build_layer_from(struct layer_builder *b, struct env *env,
 			    struct build_ctx *bx, const struct build_spec *s,
 			    const struct build_step *st, const struct platform *plat,
 			    struct layout *dst, const struct build_ids *ids, struct err *e)
@@ -927,7 +927,7 @@ static int build_layer_from(struct layer_builder *b, struct image_env *env,
 		goto out;
 	if ((ret = build_tmpfile(&tf.fd, s->tmpdir ? s->tmpdir : "/var/tmp", e)) < 0)
 		goto out;
-	if ((ret = image_export_select(l, &m, build_pick_fn, &pk, layer_file_sink, &tf, e)) < 0)
+	if ((ret = export_select(l, &m, build_pick_fn, &pk, layer_file_sink, &tf, e)) < 0)
 		goto out;
 	for (i = 0; i < st->n_adds; i++)
 		if (!pk.found[i]) {
@@ -1024,24 +1024,24 @@ static int build_memo_parse(struct layer_result *out, const char *rec, size_t le
 
 /* The memo's layer for `key`, present in `dst` (copied there from the cache
  * when need be): 0 and `out` filled, 1 when there is none to reuse. */
-static int build_memo_get(struct layer_result *out, struct image_env *env,
+static int build_memo_get(struct layer_result *out, struct env *env,
 			  const struct digest *key, enum tar_compression c, struct layout *dst)
 {
 	struct buf rec = BUF_INIT;
 	int ret = 1;
 
-	if (layout_memo_get(&rec, env->cache, BUILD_MEMO_KIND, key, NULL) < 0)
+	if (memo_get(&rec, env->cache, BUILD_MEMO_KIND, key, NULL) < 0)
 		goto out;
 	if (build_memo_parse(out, rec.data, rec.len, key, c) < 0) {
 		layer_result_release(out);
 		goto out;
 	}
-	if (layout_blob_has(dst, &out->desc.digest, out->desc.size) ||
+	if (blob_has(dst, &out->desc.digest, out->desc.size) ||
 	    (dst != env->cache &&
-	     layout_blob_has(env->cache, &out->desc.digest, out->desc.size) &&
-	     image_blob_copy(dst, env->cache, &out->desc, NULL) == 0)) {
+	     blob_has(env->cache, &out->desc.digest, out->desc.size) &&
+	     local_blob_copy(dst, env->cache, &out->desc, NULL) == 0)) {
 		/* gc's grace period counts from this use */
-		layout_blob_touch(env->cache, &out->desc.digest);
+		blob_touch(env->cache, &out->desc.digest);
 		ret = 0;
 	} else {
 		layer_result_release(out);
@@ -1059,7 +1059,7 @@ static void build_memo_put(struct layout *cache, const struct digest *key,
 	if (buf_addf(&rec, "hoist-layer 1 %s %s %lld %s %lld %zu\n", digest_hex(key),
 		     r->desc.digest.str, (long long)r->desc.size, r->diff_id.str,
 		     (long long)r->diff_size, r->n_entries) == 0)
-		layout_memo_put(cache, BUILD_MEMO_KIND, key, rec.data, rec.len, NULL);
+		memo_put(cache, BUILD_MEMO_KIND, key, rec.data, rec.len, NULL);
 	buf_release(&rec);
 }
 
@@ -1141,7 +1141,7 @@ static int build_commit_start(struct build_commit *c, struct blob_writer *w,
 }
 
 /* Writes step `st` as a layer blob into `dst`; fills `out`. */
-static int build_layer(struct layer_result *out, struct image_env *env,
+static int build_layer(struct layer_result *out, struct env *env,
 		       struct build_ctx *bx, const struct build_spec *s,
 		       const struct build_step *st, const struct platform *plat,
 		       struct layout *dst, const struct build_ids *ids,
@@ -1188,15 +1188,15 @@ static int build_layer(struct layer_result *out, struct image_env *env,
 			goto out;
 		have_key = ret == 0;
 		if (have_key && build_memo_get(out, env, &key, s->compression, dst) == 0) {
-			image_log(env, 1, "layer %s: reused (its files are unchanged)",
+			env_log(env, 1, "layer %s: reused (its files are unchanged)",
 				  out->desc.digest.str);
 			ret = 0;
 			goto out;
 		}
 	}
-	if ((ret = layout_blob_begin(&w, dst, NULL, -1, e)) < 0)
+	if ((ret = blob_begin(&w, dst, NULL, -1, e)) < 0)
 		goto out;
-	wo.sink = image_blob_sink;
+	wo.sink = local_blob_sink;
 	wo.sink_arg = w;
 	wo.no_digest = 1;	/* the blob writer hashes what it writes: once */
 	if ((ret = layer_builder_write(b, &wo, out, e)) < 0)
@@ -1235,7 +1235,7 @@ struct build_ahead {
 	pthread_cond_t cv;
 	pthread_t th;
 	int running, stop;
-	struct image_env *env;
+	struct env *env;
 	const struct build_spec *s;
 	const struct platform *plat;
 	struct layout *dst;
@@ -1297,7 +1297,7 @@ static void build_ahead_clear(struct build_ahead *a)
 
 /* Starts the ahead thread when at least two layer steps can run side by
  * side and there are cores for it; else leaves `a` idle. */
-static void build_ahead_start(struct build_ahead *a, struct image_env *env,
+static void build_ahead_start(struct build_ahead *a, struct env *env,
 			      const struct build_spec *s, const struct platform *plat,
 			      struct layout *dst, const struct build_ids *ids)
 {
@@ -1390,9 +1390,9 @@ static void build_ahead_end(struct build_ahead *a)
 	build_ahead_clear(a);
 }
 
-/* Makes `dst` hold the base's blobs (image_pull_base()), unless it has
+/* Makes `dst` hold the base's blobs (pull_base()), unless it has
  * them all. */
-static int build_pull_base(struct image_env *env, const struct ref *base,
+static int build_pull_base(struct env *env, const struct ref *base,
 			   const struct manifest *bm, struct layout *dst, struct err *e)
 {
 	size_t i;
@@ -1400,10 +1400,10 @@ static int build_pull_base(struct image_env *env, const struct ref *base,
 
 	/* the warm path: every blob already there, nothing to pull or record */
 	for (i = 0; i < bm->n_layers && have; i++)
-		have = layout_blob_has(dst, &bm->layers[i].digest, bm->layers[i].size);
-	if (have && layout_blob_has(dst, &bm->config.digest, bm->config.size))
+		have = blob_has(dst, &bm->layers[i].digest, bm->layers[i].size);
+	if (have && blob_has(dst, &bm->config.digest, bm->config.size))
 		return 0;
-	return image_pull_base(env, base, IMAGE_PULL_SINGLE, dst, e);
+	return pull_base(env, base, PULL_SINGLE, dst, e);
 }
 
 /* The image manifest (annotations in sorted order, as Go writes a map),
@@ -1462,7 +1462,7 @@ static int build_manifest_put(struct manifest *out, struct layout *dst, int dock
 	}
 	if ((ret = manifest_json_family(&mt, m, docker)) < 0)
 		goto out;
-	ret = image_manifest_put(out, dst, m, mt, e);
+	ret = local_manifest_put(out, dst, m, mt, e);
 	goto done;
 out:
 	err_set(e, ERR_NOMEM, "out of memory");
@@ -1473,7 +1473,7 @@ done:
 	return ret;
 }
 
-int image_build(struct build_result *out, struct image_env *env, const struct build_spec *s,
+int build_image(struct build_result *out, struct env *env, const struct build_spec *s,
 		struct layout *dst, unsigned flags, struct err *e)
 {
 	struct build_ctx bx;
@@ -1513,13 +1513,13 @@ static int build_names_owners(const struct build_spec *s)
 	return 0;
 }
 
-static int build_run(struct build_result *out, struct image_env *env,
+static int build_run(struct build_result *out, struct env *env,
 		     struct build_ctx *bx, const struct build_spec *s,
 		     struct layout *dst, unsigned flags, struct err *e)
 {
 	struct ref base = REF_INIT;
 	struct manifest bm, bidx;
-	struct image_config bc;
+	struct imgconfig bc;
 	struct platform plat, tplat;
 	const struct platform *target = env->platform, *want;
 	struct buf raw = BUF_INIT, name = BUF_INIT;
@@ -1538,7 +1538,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 	memset(&ids, 0, sizeof(ids));
 	memset(&lc, 0, sizeof(lc));
 	memset(&ahead, 0, sizeof(ahead));
-	image_config_init(&bc);
+	imgconfig_init(&bc);
 	platform_init(&plat);
 	platform_init(&tplat);
 	descriptor_init(&cdesc);
@@ -1560,13 +1560,13 @@ static int build_run(struct build_result *out, struct image_env *env,
 	if (s->base) {
 		if ((ret = ref_parse(&base, s->base, 0, e)) < 0)
 			goto out;
-		ret = image_resolve_image(&bm, &bidx, env, &base, want, e);
+		ret = resolve_image(&bm, &bidx, env, &base, want, e);
 		if (ret < 0) {
 			err_prefix(e, "base image '%s'", s->base);
 			goto out;
 		}
-		if ((ret = image_blob_read(&raw, env, &base, &bm.config, 0, e)) < 0 ||
-		    (ret = image_config_parse(&bc, raw.data, raw.len, 0, e)) < 0) {
+		if ((ret = resolve_blob(&raw, env, &base, &bm.config, 0, e)) < 0 ||
+		    (ret = imgconfig_parse(&bc, raw.data, raw.len, 0, e)) < 0) {
 			err_prefix(e, "base image '%s' config", s->base);
 			goto out;
 		}
@@ -1584,7 +1584,7 @@ static int build_run(struct build_result *out, struct image_env *env,
 		}
 		if (!(cfg = json_copy(bc.json)))
 			goto nomem;
-		docker = mt_equal(bm.media_type, MT_DOCKER_MANIFEST);
+		docker = mediatype_equal(bm.media_type, MT_DOCKER_MANIFEST);
 		if (ref_copy(&out->base, &base) < 0)
 			goto nomem;
 		free(out->base.tag);
@@ -1648,10 +1648,10 @@ static int build_run(struct build_result *out, struct image_env *env,
 	if (build_config_apply(cfg, s) < 0 || json_set_str(cfg, "created", created) < 0)
 		goto nomem;
 	platform_release(&out->platform);
-	if ((ret = manifest_platform_from_json(&out->platform, cfg, "the config", e)) < 0)
+	if ((ret = platform_from_json(&out->platform, cfg, "the config", e)) < 0)
 		goto out;
 
-	if ((ret = image_json_blob(&raw, &out->config_digest, dst, cfg, e)) < 0)
+	if ((ret = local_json_blob(&raw, &out->config_digest, dst, cfg, e)) < 0)
 		goto out;
 	if (!(cdesc.media_type = strdup(docker ? MT_DOCKER_CONFIG : MT_OCI_CONFIG)))
 		goto nomem;
@@ -1681,7 +1681,7 @@ out:
 	descriptor_release(&cdesc);
 	platform_release(&plat);
 	platform_release(&tplat);
-	image_config_release(&bc);
+	imgconfig_release(&bc);
 	manifest_release(&bm);
 	manifest_release(&bidx);
 	ref_release(&base);
@@ -1690,14 +1690,14 @@ out:
 	return ret;
 }
 
-int image_build_push(struct digest *out, struct image_env *env, const struct build_result *r,
+int build_push(struct digest *out, struct env *env, const struct build_result *r,
 		     struct layout *src, const struct descriptor *root, const struct ref *dst,
 		     struct err *e)
 {
-	return image_build_push_all(out, env, r, 1, src, root, dst, e);
+	return build_push_all(out, env, r, 1, src, root, dst, e);
 }
 
-int image_build_push_all(struct digest *out, struct image_env *env,
+int build_push_all(struct digest *out, struct env *env,
 			 const struct build_result *r, size_t n, struct layout *src,
 			 const struct descriptor *root, const struct ref *dst, struct err *e)
 {
@@ -1727,24 +1727,24 @@ int image_build_push_all(struct digest *out, struct image_env *env,
 				ret = 0;
 			for (j = 0; ret == 0 && j < r[i].manifest.n_layers; j++) {
 				const struct descriptor *l = &r[i].manifest.layers[j];
-				if (!layout_blob_has(src, &l->digest, l->size))
-					ret = layout_blob_source_add(src, &l->digest, from.data, e);
+				if (!blob_has(src, &l->digest, l->size))
+					ret = blob_source_add(src, &l->digest, from.data, e);
 			}
 			buf_release(&from);
 			if (ret < 0)
 				return ret;
 			continue;
 		}
-		ret = image_copy(&d, env, &r[i].base, &to, 0, e);
+		ret = copy_image(&d, env, &r[i].base, &to, 0, e);
 		if (ret < 0) {
 			err_prefix(e, "base image layers");
 			return ret;
 		}
 	}
-	return image_push_root(out, env, src, root, dst, e);
+	return push_root(out, env, src, root, dst, e);
 }
 
-int image_build_index(struct manifest *out, const struct build_result *r, size_t n,
+int build_index(struct manifest *out, const struct build_result *r, size_t n,
 		      struct layout *dst, struct err *e)
 {
 	struct json *idx = json_new_object(), *arr = json_new_array();
@@ -1753,7 +1753,7 @@ int image_build_index(struct manifest *out, const struct build_result *r, size_t
 	int ret = ERR_NOMEM;
 
 	for (i = 0; i < n; i++)
-		if (!mt_equal(r[i].manifest.media_type, MT_DOCKER_MANIFEST))
+		if (!mediatype_equal(r[i].manifest.media_type, MT_DOCKER_MANIFEST))
 			mt = MT_OCI_INDEX;
 	if (!idx || !arr || json_set_int64(idx, "schemaVersion", 2) < 0 ||
 	    json_set_str(idx, "mediaType", mt) < 0)
@@ -1777,7 +1777,7 @@ int image_build_index(struct manifest *out, const struct build_result *r, size_t
 	arr = NULL;
 	if (ret < 0)
 		goto nomem;
-	ret = image_manifest_put(out, dst, idx, mt, e);
+	ret = local_manifest_put(out, dst, idx, mt, e);
 	goto out;
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");

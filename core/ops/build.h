@@ -8,14 +8,14 @@
  * filled from command-line flags by cmd/build.c, or from a Containerfile
  * by build_spec_from_containerfile().
  *
- * image_build() writes the new layers (core/format/layer.h: deterministic), the
+ * build_image() writes the new layers (core/format/layer.h: deterministic), the
  * mutated config and a new manifest into a layout; with BUILD_WITH_BASE it
- * first makes the layout hold the base image's blobs too (image_pull()
+ * first makes the layout hold the base image's blobs too (pull_images()
  * of the base by digest: through the cache, zero network requests when the
- * cache has it).  image_build_push() then pushes the result: base blobs are
- * copied registry to registry by image_copy() (mounted when base and target
+ * cache has it).  build_push() then pushes the result: base blobs are
+ * copied registry to registry by copy_image() (mounted when base and target
  * share a registry, streamed otherwise, never written to disk), the new
- * blobs uploaded from the layout by image_push_root(); nothing the target
+ * blobs uploaded from the layout by push_root(); nothing the target
  * already has is uploaded.
  *
  * The config: rootfs.diff_ids get the new layers' diff_ids, history one
@@ -139,28 +139,28 @@ void build_result_release(struct build_result *r);
 
 /* Builds into the layout `dst` (blobs only: no index entry is set).
  * `out` must be initialised. */
-int image_build(struct build_result *out, struct image_env *env, const struct build_spec *s,
+int build_image(struct build_result *out, struct env *env, const struct build_spec *s,
 		struct layout *dst, unsigned flags, struct err *e);
 
 /* Writes an index over the images r[0..n) (built into `dst` by
- * image_build(), one per platform) into `dst`: a Docker manifest list when
+ * build_image(), one per platform) into `dst`: a Docker manifest list when
  * every image is a Docker one, else an OCI index; each entry carries its
  * image's platform.  `out` (initialised) receives it.  Same images, same
  * bytes. */
-int image_build_index(struct manifest *out, const struct build_result *r, size_t n,
+int build_index(struct manifest *out, const struct build_result *r, size_t n,
 		      struct layout *dst, struct err *e);
 
-/* As image_build_push() for several built images (the children of an
+/* As build_push() for several built images (the children of an
  * index) pushed as the index `root` in `src`: every image's base layers
- * first, then image_push_root() (children by digest, then the index). */
-int image_build_push_all(struct digest *out, struct image_env *env,
+ * first, then push_root() (children by digest, then the index). */
+int build_push_all(struct digest *out, struct env *env,
 			 const struct build_result *r, size_t n, struct layout *src,
 			 const struct descriptor *root, const struct ref *dst, struct err *e);
 
 /* Pushes the built image `root` (its manifest), whose new blobs and
  * manifest are in `src`, to the target `dst` (its tag, or its digest).
  * `out` receives the digest pushed. */
-int image_build_push(struct digest *out, struct image_env *env, const struct build_result *r,
+int build_push(struct digest *out, struct env *env, const struct build_result *r,
 		     struct layout *src, const struct descriptor *root, const struct ref *dst,
 		     struct err *e);
 

@@ -30,7 +30,7 @@
 #define COPY_ATTEMPTS 3
 
 struct copy {
-	struct image_env *env;
+	struct env *env;
 	const struct ref *src;
 	const struct ref *dst;
 	int same_registry;
@@ -229,7 +229,7 @@ static int sink_to_buf(void *arg, const char *data, size_t len, struct err *e)
 
 static void copy_progress(struct xfer_worker *w, const struct descriptor *d, const char *what)
 {
-	struct image_progress pr;
+	struct env_progress pr;
 	char id[13];
 
 	memcpy(id, digest_hex(&d->digest), 12);
@@ -309,10 +309,10 @@ static int copy_fetch(struct manifest *out, void *arg, const struct descriptor *
 
 	byd.tag = NULL;
 	byd.digest = (char *)d->digest.str;
-	return image_resolve(out, c->env, &byd, e);
+	return resolve_ref(out, c->env, &byd, e);
 }
 
-int image_copy(struct digest *out, struct image_env *env, const struct ref *src,
+int copy_image(struct digest *out, struct env *env, const struct ref *src,
 	       const struct ref *dst, unsigned flags, struct err *e)
 {
 	struct copy c;
@@ -334,7 +334,7 @@ int image_copy(struct digest *out, struct image_env *env, const struct ref *src,
 		ret = err_set(e, ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((ret = image_resolve(&root, env, src, e)) < 0)
+	if ((ret = resolve_ref(&root, env, src, e)) < 0)
 		goto out;
 	if (root.kind == MT_KIND_INDEX && env->platform) {
 		const struct descriptor *pick = manifest_index_find(&root, env->platform);
@@ -357,13 +357,13 @@ int image_copy(struct digest *out, struct image_env *env, const struct ref *src,
 			      root.digest.str, dst->digest);
 		goto out;
 	}
-	if ((ret = image_env_reg(&dr, env, dst->registry, e)) < 0)
+	if ((ret = env_reg(&dr, env, dst->registry, e)) < 0)
 		goto out;
 	if ((flags & COPY_NO_CLOBBER) && dst->tag) {
 		rc = reg_manifest_head(&have, dr, dst, e);
 		if (rc == 0) {
 			if (digest_equal(&have.digest, &root.digest)) {
-				image_log(env, 1, "copy: %s is %s already", name.data,
+				env_log(env, 1, "copy: %s is %s already", name.data,
 					  root.digest.str);
 				if (out)
 					*out = root.digest;
@@ -402,13 +402,13 @@ out:
 	return ret;
 }
 
-int image_tags_list(struct strvec *out, struct image_env *env, const struct ref *repo,
+int remote_tags_list(struct strvec *out, struct env *env, const struct ref *repo,
 		    struct err *e)
 {
 	struct reg *r;
 	int ret;
 
-	if ((ret = image_env_reg(&r, env, repo->registry, e)) < 0)
+	if ((ret = env_reg(&r, env, repo->registry, e)) < 0)
 		return ret;
-	return reg_tags_list(out, r, repo->repository, e);
+	return reg_list_tags(out, r, repo->repository, e);
 }

@@ -191,11 +191,11 @@ static int layer_open(struct tar_reader **out, int *out_fd, struct layout *l,
 	int ret;
 
 	*out_fd = -1;
-	if (mt_classify(d->media_type) != MT_KIND_LAYER)
+	if (mediatype_classify(d->media_type) != MT_KIND_LAYER)
 		return err_set(e, ERR_UNSUPPORTED, "media type '%s' is not a filesystem layer%s",
 			       d->media_type, strstr(d->media_type, "+encrypted") ?
 			       ": decrypt the image first (skopeo copy --decryption-key)" : "");
-	if ((ret = layout_blob_open(out_fd, &size, l, &d->digest, e)) < 0)
+	if ((ret = blob_open(out_fd, &size, l, &d->digest, e)) < 0)
 		return ret;
 	memset(&o, 0, sizeof(o));
 	o.fd = *out_fd;
@@ -405,7 +405,7 @@ static int export_layer(struct pset *s, struct tar_writer *w, struct layout *l,
 	return export_layer_sel(s, w, l, d, cur, NULL, NULL, e);
 }
 
-int image_export_select(struct layout *l, const struct manifest *m, export_select_fn *sel,
+int export_select(struct layout *l, const struct manifest *m, export_select_fn *sel,
 			void *sel_arg, tar_sink_fn *sink, void *arg, struct err *e)
 {
 	struct pset s = { NULL, 0, 0 };
@@ -437,7 +437,7 @@ out:
 	return ret;
 }
 
-int image_export_to(struct tar_result *out, struct layout *l, const struct manifest *m,
+int export_to(struct tar_result *out, struct layout *l, const struct manifest *m,
 		    const struct tar_writer_opts *o, struct err *e)
 {
 	struct pset s = { NULL, 0, 0 };
@@ -463,7 +463,7 @@ out:
 	return ret;
 }
 
-int image_export(struct layout *l, const struct manifest *m, tar_sink_fn *sink, void *arg,
+int export_tar(struct layout *l, const struct manifest *m, tar_sink_fn *sink, void *arg,
 		 struct err *e)
 {
 	struct tar_writer_opts o;
@@ -472,7 +472,7 @@ int image_export(struct layout *l, const struct manifest *m, tar_sink_fn *sink, 
 	o.compression = TAR_COMPRESS_NONE;
 	o.sink = sink;
 	o.sink_arg = arg;
-	return image_export_to(NULL, l, m, &o, e);
+	return export_to(NULL, l, m, &o, e);
 }
 
 /* ---- unpack ------------------------------------------------------------- */
@@ -977,7 +977,7 @@ static int unpack_dirs_finish(struct unpack *u, struct err *e)
 	return ret;
 }
 
-int image_unpack(struct unpack_stats *out, struct layout *l, const struct manifest *m,
+int unpack_image(struct unpack_stats *out, struct layout *l, const struct manifest *m,
 		 const char *dir, unsigned flags, struct err *e)
 {
 	struct unpack u;
@@ -1008,7 +1008,7 @@ out:
 
 /* ---- finding the image -------------------------------------------------- */
 
-int image_layout_manifest(struct manifest *out, struct layout *l, const char *ref_name,
+int local_layout_manifest(struct manifest *out, struct layout *l, const char *ref_name,
 			  const struct platform *platform, struct err *e)
 {
 	struct layout_ref *refs = NULL;
@@ -1032,7 +1032,7 @@ int image_layout_manifest(struct manifest *out, struct layout *l, const char *re
 			ret = err_set(e, ERR_USAGE, "the layout has %zu entries, not one", n);
 		goto out;
 	}
-	if ((ret = image_manifest_load(&idx, l, &refs[i].desc, 0, e)) < 0)
+	if ((ret = local_manifest_load(&idx, l, &refs[i].desc, 0, e)) < 0)
 		goto out;
 	if (idx.kind == MT_KIND_MANIFEST) {
 		*out = idx;
@@ -1049,7 +1049,7 @@ int image_layout_manifest(struct manifest *out, struct layout *l, const char *re
 			      platform->os, platform->arch);
 		goto out;
 	}
-	ret = image_manifest_load(out, l, d, 0, e);
+	ret = local_manifest_load(out, l, d, 0, e);
 	if (ret == 0 && out->kind != MT_KIND_MANIFEST)
 		ret = err_set(e, ERR_UNSUPPORTED, "nested indexes are not supported here");
 out:
@@ -1059,23 +1059,23 @@ out:
 	return ret;
 }
 
-int image_local(struct manifest *out, struct image_env *env, const struct ref *ref,
+int local_image(struct manifest *out, struct env *env, const struct ref *ref,
 		struct err *e)
 {
-	struct image_pulled p;
+	struct pull_result p;
 	int ret;
 
 	manifest_init(out);
 	memset(&p, 0, sizeof(p));
 	if (!env->cache)
 		return err_set(e, ERR_USAGE, "no cache");
-	if ((ret = image_pull(&p, env, ref, 1, env->cache, IMAGE_PULL_SINGLE, e)) < 0)
+	if ((ret = pull_images(&p, env, ref, 1, env->cache, PULL_SINGLE, e)) < 0)
 		goto out;
-	if ((ret = image_manifest_load(out, env->cache, &p.desc, 0, e)) < 0)
+	if ((ret = local_manifest_load(out, env->cache, &p.desc, 0, e)) < 0)
 		goto out;
 	if (out->kind != MT_KIND_MANIFEST)
 		ret = err_set(e, ERR_UNSUPPORTED, "'%s' is not an image", p.name);
 out:
-	image_pulled_release(&p, 1);
+	pull_result_release(&p, 1);
 	return ret;
 }

@@ -3,8 +3,8 @@
  * (`hoist validate`).
  *
  * Layers are read from an OCI layout (the cache or any other): export and
- * unpack first make the image complete in the cache through image_pull()
- * (image_local()), so a layer crosses the network at most once and a second
+ * unpack first make the image complete in the cache through pull_images()
+ * (local_image()), so a layer crosses the network at most once and a second
  * export is served from disk with no request at all.  Every layer is read
  * with core/format/archive.h's reader (gzip, zstd or plain tar, detected from the
  * bytes), streamed: memory is proportional to the number of paths, never to
@@ -41,31 +41,31 @@ struct err;
 struct layout;
 struct ref;
 
-/* Makes the image `ref` names complete in env->cache (image_pull with
- * IMAGE_PULL_SINGLE: an index resolves to env->platform, else linux/amd64)
+/* Makes the image `ref` names complete in env->cache (pull_images with
+ * PULL_SINGLE: an index resolves to env->platform, else linux/amd64)
  * and reads its manifest into `out` (need not be initialised; left empty
  * on failure).  ERR_USAGE when env->cache is NULL. */
-int image_local(struct manifest *out, struct image_env *env, const struct ref *ref,
+int local_image(struct manifest *out, struct env *env, const struct ref *ref,
 		struct err *e);
 
 /* The image manifest of layout `l`'s entry `ref_name` (NULL: the only
  * entry); an index entry resolves to the child for `platform` (NULL:
  * linux/amd64).  `out` need not be initialised. */
-int image_layout_manifest(struct manifest *out, struct layout *l, const char *ref_name,
+int local_layout_manifest(struct manifest *out, struct layout *l, const char *ref_name,
 			  const struct platform *platform, struct err *e);
 
 /* Writes the flattened filesystem of image manifest `m`, whose layers are
  * blobs of `l`, as one uncompressed tar to `sink`.  Errors name the layer
  * (by index and digest). */
-int image_export(struct layout *l, const struct manifest *m, tar_sink_fn *sink, void *arg,
+int export_tar(struct layout *l, const struct manifest *m, tar_sink_fn *sink, void *arg,
 		 struct err *e);
-/* As image_export(), through a writer made from `o` (its compression,
+/* As export_tar(), through a writer made from `o` (its compression,
  * level and sink: a flattened layer for `hoist flatten`); `out` (may be
  * NULL) receives the stream's sizes, diff_id and digest. */
-int image_export_to(struct tar_result *out, struct layout *l, const struct manifest *m,
+int export_to(struct tar_result *out, struct layout *l, const struct manifest *m,
 		    const struct tar_writer_opts *o, struct err *e);
 
-/* Chooses and renames the entries image_export_select() writes: `path` is
+/* Chooses and renames the entries export_select() writes: `path` is
  * the cleaned entry name ("usr/bin/app", also a hard link's target, with
  * is_dir 0), `is_dir` whether it is a directory.  Returns 1 with the name
  * to write in `out` (empty on entry), 0 to leave the entry out, or a
@@ -73,11 +73,11 @@ int image_export_to(struct tar_result *out, struct layout *l, const struct manif
 typedef int export_select_fn(void *arg, struct buf *out, const char *path, int is_dir,
 			     struct err *e);
 
-/* As image_export(), writing only the entries `sel` chooses, under the
+/* As export_tar(), writing only the entries `sel` chooses, under the
  * names it gives (COPY --from).  Whiteouts and hiding work on the whole
- * image as in image_export(); a hard link whose target `sel` leaves out is
+ * image as in export_tar(); a hard link whose target `sel` leaves out is
  * ERR_UNSUPPORTED. */
-int image_export_select(struct layout *l, const struct manifest *m, export_select_fn *sel,
+int export_select(struct layout *l, const struct manifest *m, export_select_fn *sel,
 			void *sel_arg, tar_sink_fn *sink, void *arg, struct err *e);
 
 enum unpack_flags {
@@ -93,7 +93,7 @@ enum unpack_flags {
 	UNPACK_NO_XATTRS = 1 << 3,	/* restore none (nor count them) */
 };
 
-/* What image_unpack() did. */
+/* What unpack_image() did. */
 struct unpack_stats {
 	unsigned long entries;		/* entries created */
 	unsigned long whiteouts;	/* whiteouts applied */
@@ -104,7 +104,7 @@ struct unpack_stats {
 
 /* Unpacks image manifest `m` (layers in `l`) into the directory `dir`,
  * which must exist (an empty one, normally).  `out` may be NULL. */
-int image_unpack(struct unpack_stats *out, struct layout *l, const struct manifest *m,
+int unpack_image(struct unpack_stats *out, struct layout *l, const struct manifest *m,
 		 const char *dir, unsigned flags, struct err *e);
 
 /* ---- validate (core/ops/validate.c) ---- */
@@ -133,13 +133,13 @@ void validate_report_release(struct validate_report *r);
  * image's config.  A manifest `out` has already seen is not checked again.
  * Returns 0 when the checks could run (with or without problems), a
  * negative code when they could not. */
-int image_validate_layout(struct validate_report *out, struct layout *l,
+int validate_layout(struct validate_report *out, struct layout *l,
 			  const struct descriptor *root, unsigned flags, struct err *e);
 
-/* As image_validate_layout() for `ref` in its registry: manifests through
+/* As validate_layout() for `ref` in its registry: manifests through
  * the cache contract, blobs streamed from the registry and checked as they
  * pass (nothing is stored).  A blob the registry lacks is a problem. */
-int image_validate_ref(struct validate_report *out, struct image_env *env, const struct ref *ref,
+int validate_ref(struct validate_report *out, struct env *env, const struct ref *ref,
 		       unsigned flags, struct err *e);
 
 #endif

@@ -15,13 +15,13 @@
 
 #define CONFIG_MAX_DEFAULT (8u << 20)
 
-void image_env_init(struct image_env *env)
+void env_init(struct env *env)
 {
 	memset(env, 0, sizeof(*env));
 	env->jobs = 4;
 }
 
-void image_env_release(struct image_env *env)
+void env_release(struct env *env)
 {
 	size_t i;
 
@@ -36,7 +36,7 @@ void image_env_release(struct image_env *env)
 	env->n_regs = 0;
 }
 
-void image_log(struct image_env *env, int level, const char *fmt, ...)
+void env_log(struct env *env, int level, const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;
 	va_list ap;
@@ -53,13 +53,13 @@ void image_log(struct image_env *env, int level, const char *fmt, ...)
 
 static void env_mirror_log(void *arg, int level, const char *line)
 {
-	const struct image_env *env = arg;
+	const struct env *env = arg;
 
 	if (env->log)
 		env->log(env->log_arg, level, line);
 }
 
-int image_env_reg_open(struct reg **out, const struct image_env *env,
+int env_reg_open(struct reg **out, const struct env *env,
 		       const struct reg_client_opts *o, const char *registry, struct err *e)
 {
 	const struct settings_registry *sr = settings_registry(env->settings, registry);
@@ -97,7 +97,7 @@ out:
 	return ret;
 }
 
-int image_env_reg(struct reg **out, struct image_env *env, const char *registry,
+int env_reg(struct reg **out, struct env *env, const char *registry,
 		  struct err *e)
 {
 	struct reg **nr;
@@ -126,7 +126,7 @@ int image_env_reg(struct reg **out, struct image_env *env, const char *registry,
 	nn[env->n_regs] = strdup(registry);
 	if (!nn[env->n_regs])
 		return err_set(e, ERR_NOMEM, "out of memory");
-	rc = image_env_reg_open(&nr[env->n_regs], env, &env->reg_opts, registry, e);
+	rc = env_reg_open(&nr[env->n_regs], env, &env->reg_opts, registry, e);
 	if (rc < 0) {
 		free(nn[env->n_regs]);
 		return rc;
@@ -142,10 +142,10 @@ static int ref_source(struct buf *out, const struct ref *ref)
 	return ref_format_name(out, ref);
 }
 
-int image_offline_miss(struct image_env *env, const char *what, const struct digest *d,
+int resolve_offline_miss(struct env *env, const char *what, const struct digest *d,
 		       const char *source, struct err *e)
 {
-	if (env->cache && layout_blob_stat(NULL, env->cache, d, e) == ERR_INVALID)
+	if (env->cache && blob_stat(NULL, env->cache, d, e) == ERR_INVALID)
 		return err_prefix(e, "%s %s of '%s' cannot be read from the cache", what, d->str,
 				  source);
 	return err_set(e, ERR_NOT_FOUND, "%s %s of '%s' is not in the cache, and --offline "
@@ -154,7 +154,7 @@ int image_offline_miss(struct image_env *env, const char *what, const struct dig
 
 /* Reads manifest `d` from the cache, when present; 1 when found, 0 when
  * not there, < 0 on error (a corrupt blob is an error, not a miss). */
-static int cache_manifest(struct manifest *out, struct image_env *env, const struct digest *d,
+static int cache_manifest(struct manifest *out, struct env *env, const struct digest *d,
 			  const char *hint, struct err *e)
 {
 	struct buf raw = BUF_INIT;
@@ -162,9 +162,9 @@ static int cache_manifest(struct manifest *out, struct image_env *env, const str
 						: MANIFEST_MAX_DEFAULT;
 	int rc;
 
-	if (!env->cache || !layout_blob_has(env->cache, d, -1))
+	if (!env->cache || !blob_has(env->cache, d, -1))
 		return 0;
-	rc = layout_blob_read(&raw, env->cache, d, max, e);
+	rc = blob_read(&raw, env->cache, d, max, e);
 	if (rc == 0)
 		rc = manifest_parse(out, raw.data, raw.len, hint, max, e);
 	buf_release(&raw);
@@ -179,7 +179,7 @@ static int cache_manifest(struct manifest *out, struct image_env *env, const str
  * as a metadata entry named `name`, unless index.json already names it (a
  * complete image is never demoted by an inspection; pull replaces it).
  * Failures to cache are not failures of the operation: logged only. */
-static void cache_record(struct image_env *env, const struct manifest *m, const char *name,
+static void cache_record(struct env *env, const struct manifest *m, const char *name,
 			 const char *source)
 {
 	struct descriptor have, d;
@@ -194,7 +194,7 @@ static void cache_record(struct image_env *env, const struct manifest *m, const 
 		goto out;	/* pull owns this name */
 	descriptor_release(&have);
 	descriptor_init(&have);
-	if (layout_blob_has(env->cache, &m->digest, (int64_t)m->raw.len) &&
+	if (blob_has(env->cache, &m->digest, (int64_t)m->raw.len) &&
 	    layout_index_find_in(&have, env->cache, LAYOUT_INDEX_META, name, NULL) == 0 &&
 	    digest_equal(&have.digest, &m->digest))
 		goto out;	/* already recorded */
@@ -203,7 +203,7 @@ static void cache_record(struct image_env *env, const struct manifest *m, const 
 	if (layout_lease_begin(env->cache, -1, &e) < 0)
 		goto fail;
 	held = 1;
-	if (layout_blob_put(NULL, env->cache, m->raw.data, m->raw.len, &m->digest, &e) < 0)
+	if (blob_put(NULL, env->cache, m->raw.data, m->raw.len, &m->digest, &e) < 0)
 		goto fail;
 	d.media_type = strdup(m->media_type);
 	d.digest = m->digest;
@@ -211,10 +211,10 @@ static void cache_record(struct image_env *env, const struct manifest *m, const 
 	if (!d.media_type ||
 	    layout_index_set_in(env->cache, LAYOUT_INDEX_META, name, &d, &e) < 0)
 		goto fail;
-	layout_blob_source_add(env->cache, &m->digest, source, NULL);
+	blob_source_add(env->cache, &m->digest, source, NULL);
 	goto out;
 fail:
-	image_log(env, 1, "cannot record '%s' in the cache: %s", name, e.msg);
+	env_log(env, 1, "cannot record '%s' in the cache: %s", name, e.msg);
 out:
 	if (held)
 		layout_lease_end(env->cache);
@@ -222,7 +222,7 @@ out:
 	descriptor_release(&d);
 }
 
-int image_resolve(struct manifest *out, struct image_env *env, const struct ref *ref,
+int resolve_ref(struct manifest *out, struct env *env, const struct ref *ref,
 		  struct err *e)
 {
 	struct buf name = BUF_INIT, source = BUF_INIT;
@@ -261,7 +261,7 @@ int image_resolve(struct manifest *out, struct image_env *env, const struct ref 
 			}
 			want = d.digest;
 			have_digest = 1;
-			image_log(env, 1, "offline: %s is %s (from the cache)", name.data,
+			env_log(env, 1, "offline: %s is %s (from the cache)", name.data,
 				  want.str);
 		}
 	} else if (no_net) {
@@ -271,7 +271,7 @@ int image_resolve(struct manifest *out, struct image_env *env, const struct ref 
 	}
 
 	if (!have_digest) {
-		if ((ret = image_env_reg(&r, env, ref->registry, e)) < 0)
+		if ((ret = env_reg(&r, env, ref->registry, e)) < 0)
 			goto out;
 		env->n_manifest_requests++;
 		if (!env->cache) {
@@ -291,18 +291,18 @@ int image_resolve(struct manifest *out, struct image_env *env, const struct ref 
 		goto out;
 	}
 	if (rc == 1) {
-		image_log(env, 1, "cache hit: %s@%s", source.data, want.str);
-		layout_ref_touch(env->cache, name.data);
+		env_log(env, 1, "cache hit: %s@%s", source.data, want.str);
+		usage_touch(env->cache, name.data);
 		if (!ref->digest)
 			cache_record(env, out, name.data, source.data);
 		ret = 0;
 		goto out;
 	}
 	if (no_net) {
-		ret = image_offline_miss(env, "manifest", &want, name.data, e);
+		ret = resolve_offline_miss(env, "manifest", &want, name.data, e);
 		goto out;
 	}
-	if (!r && (ret = image_env_reg(&r, env, ref->registry, e)) < 0)
+	if (!r && (ret = env_reg(&r, env, ref->registry, e)) < 0)
 		goto out;
 	{
 		/* GET by digest: the client checks the bytes hash to it, so a tag
@@ -330,8 +330,8 @@ out:
 	return ret;
 }
 
-int image_resolve_image(struct manifest *out, struct manifest *out_index,
-			struct image_env *env, const struct ref *ref,
+int resolve_image(struct manifest *out, struct manifest *out_index,
+			struct env *env, const struct ref *ref,
 			const struct platform *platform, struct err *e)
 {
 	struct platform def = PLATFORM_INIT;
@@ -344,7 +344,7 @@ int image_resolve_image(struct manifest *out, struct manifest *out_index,
 	if (out_index)
 		manifest_init(out_index);
 	manifest_init(out);
-	if ((ret = image_resolve(&idx, env, ref, e)) < 0)
+	if ((ret = resolve_ref(&idx, env, ref, e)) < 0)
 		return ret;
 	if (idx.kind != MT_KIND_INDEX) {
 		*out = idx;	/* a move: idx is not used again */
@@ -367,7 +367,7 @@ int image_resolve_image(struct manifest *out, struct manifest *out_index,
 	cref = *ref;
 	cref.tag = NULL;
 	cref.digest = (char *)child->digest.str;
-	if ((ret = image_resolve(out, env, &cref, e)) < 0)
+	if ((ret = resolve_ref(out, env, &cref, e)) < 0)
 		goto out;
 	if (out->kind != MT_KIND_MANIFEST) {
 		manifest_release(out);
@@ -400,7 +400,7 @@ static int sink_to_buf(void *arg, const char *data, size_t len, struct err *e)
 	return 0;
 }
 
-int image_blob_read(struct buf *out, struct image_env *env, const struct ref *ref,
+int resolve_blob(struct buf *out, struct env *env, const struct ref *ref,
 		    const struct descriptor *d, size_t max, struct err *e)
 {
 	struct buf_sink s = { out };
@@ -415,13 +415,13 @@ int image_blob_read(struct buf *out, struct image_env *env, const struct ref *re
 	if (d->size > (int64_t)max)
 		return err_set(e, ERR_TOO_BIG, "blob %s of %lld bytes is larger than the %zu "
 			       "allowed", d->digest.str, (long long)d->size, max);
-	if (env->cache && layout_blob_has(env->cache, &d->digest, d->size)) {
-		image_log(env, 2, "cache hit: blob %s", d->digest.str);
-		return layout_blob_read(out, env->cache, &d->digest, max, e);
+	if (env->cache && blob_has(env->cache, &d->digest, d->size)) {
+		env_log(env, 2, "cache hit: blob %s", d->digest.str);
+		return blob_read(out, env->cache, &d->digest, max, e);
 	}
 	if (env->offline || env->pull == PULL_NEVER)
-		return image_offline_miss(env, "blob", &d->digest, ref->repository, e);
-	if ((ret = image_env_reg(&r, env, ref->registry, e)) < 0)
+		return resolve_offline_miss(env, "blob", &d->digest, ref->repository, e);
+	if ((ret = env_reg(&r, env, ref->registry, e)) < 0)
 		return ret;
 	out->max = start + max;
 	env->n_blob_requests++;
@@ -435,27 +435,27 @@ int image_blob_read(struct buf *out, struct image_env *env, const struct ref *re
 		/* The blob is only a config or manifest read for inspection: the
 		 * metadata entry naming its manifest keeps it from gc. */
 		if (layout_lease_begin(env->cache, -1, &ce) == 0) {
-			if (layout_blob_put(NULL, env->cache, out->data + start, out->len - start,
+			if (blob_put(NULL, env->cache, out->data + start, out->len - start,
 					    &d->digest, &ce) == 0 &&
 			    ref_source(&source, ref) == 0)
-				layout_blob_source_add(env->cache, &d->digest, source.data, NULL);
+				blob_source_add(env->cache, &d->digest, source.data, NULL);
 			layout_lease_end(env->cache);
 		}
 		if (ce.code)
-			image_log(env, 1, "cannot cache blob %s: %s", d->digest.str, ce.msg);
+			env_log(env, 1, "cannot cache blob %s: %s", d->digest.str, ce.msg);
 	}
 	buf_release(&source);
 	return 0;
 }
 
-int image_manifest_load(struct manifest *out, struct layout *l, const struct descriptor *d,
+int local_manifest_load(struct manifest *out, struct layout *l, const struct descriptor *d,
 			int check, struct err *e)
 {
 	struct buf raw = BUF_INIT;
 	int ret;
 
 	manifest_init(out);
-	if ((ret = layout_blob_read(&raw, l, &d->digest, MANIFEST_MAX_DEFAULT, e)) < 0)
+	if ((ret = blob_read(&raw, l, &d->digest, MANIFEST_MAX_DEFAULT, e)) < 0)
 		goto out;
 	if ((ret = manifest_parse(out, raw.data, raw.len, d->media_type, 0, e)) < 0)
 		goto out;
@@ -467,7 +467,7 @@ out:
 	return ret;
 }
 
-int image_json_blob(struct buf *raw, struct digest *out, struct layout *dst, const struct json *j,
+int local_json_blob(struct buf *raw, struct digest *out, struct layout *dst, const struct json *j,
 		    struct err *e)
 {
 	int ret;
@@ -477,10 +477,10 @@ int image_json_blob(struct buf *raw, struct digest *out, struct layout *dst, con
 		return ret;
 	if (!dst)
 		return digest_buffer(out, DIGEST_SHA256, raw->data, raw->len, e);
-	return layout_blob_put(out, dst, raw->data, raw->len, NULL, e);
+	return blob_put(out, dst, raw->data, raw->len, NULL, e);
 }
 
-int image_manifest_put(struct manifest *out, struct layout *dst, const struct json *j,
+int local_manifest_put(struct manifest *out, struct layout *dst, const struct json *j,
 		       const char *mt, struct err *e)
 {
 	struct buf raw = BUF_INIT;
@@ -492,16 +492,16 @@ int image_manifest_put(struct manifest *out, struct layout *dst, const struct js
 	if ((ret = manifest_parse(out, raw.data, raw.len, mt, 0, e)) < 0)
 		goto out;
 	if (dst)
-		ret = layout_blob_put(NULL, dst, raw.data, raw.len, &out->digest, e);
+		ret = blob_put(NULL, dst, raw.data, raw.len, &out->digest, e);
 out:
 	buf_release(&raw);
 	return ret;
 }
 
-int image_pull_base(struct image_env *env, const struct ref *base, unsigned flags,
+int pull_base(struct env *env, const struct ref *base, unsigned flags,
 		    struct layout *dst, struct err *e)
 {
-	struct image_pulled p;
+	struct pull_result p;
 	struct descriptor old;
 	struct buf name = BUF_INIT;
 	int ret, existed = 0;
@@ -516,7 +516,7 @@ int image_pull_base(struct image_env *env, const struct ref *base, unsigned flag
 		struct err ie = ERR_INIT;
 		existed = layout_index_find(&old, dst, name.data, &ie) == 0;
 	}
-	ret = image_pull(&p, env, base, 1, dst, flags, e);
+	ret = pull_images(&p, env, base, 1, dst, flags, e);
 	if (ret < 0) {
 		err_prefix(e, "base image");
 		goto out;
@@ -526,13 +526,13 @@ int image_pull_base(struct image_env *env, const struct ref *base, unsigned flag
 		layout_index_remove(dst, p.name, &ie);
 	}
 out:
-	image_pulled_release(&p, 1);
+	pull_result_release(&p, 1);
 	descriptor_release(&old);
 	buf_release(&name);
 	return ret;
 }
 
-int image_blob_sink(void *arg, const void *data, size_t len, struct err *e)
+int local_blob_sink(void *arg, const void *data, size_t len, struct err *e)
 {
 	return blob_writer_write(arg, data, len, e);
 }

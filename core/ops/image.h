@@ -1,7 +1,7 @@
 /* image.h - image operations: the upper floor of core/.
  *
  * Operations join registry/ (the distribution client) and cache/ (the OCI
- * layout store).  cmd/ builds one `struct image_env` per run from its
+ * layout store).  cmd/ builds one `struct env` per run from its
  * options and the environment, and calls operations with it; operations never
  * print: they log through env->log (shown with -v) and report progress
  * through env->progress.
@@ -45,7 +45,7 @@ enum pull_policy {
 };
 
 /* Progress of one blob transfer, for a display in cmd/. */
-struct image_progress {
+struct env_progress {
 	const char *id;		/* short name: the first 12 hex digits of the digest */
 	const char *what;	/* "pull", "push", "copy", "mount", "exists" */
 	int64_t done;		/* bytes so far */
@@ -53,7 +53,7 @@ struct image_progress {
 	int finished;		/* 1 once the blob is complete (or skipped) */
 };
 
-struct image_env {
+struct env {
 	/* Set by the caller (cmd/), borrowed. */
 	struct reg_client_opts reg_opts;	/* http client, credentials, insecure */
 	struct layout *cache;		/* the cache, or NULL (no caching) */
@@ -69,7 +69,7 @@ struct image_env {
 	void (*log)(void *arg, int level, const char *line);
 	void *log_arg;
 	/* Called as blob transfers advance; may be NULL. */
-	void (*progress)(void *arg, const struct image_progress *p);
+	void (*progress)(void *arg, const struct env_progress *p);
 	void *progress_arg;
 
 	/* Private: registry sessions opened so far, one per registry. */
@@ -81,14 +81,14 @@ struct image_env {
 	unsigned long n_blob_requests;
 };
 
-void image_env_init(struct image_env *env);
+void env_init(struct env *env);
 /* Frees the registry sessions (not the borrowed fields). */
-void image_env_release(struct image_env *env);
+void env_release(struct env *env);
 
 /* The session for `registry` ("docker.io", "localhost:5000"), opened on
- * first use with image_env_reg_open() and kept for the env's life.
+ * first use with env_reg_open() and kept for the env's life.
  * ERR_USAGE when env->offline. */
-int image_env_reg(struct reg **out, struct image_env *env, const char *registry,
+int env_reg(struct reg **out, struct env *env, const char *registry,
 		  struct err *e);
 
 /* Opens a new session for `registry` with the options `o` (and so its
@@ -98,10 +98,10 @@ int image_env_reg(struct reg **out, struct image_env *env, const char *registry,
  * from (reg_mirror_add(): pushes, tags and deletes never go to a mirror).
  * Which endpoint served is logged through env->log at level 1.  For
  * threads that need sessions of their own (core/ops/xfer.c). */
-int image_env_reg_open(struct reg **out, const struct image_env *env,
+int env_reg_open(struct reg **out, const struct env *env,
 		       const struct reg_client_opts *o, const char *registry, struct err *e);
 
-void image_log(struct image_env *env, int level, const char *fmt, ...)
+void env_log(struct env *env, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Resolves `ref` to its manifest (image or index, exact bytes) following
@@ -109,65 +109,65 @@ void image_log(struct image_env *env, int level, const char *fmt, ...)
  * the registry is stored as a blob and recorded as a metadata-only entry
  * under the reference's full name (unless a complete entry exists).  The
  * manifest's digest is checked in every case. */
-int image_resolve(struct manifest *out, struct image_env *env, const struct ref *ref,
+int resolve_ref(struct manifest *out, struct env *env, const struct ref *ref,
 		  struct err *e);
 
-/* As image_resolve(), then, when the result is an index, picks the child
+/* As resolve_ref(), then, when the result is an index, picks the child
  * for `platform` (NULL: env->platform, else linux/amd64 as crane does) and
  * resolves that.  `out_index` (may be NULL) receives the index when there
  * was one (kind MT_KIND_INDEX) or is left initialised-empty. */
-int image_resolve_image(struct manifest *out, struct manifest *out_index,
-			struct image_env *env, const struct ref *ref,
+int resolve_image(struct manifest *out, struct manifest *out_index,
+			struct env *env, const struct ref *ref,
 			const struct platform *platform, struct err *e);
 
 /* Reads a small blob (a config, a manifest) of repository `ref` into
  * `out`: from the cache when present (verified), else from the registry
  * (verified, then stored in the cache and its source recorded).  `max`
  * caps the size (0: 8 MiB). */
-int image_blob_read(struct buf *out, struct image_env *env, const struct ref *ref,
+int resolve_blob(struct buf *out, struct env *env, const struct ref *ref,
 		    const struct descriptor *d, size_t max, struct err *e);
 
 /* The error for `what` ("blob", "manifest") `d` of `source` that an
  * --offline run needs and env->cache lacks: ERR_NOT_FOUND saying --offline
  * forbids asking the registry, or ERR_INVALID naming the link or other
  * non-regular file the cache holds under its name.  Returns the code. */
-int image_offline_miss(struct image_env *env, const char *what, const struct digest *d,
+int resolve_offline_miss(struct env *env, const char *what, const struct digest *d,
 		       const char *source, struct err *e);
 
 /* Copies blob `d` from `src` (the cache) into `dst`, verified as any blob
  * written.  ERR_NOT_FOUND when `src` lacks it. */
-int image_blob_copy(struct layout *dst, struct layout *src, const struct descriptor *d,
+int local_blob_copy(struct layout *dst, struct layout *src, const struct descriptor *d,
 		    struct err *e);
 
 /* A tar_sink_fn (core/format/archive.h) writing to the struct blob_writer `arg`
  * (cache/layout.h). */
-int image_blob_sink(void *arg, const void *data, size_t len, struct err *e);
+int local_blob_sink(void *arg, const void *data, size_t len, struct err *e);
 /* Reads manifest `d` (an image or an index) from layout `l` into `out`
  * (need not be initialised; left empty on failure); `check`: ERR_DIGEST
  * when its bytes do not hash (SHA-256) to d->digest. */
-int image_manifest_load(struct manifest *out, struct layout *l, const struct descriptor *d,
+int local_manifest_load(struct manifest *out, struct layout *l, const struct descriptor *d,
 			int check, struct err *e);
 /* Serialises `j` into `raw` (reset first) and stores it as a blob of `dst`,
  * or, `dst` NULL, only hashes it; `out` gets its digest (the blob's size
  * is raw->len).  For a config before it is pushed. */
-int image_json_blob(struct buf *raw, struct digest *out, struct layout *dst, const struct json *j,
+int local_json_blob(struct buf *raw, struct digest *out, struct layout *dst, const struct json *j,
 		    struct err *e);
 /* Serialises the manifest or index JSON `j`, parses it as media type `mt`
  * into `out` (initialised; released first) and stores it as a blob of
  * `dst` (`dst` NULL: only parsed, out->raw holds the bytes to send). */
-int image_manifest_put(struct manifest *out, struct layout *dst, const struct json *j,
+int local_manifest_put(struct manifest *out, struct layout *dst, const struct json *j,
 		       const char *mt, struct err *e);
 
 /* ---- pull (core/ops/pull.c) ---- */
 
-enum image_pull_flags {
+enum pull_flags {
 	/* An index resolves to one image (env->platform, else linux/amd64),
 	 * as with --platform: for outputs that hold images only (tarballs). */
-	IMAGE_PULL_SINGLE = 1 << 0,
+	PULL_SINGLE = 1 << 0,
 };
 
 /* One pulled reference. */
-struct image_pulled {
+struct pull_result {
 	char *name;		/* fully-qualified reference, the index.json ref name */
 	struct descriptor desc;	/* what the entry points at: image or index */
 };
@@ -175,7 +175,7 @@ struct image_pulled {
 /* Pulls refs[0..n) into the layout `dst` (the cache or any other layout),
  * one after the other, following the cache contract.  Each reference is
  * stored whole: an index with every child manifest, config and layer
- * (nested indexes too), unless env->platform (or IMAGE_PULL_SINGLE) picks
+ * (nested indexes too), unless env->platform (or PULL_SINGLE) picks
  * one image, which is then stored as the entry (as crane pull --platform
  * does).  Blobs present in `dst` at their size are kept; blobs the cache
  * has (when dst is not the cache) are copied from it through a verifying
@@ -188,17 +188,17 @@ struct image_pulled {
  * named by the fully-qualified reference is set (replacing an older entry
  * of that name; an identical one is only touched), all under a lease.
  * `out` (n entries, need not be initialised) gets each reference's name and
- * descriptor; release it with image_pulled_release() whatever the result.
+ * descriptor; release it with pull_result_release() whatever the result.
  * On failure the references before the failing one are complete; the
  * failing one has no index entry, and no blob under a wrong name. */
-int image_pull(struct image_pulled *out, struct image_env *env, const struct ref *refs, size_t n,
+int pull_images(struct pull_result *out, struct env *env, const struct ref *refs, size_t n,
 	       struct layout *dst, unsigned flags, struct err *e);
-void image_pulled_release(struct image_pulled *p, size_t n);
+void pull_result_release(struct pull_result *p, size_t n);
 /* Makes `dst` hold the blobs of `base` (by digest) through the cache,
- * as image_pull() with `flags`, without leaving an index.json entry for
+ * as pull_images() with `flags`, without leaving an index.json entry for
  * it in a layout that is not the cache (an entry there before is kept).
  * Errors are prefixed "base image". */
-int image_pull_base(struct image_env *env, const struct ref *base, unsigned flags,
+int pull_base(struct env *env, const struct ref *base, unsigned flags,
 		    struct layout *dst, struct err *e);
 
 /* ---- push (core/ops/push.c) ---- */
@@ -214,23 +214,23 @@ enum push_flags {
  * annotation as written: "latest", or hoist's fully-qualified names), or
  * with ref_name NULL the only image (entries that all name one digest
  * count as one; ERR_USAGE listing the names when there are several).  Blobs the registry has are skipped (HEAD); a blob
- * whose recorded source (layout_blob_sources, in `src` and env->cache) is
+ * whose recorded source (blob_sources, in `src` and env->cache) is
  * another repository of dst's registry is mounted from it; the rest are
  * uploaded env->jobs at a time.  Child manifests are put by digest, then
  * the root under dst's tag (its digest when dst names only a digest; that
  * digest must match, ERR_DIGEST).  `out` receives the root's digest.  With
  * env->cache set, dst is recorded as a source of every blob pushed. */
-int image_push_layout(struct digest *out, struct image_env *env, struct layout *src,
+int push_layout(struct digest *out, struct env *env, struct layout *src,
 		      const char *ref_name, const struct ref *dst, unsigned flags,
 		      struct err *e);
-/* image_push_layout() of `root`, a manifest or index `src` holds (named or
+/* push_layout() of `root`, a manifest or index `src` holds (named or
  * not: an operation's result staged in the cache). */
-int image_push_root(struct digest *out, struct image_env *env, struct layout *src,
+int push_root(struct digest *out, struct env *env, struct layout *src,
 		    const struct descriptor *root, const struct ref *dst, struct err *e);
 
-enum image_archive_flags {
+enum import_flags {
 	/* Without `sel`, every image of the archive, not only the only one. */
-	IMAGE_ARCHIVE_ALL = 1 << 0,
+	IMPORT_ALL = 1 << 0,
 };
 
 /* Reads an image archive from `fd` (from its current offset) into the
@@ -247,11 +247,11 @@ enum image_archive_flags {
  * (the same reference once made complete also matches: "busybox:1" is
  * docker.io/library/busybox:1).  NULL: the only image (an OCI index.json
  * whose entries all name one digest holds one), ERR_USAGE listing the
- * names when there are several, or with IMAGE_ARCHIVE_ALL every image.
+ * names when there are several, or with IMPORT_ALL every image.
  * ERR_NOT_FOUND, listing them, when `sel` names none.
  *
  * One image is added to dst's index.json as `ref_name`; every image (with
- * IMAGE_ARCHIVE_ALL) under its own name (ref.name; the first RepoTags
+ * IMPORT_ALL) under its own name (ref.name; the first RepoTags
  * entry), replacing index.json's entries.  A docker-save image becomes an
  * OCI manifest built from manifest.json's Config and Layers (a layer's
  * media type from its bytes: gzip, zstd or plain tar); an OCI archive's
@@ -263,7 +263,7 @@ enum image_archive_flags {
  * does not hash to its name is ERR_INVALID / ERR_DIGEST before it fills
  * the disk.  ERR_INVALID when it is not an image archive.
  * (core/ops/tarball_read.c) */
-int image_archive_import(struct layout *dst, int fd, const char *sel, const char *ref_name,
+int import_archive(struct layout *dst, int fd, const char *sel, const char *ref_name,
 			 unsigned flags, struct err *e);
 
 /* ---- copy (core/ops/copy.c) ---- */
@@ -291,12 +291,12 @@ enum copy_flags {
  * (ERR_DIGEST) and no manifest is pushed.  A transfer that fails on the
  * network or with 408/429/5xx is started over (3 attempts).  `out`
  * receives the digest pushed. */
-int image_copy(struct digest *out, struct image_env *env, const struct ref *src,
+int copy_image(struct digest *out, struct env *env, const struct ref *src,
 	       const struct ref *dst, unsigned flags, struct err *e);
 
 /* The tags of repository `repo` (its tag and digest are ignored), appended
  * to the initialised `out` in the registry's order. */
-int image_tags_list(struct strvec *out, struct image_env *env, const struct ref *repo,
+int remote_tags_list(struct strvec *out, struct env *env, const struct ref *repo,
 		    struct err *e);
 
 #endif

@@ -86,9 +86,9 @@ static int ix_empty(struct ix *x, const char *media_type, struct err *e)
 static int ix_check_type(const struct ix *x, const char *child_mt, const char *what,
 			 struct err *e)
 {
-	if (!mt_equal(x->media_type, MT_DOCKER_LIST))
+	if (!mediatype_equal(x->media_type, MT_DOCKER_LIST))
 		return 0;
-	if (mt_equal(child_mt, MT_DOCKER_MANIFEST) || mt_equal(child_mt, MT_DOCKER_LIST))
+	if (mediatype_equal(child_mt, MT_DOCKER_MANIFEST) || mediatype_equal(child_mt, MT_DOCKER_LIST))
 		return 0;
 	return err_set(e, ERR_USAGE, "%s is %s: a Docker manifest list cannot hold it; "
 		       "start from an OCI index (no --docker-empty-base)", what,
@@ -96,7 +96,7 @@ static int ix_check_type(const struct ix *x, const char *child_mt, const char *w
 }
 
 /* Copies each child the destination repository lacks, then puts the index. */
-static int ix_publish(struct digest *out, struct image_env *env, struct ix *x,
+static int ix_publish(struct digest *out, struct env *env, struct ix *x,
 		      const struct ref *dst, struct err *e)
 {
 	const struct platform *saved = env->platform;
@@ -108,10 +108,10 @@ static int ix_publish(struct digest *out, struct image_env *env, struct ix *x,
 	int ret, rc;
 
 	descriptor_init(&have);
-	env->platform = NULL;	/* image_copy() must copy children whole */
+	env->platform = NULL;	/* copy_image() must copy children whole */
 	if ((ret = json_serialize(&data, x->doc, 0, e)) < 0 ||
 	    (ret = digest_buffer(&d, DIGEST_SHA256, data.data, data.len, e)) < 0 ||
-	    (ret = image_env_reg(&r, env, dst->registry, e)) < 0)
+	    (ret = env_reg(&r, env, dst->registry, e)) < 0)
 		goto out;
 	for (i = 0; i < x->n_kids; i++) {
 		struct ref to = *dst, from = *x->kids[i].src;
@@ -128,7 +128,7 @@ static int ix_publish(struct digest *out, struct image_env *env, struct ix *x,
 		descriptor_release(&have);
 		rc = reg_manifest_head(&have, r, &to, e);
 		if (rc == 0) {
-			image_log(env, 1, "index: %s is in %s/%s already", to.digest,
+			env_log(env, 1, "index: %s is in %s/%s already", to.digest,
 				  dst->registry, dst->repository);
 			continue;
 		}
@@ -137,16 +137,16 @@ static int ix_publish(struct digest *out, struct image_env *env, struct ix *x,
 			goto out;
 		}
 		err_clear(e);
-		image_log(env, 1, "index: copying %s from %s/%s", to.digest, from.registry,
+		env_log(env, 1, "index: copying %s from %s/%s", to.digest, from.registry,
 			  from.repository);
-		if ((ret = image_copy(NULL, env, &from, &to, 0, e)) < 0)
+		if ((ret = copy_image(NULL, env, &from, &to, 0, e)) < 0)
 			goto out;
 	}
 	ret = reg_manifest_put(NULL, r, dst->repository, dst->tag ? dst->tag : d.str,
 			       x->media_type, data.data, data.len, e);
 	if (ret < 0)
 		goto out;
-	image_log(env, 1, "index: pushed %s (%zu bytes) to %s/%s", d.str, data.len,
+	env_log(env, 1, "index: pushed %s (%zu bytes) to %s/%s", d.str, data.len,
 		  dst->registry, dst->repository);
 	if (out)
 		*out = d;
@@ -183,12 +183,12 @@ static int ix_match(const struct platform *want, size_t n_want, const struct pla
 	return ok;
 }
 
-static int ix_resolve_index(struct manifest *out, struct image_env *env, const struct ref *ref,
+static int ix_resolve_index(struct manifest *out, struct env *env, const struct ref *ref,
 			    struct err *e)
 {
 	int ret;
 
-	if ((ret = image_resolve(out, env, ref, e)) < 0)
+	if ((ret = resolve_ref(out, env, ref, e)) < 0)
 		return ret;
 	if (out->kind != MT_KIND_INDEX)
 		return err_set(e, ERR_INVALID, "%s is an image (%s), not an index", out->digest.str,
@@ -196,7 +196,7 @@ static int ix_resolve_index(struct manifest *out, struct image_env *env, const s
 	return 0;
 }
 
-int image_index_filter(struct digest *out, struct image_env *env, const struct ref *src,
+int index_filter(struct digest *out, struct env *env, const struct ref *src,
 		       const struct platform *want, size_t n_want, const struct ref *dst,
 		       struct err *e)
 {
@@ -261,20 +261,20 @@ out:
 }
 
 /* Appends image `m` of repository `ref`, its platform from its config. */
-static int ix_append_image(struct ix *x, struct image_env *env, const struct ref *ref,
+static int ix_append_image(struct ix *x, struct env *env, const struct ref *ref,
 			   const struct manifest *m, struct err *e)
 {
-	struct image_config cfg;
+	struct imgconfig cfg;
 	struct platform *p = NULL;
 	struct buf raw = BUF_INIT;
 	int ret;
 
-	image_config_init(&cfg);
+	imgconfig_init(&cfg);
 	if ((ret = ix_check_type(x, m->media_type, m->digest.str, e)) < 0)
 		goto out;
 	if (manifest_is_image(m)) {	/* an artifact has no platform */
-		if ((ret = image_blob_read(&raw, env, ref, &m->config, 0, e)) < 0 ||
-		    (ret = image_config_parse(&cfg, raw.data, raw.len, 0, e)) < 0) {
+		if ((ret = resolve_blob(&raw, env, ref, &m->config, 0, e)) < 0 ||
+		    (ret = imgconfig_parse(&cfg, raw.data, raw.len, 0, e)) < 0) {
 			err_prefix(e, "image %s", m->digest.str);
 			goto out;
 		}
@@ -283,7 +283,7 @@ static int ix_append_image(struct ix *x, struct image_env *env, const struct ref
 	ret = ix_append_self(x, ref, m, p, e);
 out:
 	buf_release(&raw);
-	image_config_release(&cfg);
+	imgconfig_release(&cfg);
 	return ret;
 }
 
@@ -326,7 +326,7 @@ out:
 	return ret;
 }
 
-int image_index_append(struct digest *out, struct image_env *env, const struct ref *base,
+int index_append(struct digest *out, struct env *env, const struct ref *base,
 		       const struct ref *adds, size_t n_adds, const struct ref *dst,
 		       unsigned flags, struct err *e)
 {
@@ -352,7 +352,7 @@ int image_index_append(struct digest *out, struct image_env *env, const struct r
 	}
 	for (i = 0; i < n_adds; i++) {
 		manifest_release(&m);
-		if ((ret = image_resolve(&m, env, &adds[i], e)) < 0)
+		if ((ret = resolve_ref(&m, env, &adds[i], e)) < 0)
 			goto out;
 		if (m.kind == MT_KIND_INDEX)
 			ret = ix_append_index(&x, &adds[i], &m, flags, e);

@@ -4,7 +4,7 @@
  * Both read every manifest and config through the cache contract
  * (core/ops/image.h) and never download a layer: each child the destination
  * repository lacks (a manifest HEAD by digest) is copied there with
- * image_copy(), so its blobs are mounted within one registry and streamed
+ * copy_image(), so its blobs are mounted within one registry and streamed
  * between two.  The index itself is pushed last, by dst's tag (or by its
  * own digest when dst names only a digest).  Children are kept byte for
  * byte: their descriptors are the source's JSON, not re-serialised.
@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 struct err;
-struct image_env;
+struct env;
 struct platform;
 struct ref;
 
@@ -29,7 +29,7 @@ struct ref;
  * dropped.  The index keeps its media type, annotations and every other
  * member.  ERR_INVALID when src is an image, ERR_NOT_FOUND when nothing
  * matches.  `out` receives the new index's digest. */
-int image_index_filter(struct digest *out, struct image_env *env, const struct ref *src,
+int index_filter(struct digest *out, struct env *env, const struct ref *src,
 		       const struct platform *want, size_t n_want, const struct ref *dst,
 		       struct err *e);
 
@@ -50,7 +50,7 @@ enum index_append_flags {
  * list takes Docker manifests and lists only: an OCI child is refused with
  * ERR_USAGE (use an OCI base); an OCI index takes both.  `out` receives the
  * new index's digest. */
-int image_index_append(struct digest *out, struct image_env *env, const struct ref *base,
+int index_append(struct digest *out, struct env *env, const struct ref *base,
 		       const struct ref *adds, size_t n_adds, const struct ref *dst,
 		       unsigned flags, struct err *e);
 

@@ -129,7 +129,7 @@ int mutate_layer_file(struct layer_result *out, struct layout *dst, const char *
 			      path);
 		goto out;
 	}
-	if ((ret = layout_blob_begin(&w, dst, NULL, -1, e)) < 0)
+	if ((ret = blob_begin(&w, dst, NULL, -1, e)) < 0)
 		goto out;
 	if (have != TAR_COMPRESS_NONE) {
 		/* the file is the blob: copied as read, decompressed and parsed
@@ -158,7 +158,7 @@ int mutate_layer_file(struct layer_result *out, struct layout *dst, const char *
 		wo.level = level;
 		if (!wo.level && compression == TAR_COMPRESS_GZIP)
 			wo.level = BUILD_GZIP_LEVEL_DEFAULT;
-		wo.sink = image_blob_sink;
+		wo.sink = local_blob_sink;
 		wo.sink_arg = w;
 		if ((ret = tar_compress(&res, mutate_read, &src, &wo, e)) < 0) {
 			err_prefix(e, "'%s'", path);
@@ -217,7 +217,7 @@ static int mutate_config_apply(struct json *cfg, const struct mutate_spec *s,
  * manifest's annotations: Docker's format has none, so an image with
  * annotations to set is written with OCI media types, as one with a zstd
  * layer (manifest_json_family()). */
-static int mutate_image(struct manifest *out, struct image_env *env, const struct ref *bref,
+static int mutate_build(struct manifest *out, struct env *env, const struct ref *bref,
 			const struct manifest *bm, const struct mutate_spec *s,
 			const struct layer_result *layers, size_t n, const struct platform *setp,
 			const struct kvlist *annot, struct layout *dst, struct err *e)
@@ -239,7 +239,7 @@ static int mutate_image(struct manifest *out, struct image_env *env, const struc
 		goto out;
 	}
 	if (bm) {
-		if ((ret = image_blob_read(&raw, env, bref, &bm->config, 0, e)) < 0) {
+		if ((ret = resolve_blob(&raw, env, bref, &bm->config, 0, e)) < 0) {
 			err_prefix(e, "config");
 			goto out;
 		}
@@ -251,7 +251,7 @@ static int mutate_image(struct manifest *out, struct image_env *env, const struc
 		}
 		if ((ret = json_parse(&m, bm->raw.data, bm->raw.len, e)) < 0)
 			goto out;
-		docker = mt_equal(bm->media_type, MT_DOCKER_MANIFEST);
+		docker = mediatype_equal(bm->media_type, MT_DOCKER_MANIFEST);
 		if ((ret = descriptor_copy(&cdesc, &bm->config)) < 0)
 			goto nomem;
 	} else {
@@ -285,7 +285,7 @@ static int mutate_image(struct manifest *out, struct image_env *env, const struc
 		goto nomem;
 	if (mutate_config_apply(cfg, s, setp ? &plat : NULL) < 0)
 		goto nomem;
-	if ((ret = image_json_blob(&raw, &cdesc.digest, dst, cfg, e)) < 0)
+	if ((ret = local_json_blob(&raw, &cdesc.digest, dst, cfg, e)) < 0)
 		goto out;
 	cdesc.size = (int64_t)raw.len;
 	if (json_set(m, "config", descriptor_to_json(&cdesc)) < 0)
@@ -293,7 +293,7 @@ static int mutate_image(struct manifest *out, struct image_env *env, const struc
 	if (imgconfig_set_kvlist(m, "annotations", annot) < 0 ||
 	    manifest_json_family(&mt, m, docker && !annot->keys.n) < 0)
 		goto nomem;
-	ret = image_manifest_put(out, dst, m, mt, e);
+	ret = local_manifest_put(out, dst, m, mt, e);
 	goto out;
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");
@@ -310,7 +310,7 @@ out:
 
 /* An index: every image child mutated, the rest kept; the new index into
  * `out`. */
-static int mutate_index(struct manifest *out, struct image_env *env, const struct ref *bref,
+static int mutate_index(struct manifest *out, struct env *env, const struct ref *bref,
 			const struct manifest *root, const struct mutate_spec *s,
 			const struct layer_result *layers, size_t n, struct layout *dst,
 			struct err *e)
@@ -337,7 +337,7 @@ static int mutate_index(struct manifest *out, struct image_env *env, const struc
 		struct json *ej = json_array_get(arr, i);
 
 		manifest_release(&cm);
-		if ((ret = image_resolve(&cm, env, &cref, e)) < 0)
+		if ((ret = resolve_ref(&cm, env, &cref, e)) < 0)
 			goto out;
 		if (cm.kind == MT_KIND_INDEX) {
 			ret = err_set(e, ERR_UNSUPPORTED, "the index %s holds another index (%s): "
@@ -347,12 +347,12 @@ static int mutate_index(struct manifest *out, struct image_env *env, const struc
 		}
 		if (!d->platform || !d->platform->os || !strcmp(d->platform->os, "unknown")) {
 			/* an attestation or an artifact: kept as it is */
-			if ((ret = layout_blob_put(NULL, dst, cm.raw.data, cm.raw.len, &cm.digest,
+			if ((ret = blob_put(NULL, dst, cm.raw.data, cm.raw.len, &cm.digest,
 						   e)) < 0)
 				goto out;
 			continue;
 		}
-		ret = mutate_image(&nm, env, &cref, &cm, s, layers, n, NULL, &none, dst, e);
+		ret = mutate_build(&nm, env, &cref, &cm, s, layers, n, NULL, &none, dst, e);
 		if (ret < 0) {
 			err_prefix(e, "%s", d->digest.str);
 			goto out;
@@ -363,10 +363,10 @@ static int mutate_index(struct manifest *out, struct image_env *env, const struc
 			goto nomem;
 	}
 	if (imgconfig_set_kvlist(ij, "annotations", &s->annotations) < 0 ||
-	    manifest_json_family(&mt, ij, mt_equal(root->media_type, MT_DOCKER_LIST) &&
+	    manifest_json_family(&mt, ij, mediatype_equal(root->media_type, MT_DOCKER_LIST) &&
 				 !s->annotations.keys.n) < 0)
 		goto nomem;
-	ret = image_manifest_put(out, dst, ij, mt, e);
+	ret = local_manifest_put(out, dst, ij, mt, e);
 	goto out;
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");
@@ -377,7 +377,7 @@ out:
 	return ret;
 }
 
-int image_mutate(struct mutate_result *out, struct image_env *env, const struct mutate_spec *s,
+int mutate_image(struct mutate_result *out, struct env *env, const struct mutate_spec *s,
 		 struct layout *dst, unsigned flags, struct err *e)
 {
 	struct ref base = REF_INIT;
@@ -401,7 +401,7 @@ int image_mutate(struct mutate_result *out, struct image_env *env, const struct 
 	if (s->base) {
 		if ((ret = ref_parse(&base, s->base, 0, e)) < 0)
 			goto out;
-		if ((ret = image_resolve(&root, env, &base, e)) < 0) {
+		if ((ret = resolve_ref(&root, env, &base, e)) < 0) {
 			err_prefix(e, "'%s'", s->base);
 			goto out;
 		}
@@ -417,7 +417,7 @@ int image_mutate(struct mutate_result *out, struct image_env *env, const struct 
 				goto out;
 			}
 			cref.digest = (char *)d->digest.str;
-			if ((ret = image_resolve(&child, env, &cref, e)) < 0) {
+			if ((ret = resolve_ref(&child, env, &cref, e)) < 0) {
 				err_prefix(e, "'%s'", s->base);
 				goto out;
 			}
@@ -444,7 +444,7 @@ int image_mutate(struct mutate_result *out, struct image_env *env, const struct 
 		     kvlist_set(&annot, ANNOT_BASE_NAME, name.data) < 0))
 			goto nomem;
 		if ((flags & MUTATE_WITH_BASE) &&
-		    (ret = image_pull_base(env, &out->base, bm ? IMAGE_PULL_SINGLE : 0, dst,
+		    (ret = pull_base(env, &out->base, bm ? PULL_SINGLE : 0, dst,
 					    e)) < 0)
 			goto out;
 	}
@@ -462,7 +462,7 @@ int image_mutate(struct mutate_result *out, struct image_env *env, const struct 
 	if (s->base && !bm)
 		ret = mutate_index(&out->manifest, env, &out->base, &root, s, layers, n, dst, e);
 	else
-		ret = mutate_image(&out->manifest, env, s->base ? &out->base : NULL, bm, s, layers,
+		ret = mutate_build(&out->manifest, env, s->base ? &out->base : NULL, bm, s, layers,
 				   n, have_setp ? &setp : NULL, &annot, dst, e);
 	goto out;
 nomem:
@@ -480,7 +480,7 @@ out:
 	return ret;
 }
 
-int image_mutate_push(struct digest *out, struct image_env *env, const struct mutate_result *r,
+int mutate_push(struct digest *out, struct env *env, const struct mutate_result *r,
 		      struct layout *src, const struct descriptor *root, const struct ref *dst,
 		      struct err *e)
 {
@@ -492,11 +492,11 @@ int image_mutate_push(struct digest *out, struct image_env *env, const struct mu
 				   strcmp(r->base.repository, dst->repository))) {
 		struct ref to = { dst->registry, dst->repository, NULL, r->base.digest };
 		struct digest d;
-		ret = image_copy(&d, env, &r->base, &to, 0, e);
+		ret = copy_image(&d, env, &r->base, &to, 0, e);
 		if (ret < 0) {
 			err_prefix(e, "base image");
 			return ret;
 		}
 	}
-	return image_push_root(out, env, src, root, dst, e);
+	return push_root(out, env, src, root, dst, e);
 }

@@ -3,10 +3,10 @@
  *
  * A mutate is a build with no layer of its own, an append a build whose
  * layers are tar files; both reuse core/ops/build.h's push: base blobs are
- * copied registry to registry by image_copy() (mounted when base and target
+ * copied registry to registry by copy_image() (mounted when base and target
  * share a registry, streamed otherwise, never written to disk), new blobs
  * uploaded from the layout the operation wrote into.  Images are read
- * through the cache contract (image_resolve()).
+ * through the cache contract (resolve_ref()).
  *
  * Appended layers (mutate_layer_file()):
  * - a gzip or zstd file is the blob unchanged; its diff_id is the sha256 of
@@ -95,13 +95,13 @@ int mutate_layer_file(struct layer_result *out, struct layout *dst, const char *
 /* Mutates into the layout `dst` (blobs only: no index entry is set; with
  * MUTATE_WITH_BASE the base's blobs are made present, through the cache).
  * `out` must be initialised. */
-int image_mutate(struct mutate_result *out, struct image_env *env, const struct mutate_spec *s,
+int mutate_image(struct mutate_result *out, struct env *env, const struct mutate_spec *s,
 		 struct layout *dst, unsigned flags, struct err *e);
 
 /* Pushes the result `root`, whose new blobs and manifests are in `src`, to
  * `dst` (its tag, or by digest when it names none).  `out` receives the
  * digest pushed. */
-int image_mutate_push(struct digest *out, struct image_env *env, const struct mutate_result *r,
+int mutate_push(struct digest *out, struct env *env, const struct mutate_result *r,
 		      struct layout *src, const struct descriptor *root, const struct ref *dst,
 		      struct err *e);
 

@@ -12,31 +12,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-int image_output_parse(enum image_out *how, const char **path, const char *spec, int bare_file,
+int output_parse(enum output_kind *how, const char **path, const char *spec, int bare_file,
 		       struct err *e)
 {
 	*path = NULL;
 	if (!strcmp(spec, "cache")) {
-		*how = IMAGE_OUT_CACHE;
+		*how = OUTPUT_CACHE;
 		return 0;
 	}
 	if (!strncmp(spec, "oci:", 4) && spec[4]) {
-		*how = IMAGE_OUT_LAYOUT;
+		*how = OUTPUT_LAYOUT;
 		*path = spec + 4;
 		return 0;
 	}
 	if (!strncmp(spec, "oci-archive:", 12) && spec[12]) {
-		*how = IMAGE_OUT_OCI_ARCHIVE;
+		*how = OUTPUT_OCI_ARCHIVE;
 		*path = spec + 12;
 		return 0;
 	}
 	if (!strncmp(spec, "tarball:", 8) && spec[8]) {
-		*how = IMAGE_OUT_TARBALL;
+		*how = OUTPUT_TARBALL;
 		*path = spec + 8;
 		return 0;
 	}
 	if (bare_file && *spec && !strchr(spec, ':')) {
-		*how = IMAGE_OUT_TARBALL;
+		*how = OUTPUT_TARBALL;
 		*path = spec;
 		return 0;
 	}
@@ -44,7 +44,7 @@ int image_output_parse(enum image_out *how, const char **path, const char *spec,
 		       "tarball:<file>", spec, bare_file ? "<file>, " : "");
 }
 
-int image_output_open(struct image_output *o, struct image_env *env, enum image_out how,
+int output_open(struct output *o, struct env *env, enum output_kind how,
 		      const char *path, const char *tmp_dir, const char *what, struct err *e)
 {
 	int ret;
@@ -53,9 +53,9 @@ int image_output_open(struct image_output *o, struct image_env *env, enum image_
 	descriptor_init(&o->root);
 	o->how = how;
 	o->path = path;
-	if (how == IMAGE_OUT_PUSH && !env->cache)
+	if (how == OUTPUT_PUSH && !env->cache)
 		ret = layout_open_scratch(&o->own, tmp_dir, what, LAYOUT_NO_SYNC, e);
-	else if (how == IMAGE_OUT_LAYOUT)
+	else if (how == OUTPUT_LAYOUT)
 		ret = layout_open(&o->own, path, LAYOUT_CREATE, e);
 	else if (!env->cache)
 		ret = err_set(e, ERR_USAGE, "no cache to write to: give --cache <dir>");
@@ -71,7 +71,7 @@ int image_output_open(struct image_output *o, struct image_env *env, enum image_
 	return 0;
 }
 
-static int name_one(struct image_output *o, const struct descriptor *d, const struct ref *tag,
+static int name_one(struct output *o, const struct descriptor *d, const struct ref *tag,
 		    struct err *e)
 {
 	struct buf name = BUF_INIT;
@@ -90,10 +90,10 @@ static int name_one(struct image_output *o, const struct descriptor *d, const st
 }
 
 /* Writes the OCI archive holding `d` under each tag, or as "latest". */
-static int name_archive(struct image_output *o, const struct descriptor *d,
+static int name_archive(struct output *o, const struct descriptor *d,
 			const struct ref *tags, size_t n, struct err *e)
 {
-	struct image_pulled *imgs = calloc(n ? n : 1, sizeof(*imgs));
+	struct pull_result *imgs = calloc(n ? n : 1, sizeof(*imgs));
 	struct buf name = BUF_INIT;
 	size_t i;
 	int ret = 0;
@@ -107,7 +107,7 @@ static int name_archive(struct image_output *o, const struct descriptor *d,
 	}
 	if (!imgs || i < (n ? n : 1))
 		ret = err_set(e, ERR_NOMEM, "out of memory");
-	else if ((ret = image_oci_archive_write(o->path, o->l, imgs, n ? n : 1, e)) < 0)
+	else if ((ret = tarball_write_oci(o->path, o->l, imgs, n ? n : 1, e)) < 0)
 		err_prefix(e, "cannot write the OCI archive '%s'", o->path);
 	for (i = 0; imgs && i < (n ? n : 1); i++)
 		free(imgs[i].name);
@@ -116,34 +116,34 @@ static int name_archive(struct image_output *o, const struct descriptor *d,
 	return ret;
 }
 
-int image_output_name(struct image_output *o, const struct descriptor *d, const struct ref *tags,
+int output_name(struct output *o, const struct descriptor *d, const struct ref *tags,
 		      size_t n, struct err *e)
 {
 	size_t i;
 	int ret;
 
-	if (o->how == IMAGE_OUT_TARBALL) {
-		struct image_pulled img;
+	if (o->how == OUTPUT_TARBALL) {
+		struct pull_result img;
 
-		if (mt_classify(d->media_type) != MT_KIND_MANIFEST)
+		if (mediatype_classify(d->media_type) != MT_KIND_MANIFEST)
 			return err_set(e, ERR_USAGE, "a tarball holds images, and the result is an "
 				       "index: pick one image with --platform <os/arch>");
 		if (!n)
 			return err_set(e, ERR_USAGE, "a tarball needs a reference to record");
 		memset(&img, 0, sizeof(img));
 		img.desc = *d;
-		ret = image_tarball_write(o->path, o->l, &tags[0], &img, 1, e);
+		ret = tarball_write(o->path, o->l, &tags[0], &img, 1, e);
 		return ret < 0 ? err_prefix(e, "cannot write the tarball '%s'", o->path) : 0;
 	}
-	if (o->how == IMAGE_OUT_PUSH) {
+	if (o->how == OUTPUT_PUSH) {
 		descriptor_release(&o->root);
 		if (descriptor_copy(&o->root, d) < 0)
 			return err_set(e, ERR_NOMEM, "out of memory");
 		return 0;
 	}
-	if (o->how == IMAGE_OUT_OCI_ARCHIVE)
+	if (o->how == OUTPUT_OCI_ARCHIVE)
 		return name_archive(o, d, tags, n, e);
-	if (o->how == IMAGE_OUT_LAYOUT && !n)
+	if (o->how == OUTPUT_LAYOUT && !n)
 		return name_one(o, d, NULL, e);
 	for (i = 0; i < n; i++)
 		if ((ret = name_one(o, d, &tags[i], e)) < 0)
@@ -151,7 +151,7 @@ int image_output_name(struct image_output *o, const struct descriptor *d, const 
 	return 0;
 }
 
-void image_output_close(struct image_output *o)
+void output_close(struct output *o)
 {
 	if (o->leased)
 		layout_lease_end(o->l);
@@ -159,6 +159,6 @@ void image_output_close(struct image_output *o)
 	layout_free(o->own);
 	o->own = NULL;
 	o->l = NULL;
-	if (o->how == IMAGE_OUT_PUSH)
+	if (o->how == OUTPUT_PUSH)
 		descriptor_release(&o->root);
 }

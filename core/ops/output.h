@@ -4,12 +4,12 @@
  * name it in a layout or the cache, or write a docker-save tarball.  This is
  * that second half, in one place:
  *
- *	struct image_output o;
- *	image_output_open(&o, env, IMAGE_OUT_LAYOUT, "dir", tmp_dir, "build", e);
- *	image_build(..., o.l, ...);		// the operation writes its blobs to o.l
- *	image_output_name(&o, &desc, tags, n, e);	// names it (or writes the tarball)
- *	... for a push: image_build_push_all(..., o.l, &o.root, tag, e) per tag
- *	image_output_close(&o);
+ *	struct output o;
+ *	output_open(&o, env, OUTPUT_LAYOUT, "dir", tmp_dir, "build", e);
+ *	build_image(..., o.l, ...);		// the operation writes its blobs to o.l
+ *	output_name(&o, &desc, tags, n, e);	// names it (or writes the tarball)
+ *	... for a push: build_push_all(..., o.l, &o.root, tag, e) per tag
+ *	output_close(&o);
  *
  * Safety: from open to close the destination is held under one lease, so a
  * `hoist cache gc` running meanwhile keeps every blob the operation wrote
@@ -24,24 +24,24 @@
 
 struct descriptor;
 struct err;
-struct image_env;
+struct env;
 struct layout;
 struct ref;
 
-enum image_out {
-	IMAGE_OUT_PUSH = 0,	/* the new blobs staged in the cache (else a scratch
+enum output_kind {
+	OUTPUT_PUSH = 0,	/* the new blobs staged in the cache (else a scratch
 				 * layout), pushed by the caller from o.root */
-	IMAGE_OUT_CACHE,	/* env->cache, named by each tag */
-	IMAGE_OUT_LAYOUT,	/* an OCI layout at `path`, named by each tag or "latest" */
-	IMAGE_OUT_TARBALL,	/* a docker-save tarball at `path`, made from env->cache */
-	IMAGE_OUT_OCI_ARCHIVE,	/* an OCI archive (a tar of a layout) at `path`, made
+	OUTPUT_CACHE,	/* env->cache, named by each tag */
+	OUTPUT_LAYOUT,	/* an OCI layout at `path`, named by each tag or "latest" */
+	OUTPUT_TARBALL,	/* a docker-save tarball at `path`, made from env->cache */
+	OUTPUT_OCI_ARCHIVE,	/* an OCI archive (a tar of a layout) at `path`, made
 				 * from env->cache, named as a layout is */
 };
 
-struct image_output {
-	enum image_out how;
+struct output {
+	enum output_kind how;
 	struct layout *l;	/* where the operation writes: borrowed from the output */
-	struct descriptor root;	/* a push: what image_output_name() was given */
+	struct descriptor root;	/* a push: what output_name() was given */
 	/* private */
 	const char *path;
 	struct layout *own;	/* opened here: the scratch or the oci: layout */
@@ -52,16 +52,16 @@ struct image_output {
  * "tarball:FILE", and with `bare_file` a plain FILE (without ':') as
  * crane's -o takes.  *path points
  * into `spec` (NULL for the cache).  ERR_USAGE naming the forms taken. */
-int image_output_parse(enum image_out *how, const char **path, const char *spec, int bare_file,
+int output_parse(enum output_kind *how, const char **path, const char *spec, int bare_file,
 		       struct err *e);
 
 /* Opens the destination and takes its lease.  A push stages in the cache
  * (env->cache; unnamed there, so `hoist cache gc` removes what nothing else
  * uses after its grace period, and the next build can reuse a layer), or
  * without a cache in a scratch layout under `tmp_dir` (named after `what`),
- * whose blobs need no fsync and which image_output_close() removes.  ERR_*
+ * whose blobs need no fsync and which output_close() removes.  ERR_*
  * from opening or leasing. */
-int image_output_open(struct image_output *o, struct image_env *env, enum image_out how,
+int output_open(struct output *o, struct env *env, enum output_kind how,
 		      const char *path, const char *tmp_dir, const char *what, struct err *e);
 /* Names the image `d` in the destination: tags[0..n) as fully-qualified
  * references (a layout or an OCI archive with none gets "latest", and the
@@ -69,10 +69,10 @@ int image_output_open(struct image_output *o, struct image_env *env, enum image_
  * for a tarball, writes it with tags[0] (the caller passes a placeholder
  * reference when the user gave none).  A tarball of an index is ERR_USAGE:
  * it holds images. */
-int image_output_name(struct image_output *o, const struct descriptor *d, const struct ref *tags,
+int output_name(struct output *o, const struct descriptor *d, const struct ref *tags,
 		      size_t n, struct err *e);
 /* Ends the lease; closes and (scratch) removes what open made.  Safe on a
  * zeroed or half-opened output. */
-void image_output_close(struct image_output *o);
+void output_close(struct output *o);
 
 #endif

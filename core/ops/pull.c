@@ -1,15 +1,15 @@
-/* pull.c - image_pull(): references into an OCI layout, under the cache
+/* pull.c - pull_images(): references into an OCI layout, under the cache
  * contract.  See the "pull" section of image.h.
  *
  * For each reference:
- *   1. resolve it (image_resolve: the cache first, one HEAD for a tag);
+ *   1. resolve it (resolve_ref: the cache first, one HEAD for a tag);
  *      with a platform, an index resolves to the child image;
  *   2. take a lease on the destination (gc waits) and walk the tree: every
  *      child manifest of an index (nested indexes too), every config and
  *      layer of every image;
  *   3. blobs already in the destination (right size) are kept; blobs the
  *      cache has are copied from it through a verifying blob writer; the
- *      rest are downloaded in parallel (reg_blobs_get) straight into blob
+ *      rest are downloaded in parallel (reg_blob_get_many) straight into blob
  *      writers, hashed once as they arrive, and committed only when size and
  *      digest match;
  *   4. manifests are written (children first), the index.json entry named
@@ -106,7 +106,7 @@ static int tree_add_manifest(struct tree *t, struct manifest *m, struct err *e)
 /* Adds manifest `m` (taken over) and everything below it.  Blob pointers
  * point into t->ms[k], which may move when t->ms grows: so the blobs are
  * collected after the walk (tree_collect). */
-static int tree_walk(struct tree *t, struct image_env *env, const struct ref *ref,
+static int tree_walk(struct tree *t, struct env *env, const struct ref *ref,
 		     struct manifest *m, int depth, struct err *e)
 {
 	size_t i;
@@ -120,7 +120,7 @@ static int tree_walk(struct tree *t, struct image_env *env, const struct ref *re
 			const struct descriptor *c = &m->manifests[i];
 			struct manifest child;
 			struct ref cref = *ref;
-			enum mt_kind k = mt_classify(c->media_type);
+			enum mt_kind k = mediatype_classify(c->media_type);
 
 			if (k != MT_KIND_MANIFEST && k != MT_KIND_INDEX)
 				return err_set(e, ERR_UNSUPPORTED, "index %s lists %s of media type "
@@ -128,7 +128,7 @@ static int tree_walk(struct tree *t, struct image_env *env, const struct ref *re
 					       c->digest.str, c->media_type);
 			cref.tag = NULL;
 			cref.digest = (char *)c->digest.str;
-			if ((ret = image_resolve(&child, env, &cref, e)) < 0)
+			if ((ret = resolve_ref(&child, env, &cref, e)) < 0)
 				return ret;
 			if ((int64_t)child.raw.len != c->size) {
 				manifest_release(&child);
@@ -165,10 +165,10 @@ static int tree_collect(struct tree *t, struct err *e)
 
 /* ---- progress ------------------------------------------------------------ */
 
-static void progress(struct image_env *env, const struct descriptor *d, const char *what,
+static void progress(struct env *env, const struct descriptor *d, const char *what,
 		     int64_t done, int finished)
 {
-	struct image_progress p;
+	struct env_progress p;
 	char id[13];
 
 	if (!env->progress)
@@ -185,7 +185,7 @@ static void progress(struct image_env *env, const struct descriptor *d, const ch
 
 /* ---- copying from the cache ---------------------------------------------- */
 
-int image_blob_copy(struct layout *dst, struct layout *cache, const struct descriptor *d,
+int local_blob_copy(struct layout *dst, struct layout *cache, const struct descriptor *d,
 		    struct err *e)
 {
 	struct blob_writer *w = NULL;
@@ -193,9 +193,9 @@ int image_blob_copy(struct layout *dst, struct layout *cache, const struct descr
 	int fd = -1, ret;
 	int64_t size, off = 0;
 
-	if ((ret = layout_blob_open(&fd, &size, cache, &d->digest, e)) < 0)
+	if ((ret = blob_open(&fd, &size, cache, &d->digest, e)) < 0)
 		goto out;
-	if ((ret = layout_blob_begin(&w, dst, &d->digest, d->size, e)) < 0)
+	if ((ret = blob_begin(&w, dst, &d->digest, d->size, e)) < 0)
 		goto out;
 	chunk = malloc(COPY_CHUNK);
 	if (!chunk) {
@@ -269,7 +269,7 @@ struct wq {
 };
 
 struct dl {
-	struct image_env *env;
+	struct env *env;
 	struct wq *q;
 	struct blob_writer *w;
 	const struct descriptor *d;
@@ -456,7 +456,7 @@ static int dl_sink(void *arg, const char *data, size_t len, struct err *e)
 }
 
 /* Downloads ds[0..n) of `ref`'s repository into `dst`. */
-static int download(struct image_env *env, const struct ref *ref, struct layout *dst,
+static int download(struct env *env, const struct ref *ref, struct layout *dst,
 		    const struct descriptor **ds, size_t n, const char *source, struct err *e)
 {
 	struct reg_blob_fetch *fs = NULL;
@@ -467,7 +467,7 @@ static int download(struct image_env *env, const struct ref *ref, struct layout 
 	int ret, first = 0;
 
 	memset(&q, 0, sizeof(q));
-	if ((ret = image_env_reg(&r, env, ref->registry, e)) < 0)
+	if ((ret = env_reg(&r, env, ref->registry, e)) < 0)
 		return ret;
 	fs = calloc(n, sizeof(*fs));
 	xs = calloc(n, sizeof(*xs));
@@ -480,18 +480,18 @@ static int download(struct image_env *env, const struct ref *ref, struct layout 
 		xs[i].q = &q;
 		xs[i].d = ds[i];
 		xs[i].open = -1;
-		if ((ret = layout_blob_begin(&xs[i].w, dst, &ds[i]->digest, ds[i]->size, e)) < 0)
+		if ((ret = blob_begin(&xs[i].w, dst, &ds[i]->digest, ds[i]->size, e)) < 0)
 			goto out;
 		fs[i].d = ds[i];
 		fs[i].sink = dl_sink;
 		fs[i].arg = &xs[i];
-		image_log(env, 1, "pulling %s (%lld bytes) from %s", ds[i]->digest.str,
+		env_log(env, 1, "pulling %s (%lld bytes) from %s", ds[i]->digest.str,
 			  (long long)ds[i]->size, source);
 	}
 	if ((ret = wq_start(&q, (size_t)(env->jobs > 0 ? env->jobs : 1) + 2, e)) < 0)
 		goto out;
 	env->n_blob_requests += n;
-	reg_blobs_get(r, ref->repository, fs, n, env->jobs > 0 ? env->jobs : 1,
+	reg_blob_get_many(r, ref->repository, fs, n, env->jobs > 0 ? env->jobs : 1,
 		      REG_BLOBS_SINK_VERIFIES, NULL);
 	wq_stop(&q);
 	for (i = 0; i < n; i++) {
@@ -510,7 +510,7 @@ static int download(struct image_env *env, const struct ref *ref, struct layout 
 			ce = fs[i].err;
 		}
 		if (rc == 0) {
-			layout_blob_source_add(dst, &ds[i]->digest, source, NULL);
+			blob_source_add(dst, &ds[i]->digest, source, NULL);
 			progress(env, ds[i], "pull", ds[i]->size, 1);
 		} else if (!first) {
 			first = rc;
@@ -544,7 +544,7 @@ static int manifest_descriptor(struct descriptor *out, const struct manifest *m,
 }
 
 /* Makes every blob of `t` present in `dst`. */
-static int ensure_blobs(struct image_env *env, const struct ref *ref, struct layout *dst,
+static int ensure_blobs(struct env *env, const struct ref *ref, struct layout *dst,
 			struct tree *t, const char *source, struct err *e)
 {
 	const struct descriptor **get = NULL;
@@ -558,23 +558,23 @@ static int ensure_blobs(struct image_env *env, const struct ref *ref, struct lay
 	for (i = 0; i < t->n_blobs; i++) {
 		const struct descriptor *d = t->blobs[i].d;
 
-		if (layout_blob_has(dst, &d->digest, d->size)) {
-			image_log(env, 1, "exists: %s", d->digest.str);
-			layout_blob_source_add(dst, &d->digest, source, NULL);
+		if (blob_has(dst, &d->digest, d->size)) {
+			env_log(env, 1, "exists: %s", d->digest.str);
+			blob_source_add(dst, &d->digest, source, NULL);
 			progress(env, d, "exists", d->size, 1);
 			continue;
 		}
 		if (env->cache && env->cache != dst &&
-		    layout_blob_has(env->cache, &d->digest, d->size)) {
-			image_log(env, 1, "from the cache: %s", d->digest.str);
-			if ((ret = image_blob_copy(dst, env->cache, d, e)) < 0)
+		    blob_has(env->cache, &d->digest, d->size)) {
+			env_log(env, 1, "from the cache: %s", d->digest.str);
+			if ((ret = local_blob_copy(dst, env->cache, d, e)) < 0)
 				goto out;
-			layout_blob_source_add(dst, &d->digest, source, NULL);
+			blob_source_add(dst, &d->digest, source, NULL);
 			progress(env, d, "copy", d->size, 1);
 			continue;
 		}
 		if (no_net) {
-			ret = image_offline_miss(env, "blob", &d->digest, source, e);
+			ret = resolve_offline_miss(env, "blob", &d->digest, source, e);
 			goto out;
 		}
 		get[n_get++] = d;
@@ -588,7 +588,7 @@ out:
 
 /* Stores the manifests, and configs in the cache too: the cache keeps the
  * metadata of what went elsewhere. */
-static int store_manifests(struct image_env *env, struct layout *dst, const struct tree *t,
+static int store_manifests(struct env *env, struct layout *dst, const struct tree *t,
 			   const char *source, struct err *e)
 {
 	size_t i;
@@ -597,30 +597,30 @@ static int store_manifests(struct image_env *env, struct layout *dst, const stru
 	for (i = 0; i < t->n_ms; i++) {
 		const struct manifest *m = &t->ms[i];
 
-		if (!layout_blob_has(dst, &m->digest, (int64_t)m->raw.len)) {
-			if ((ret = layout_blob_put(NULL, dst, m->raw.data, m->raw.len, &m->digest,
+		if (!blob_has(dst, &m->digest, (int64_t)m->raw.len)) {
+			if ((ret = blob_put(NULL, dst, m->raw.data, m->raw.len, &m->digest,
 						   e)) < 0)
 				return err_prefix(e, "manifest %s", m->digest.str);
 		}
-		layout_blob_source_add(dst, &m->digest, source, NULL);
+		blob_source_add(dst, &m->digest, source, NULL);
 	}
 	if (env->cache && env->cache != dst) {
-		/* configs (manifests are there already: image_resolve put them) */
+		/* configs (manifests are there already: resolve_ref put them) */
 		for (i = 0; i < t->n_ms; i++) {
 			const struct manifest *m = &t->ms[i];
 			struct buf raw = BUF_INIT;
 			struct err ce = ERR_INIT;
 
 			if (m->kind != MT_KIND_MANIFEST ||
-			    layout_blob_has(env->cache, &m->config.digest, m->config.size))
+			    blob_has(env->cache, &m->config.digest, m->config.size))
 				continue;
-			if (layout_blob_read(&raw, dst, &m->config.digest, IMAGE_CONFIG_MAX_DEFAULT,
+			if (blob_read(&raw, dst, &m->config.digest, IMAGE_CONFIG_MAX_DEFAULT,
 					     &ce) == 0 &&
-			    layout_blob_put(NULL, env->cache, raw.data, raw.len, &m->config.digest,
+			    blob_put(NULL, env->cache, raw.data, raw.len, &m->config.digest,
 					    &ce) == 0)
-				layout_blob_source_add(env->cache, &m->config.digest, source, NULL);
+				blob_source_add(env->cache, &m->config.digest, source, NULL);
 			else
-				image_log(env, 1, "cannot cache config %s: %s",
+				env_log(env, 1, "cannot cache config %s: %s",
 					  m->config.digest.str, ce.msg);
 			buf_release(&raw);
 		}
@@ -628,7 +628,7 @@ static int store_manifests(struct image_env *env, struct layout *dst, const stru
 	return 0;
 }
 
-static int pull_one(struct image_pulled *out, struct image_env *env, const struct ref *ref,
+static int pull_one(struct pull_result *out, struct env *env, const struct ref *ref,
 		    struct layout *dst, unsigned flags, struct err *e)
 {
 	struct manifest top;
@@ -654,10 +654,10 @@ static int pull_one(struct image_pulled *out, struct image_env *env, const struc
 			goto out;
 		cache_leased = 1;
 	}
-	if (env->platform || (flags & IMAGE_PULL_SINGLE))
-		ret = image_resolve_image(&top, NULL, env, ref, env->platform, e);
+	if (env->platform || (flags & PULL_SINGLE))
+		ret = resolve_image(&top, NULL, env, ref, env->platform, e);
 	else
-		ret = image_resolve(&top, env, ref, e);
+		ret = resolve_ref(&top, env, ref, e);
 	if (ret < 0)
 		goto out;
 	if ((ret = manifest_descriptor(&out->desc, &top, e)) < 0)
@@ -669,9 +669,9 @@ static int pull_one(struct image_pulled *out, struct image_env *env, const struc
 		goto out;
 	if (layout_index_find(&have, dst, name.data, NULL) == 0 &&
 	    digest_equal(&have.digest, &out->desc.digest) &&
-	    mt_equal(have.media_type, out->desc.media_type) && have.size == out->desc.size) {
-		image_log(env, 1, "up to date: %s@%s", name.data, out->desc.digest.str);
-		layout_ref_touch(dst, name.data);
+	    mediatype_equal(have.media_type, out->desc.media_type) && have.size == out->desc.size) {
+		env_log(env, 1, "up to date: %s@%s", name.data, out->desc.digest.str);
+		usage_touch(dst, name.data);
 	} else if ((ret = layout_index_set(dst, name.data, &out->desc, e)) < 0) {
 		goto out;
 	}
@@ -696,7 +696,7 @@ out:
 	return ret;
 }
 
-int image_pull(struct image_pulled *out, struct image_env *env, const struct ref *refs, size_t n,
+int pull_images(struct pull_result *out, struct env *env, const struct ref *refs, size_t n,
 	       struct layout *dst, unsigned flags, struct err *e)
 {
 	size_t i;
@@ -718,7 +718,7 @@ int image_pull(struct image_pulled *out, struct image_env *env, const struct ref
 	return 0;
 }
 
-void image_pulled_release(struct image_pulled *p, size_t n)
+void pull_result_release(struct pull_result *p, size_t n)
 {
 	size_t i;
 

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 struct push {
-	struct image_env *env;
+	struct env *env;
 	struct layout *src;
 	const struct ref *dst;
 	struct xfer_plan plan;
@@ -35,7 +35,7 @@ static int push_fetch(struct manifest *out, void *arg, const struct descriptor *
 	int ret;
 
 	manifest_init(out);
-	ret = layout_blob_read(&raw, p->src, &d->digest, MANIFEST_MAX_DEFAULT, e);
+	ret = blob_read(&raw, p->src, &d->digest, MANIFEST_MAX_DEFAULT, e);
 	if (ret == ERR_NOT_FOUND)
 		err_prefix(e, "the layout lacks manifest %s of the index", d->digest.str);
 	if (ret == 0)
@@ -90,7 +90,7 @@ out:
 
 /* The root manifest: `root`, else the picked entry, or index.json as an
  * index. */
-static int push_root(struct manifest *out, struct push *p, const struct descriptor *root,
+static int push_load_root(struct manifest *out, struct push *p, const struct descriptor *root,
 		     const char *name, unsigned flags, struct err *e)
 {
 	struct descriptor d;
@@ -143,9 +143,9 @@ static char *push_mount_source(struct push *p, const struct descriptor *d)
 	size_t rl = strlen(p->dst->registry), i;
 	char *from = NULL;
 
-	layout_blob_sources(&srcs, p->src, &d->digest, NULL);
+	blob_sources(&srcs, p->src, &d->digest, NULL);
 	if (p->env->cache && p->env->cache != p->src)
-		layout_blob_sources(&srcs, p->env->cache, &d->digest, NULL);
+		blob_sources(&srcs, p->env->cache, &d->digest, NULL);
 	for (i = 0; i < srcs.n && !from; i++) {
 		const char *s = srcs.v[i];
 		if (!strncmp(s, p->dst->registry, rl) && s[rl] == '/' &&
@@ -156,10 +156,10 @@ static char *push_mount_source(struct push *p, const struct descriptor *d)
 	return from;
 }
 
-static void push_progress(struct image_env *env, struct xfer_worker *w,
+static void push_progress(struct env *env, struct xfer_worker *w,
 			  const struct descriptor *d, const char *what)
 {
-	struct image_progress pr;
+	struct env_progress pr;
 	char id[13];
 
 	if (!env->progress)
@@ -193,7 +193,7 @@ static int push_blob_job(struct xfer_worker *w, size_t i, void *arg, struct err 
 	if ((ret = xfer_worker_reg(&r, w, XFER_DST, p->dst->registry, e)) < 0)
 		return ret;
 	from = push_mount_source(p, d);
-	ret = layout_blob_open(&fd, &size, p->src, &d->digest, e);
+	ret = blob_open(&fd, &size, p->src, &d->digest, e);
 	if (ret == ERR_NOT_FOUND && !from) {
 		/* fine when the registry has it (build pushes a base first) */
 		ret = reg_blob_head(NULL, r, p->dst->repository, &d->digest, e);
@@ -257,7 +257,7 @@ static int push_check_blobs(const struct push *p, struct err *e)
 	int rc;
 
 	for (i = 0; i < p->plan.n_blobs; i++) {
-		rc = layout_blob_stat(NULL, p->src, &p->plan.blobs[i].digest, e);
+		rc = blob_stat(NULL, p->src, &p->plan.blobs[i].digest, e);
 		if (rc < 0 && rc != ERR_NOT_FOUND)
 			return rc;
 		err_clear(e);
@@ -265,7 +265,7 @@ static int push_check_blobs(const struct push *p, struct err *e)
 	return 0;
 }
 
-static int push_run(struct digest *out, struct image_env *env, struct layout *src,
+static int push_run(struct digest *out, struct env *env, struct layout *src,
 		    const struct descriptor *root_d, const char *ref_name, const struct ref *dst,
 		    unsigned flags, struct err *e)
 {
@@ -282,7 +282,7 @@ static int push_run(struct digest *out, struct image_env *env, struct layout *sr
 	p.src = src;
 	p.dst = dst;
 	manifest_init(&root);
-	if ((ret = push_root(&root, &p, root_d, ref_name, flags, e)) < 0)
+	if ((ret = push_load_root(&root, &p, root_d, ref_name, flags, e)) < 0)
 		goto out;
 	if (dst->digest && !(dst->tag) && strcmp(dst->digest, root.digest.str)) {
 		ret = err_set(e, ERR_DIGEST, "the image is %s, not %s as the destination says",
@@ -292,7 +292,7 @@ static int push_run(struct digest *out, struct image_env *env, struct layout *sr
 	if ((ret = xfer_plan_walk(&p.plan, &root, push_fetch, &p, e)) < 0 ||
 	    (ret = push_check_blobs(&p, e)) < 0)
 		goto out;
-	if ((ret = image_env_reg(&r, env, dst->registry, e)) < 0)
+	if ((ret = env_reg(&r, env, dst->registry, e)) < 0)
 		goto out;
 	if (buf_addf(&source, "%s/%s", dst->registry, dst->repository) < 0) {
 		ret = err_set(e, ERR_NOMEM, "out of memory");
@@ -316,7 +316,7 @@ static int push_run(struct digest *out, struct image_env *env, struct layout *sr
 		*out = top->digest;
 	if (env->cache)
 		for (i = 0; i < p.plan.n_blobs; i++)
-			layout_blob_source_add(env->cache, &p.plan.blobs[i].digest, source.data,
+			blob_source_add(env->cache, &p.plan.blobs[i].digest, source.data,
 					       NULL);
 	ret = 0;
 out:
@@ -326,14 +326,14 @@ out:
 	return ret;
 }
 
-int image_push_layout(struct digest *out, struct image_env *env, struct layout *src,
+int push_layout(struct digest *out, struct env *env, struct layout *src,
 		      const char *ref_name, const struct ref *dst, unsigned flags,
 		      struct err *e)
 {
 	return push_run(out, env, src, NULL, ref_name, dst, flags, e);
 }
 
-int image_push_root(struct digest *out, struct image_env *env, struct layout *src,
+int push_root(struct digest *out, struct env *env, struct layout *src,
 		    const struct descriptor *root, const struct ref *dst, struct err *e)
 {
 	return push_run(out, env, src, root, NULL, dst, 0, e);

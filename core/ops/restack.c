@@ -30,10 +30,10 @@ static int restack_manifest_put(struct manifest *out, struct layout *dst, struct
 {
 	const char *mt;
 
-	if (manifest_json_family(&mt, mj, mt_equal(orig, MT_DOCKER_MANIFEST) ||
-				 mt_equal(orig, MT_DOCKER_LIST)) < 0)
+	if (manifest_json_family(&mt, mj, mediatype_equal(orig, MT_DOCKER_MANIFEST) ||
+				 mediatype_equal(orig, MT_DOCKER_LIST)) < 0)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	return image_manifest_put(out, dst, mj, mt, e);
+	return local_manifest_put(out, dst, mj, mt, e);
 }
 
 /* 1 for an index child that is an attestation (platform unknown/unknown). */
@@ -45,7 +45,7 @@ static int restack_is_attestation(const struct descriptor *d)
 
 /* The target of a rebase. */
 struct rb {
-	struct image_env *env;
+	struct env *env;
 	const struct ref *src;
 	const struct ref *dst;
 	const char *old_base, *new_base;	/* as given, or NULL */
@@ -64,7 +64,7 @@ static int restack_config_put(struct json *mj, struct layout *dst, struct rb *r,
 	int ret;
 
 	descriptor_init(&d);
-	if ((ret = image_json_blob(&raw, &d.digest, dst, cfg, e)) < 0)
+	if ((ret = local_json_blob(&raw, &d.digest, dst, cfg, e)) < 0)
 		goto out;
 	d.size = (int64_t)raw.len;
 	if (!dst && !(d.media_type = strdup(mt ? mt : MT_OCI_CONFIG))) {
@@ -78,7 +78,7 @@ static int restack_config_put(struct json *mj, struct layout *dst, struct rb *r,
 			err_prefix(e, "config %s", d.digest.str);
 			goto out;
 		}
-		image_log(r->env, 1, "rebase: config %s in %s/%s", d.digest.str,
+		env_log(r->env, 1, "rebase: config %s in %s/%s", d.digest.str,
 			  r->dst->registry, r->dst->repository);
 	}
 	if (restack_desc_update(json_get(mj, "config"), &d.digest, d.size) < 0)
@@ -97,7 +97,7 @@ typedef int restack_child_fn(struct manifest *out, void *arg, const struct descr
  * else an error) replaced by what `fn` makes of it, attestations and
  * other artifacts dropped; stored in `dst` (NULL: only parsed into `out`).
  * `verb` ("flatten", "rebase") names the operation in logs and errors. */
-static int restack_index(struct manifest *out, struct image_env *env, const struct manifest *m,
+static int restack_index(struct manifest *out, struct env *env, const struct manifest *m,
 			 int nested, restack_child_fn *fn, void *arg, int depth,
 			 struct layout *dst, const char *verb, struct err *e)
 {
@@ -113,7 +113,7 @@ static int restack_index(struct manifest *out, struct image_env *env, const stru
 	arr = json_get(mj, "manifests");
 	for (i = 0, j = 0; i < m->n_manifests; i++) {
 		const struct descriptor *d = &m->manifests[i];
-		enum mt_kind k = mt_classify(d->media_type);
+		enum mt_kind k = mediatype_classify(d->media_type);
 		if (k == MT_KIND_INDEX && !nested) {
 			ret = err_set(e, ERR_UNSUPPORTED, "index %s holds an index (%s): "
 				      "nested indexes cannot be rebased", m->digest.str,
@@ -121,7 +121,7 @@ static int restack_index(struct manifest *out, struct image_env *env, const stru
 			goto out;
 		}
 		if (restack_is_attestation(d) || (k != MT_KIND_MANIFEST && k != MT_KIND_INDEX)) {
-			image_log(env, 1, "%s: dropping %s (%s)", verb, d->digest.str,
+			env_log(env, 1, "%s: dropping %s (%s)", verb, d->digest.str,
 				  restack_is_attestation(d) ? "an attestation" : d->media_type);
 			json_array_del(arr, j);
 			continue;
@@ -154,7 +154,7 @@ out:
 /* ---- flatten ------------------------------------------------------------ */
 
 struct flat {
-	struct image_env *env;
+	struct env *env;
 	struct layout *src;	/* env->cache: the source's blobs */
 	struct layout *dst;
 	const struct flatten_opts *o;
@@ -173,7 +173,7 @@ static int flat_image(struct manifest *out, struct flat *f, const struct manifes
 
 	manifest_init(out);
 	descriptor_init(&ld);
-	if ((ret = layout_blob_read(&raw, f->src, &m->config.digest, IMAGE_CONFIG_MAX_DEFAULT,
+	if ((ret = blob_read(&raw, f->src, &m->config.digest, IMAGE_CONFIG_MAX_DEFAULT,
 				    e)) < 0 ||
 	    (ret = json_parse(&cfg, raw.data, raw.len, e)) < 0) {
 		err_prefix(e, "config %s", m->config.digest.str);
@@ -184,19 +184,19 @@ static int flat_image(struct manifest *out, struct flat *f, const struct manifes
 			      m->config.digest.str);
 		goto out;
 	}
-	image_log(f->env, 1, "flatten: %s: %zu layers", m->digest.str, m->n_layers);
+	env_log(f->env, 1, "flatten: %s: %zu layers", m->digest.str, m->n_layers);
 
 	/* the layer: export's stream into the writer, into a blob */
-	if ((ret = layout_blob_begin(&w, f->dst, NULL, -1, e)) < 0)
+	if ((ret = blob_begin(&w, f->dst, NULL, -1, e)) < 0)
 		goto out;
 	memset(&to, 0, sizeof(to));
 	to.compression = f->o->compression;
 	to.level = f->o->level;
 	if (!to.level && to.compression == TAR_COMPRESS_GZIP)
 		to.level = FLATTEN_GZIP_LEVEL_DEFAULT;
-	to.sink = image_blob_sink;
+	to.sink = local_blob_sink;
 	to.sink_arg = w;
-	if ((ret = image_export_to(&res, f->src, m, &to, e)) < 0)
+	if ((ret = export_to(&res, f->src, m, &to, e)) < 0)
 		goto out;
 	ret = blob_writer_commit(&ld.digest, &ld.size, w, e);
 	w = NULL;
@@ -205,7 +205,7 @@ static int flat_image(struct manifest *out, struct flat *f, const struct manifes
 	ld.media_type = strdup(layer_media_type(to.compression));
 	if (!ld.media_type)
 		goto nomem;
-	image_log(f->env, 1, "flatten: layer %s (%lld bytes, diff_id %s)", ld.digest.str,
+	env_log(f->env, 1, "flatten: layer %s (%lld bytes, diff_id %s)", ld.digest.str,
 		  (long long)ld.size, res.diff_id.str);
 
 	/* the config: one diff_id, one history entry keeping the old history */
@@ -282,7 +282,7 @@ static int flat_child(struct manifest *out, void *arg, const struct descriptor *
 	struct manifest cm;
 	int ret;
 
-	if ((ret = image_manifest_load(&cm, f->src, d, 1, e)) == 0)
+	if ((ret = local_manifest_load(&cm, f->src, d, 1, e)) == 0)
 		ret = flat_node(out, f, &cm, depth, e);
 	manifest_release(&cm);
 	return ret;
@@ -299,10 +299,10 @@ static int flat_node(struct manifest *out, struct flat *f, const struct manifest
 	return restack_index(out, f->env, m, 1, flat_child, f, depth, f->dst, "flatten", e);
 }
 
-int image_flatten(struct manifest *out, struct image_env *env, const struct ref *src,
+int restack_flatten(struct manifest *out, struct env *env, const struct ref *src,
 		  struct layout *dst, const struct flatten_opts *o, struct err *e)
 {
-	struct image_pulled p;
+	struct pull_result p;
 	struct manifest root;
 	struct flat f = { env, env->cache, dst, o };
 	int ret;
@@ -314,13 +314,13 @@ int image_flatten(struct manifest *out, struct image_env *env, const struct ref 
 		return err_set(e, ERR_USAGE, "flatten needs the cache");
 	if ((ret = tar_compression_level_check(o->compression, o->level, e)) < 0)
 		return ret;
-	if ((ret = image_pull(&p, env, src, 1, env->cache, 0, e)) < 0)
+	if ((ret = pull_images(&p, env, src, 1, env->cache, 0, e)) < 0)
 		goto out;
-	if ((ret = image_manifest_load(&root, env->cache, &p.desc, 1, e)) < 0)
+	if ((ret = local_manifest_load(&root, env->cache, &p.desc, 1, e)) < 0)
 		goto out;
 	ret = flat_node(out, &f, &root, 0, e);
 out:
-	image_pulled_release(&p, 1);
+	pull_result_release(&p, 1);
 	manifest_release(&root);
 	return ret;
 }
@@ -346,35 +346,35 @@ static int rb_manifest_send(struct manifest *out, struct rb *r, struct json *mj,
 struct rb_base {
 	struct ref ref;
 	struct manifest m;
-	struct image_config c;
+	struct imgconfig c;
 };
 
 static void rb_base_init(struct rb_base *b)
 {
 	ref_init(&b->ref);
 	manifest_init(&b->m);
-	image_config_init(&b->c);
+	imgconfig_init(&b->c);
 }
 
 static void rb_base_release(struct rb_base *b)
 {
 	ref_release(&b->ref);
 	manifest_release(&b->m);
-	image_config_release(&b->c);
+	imgconfig_release(&b->c);
 }
 
-static int rb_base_resolve(struct rb_base *b, struct image_env *env,
+static int rb_base_resolve(struct rb_base *b, struct env *env,
 			   const struct platform *plat, const char *what, struct err *e)
 {
 	struct buf raw = BUF_INIT, name = BUF_INIT;
 	int ret;
 
 	ref_format(&name, &b->ref);
-	ret = image_resolve_image(&b->m, NULL, env, &b->ref, plat, e);
+	ret = resolve_image(&b->m, NULL, env, &b->ref, plat, e);
 	if (ret == 0)
-		ret = image_blob_read(&raw, env, &b->ref, &b->m.config, 0, e);
+		ret = resolve_blob(&raw, env, &b->ref, &b->m.config, 0, e);
 	if (ret == 0)
-		ret = image_config_parse(&b->c, raw.data, raw.len, 0, e);
+		ret = imgconfig_parse(&b->c, raw.data, raw.len, 0, e);
 	if (ret < 0)
 		err_prefix(e, "%s '%s'", what, name.data);
 	buf_release(&raw);
@@ -394,7 +394,7 @@ static int rb_append(struct json *to, const struct json *arr, size_t from)
 }
 
 /* OLD must be a prefix of the image, by layer digest and by diff_id. */
-static int rb_check_prefix(const struct manifest *m, const struct image_config *mc,
+static int rb_check_prefix(const struct manifest *m, const struct imgconfig *mc,
 			   const struct rb_base *old, const char *img, struct err *e)
 {
 	struct buf on = BUF_INIT;
@@ -433,7 +433,7 @@ out:
 
 /* The config of the rebased image: IMAGE's with NEW's platform, NEW's
  * diff_ids and history first, then IMAGE's own past OLD's. */
-static int rb_config(struct json **out, const struct image_config *mc,
+static int rb_config(struct json **out, const struct imgconfig *mc,
 		     const struct rb_base *old, const struct rb_base *nw)
 {
 	static const char *const plat_keys[] = { "architecture", "os", "os.version", "variant",
@@ -537,9 +537,9 @@ static int rb_blobs(struct rb *r, const struct ref *from, const struct digest *d
 	if (!strcmp(from->registry, r->dst->registry) &&
 	    !strcmp(from->repository, r->dst->repository))
 		return 0;
-	image_log(r->env, 1, "rebase: %s blobs from %s/%s", what, from->registry,
+	env_log(r->env, 1, "rebase: %s blobs from %s/%s", what, from->registry,
 		  from->repository);
-	if ((ret = image_copy(&d, r->env, &s, &t, 0, e)) < 0)
+	if ((ret = copy_image(&d, r->env, &s, &t, 0, e)) < 0)
 		err_prefix(e, "%s layers", what);
 	return ret;
 }
@@ -551,7 +551,7 @@ static int rb_image(struct manifest *out, struct rb *r, const struct manifest *m
 		    const struct platform *plat, int child, struct err *e)
 {
 	struct rb_base old, nw;
-	struct image_config mc;
+	struct imgconfig mc;
 	struct buf raw = BUF_INIT, img = BUF_INIT;
 	struct json *cfg = NULL, *mj = NULL;
 	const char *nname, *odig;
@@ -560,10 +560,10 @@ static int rb_image(struct manifest *out, struct rb *r, const struct manifest *m
 	manifest_init(out);
 	rb_base_init(&old);
 	rb_base_init(&nw);
-	image_config_init(&mc);
+	imgconfig_init(&mc);
 	buf_addf(&img, "%s/%s@%s", r->src->registry, r->src->repository, m->digest.str);
-	if ((ret = image_blob_read(&raw, r->env, r->src, &m->config, 0, e)) < 0 ||
-	    (ret = image_config_parse(&mc, raw.data, raw.len, 0, e)) < 0) {
+	if ((ret = resolve_blob(&raw, r->env, r->src, &m->config, 0, e)) < 0 ||
+	    (ret = imgconfig_parse(&mc, raw.data, raw.len, 0, e)) < 0) {
 		err_prefix(e, "config of '%s'", img.data);
 		goto out;
 	}
@@ -614,7 +614,7 @@ static int rb_image(struct manifest *out, struct rb *r, const struct manifest *m
 		goto out;
 	if ((ret = rb_check_prefix(m, &mc, &old, img.data, e)) < 0)
 		goto out;
-	image_log(r->env, 1, "rebase: %s: %zu layers of the old base replaced by %zu",
+	env_log(r->env, 1, "rebase: %s: %zu layers of the old base replaced by %zu",
 		  m->digest.str, old.m.n_layers, nw.m.n_layers);
 
 	/* the layers where they must be: no byte through this machine's disk */
@@ -634,7 +634,7 @@ static int rb_image(struct manifest *out, struct rb *r, const struct manifest *m
 out:
 	json_free(cfg);
 	json_free(mj);
-	image_config_release(&mc);
+	imgconfig_release(&mc);
 	rb_base_release(&old);
 	rb_base_release(&nw);
 	buf_release(&raw);
@@ -652,13 +652,13 @@ static int rb_child(struct manifest *out, void *arg, const struct descriptor *d,
 	int ret;
 
 	manifest_init(&cm);
-	if ((ret = image_resolve(&cm, r->env, &cr, e)) == 0)
+	if ((ret = resolve_ref(&cm, r->env, &cr, e)) == 0)
 		ret = rb_image(out, r, &cm, d->platform, 1, e);
 	manifest_release(&cm);
 	return ret;
 }
 
-int image_rebase(struct digest *out, struct image_env *env, const struct ref *src,
+int restack_rebase(struct digest *out, struct env *env, const struct ref *src,
 		 const char *old_base, const char *new_base, const struct ref *dst,
 		 struct err *e)
 {
@@ -669,12 +669,12 @@ int image_rebase(struct digest *out, struct image_env *env, const struct ref *sr
 	manifest_init(&root);
 	manifest_init(&nm);
 	if (env->platform)
-		ret = image_resolve_image(&root, NULL, env, src, NULL, e);
+		ret = resolve_image(&root, NULL, env, src, NULL, e);
 	else
-		ret = image_resolve(&root, env, src, e);
+		ret = resolve_ref(&root, env, src, e);
 	if (ret < 0)
 		goto out;
-	if ((ret = image_env_reg(&r.reg, env, dst->registry, e)) < 0)
+	if ((ret = env_reg(&r.reg, env, dst->registry, e)) < 0)
 		goto out;
 	if (root.kind == MT_KIND_INDEX)
 		ret = restack_index(&nm, env, &root, 0, rb_child, &r, 0, NULL, "rebase", e);
@@ -688,7 +688,7 @@ int image_rebase(struct digest *out, struct image_env *env, const struct ref *sr
 	ret = reg_manifest_put(out, r.reg, dst->repository, dst->tag ? dst->tag : nm.digest.str,
 			       nm.media_type, nm.raw.data, nm.raw.len, e);
 	if (ret == 0)
-		image_log(env, 1, "rebase: manifest %s as %s/%s:%s", nm.digest.str, dst->registry,
+		env_log(env, 1, "rebase: manifest %s as %s/%s:%s", nm.digest.str, dst->registry,
 			  dst->repository, dst->tag ? dst->tag : nm.digest.str);
 out:
 	manifest_release(&root);

@@ -2,7 +2,7 @@
  * (crane flatten) and rebase (crane rebase).
  *
  * Flatten reads through the cache: the source is made complete in
- * env->cache by image_pull() (so its layers cross the network at most once
+ * env->cache by pull_images() (so its layers cross the network at most once
  * and a second flatten is served from disk), then each image's layers are
  * merged by core/ops/export.h's flattening stream (whiteouts applied, top layer
  * first) straight into core/format/archive.h's deterministic writer, whose output
@@ -22,10 +22,10 @@
  * then IMAGE's own past OLD's) and os, architecture, variant and os.version
  * taken from NEW; the manifest is IMAGE's with its layers and config
  * replaced and the base annotations naming NEW.  Blobs move registry to
- * registry with image_copy() (mounted within one registry, streamed between
+ * registry with copy_image() (mounted within one registry, streamed between
  * two, never stored on disk): NEW's from NEW's repository, IMAGE's from its
  * own (which also puts their manifests by digest in the target repository,
- * as image_build_push() does for a base); then the new configs are uploaded
+ * as build_push() does for a base); then the new configs are uploaded
  * from memory and the manifests put, children by digest, the root last.
  * Nothing is written to disk but what the cache contract stores (manifests
  * and configs).
@@ -54,7 +54,7 @@ struct flatten_opts {
  * new layers, configs and manifests as blobs, no index entry.  `out` (need
  * not be initialised) receives the new root manifest.  ERR_USAGE without
  * env->cache. */
-int image_flatten(struct manifest *out, struct image_env *env, const struct ref *src,
+int restack_flatten(struct manifest *out, struct env *env, const struct ref *src,
 		  struct layout *dst, const struct flatten_opts *o, struct err *e);
 
 /* Rebases `src` (an image; an index child by child, each onto OLD and NEW
@@ -65,7 +65,7 @@ int image_flatten(struct manifest *out, struct image_env *env, const struct ref 
  * an OLD without layers) and pushes the result to `dst` (by its tag, else
  * by the new digest).  `out` receives the digest pushed.  ERR_INVALID when
  * OLD is not a prefix of the image, ERR_USAGE when a base is missing. */
-int image_rebase(struct digest *out, struct image_env *env, const struct ref *src,
+int restack_rebase(struct digest *out, struct env *env, const struct ref *src,
 		 const char *old_base, const char *new_base, const struct ref *dst,
 		 struct err *e);
 

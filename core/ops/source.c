@@ -15,16 +15,16 @@
 
 static const struct {
 	const char *prefix;
-	enum image_src how;
+	enum source_kind how;
 } transports[] = {
-	{ "oci:", IMAGE_SRC_LAYOUT },
-	{ "oci-archive:", IMAGE_SRC_ARCHIVE },
-	{ "docker-archive:", IMAGE_SRC_ARCHIVE },
-	{ "tarball:", IMAGE_SRC_ARCHIVE },
+	{ "oci:", SOURCE_LAYOUT },
+	{ "oci-archive:", SOURCE_ARCHIVE },
+	{ "docker-archive:", SOURCE_ARCHIVE },
+	{ "tarball:", SOURCE_ARCHIVE },
 };
 
 /* Sets path (the first `n` bytes of `p`) and ref (NULL when empty). */
-static int source_set(struct image_source *s, enum image_src how, const char *p, size_t n,
+static int source_set(struct source *s, enum source_kind how, const char *p, size_t n,
 		      const char *ref, struct err *e)
 {
 	s->how = how;
@@ -37,7 +37,7 @@ static int source_set(struct image_source *s, enum image_src how, const char *p,
 
 /* What kind of source the existing path `p` (its first `n` bytes) is:
  * 0 when it does not exist (or, with `file_only`, is a directory). */
-static enum image_src source_kind(const char *p, size_t n, int file_only)
+static enum source_kind source_kind_of(const char *p, size_t n, int file_only)
 {
 	struct stat st;
 	char *s = strndup(p, n);
@@ -45,30 +45,30 @@ static enum image_src source_kind(const char *p, size_t n, int file_only)
 
 	free(s);
 	if (rc < 0 || (file_only && S_ISDIR(st.st_mode)))
-		return IMAGE_SRC_NONE;
-	return S_ISDIR(st.st_mode) ? IMAGE_SRC_LAYOUT : IMAGE_SRC_ARCHIVE;
+		return SOURCE_NONE;
+	return S_ISDIR(st.st_mode) ? SOURCE_LAYOUT : SOURCE_ARCHIVE;
 }
 
 /* A bare path: as it is when it exists; else PATH@REF at the first '@'
  * after an existing PATH (so FILE@@0 is the first image), else FILE:REF
  * at the first ':' after an existing file; else a layout, which opening
  * will say is not there. */
-static int source_parse_bare(struct image_source *s, const char *spec, struct err *e)
+static int source_parse_bare(struct source *s, const char *spec, struct err *e)
 {
 	const char *at, *colon = strchr(spec, ':');
-	enum image_src how = source_kind(spec, strlen(spec), 0);
+	enum source_kind how = source_kind_of(spec, strlen(spec), 0);
 
 	if (how)
 		return source_set(s, how, spec, strlen(spec), NULL, e);
 	for (at = strchr(spec, '@'); at; at = strchr(at + 1, '@'))
-		if (at[1] && (how = source_kind(spec, (size_t)(at - spec), 0)))
+		if (at[1] && (how = source_kind_of(spec, (size_t)(at - spec), 0)))
 			return source_set(s, how, spec, (size_t)(at - spec), at + 1, e);
-	if (colon && colon[1] && (how = source_kind(spec, (size_t)(colon - spec), 1)))
+	if (colon && colon[1] && (how = source_kind_of(spec, (size_t)(colon - spec), 1)))
 		return source_set(s, how, spec, (size_t)(colon - spec), colon + 1, e);
-	return source_set(s, IMAGE_SRC_LAYOUT, spec, strlen(spec), NULL, e);
+	return source_set(s, SOURCE_LAYOUT, spec, strlen(spec), NULL, e);
 }
 
-int image_source_parse(struct image_source *s, const char *spec, unsigned flags, struct err *e)
+int source_parse(struct source *s, const char *spec, unsigned flags, struct err *e)
 {
 	size_t i, n;
 
@@ -86,16 +86,16 @@ int image_source_parse(struct image_source *s, const char *spec, unsigned flags,
 				       transports[i].prefix);
 		return source_set(s, transports[i].how, rest, n, colon ? colon + 1 : NULL, e);
 	}
-	if ((flags & IMAGE_SOURCE_STDIN) && !strcmp(spec, "-"))
-		return source_set(s, IMAGE_SRC_ARCHIVE, spec, 1, NULL, e);
-	if (flags & IMAGE_SOURCE_BARE)
+	if ((flags & SOURCE_STDIN) && !strcmp(spec, "-"))
+		return source_set(s, SOURCE_ARCHIVE, spec, 1, NULL, e);
+	if (flags & SOURCE_BARE)
 		return source_parse_bare(s, spec, e);
-	s->how = IMAGE_SRC_NONE;
+	s->how = SOURCE_NONE;
 	return 0;
 }
 
 /* Reads the archive into a new scratch layout. */
-static int source_open_archive(struct image_source *s, const char *tmp_dir, const char *what,
+static int source_open_archive(struct source *s, const char *tmp_dir, const char *what,
 			       unsigned flags, struct err *e)
 {
 	int is_stdin = !strcmp(s->path, "-");
@@ -109,14 +109,14 @@ static int source_open_archive(struct image_source *s, const char *tmp_dir, cons
 	if (ret < 0)
 		err_prefix(e, "cannot make a scratch layout");
 	else
-		ret = image_archive_import(s->l, fd, s->ref, "latest",
-					   flags & IMAGE_SOURCE_ALL ? IMAGE_ARCHIVE_ALL : 0, e);
+		ret = import_archive(s->l, fd, s->ref, "latest",
+					   flags & SOURCE_ALL ? IMPORT_ALL : 0, e);
 	if (!is_stdin)
 		close(fd);
 	return ret;
 }
 
-int image_source_open(struct image_source *s, const char *ref, const char *tmp_dir,
+int source_open(struct source *s, const char *ref, const char *tmp_dir,
 		      const char *what, unsigned flags, struct err *e)
 {
 	if (ref) {
@@ -125,15 +125,15 @@ int image_source_open(struct image_source *s, const char *ref, const char *tmp_d
 			return err_set(e, ERR_NOMEM, "out of memory");
 	}
 	s->name = NULL;
-	if (s->how == IMAGE_SRC_ARCHIVE)
+	if (s->how == SOURCE_ARCHIVE)
 		return source_open_archive(s, tmp_dir, what, flags, e);
-	if (s->how != IMAGE_SRC_LAYOUT)
+	if (s->how != SOURCE_LAYOUT)
 		return err_set(e, ERR_USAGE, "not a layout or an archive");
 	s->name = s->ref;
 	return layout_open(&s->l, s->path, 0, e);
 }
 
-void image_source_release(struct image_source *s)
+void source_release(struct source *s)
 {
 	layout_free(s->l);
 	free(s->path);

@@ -16,14 +16,14 @@
  * REF is an entry's name (a layout's org.opencontainers.image.ref.name, a
  * docker-save image's RepoTags entry) or, for an archive, @N: the Nth
  * image, from 0.  An archive is read into a scratch layout
- * (image_archive_import() in image.h), so a command reads a layout
+ * (import_archive() in image.h), so a command reads a layout
  * whatever the source was:
  *
- *	struct image_source s = IMAGE_SOURCE_INIT;
- *	image_source_parse(&s, argv[0], IMAGE_SOURCE_BARE, e);
- *	image_source_open(&s, NULL, tmp_dir, "push", 0, e);
+ *	struct source s = SOURCE_INIT;
+ *	source_parse(&s, argv[0], SOURCE_BARE, e);
+ *	source_open(&s, NULL, tmp_dir, "push", 0, e);
  *	... read s.l, its entry s.name (NULL: the only one) ...
- *	image_source_release(&s);
+ *	source_release(&s);
  */
 #ifndef HOIST_SOURCE_H
 #define HOIST_SOURCE_H
@@ -31,46 +31,46 @@
 struct err;
 struct layout;
 
-enum image_src {
-	IMAGE_SRC_NONE = 0,	/* not a local source: an image reference */
-	IMAGE_SRC_LAYOUT,	/* an OCI image layout, read in place */
-	IMAGE_SRC_ARCHIVE,	/* a docker-save tarball or an OCI archive */
+enum source_kind {
+	SOURCE_NONE = 0,	/* not a local source: an image reference */
+	SOURCE_LAYOUT,	/* an OCI image layout, read in place */
+	SOURCE_ARCHIVE,	/* a docker-save tarball or an OCI archive */
 };
 
-enum image_source_flags {
-	IMAGE_SOURCE_BARE = 1 << 0,	/* a path without a transport is a source */
-	IMAGE_SOURCE_STDIN = 1 << 1,	/* "-" is an archive on standard input */
+enum source_flags {
+	SOURCE_BARE = 1 << 0,	/* a path without a transport is a source */
+	SOURCE_STDIN = 1 << 1,	/* "-" is an archive on standard input */
 	/* Without a REF an archive's every image is read, each under its
 	 * own name, not only the only one (validate, push --index). */
-	IMAGE_SOURCE_ALL = 1 << 2,
+	SOURCE_ALL = 1 << 2,
 };
 
-struct image_source {
-	enum image_src how;
+struct source {
+	enum source_kind how;
 	char *path;		/* the directory or the file ("-": standard input) */
 	char *ref;		/* REF, or NULL */
-	/* After image_source_open(): */
+	/* After source_open(): */
 	struct layout *l;	/* the layout to read (an archive's scratch layout) */
 	const char *name;	/* its entry to read, or NULL: the only one (with
-				 * IMAGE_SOURCE_ALL, an archive's every one) */
+				 * SOURCE_ALL, an archive's every one) */
 };
 
-#define IMAGE_SOURCE_INIT { IMAGE_SRC_NONE, NULL, NULL, NULL, NULL }
+#define SOURCE_INIT { SOURCE_NONE, NULL, NULL, NULL, NULL }
 
-/* Parses `spec` into `s` (initialised): s->how is IMAGE_SRC_NONE when it
+/* Parses `spec` into `s` (initialised): s->how is SOURCE_NONE when it
  * names no local source (it is then an image reference).  ERR_USAGE for a
  * transport without a path; ERR_NOMEM. */
-int image_source_parse(struct image_source *s, const char *spec, unsigned flags, struct err *e);
+int source_parse(struct source *s, const char *spec, unsigned flags, struct err *e);
 
 /* Opens the parsed source: the layout as it is, or the archive read into a
  * scratch layout under `tmp_dir` (named after `what`), which
- * image_source_release() removes.  `ref` (may be NULL) replaces the REF
- * the spec gave (push --ref).  Errors are image_archive_import()'s (an
+ * source_release() removes.  `ref` (may be NULL) replaces the REF
+ * the spec gave (push --ref).  Errors are import_archive()'s (an
  * archive of several images without a REF is ERR_USAGE) and layout_open()'s. */
-int image_source_open(struct image_source *s, const char *ref, const char *tmp_dir,
+int source_open(struct source *s, const char *ref, const char *tmp_dir,
 		      const char *what, unsigned flags, struct err *e);
 
 /* Frees what parse and open made; `s` is initialised again. */
-void image_source_release(struct image_source *s);
+void source_release(struct source *s);
 
 #endif

@@ -48,7 +48,7 @@ static int ar_add_blob(struct tar_writer *a, struct layout *src, const struct de
 	int fd = -1, ret;
 	int64_t size;
 
-	if ((ret = layout_blob_open(&fd, &size, src, &d->digest, e)) < 0)
+	if ((ret = blob_open(&fd, &size, src, &d->digest, e)) < 0)
 		return ret;
 	if (size != d->size) {
 		ret = err_set(e, ERR_DIGEST, "blob %s has %lld bytes, expected %lld",
@@ -75,7 +75,7 @@ static const char *layer_ext(const char *mt)
 
 /* Writes one image; `seen` holds the blob names already in the archive. */
 static int write_image(struct tar_writer *a, struct layout *src, const struct ref *ref,
-		       const struct image_pulled *img, struct json *manifests,
+		       const struct pull_result *img, struct json *manifests,
 		       struct json *repos, struct strvec *seen, struct err *e)
 {
 	struct buf raw = BUF_INIT, name = BUF_INIT, tag = BUF_INIT;
@@ -88,7 +88,7 @@ static int write_image(struct tar_writer *a, struct layout *src, const struct re
 	manifest_init(&m);
 	if (!ent || !layers || !tags)
 		goto out;
-	if ((ret = layout_blob_read(&raw, src, &img->desc.digest, 0, e)) < 0 ||
+	if ((ret = blob_read(&raw, src, &img->desc.digest, 0, e)) < 0 ||
 	    (ret = manifest_parse(&m, raw.data, raw.len, img->desc.media_type, 0, e)) < 0)
 		goto out;
 	if (m.kind != MT_KIND_MANIFEST) {
@@ -232,8 +232,8 @@ static void out_tar_release(struct out_tar *o)
 	buf_release(&o->tmp);
 }
 
-int image_tarball_write(const char *path, struct layout *src, const struct ref *refs,
-			const struct image_pulled *imgs, size_t n, struct err *e)
+int tarball_write(const char *path, struct layout *src, const struct ref *refs,
+			const struct pull_result *imgs, size_t n, struct err *e)
 {
 	struct out_tar o;
 	struct json *manifests = json_new_array(), *repos = json_new_object();
@@ -295,7 +295,7 @@ static int oci_add_dir(struct tar_writer *a, const char *name, struct err *e)
  * every blob it names first. */
 static int oci_add_blob(struct oci_out *w, const struct descriptor *d, int depth, struct err *e)
 {
-	enum mt_kind kind = mt_classify(d->media_type);
+	enum mt_kind kind = mediatype_classify(d->media_type);
 	struct manifest m;
 	struct buf name = BUF_INIT;
 	size_t i;
@@ -314,7 +314,7 @@ static int oci_add_blob(struct oci_out *w, const struct descriptor *d, int depth
 		goto out;
 	}
 	if ((kind == MT_KIND_MANIFEST || kind == MT_KIND_INDEX) &&
-	    (ret = image_manifest_load(&m, w->src, d, 1, e)) < 0)
+	    (ret = local_manifest_load(&m, w->src, d, 1, e)) < 0)
 		goto out;
 	if (m.kind == MT_KIND_MANIFEST)
 		ret = oci_add_blob(w, &m.config, depth + 1, e);
@@ -338,7 +338,7 @@ out:
 }
 
 /* index.json naming imgs[0..n). */
-static int oci_index_json(struct buf *out, const struct image_pulled *imgs, size_t n,
+static int oci_index_json(struct buf *out, const struct pull_result *imgs, size_t n,
 			  struct err *e)
 {
 	struct json *idx = json_new_object(), *ms = json_new_array(), *j, *a;
@@ -370,8 +370,8 @@ out:
 	return ret;
 }
 
-int image_oci_archive_write(const char *path, struct layout *src,
-			    const struct image_pulled *imgs, size_t n, struct err *e)
+int tarball_write_oci(const char *path, struct layout *src,
+			    const struct pull_result *imgs, size_t n, struct err *e)
 {
 	static const char layout_doc[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 	struct out_tar o;

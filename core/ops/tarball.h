@@ -15,26 +15,26 @@
 #include <stddef.h>
 
 struct err;
-struct image_pulled;
+struct pull_result;
 struct layout;
 struct ref;
 
-/* Writes the images `imgs[0..n)` (image manifests, as image_pull() with
- * IMAGE_PULL_SINGLE leaves them; refs[i] gives each its RepoTags entry when
+/* Writes the images `imgs[0..n)` (image manifests, as pull_images() with
+ * PULL_SINGLE leaves them; refs[i] gives each its RepoTags entry when
  * it has a tag) from layout `src`, whose blobs are streamed into the
  * archive, to the file `path`: written to a temporary file beside it and
  * renamed over it only when complete (mode 0644 less the umask). */
-int image_tarball_write(const char *path, struct layout *src, const struct ref *refs,
-			const struct image_pulled *imgs, size_t n, struct err *e);
+int tarball_write(const char *path, struct layout *src, const struct ref *refs,
+			const struct pull_result *imgs, size_t n, struct err *e);
 
 /* Writes an OCI archive (what `podman save --format oci-archive` and
- * skopeo's oci-archive: write; image_archive_import() reads it): a tar of
+ * skopeo's oci-archive: write; import_archive() reads it): a tar of
  * an OCI image layout holding imgs[i].desc (images or indexes, with every
  * child) named by imgs[i].name (org.opencontainers.image.ref.name), their
  * blobs streamed from `src` and each stored once.  oci-layout and
  * index.json come first, so a reader of the stream knows what it holds
- * before the blobs.  Written as image_tarball_write() writes. */
-int image_oci_archive_write(const char *path, struct layout *src,
-			    const struct image_pulled *imgs, size_t n, struct err *e);
+ * before the blobs.  Written as tarball_write() writes. */
+int tarball_write_oci(const char *path, struct layout *src,
+			    const struct pull_result *imgs, size_t n, struct err *e);
 
 #endif

@@ -2,7 +2,7 @@
  * tarballs and OCI archives (a tar of an OCI image layout, as `podman save
  * --format oci-archive` and skopeo's oci-archive: write).  The writer is
  * core/ops/tarball.c; the tar format itself is core/format/archive.h.  See
- * image_archive_import() in image.h.
+ * import_archive() in image.h.
  *
  * The format is told by the content: manifest.json makes a docker-save
  * tarball (docker 25's, which holds an OCI layout as well, included), else
@@ -221,7 +221,7 @@ static int member_store(struct import *im, struct member *m, struct tar_reader *
 			break;
 		if (!w && json_only && !looks_json(im->chunk, (size_t)got))
 			return 0;
-		if (!w && (ret = layout_blob_begin(&w, im->dst, named ? &name : NULL, m->size,
+		if (!w && (ret = blob_begin(&w, im->dst, named ? &name : NULL, m->size,
 						   e)) < 0)
 			goto out;
 		if (total < 4)
@@ -435,7 +435,7 @@ static int sel_match(const char *sel, const char *name)
 /* Picks the images to read among `n`, whose names `name(i)` gives (NULL
  * for none) and whose digests `same(i)` compares with the first's (1:
  * the same image under another name): `sel` by name or position, else
- * the only one, or every one with IMAGE_ARCHIVE_ALL.  Fills picked[0..*np). */
+ * the only one, or every one with IMPORT_ALL.  Fills picked[0..*np). */
 static int archive_pick(size_t *picked, size_t *np, struct import *im, size_t n,
 			const char *(*name)(void *, size_t), int (*same)(void *, size_t),
 			void *arg, const char *sel, unsigned flags, struct err *e)
@@ -447,7 +447,7 @@ static int archive_pick(size_t *picked, size_t *np, struct import *im, size_t n,
 	*np = 0;
 	if (n == 0)
 		return err_set(e, ERR_INVALID, "it holds no image");
-	if (!sel && (flags & IMAGE_ARCHIVE_ALL)) {
+	if (!sel && (flags & IMPORT_ALL)) {
 		for (i = 0; i < n; i++)
 			picked[(*np)++] = i;
 		return 0;
@@ -585,7 +585,7 @@ static int build_manifest(struct descriptor *out, struct import *im, const struc
 	out->size = (int64_t)raw.len;
 	if (!out->media_type)
 		goto nomem;
-	ret = layout_blob_put(&out->digest, im->dst, raw.data, raw.len, NULL, e);
+	ret = blob_put(&out->digest, im->dst, raw.data, raw.len, NULL, e);
 	goto out;
 nomem:
 	ret = err_set(e, ERR_NOMEM, "out of memory");
@@ -648,7 +648,7 @@ static int docker_import(struct import *im, const struct json *root, const char 
 		ret = docker_entry(entries, im, json_array_get(root, picked[i]), e);
 	if (ret < 0)
 		goto out;
-	if (np == 1 && !(flags & IMAGE_ARCHIVE_ALL && !sel)) {
+	if (np == 1 && !(flags & IMPORT_ALL && !sel)) {
 		struct descriptor d;
 
 		descriptor_init(&d);
@@ -689,7 +689,7 @@ static int oci_same(void *arg, size_t i)
 static int oci_want(struct import *im, const struct descriptor *d, int depth, struct err *e)
 {
 	struct member *m = blob_find(im, &d->digest);
-	enum mt_kind kind = mt_classify(d->media_type);
+	enum mt_kind kind = mediatype_classify(d->media_type);
 	struct manifest man;
 	struct buf what = BUF_INIT;
 	size_t i;
@@ -707,7 +707,7 @@ static int oci_want(struct import *im, const struct descriptor *d, int depth, st
 	if (!m->stored)
 		return err_set(e, ERR_INVALID, "manifest %s is not a JSON document of at most "
 			       "%u bytes", d->digest.str, ARCHIVE_DOC_MAX);
-	if ((ret = image_manifest_load(&man, im->dst, d, 1, e)) < 0)
+	if ((ret = local_manifest_load(&man, im->dst, d, 1, e)) < 0)
 		return ret;
 	if (man.kind == MT_KIND_MANIFEST)
 		ret = oci_want(im, &man.config, depth + 1, e);
@@ -760,7 +760,7 @@ static int oci_import(struct import *im, struct json *root, const char *sel,
 		ret = import_second_pass(im, e);
 	if (ret < 0)
 		goto out;
-	if (np == 1 && !(flags & IMAGE_ARCHIVE_ALL && !sel))
+	if (np == 1 && !(flags & IMPORT_ALL && !sel))
 		ret = layout_index_set(im->dst, ref_name, &ds[0], e);
 	else
 		ret = layout_index_update(im->dst, set_entries, (void *)ms, e);
@@ -772,7 +772,7 @@ out:
 	return ret;
 }
 
-int image_archive_import(struct layout *dst, int fd, const char *sel, const char *ref_name,
+int import_archive(struct layout *dst, int fd, const char *sel, const char *ref_name,
 			 unsigned flags, struct err *e)
 {
 	struct import im;

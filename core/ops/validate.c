@@ -22,7 +22,7 @@ struct vctx {
 	struct validate_report *out;
 	unsigned flags;
 	struct layout *l;
-	struct image_env *env;
+	struct env *env;
 	const struct ref *ref;
 	struct reg *reg;
 };
@@ -74,7 +74,7 @@ static int read_small(struct buf *out, struct vctx *v, const char *what,
 	int rc;
 
 	if (v->l) {
-		rc = layout_blob_read(out, v->l, &d->digest, 64u << 20, &e);
+		rc = blob_read(out, v->l, &d->digest, 64u << 20, &e);
 	} else if (is_manifest) {
 		struct ref r = REF_INIT;
 		struct manifest m;
@@ -86,7 +86,7 @@ static int read_small(struct buf *out, struct vctx *v, const char *what,
 			free(r.tag);
 			r.tag = NULL;
 			r.digest = strdup(d->digest.str);
-			rc = r.digest ? image_resolve(&m, v->env, &r, &e) :
+			rc = r.digest ? resolve_ref(&m, v->env, &r, &e) :
 					err_set(&e, ERR_NOMEM, "out of memory");
 		}
 		if (rc == 0)
@@ -94,7 +94,7 @@ static int read_small(struct buf *out, struct vctx *v, const char *what,
 		manifest_release(&m);
 		ref_release(&r);
 	} else {
-		rc = image_blob_read(out, v->env, v->ref, d, 64u << 20, &e);
+		rc = resolve_blob(out, v->env, v->ref, d, 64u << 20, &e);
 	}
 	if (rc == ERR_NOMEM)
 		return rc;
@@ -152,7 +152,7 @@ static int check_present(struct vctx *v, const char *what, const struct descript
 	int rc;
 
 	if (v->l) {
-		if ((rc = layout_blob_stat(&size, v->l, &d->digest, &e)) < 0)
+		if ((rc = blob_stat(&size, v->l, &d->digest, &e)) < 0)
 			return unreadable(v, what, &e);
 		if (size != d->size)
 			return problem(v, what, "%lld bytes, the descriptor says %lld",
@@ -196,7 +196,7 @@ static int check_blob(struct vctx *v, const char *what, const struct descriptor 
 			return rc;
 		return rc < 0 ? problem(v, what, "%s", e.msg) : 0;
 	}
-	if ((rc = layout_blob_open(&fd, &size, v->l, &d->digest, &e)) == 0)
+	if ((rc = blob_open(&fd, &size, v->l, &d->digest, &e)) == 0)
 		rc = digest_fd(&got, &size, d->digest.alg, fd, &e);
 	if (fd >= 0)
 		close(fd);
@@ -224,7 +224,7 @@ static int check_layer(struct vctx *v, const char *what, const struct descriptor
 	pthread_t th;
 	int fd = -1, started = 0, rc, ret = 0;
 	int64_t size;
-	unsigned bits = mt_layer_bits(d->media_type);
+	unsigned bits = mediatype_layer_bits(d->media_type);
 	enum tar_compression want = bits & MT_LAYER_GZIP ? TAR_COMPRESS_GZIP :
 				    bits & MT_LAYER_ZSTD ? TAR_COMPRESS_ZSTD : TAR_COMPRESS_NONE;
 
@@ -233,7 +233,7 @@ static int check_layer(struct vctx *v, const char *what, const struct descriptor
 	if (v->flags & VALIDATE_FAST)
 		return check_present(v, what, d);
 	if (v->l) {
-		if ((rc = layout_blob_open(&fd, &size, v->l, &d->digest, &e)) < 0)
+		if ((rc = blob_open(&fd, &size, v->l, &d->digest, &e)) < 0)
 			return unreadable(v, what, &e);
 	} else {
 		int p[2];
@@ -343,7 +343,7 @@ static int plat_eq(const char *a, const char *b)
 static int check_family(struct vctx *v, const char *what, const char *part,
 			const char *mt, const char *manifest_mt)
 {
-	enum mt_family want = mt_family(manifest_mt), have = mt_family(mt);
+	enum mediatype_family want = mediatype_family(manifest_mt), have = mediatype_family(mt);
 
 	if (want == MT_FAMILY_NONE || have == MT_FAMILY_NONE || have == want)
 		return 0;
@@ -370,7 +370,7 @@ static int check_families(struct vctx *v, const char *what, const struct manifes
 /* The config: an image's is read and parsed (`*have` set when it parses),
  * an artifact's is a blob (digest and size only).
  * `cw` names the config in problems. */
-static int check_config(struct image_config *cfg, int *have, struct vctx *v, const char *cw,
+static int check_config(struct imgconfig *cfg, int *have, struct vctx *v, const char *cw,
 			const struct manifest *m)
 {
 	struct buf raw = BUF_INIT;
@@ -379,7 +379,7 @@ static int check_config(struct image_config *cfg, int *have, struct vctx *v, con
 
 	*have = 0;
 	if (!manifest_is_image(m)) {
-		if (mt_equal(m->config.media_type, MT_OCI_EMPTY) && !m->artifact_type &&
+		if (mediatype_equal(m->config.media_type, MT_OCI_EMPTY) && !m->artifact_type &&
 		    (ret = problem(v, cw, "the config is the empty descriptor but the manifest "
 				   "has no artifactType, which the image spec then requires; "
 				   "set it to the artifact's media type")) < 0)
@@ -388,7 +388,7 @@ static int check_config(struct image_config *cfg, int *have, struct vctx *v, con
 	}
 	ret = read_small(&raw, v, cw, &m->config, 0);
 	if (ret == 0) {
-		if (image_config_parse(cfg, raw.data, raw.len, 0, &e) < 0)
+		if (imgconfig_parse(cfg, raw.data, raw.len, 0, &e) < 0)
 			ret = problem(v, cw, "%s", e.msg);
 		else
 			*have = 1;
@@ -399,7 +399,7 @@ static int check_config(struct image_config *cfg, int *have, struct vctx *v, con
 
 /* An index entry's platform against its image's config. */
 static int check_platform(struct vctx *v, const char *what, const struct platform *want,
-			  const struct image_config *cfg)
+			  const struct imgconfig *cfg)
 {
 	struct buf a = BUF_INIT, b = BUF_INIT;
 	int ret;
@@ -420,7 +420,7 @@ static int check_platform(struct vctx *v, const char *what, const struct platfor
  * media type and the config's diff_id (`cfg`, or NULL); any other type is
  * an arbitrary blob. */
 static int check_layers(struct vctx *v, const char *what, const struct manifest *m,
-			const struct image_config *cfg)
+			const struct imgconfig *cfg)
 {
 	struct buf lw = BUF_INIT;
 	size_t i;
@@ -434,9 +434,9 @@ static int check_layers(struct vctx *v, const char *what, const struct manifest 
 		buf_addf(&lw, "%s: layers[%zu] %s", what, i, ld->digest.str);
 		if (buf_failed(&lw))
 			ret = ERR_NOMEM;
-		else if (mt_classify(ld->media_type) != MT_KIND_LAYER)
+		else if (mediatype_classify(ld->media_type) != MT_KIND_LAYER)
 			ret = check_blob(v, lw.data, ld);
-		else if (ld->urls.n && (mt_layer_bits(ld->media_type) & MT_LAYER_FOREIGN))
+		else if (ld->urls.n && (mediatype_layer_bits(ld->media_type) & MT_LAYER_FOREIGN))
 			continue;	/* foreign layers are not in the registry */
 		else
 			ret = check_layer(v, lw.data, ld, di);
@@ -451,10 +451,10 @@ static int check_manifest(struct vctx *v, const char *what, const struct manifes
 			  const struct platform *want)
 {
 	struct buf cw = BUF_INIT;
-	struct image_config cfg;
+	struct imgconfig cfg;
 	int ret, have_cfg = 0;
 
-	image_config_init(&cfg);
+	imgconfig_init(&cfg);
 	if ((ret = check_families(v, what, m)) < 0)
 		goto out;
 	if (buf_addf(&cw, "%s: config %s", what, m->config.digest.str) < 0) {
@@ -471,7 +471,7 @@ static int check_manifest(struct vctx *v, const char *what, const struct manifes
 		goto out;
 	ret = check_layers(v, what, m, have_cfg ? &cfg : NULL);
 out:
-	image_config_release(&cfg);
+	imgconfig_release(&cfg);
 	buf_release(&cw);
 	return ret;
 }
@@ -503,7 +503,7 @@ static int check_image(struct vctx *v, const char *what, const struct descriptor
 	struct buf raw = BUF_INIT;
 	struct manifest m;
 	struct err e = ERR_INIT;
-	enum mt_kind k = mt_classify(d->media_type);
+	enum mt_kind k = mediatype_classify(d->media_type);
 	int ret;
 
 	manifest_init(&m);
@@ -543,7 +543,7 @@ out:
 	return ret < 0 ? ret : 0;
 }
 
-int image_validate_layout(struct validate_report *out, struct layout *l,
+int validate_layout(struct validate_report *out, struct layout *l,
 			  const struct descriptor *root, unsigned flags, struct err *e)
 {
 	struct vctx v;
@@ -559,7 +559,7 @@ int image_validate_layout(struct validate_report *out, struct layout *l,
 	return 0;
 }
 
-int image_validate_ref(struct validate_report *out, struct image_env *env, const struct ref *ref,
+int validate_ref(struct validate_report *out, struct env *env, const struct ref *ref,
 		       unsigned flags, struct err *e)
 {
 	struct manifest m;
@@ -574,9 +574,9 @@ int image_validate_ref(struct validate_report *out, struct image_env *env, const
 	v.flags = flags;
 	v.env = env;
 	v.ref = ref;
-	if ((ret = image_resolve(&m, env, ref, e)) < 0)
+	if ((ret = resolve_ref(&m, env, ref, e)) < 0)
 		goto out;
-	if ((ret = image_env_reg(&v.reg, env, ref->registry, e)) < 0)
+	if ((ret = env_reg(&v.reg, env, ref->registry, e)) < 0)
 		goto out;
 	d.media_type = strdup(m.media_type ? m.media_type : "");
 	d.digest = m.digest;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 struct xfer_pool {
-	struct image_env *env;
+	struct env *env;
 	pthread_mutex_t lock;
 	size_t n, next;
 	int stop;
@@ -23,7 +23,7 @@ struct xfer_pool {
 	struct reg *tmpl[2];		/* a pinged session per side (worker_adopt) */
 };
 
-static int xfer_creds(struct reg_creds *out, void *arg, const char *registry, struct err *e)
+static int xfer_creds(struct creds *out, void *arg, const char *registry, struct err *e)
 {
 	struct xfer_pool *p = arg;
 	int rc;
@@ -66,7 +66,7 @@ static int worker_adopt(struct xfer_worker *w, enum xfer_side side, const char *
 	if (!p->tmpl[side]) {
 		struct reg *t = NULL;
 		/* over this worker's HTTP client: the connection stays for it */
-		rc = image_env_reg_open(&t, w->env, &w->opts[side], registry, e);
+		rc = env_reg_open(&t, w->env, &w->opts[side], registry, e);
 		if (rc == 0 && (rc = reg_connect(t, e)) < 0) {
 			reg_free(t);
 			t = NULL;
@@ -89,7 +89,7 @@ int xfer_worker_reg(struct reg **out, struct xfer_worker *w, enum xfer_side side
 
 	*out = NULL;
 	if (side == XFER_DST && w->use_env)
-		return image_env_reg(out, w->env, registry, e);
+		return env_reg(out, w->env, registry, e);
 	if (w->reg[side]) {
 		if (strcmp(w->reg_name[side], registry))
 			return err_set(e, ERR_USAGE, "xfer: one registry per side ('%s', not '%s')",
@@ -105,7 +105,7 @@ int xfer_worker_reg(struct reg **out, struct xfer_worker *w, enum xfer_side side
 	w->reg_name[side] = strdup(registry);
 	if (!w->reg_name[side])
 		return err_set(e, ERR_NOMEM, "out of memory");
-	if ((rc = image_env_reg_open(&w->reg[side], w->env, &w->opts[side], registry, e)) < 0) {
+	if ((rc = env_reg_open(&w->reg[side], w->env, &w->opts[side], registry, e)) < 0) {
 		free(w->reg_name[side]);
 		w->reg_name[side] = NULL;
 		return rc;
@@ -135,7 +135,7 @@ void xfer_log(struct xfer_worker *w, int level, const char *fmt, ...)
 	buf_release(&b);
 }
 
-void xfer_progress(struct xfer_worker *w, const struct image_progress *p)
+void xfer_progress(struct xfer_worker *w, const struct env_progress *p)
 {
 	if (!w->env->progress)
 		return;
@@ -208,7 +208,7 @@ static int worker_init(struct xfer_worker *w, struct xfer_pool *p, int use_env, 
 	return 0;
 }
 
-int xfer_run(struct image_env *env, size_t n, unsigned flags, xfer_job_fn *fn, void *arg,
+int xfer_run(struct env *env, size_t n, unsigned flags, xfer_job_fn *fn, void *arg,
 	     struct err *e)
 {
 	struct xfer_pool p;
@@ -435,7 +435,7 @@ int xfer_plan_walk(struct xfer_plan *plan, struct manifest *root, xfer_fetch_fn 
 	return plan_walk(plan, root, fetch, arg, 0, e);
 }
 
-int xfer_plan_put_manifests(struct image_env *env, struct reg *r, const char *repo,
+int xfer_plan_put_manifests(struct env *env, struct reg *r, const char *repo,
 			    const char *tag, const struct xfer_plan *plan, const char *what,
 			    const char *dest, struct err *e)
 {
@@ -455,7 +455,7 @@ int xfer_plan_put_manifests(struct image_env *env, struct reg *r, const char *re
 		if ((ret = reg_manifest_put(NULL, r, repo, name, mt, m->raw.data, m->raw.len,
 					    e)) < 0)
 			return ret;
-		image_log(env, 1, "%s: manifest %s as %s:%s", what, m->digest.str, dest, name);
+		env_log(env, 1, "%s: manifest %s as %s:%s", what, m->digest.str, dest, name);
 	}
 	return 0;
 }

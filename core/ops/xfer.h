@@ -36,7 +36,7 @@ enum xfer_side {
 
 struct xfer_worker {
 	struct xfer_pool *pool;
-	struct image_env *env;		/* borrowed: the caller's */
+	struct env *env;		/* borrowed: the caller's */
 	int use_env;			/* side 0 is env's own sessions (one worker) */
 	struct http_client *http[2];
 	struct reg_client_opts opts[2];
@@ -52,7 +52,7 @@ enum xfer_flags {
 typedef int xfer_job_fn(struct xfer_worker *w, size_t i, void *arg, struct err *e);
 
 /* Runs jobs 0..n-1 over min(env->jobs, n) workers (at least 1). */
-int xfer_run(struct image_env *env, size_t n, unsigned flags, xfer_job_fn *fn, void *arg,
+int xfer_run(struct env *env, size_t n, unsigned flags, xfer_job_fn *fn, void *arg,
 	     struct err *e);
 
 /* The worker's session with `registry` on `side` (opened on first use; one
@@ -62,7 +62,7 @@ int xfer_worker_reg(struct reg **out, struct xfer_worker *w, enum xfer_side side
 
 void xfer_log(struct xfer_worker *w, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void xfer_progress(struct xfer_worker *w, const struct image_progress *p);
+void xfer_progress(struct xfer_worker *w, const struct env_progress *p);
 
 /* What an image (or index, with every child) is made of: the manifests in
  * the order they must be pushed (children before their index, the root
@@ -93,7 +93,7 @@ void xfer_plan_release(struct xfer_plan *plan);
  * children by digest and the root last, by `tag` when given (else by
  * digest); `what` ("push", "copy") and `dest` name them in -v logs.  The
  * blobs must be there already. */
-int xfer_plan_put_manifests(struct image_env *env, struct reg *r, const char *repo,
+int xfer_plan_put_manifests(struct env *env, struct reg *r, const char *repo,
 			    const char *tag, const struct xfer_plan *plan, const char *what,
 			    const char *dest, struct err *e);
 

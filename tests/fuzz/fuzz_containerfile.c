@@ -1,5 +1,5 @@
 /* fuzz_containerfile.c - containerfile_parse() with build args, and
- * cf_expand_word() on each line of the input. */
+ * containerfile_expand_word() on each line of the input. */
 #include "tests/fuzz/fuzz.h"
 #include "core/format/containerfile.h"
 #include "core/base/err.h"
@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	for (line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		w = NULL;
-		if (cf_expand_word(&w, line, '\\', lookup, NULL, &e) == 0)
+		if (containerfile_expand_word(&w, line, '\\', lookup, NULL, &e) == 0)
 			FUZZ_ASSERT(w);
 		free(w);
 	}

@@ -1,6 +1,6 @@
 /* fuzz_manifest.c - manifest_parse() (with no hint and with each OCI and
  * Docker media type as the hint), manifest_index_find() and
- * image_config_parse() on the same bytes. */
+ * imgconfig_parse() on the same bytes. */
 #include "tests/fuzz/fuzz.h"
 #include "core/base/err.h"
 #include "core/model/manifest.h"
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct err e = ERR_INIT;
 	struct manifest m;
-	struct image_config c;
+	struct imgconfig c;
 	struct platform want = PLATFORM_INIT;
 	size_t i;
 
@@ -33,10 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		manifest_release(&m);
 	}
-	if (image_config_parse(&c, (const char *)data, size, 0, &e) == 0) {
+	if (imgconfig_parse(&c, (const char *)data, size, 0, &e) == 0) {
 		FUZZ_ASSERT(c.platform.os && c.platform.arch);
 		FUZZ_ASSERT(c.raw.len == size);
 	}
-	image_config_release(&c);
+	imgconfig_release(&c);
 	return 0;
 }

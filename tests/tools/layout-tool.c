@@ -150,7 +150,7 @@ static int store_blob(struct descriptor *d, struct layout *l, const char *mt, co
 
 	descriptor_init(d);
 	if ((ret = digest_buffer(&want, DIGEST_SHA256, p, n, e)) < 0 ||
-	    (ret = layout_blob_begin(&w, l, &want, (int64_t)n, e)) < 0)
+	    (ret = blob_begin(&w, l, &want, (int64_t)n, e)) < 0)
 		return ret;
 	for (off = 0; off < n; off += CHUNK) {
 		ret = blob_writer_write(w, (const char *)p + off, n - off < CHUNK ? n - off : CHUNK, e);

@@ -70,7 +70,7 @@ static int fail(const struct err *e)
 	return 1;
 }
 
-static int creds_cb(struct reg_creds *out, void *arg, const char *registry, struct err *e)
+static int creds_cb(struct creds *out, void *arg, const char *registry, struct err *e)
 {
 	struct tool *t = arg;
 
@@ -87,7 +87,7 @@ static int creds_cb(struct reg_creds *out, void *arg, const char *registry, stru
 	out->username = strdup(t->user);
 	out->password = strdup(t->pass ? t->pass : "");
 	if (!out->username || !out->password) {
-		reg_creds_release(out);
+		creds_release(out);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
 	return 0;
@@ -184,12 +184,12 @@ static int cmd_list(struct tool *t, const char *s, int catalog)
 	size_t i;
 
 	if (catalog) {
-		if (open_reg(&r, t, s, &e) < 0 || reg_catalog(&v, r, &e) < 0)
+		if (open_reg(&r, t, s, &e) < 0 || reg_list_catalog(&v, r, &e) < 0)
 			goto fail;
 	} else {
 		if (ref_parse(&ref, s, REF_NAME_ONLY, &e) < 0 ||
 		    open_reg(&r, t, ref.registry, &e) < 0 ||
-		    reg_tags_list(&v, r, ref.repository, &e) < 0)
+		    reg_list_tags(&v, r, ref.repository, &e) < 0)
 			goto fail;
 	}
 	for (i = 0; i < v.n; i++)
@@ -384,7 +384,7 @@ static int cmd_referrers(struct tool *t, const char *s)
 		goto out;
 	}
 	if (digest_parse(&d, ref.digest, &e) < 0 || open_reg(&r, t, ref.registry, &e) < 0 ||
-	    reg_referrers(&m, r, ref.repository, &d, &e) < 0)
+	    reg_list_referrers(&m, r, ref.repository, &d, &e) < 0)
 		goto fail;
 	if (write_all(1, m.raw.data, m.raw.len) < 0)
 		goto out;

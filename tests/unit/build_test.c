@@ -152,7 +152,7 @@ TEST(containerfile_copy_from)
  * platforms, and an index over both: all in a layout, no registry. */
 TEST(copy_from_stage_and_index)
 {
-	struct image_env env;
+	struct env env;
 	struct build_spec s[2];
 	struct build_result r[2];
 	struct manifest idx;
@@ -163,7 +163,7 @@ TEST(copy_from_stage_and_index)
 	const char *plats[2] = { "linux/amd64", "linux/arm64" };
 	size_t i;
 
-	image_env_init(&env);
+	env_init(&env);
 	manifest_init(&idx);
 	snprintf(src, sizeof(src), "%s/a", scratch);
 	snprintf(dir, sizeof(dir), "%s/multi", scratch);
@@ -187,20 +187,20 @@ TEST(copy_from_stage_and_index)
 		a.dst = "/x";
 		CHECK_RC(build_spec_add(&s[i], &a, &e), 0);
 		CHECK_RC(build_spec_step_from(&s[i], NULL, 0, &e), 0);
-		CHECK_RC(image_build(&r[i], &env, &s[i], l, BUILD_WITH_BASE, &e), 0);
+		CHECK_RC(build_image(&r[i], &env, &s[i], l, BUILD_WITH_BASE, &e), 0);
 		CHECK_RC(r[i].manifest.n_layers, 1);
 		CHECK_STR(r[i].platform.arch, i ? "arm64" : "amd64");
 	}
-	CHECK_RC(image_build_index(&idx, r, 2, l, &e), 0);
+	CHECK_RC(build_index(&idx, r, 2, l, &e), 0);
 	CHECK_STR(idx.media_type, MT_OCI_INDEX);
 	CHECK_RC(idx.n_manifests, 2);
-	CHECK(layout_blob_has(l, &idx.digest, -1));
+	CHECK(blob_has(l, &idx.digest, -1));
 	/* a missing path is named */
 	build_result_release(&r[0]);
 	{
 		const char *keep = s[0].steps[0].adds[0].src;
 		s[0].steps[0].adds[0].src = "/nope";
-		CHECK_RC(image_build(&r[0], &env, &s[0], l, BUILD_WITH_BASE, &e), ERR_NOT_FOUND);
+		CHECK_RC(build_image(&r[0], &env, &s[0], l, BUILD_WITH_BASE, &e), ERR_NOT_FOUND);
 		CHECK(strstr(e.msg, "'/nope' not found") != NULL);
 		s[0].steps[0].adds[0].src = keep;
 	}
@@ -210,12 +210,12 @@ TEST(copy_from_stage_and_index)
 	}
 	manifest_release(&idx);
 	layout_free(l);
-	image_env_release(&env);
+	env_release(&env);
 }
 
 static int build_once(struct digest *out, const char *dir, int64_t created)
 {
-	struct image_env env;
+	struct env env;
 	struct build_spec s;
 	struct build_result r;
 	struct layout *l = NULL;
@@ -224,7 +224,7 @@ static int build_once(struct digest *out, const char *dir, int64_t created)
 	char src[512];
 	int rc;
 
-	image_env_init(&env);
+	env_init(&env);
 	build_spec_init(&s);
 	build_result_init(&r);
 	memset(&a, 0, sizeof(a));
@@ -240,20 +240,20 @@ static int build_once(struct digest *out, const char *dir, int64_t created)
 	if (rc == 0)
 		rc = build_spec_env(&s, "PATH", "/bin", &e);
 	if (rc == 0)
-		rc = image_build(&r, &env, &s, l, BUILD_WITH_BASE, &e);
+		rc = build_image(&r, &env, &s, l, BUILD_WITH_BASE, &e);
 	if (rc == 0) {
 		*out = r.manifest.digest;
 		CHECK_RC(r.manifest.n_layers, 1);
 		CHECK(r.base.repository == NULL);
-		CHECK(layout_blob_has(l, &r.config_digest, -1));
-		CHECK(layout_blob_has(l, &r.manifest.digest, -1));
+		CHECK(blob_has(l, &r.config_digest, -1));
+		CHECK(blob_has(l, &r.manifest.digest, -1));
 	} else {
 		fprintf(stderr, "build: %s\n", e.msg);
 	}
 	layout_free(l);
 	build_result_release(&r);
 	build_spec_release(&s);
-	image_env_release(&env);
+	env_release(&env);
 	return rc;
 }
 

@@ -172,7 +172,7 @@ TEST(expansion_forms)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *out = NULL;
 
-		CHECK_RC(cf_expand_word(&out, cases[i].in, '\\', lookup_test, NULL, &e), 0);
+		CHECK_RC(containerfile_expand_word(&out, cases[i].in, '\\', lookup_test, NULL, &e), 0);
 		if (!out || strcmp(out, cases[i].out)) {
 			fprintf(stderr, "expand '%s': '%s', want '%s'\n", cases[i].in,
 				out ? out : "(null)", cases[i].out);
@@ -183,10 +183,10 @@ TEST(expansion_forms)
 	{
 		char *out = NULL;
 
-		CHECK_RC(cf_expand_word(&out, "${SET", '\\', lookup_test, NULL, &e), ERR_INVALID);
-		CHECK_RC(cf_expand_word(&out, "${SET:?x}", '\\', lookup_test, NULL, &e), ERR_INVALID);
-		CHECK_RC(cf_expand_word(&out, "${1x}", '\\', lookup_test, NULL, &e), ERR_INVALID);
-		CHECK_RC(cf_expand_word(&out, "\"open", '\\', lookup_test, NULL, &e), ERR_INVALID);
+		CHECK_RC(containerfile_expand_word(&out, "${SET", '\\', lookup_test, NULL, &e), ERR_INVALID);
+		CHECK_RC(containerfile_expand_word(&out, "${SET:?x}", '\\', lookup_test, NULL, &e), ERR_INVALID);
+		CHECK_RC(containerfile_expand_word(&out, "${1x}", '\\', lookup_test, NULL, &e), ERR_INVALID);
+		CHECK_RC(containerfile_expand_word(&out, "\"open", '\\', lookup_test, NULL, &e), ERR_INVALID);
 		CHECK(out == NULL);
 	}
 }

@@ -160,7 +160,7 @@ static void reset_files(void)
 }
 
 /* Writes `json` to file b alone and looks `registry` up. */
-static int lookup_in(struct reg_creds *out, const char *json, const char *registry,
+static int lookup_in(struct creds *out, const char *json, const char *registry,
 		     struct err *e)
 {
 	struct creds_store s;
@@ -192,7 +192,7 @@ TEST(key_forms)
 		"docker.io", "index.docker.io", "registry-1.docker.io",
 		"https://index.docker.io/v1/",
 	};
-	struct reg_creds c = REG_CREDS_INIT;
+	struct creds c = CREDS_INIT;
 	struct err e = ERR_INIT;
 	char json[256];
 	size_t i, k;
@@ -206,7 +206,7 @@ TEST(key_forms)
 		}
 		CHECK_STR(c.username, "bob");
 		CHECK_STR(c.password, "secret");
-		reg_creds_release(&c);
+		creds_release(&c);
 		CHECK_RC(lookup_in(&c, json, "localhost:5001", &e), ERR_NOT_FOUND);
 		CHECK_RC(lookup_in(&c, json, "localhost", &e), ERR_NOT_FOUND);
 	}
@@ -220,7 +220,7 @@ TEST(key_forms)
 				test_cur_failed = 1;
 			}
 			CHECK_STR(c.password, "secret");
-			reg_creds_release(&c);
+			creds_release(&c);
 		}
 		CHECK_RC(lookup_in(&c, json, "ghcr.io", &e), ERR_NOT_FOUND);
 	}
@@ -231,7 +231,7 @@ TEST(key_forms)
 
 TEST(key_preference_and_repo_keys)
 {
-	struct reg_creds c = REG_CREDS_INIT;
+	struct creds c = CREDS_INIT;
 	struct err e = ERR_INIT;
 	struct creds_store s;
 	/* bob:secret, u:p:w, carol: (no password), alice:pa:ss: */
@@ -244,18 +244,18 @@ TEST(key_preference_and_repo_keys)
 	/* the exact key wins over the host rule; repository keys are skipped */
 	CHECK_RC(lookup_in(&c, json, "quay.io", &e), 0);
 	CHECK_STR(c.username, "bob");
-	reg_creds_release(&c);
+	creds_release(&c);
 	store_init(&s);
 	CHECK_RC(creds_store_get_repo(&c, &s, "quay.io", "org/repo", &e), 0);
 	CHECK_STR(c.username, "alice");
 	CHECK_STR(c.password, "pa:ss:");
-	reg_creds_release(&c);
+	creds_release(&c);
 	CHECK_RC(creds_store_get_repo(&c, &s, "quay.io", "org/other", &e), 0);
 	CHECK_STR(c.username, "u");
-	reg_creds_release(&c);
+	creds_release(&c);
 	CHECK_RC(creds_store_get_repo(&c, &s, "quay.io", "another/x", &e), 0);
 	CHECK_STR(c.username, "bob");
-	reg_creds_release(&c);
+	creds_release(&c);
 	creds_store_release(&s);
 
 	/* only a repository key: not credentials for the whole registry */
@@ -267,7 +267,7 @@ TEST(key_preference_and_repo_keys)
 
 TEST(entry_forms)
 {
-	struct reg_creds c = REG_CREDS_INIT;
+	struct creds c = CREDS_INIT;
 	struct err e = ERR_INIT;
 
 	CHECK_RC(lookup_in(&c, "{\"auths\":{\"r.io\":{\"auth\":\"YWxpY2U6cGE6c3M6\"}}}", "r.io",
@@ -275,30 +275,30 @@ TEST(entry_forms)
 	CHECK_STR(c.username, "alice");
 	CHECK_STR(c.password, "pa:ss:");
 	CHECK(!c.identity_token && !c.registry_token);
-	reg_creds_release(&c);
+	creds_release(&c);
 	CHECK(!c.username && !c.password);
 
 	CHECK_RC(lookup_in(&c, "{\"auths\":{\"r.io\":{\"username\":\"u\",\"password\":\"p:q\"}}}",
 			   "r.io", &e), 0);
 	CHECK_STR(c.username, "u");
 	CHECK_STR(c.password, "p:q");
-	reg_creds_release(&c);
+	creds_release(&c);
 
 	CHECK_RC(lookup_in(&c, "{\"auths\":{\"r.io\":{\"auth\":\"\",\"identitytoken\":\"rt\"}}}",
 			   "r.io", &e), 0);
 	CHECK(c.username == NULL && c.password == NULL);
 	CHECK_STR(c.identity_token, "rt");
-	reg_creds_release(&c);
+	creds_release(&c);
 
 	CHECK_RC(lookup_in(&c, "{\"auths\":{\"r.io\":{\"username\":\"u\",\"identitytoken\":\"rt\"}}}",
 			   "r.io", &e), 0);
 	CHECK_STR(c.username, "u");
 	CHECK_STR(c.identity_token, "rt");
-	reg_creds_release(&c);
+	creds_release(&c);
 
 	CHECK_RC(lookup_in(&c, "{\"auths\":{\"r.io\":{\"registrytoken\":\"bt\"}}}", "r.io", &e), 0);
 	CHECK_STR(c.registry_token, "bt");
-	reg_creds_release(&c);
+	creds_release(&c);
 
 	/* no password, nothing else: not credentials */
 	CHECK_RC(lookup_in(&c, "{\"auths\":{\"r.io\":{\"auth\":\"Y2Fyb2w6\"}}}", "r.io", &e),
@@ -327,7 +327,7 @@ TEST(malformed_files)
 		"{\"credsStore\":{\"secret\":1}}",
 		"{'auths':{}} secret",
 	};
-	struct reg_creds c = REG_CREDS_INIT;
+	struct creds c = CREDS_INIT;
 	struct err e = ERR_INIT;
 	size_t i;
 	int rc;
@@ -350,7 +350,7 @@ TEST(malformed_files)
 
 TEST(file_order_and_missing)
 {
-	struct reg_creds c = REG_CREDS_INIT;
+	struct creds c = CREDS_INIT;
 	struct err e = ERR_INIT;
 	struct creds_store s;
 
@@ -363,33 +363,33 @@ TEST(file_order_and_missing)
 	write_file(path_c, "{\"auths\":{\"r.io\":{\"auth\":\"dTpwOnc=\"}}}", 0600);
 	CHECK_RC(creds_store_get(&c, &s, "r.io", &e), 0);
 	CHECK_STR(c.username, "u");
-	reg_creds_release(&c);
+	creds_release(&c);
 	/* b before c */
 	write_file(path_b, "{\"auths\":{\"r.io\":{\"auth\":\"Ym9iOnNlY3JldA==\"}}}", 0600);
 	CHECK_RC(creds_store_get(&c, &s, "r.io", &e), 0);
 	CHECK_STR(c.username, "bob");
-	reg_creds_release(&c);
+	creds_release(&c);
 	/* an empty entry in b falls through to c */
 	write_file(path_b, "{\"auths\":{\"r.io\":{}}}", 0600);
 	CHECK_RC(creds_store_get(&c, &s, "r.io", &e), 0);
 	CHECK_STR(c.username, "u");
-	reg_creds_release(&c);
+	creds_release(&c);
 	/* a malformed b is an error even though c has the entry */
 	write_file(path_b, "{", 0600);
 	CHECK_RC(creds_store_get(&c, &s, "r.io", &e), ERR_INVALID);
 	CHECK(strstr(e.msg, path_b) != NULL);
-	/* the reg_creds_fn form */
+	/* the creds_fn form */
 	write_file(path_b, "{}", 0600);
 	CHECK_RC(creds_store_lookup(&c, &s, "r.io", &e), 0);
 	CHECK_STR(c.password, "p:w");
-	reg_creds_release(&c);
+	creds_release(&c);
 	CHECK_RC(creds_store_get(&c, &s, "", &e), ERR_INVALID);
 	creds_store_release(&s);
 }
 
 /* ---- helpers ---- */
 
-static int helper_lookup(struct reg_creds *out, const char *json, const char *registry,
+static int helper_lookup(struct creds *out, const char *json, const char *registry,
 			 struct err *e, int timeout_ms)
 {
 	struct creds_store s;
@@ -414,7 +414,7 @@ static int helper_lookup(struct reg_creds *out, const char *json, const char *re
 
 TEST(helper_get)
 {
-	struct reg_creds c = REG_CREDS_INIT;
+	struct creds c = CREDS_INIT;
 	struct err e = ERR_INIT;
 	struct timespec t0, t1;
 	double secs;
@@ -422,17 +422,17 @@ TEST(helper_get)
 	CHECK_RC(helper_lookup(&c, HELPERS, "found.example", &e, 0), 0);
 	CHECK_STR(c.username, "hu");
 	CHECK_STR(c.password, "hs");
-	reg_creds_release(&c);
+	creds_release(&c);
 
 	CHECK_RC(helper_lookup(&c, HELPERS, "token.example", &e, 0), 0);
 	CHECK(c.username == NULL && c.password == NULL);
 	CHECK_STR(c.identity_token, "idtok");
-	reg_creds_release(&c);
+	creds_release(&c);
 
 	/* helper says not found: the auths entry of the same file is used */
 	CHECK_RC(helper_lookup(&c, HELPERS, "none.example", &e, 0), 0);
 	CHECK_STR(c.username, "bob");
-	reg_creds_release(&c);
+	creds_release(&c);
 	CHECK_RC(helper_lookup(&c, "{\"credHelpers\":{\"x.example\":\"fake\"}}", "x.example",
 			       &e, 0), ERR_NOT_FOUND);
 
@@ -468,33 +468,33 @@ TEST(helper_get)
 
 TEST(helper_default_store)
 {
-	struct reg_creds c = REG_CREDS_INIT;
+	struct creds c = CREDS_INIT;
 	struct err e = ERR_INIT;
 	struct creds_store s;
 
 	/* credsStore applies to every registry, after auths */
 	CHECK_RC(helper_lookup(&c, "{\"credsStore\":\"fake\"}", "found.example", &e, 0), 0);
 	CHECK_STR(c.password, "hs");
-	reg_creds_release(&c);
+	creds_release(&c);
 	CHECK_RC(helper_lookup(&c, "{\"credsStore\":\"fake\",\"auths\":{\"found.example\":"
 			       "{\"auth\":\"Ym9iOnNlY3JldA==\"}}}", "found.example", &e, 0), 0);
 	CHECK_STR(c.username, "bob");
-	reg_creds_release(&c);
+	creds_release(&c);
 	/* Docker Hub is asked for as https://index.docker.io/v1/ */
 	CHECK_RC(helper_lookup(&c, "{\"credsStore\":\"fake\"}", "docker.io", &e, 0), 0);
 	CHECK_STR(c.username, "hubu");
-	reg_creds_release(&c);
+	creds_release(&c);
 	CHECK_RC(helper_lookup(&c, "{\"credHelpers\":{\"https://index.docker.io/v1/\":\"fake\"}}",
 			       "index.docker.io", &e, 0), 0);
 	CHECK_STR(c.password, "hubs");
-	reg_creds_release(&c);
+	creds_release(&c);
 	/* not found in b's helper: c is read next */
 	write_file(path_b, "{\"credsStore\":\"fake\"}", 0600);
 	write_file(path_c, "{\"auths\":{\"r.io\":{\"auth\":\"dTpwOnc=\"}}}", 0600);
 	store_init(&s);
 	CHECK_RC(creds_store_get(&c, &s, "r.io", &e), 0);
 	CHECK_STR(c.username, "u");
-	reg_creds_release(&c);
+	creds_release(&c);
 	/* no helper path: a named helper is an error */
 	CHECK_RC(creds_store_set_helper_path(&s, NULL), 0);
 	CHECK_RC(creds_store_get(&c, &s, "r.io", &e), ERR_FAIL);
@@ -505,7 +505,7 @@ TEST(helper_default_store)
 
 TEST(save_and_lookup)
 {
-	struct reg_creds c = REG_CREDS_INIT;
+	struct creds c = CREDS_INIT;
 	struct err e = ERR_INIT;
 	struct creds_store s;
 	struct stat st;
@@ -522,7 +522,7 @@ TEST(save_and_lookup)
 	CHECK_RC(creds_store_get(&c, &s, "localhost:5000", &e), 0);
 	CHECK_STR(c.username, "u");
 	CHECK_STR(c.password, "p:w");
-	reg_creds_release(&c);
+	creds_release(&c);
 	text = slurp(path_a);
 	CHECK(text && strstr(text, "\"localhost:5000\"") && strstr(text, "dTpwOnc="));
 	free(text);
@@ -544,10 +544,10 @@ TEST(save_and_lookup)
 	CHECK_RC(creds_store_get(&c, &s, "docker.io", &e), 0);
 	CHECK_STR(c.username, "hubuser");
 	CHECK_STR(c.password, "hub:pass");
-	reg_creds_release(&c);
+	creds_release(&c);
 	CHECK_RC(creds_store_get(&c, &s, "other.io", &e), 0);
 	CHECK_STR(c.username, "bob");
-	reg_creds_release(&c);
+	creds_release(&c);
 	/* no temporary files left behind */
 	CHECK(count_entries(dir) == 1);
 
@@ -587,7 +587,7 @@ TEST(save_and_lookup)
 
 TEST(erase)
 {
-	struct reg_creds c = REG_CREDS_INIT;
+	struct creds c = CREDS_INIT;
 	struct err e = ERR_INIT;
 	struct creds_store s;
 	char *text;
@@ -608,13 +608,13 @@ TEST(erase)
 	free(text);
 	CHECK_RC(creds_store_erase(&s, "r.io", &e), ERR_NOT_FOUND);
 	CHECK_RC(creds_store_get(&c, &s, "other.io", &e), 0);
-	reg_creds_release(&c);
+	creds_release(&c);
 	creds_store_release(&s);
 }
 
 TEST(helper_store_and_erase)
 {
-	struct reg_creds c = REG_CREDS_INIT;
+	struct creds c = CREDS_INIT;
 	struct err e = ERR_INIT;
 	struct creds_store s;
 	char p[200], *text;

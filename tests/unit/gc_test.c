@@ -42,7 +42,7 @@ static void put(struct descriptor *d, struct layout *l, const char *mt, const ch
 	struct err e = ERR_INIT;
 
 	descriptor_init(d);
-	CHECK_RC(layout_blob_put(&d->digest, l, s, strlen(s), NULL, &e), 0);
+	CHECK_RC(blob_put(&d->digest, l, s, strlen(s), NULL, &e), 0);
 	d->size = (int64_t)strlen(s);
 	d->media_type = strdup(mt);
 }
@@ -81,7 +81,7 @@ static int present(struct layout *l, const char *s)
 	struct digest d;
 
 	digest_buffer(&d, DIGEST_SHA256, s, strlen(s), NULL);
-	return layout_blob_has(l, &d, -1);
+	return blob_has(l, &d, -1);
 }
 
 static void make_old(const char *s)
@@ -141,7 +141,7 @@ TEST(mark_and_sweep)
 	CHECK_RC(r.removed_bytes, strlen("unreachable"));
 	CHECK(!present(l, "unreachable"));
 	CHECK(present(l, "shared layer") && present(l, "a's layer") && present(l, "b's layer"));
-	CHECK(layout_blob_has(l, &sig.digest, -1));	/* a referrer of a kept manifest */
+	CHECK(blob_has(l, &sig.digest, -1));	/* a referrer of a kept manifest */
 	gc_report_release(&r);
 
 	/* dropping a: its own layer goes, the shared one stays for b */
@@ -149,10 +149,10 @@ TEST(mark_and_sweep)
 	o.grace_s = 0;
 	CHECK_RC(gc_run(&r, l, &o, &e), 0);
 	CHECK(!present(l, "a's layer"));
-	CHECK(!layout_blob_has(l, &a.digest, -1));
-	CHECK(!layout_blob_has(l, &sig.digest, -1));	/* its subject went */
+	CHECK(!blob_has(l, &a.digest, -1));
+	CHECK(!blob_has(l, &sig.digest, -1));	/* its subject went */
 	CHECK(present(l, "shared layer"));
-	CHECK(layout_blob_has(l, &b.digest, -1));
+	CHECK(blob_has(l, &b.digest, -1));
 	gc_report_release(&r);
 
 	descriptor_release(&a);
@@ -169,7 +169,7 @@ TEST(metadata_entry_and_records)
 	struct layout *l = NULL;
 	struct err e = ERR_INIT;
 	struct descriptor a, got;
-	struct layout_ref_info info;
+	struct usage_info info;
 	enum layout_index which;
 	struct strvec src = STRVEC_INIT;
 
@@ -182,11 +182,11 @@ TEST(metadata_entry_and_records)
 	CHECK_RC(layout_ref_resolve(&got, &which, l, "example.com/a:1", &e), 0);
 	CHECK(which == LAYOUT_INDEX_META);
 	descriptor_release(&got);
-	CHECK_RC(layout_ref_info_get(&info, l, "example.com/a:1", &e), 0);
+	CHECK_RC(usage_get(&info, l, "example.com/a:1", &e), 0);
 	CHECK(digest_equal(&info.digest, &a.digest));
 	CHECK(info.pulled > 0 && info.last_used > 0);
-	CHECK_RC(layout_ref_touch(l, "example.com/a:1"), 0);
-	CHECK_RC(layout_ref_touch(l, "example.com/none:1"), ERR_NOT_FOUND);
+	CHECK_RC(usage_touch(l, "example.com/a:1"), 0);
+	CHECK_RC(usage_touch(l, "example.com/none:1"), ERR_NOT_FOUND);
 	/* the complete image takes the name over from the metadata index */
 	CHECK_RC(layout_index_set(l, "example.com/a:1", &a, &e), 0);
 	CHECK_RC(layout_ref_resolve(&got, &which, l, "example.com/a:1", &e), 0);
@@ -199,14 +199,14 @@ TEST(metadata_entry_and_records)
 	CHECK_RC(layout_index_find(&got, l, "example.com/a:1", &e), 0);
 	descriptor_release(&got);
 	CHECK_RC(layout_index_remove(l, "example.com/a:1", &e), 0);
-	CHECK_RC(layout_ref_info_get(&info, l, "example.com/a:1", &e), ERR_NOT_FOUND);
+	CHECK_RC(usage_get(&info, l, "example.com/a:1", &e), ERR_NOT_FOUND);
 
 	/* blob sources: deduplicated, capped, validated */
-	CHECK_RC(layout_blob_source_add(l, &a.digest, "docker.io/library/a", &e), 0);
-	CHECK_RC(layout_blob_source_add(l, &a.digest, "docker.io/library/a", &e), 0);
-	CHECK_RC(layout_blob_source_add(l, &a.digest, "ghcr.io/x/a", &e), 0);
-	CHECK_RC(layout_blob_source_add(l, &a.digest, "bad source\n", &e), ERR_INVALID);
-	CHECK_RC(layout_blob_sources(&src, l, &a.digest, &e), 0);
+	CHECK_RC(blob_source_add(l, &a.digest, "docker.io/library/a", &e), 0);
+	CHECK_RC(blob_source_add(l, &a.digest, "docker.io/library/a", &e), 0);
+	CHECK_RC(blob_source_add(l, &a.digest, "ghcr.io/x/a", &e), 0);
+	CHECK_RC(blob_source_add(l, &a.digest, "bad source\n", &e), ERR_INVALID);
+	CHECK_RC(blob_sources(&src, l, &a.digest, &e), 0);
 	CHECK_RC(src.n, 2);
 	CHECK_STR(src.v[0], "docker.io/library/a");
 	CHECK_STR(src.v[1], "ghcr.io/x/a");
@@ -225,8 +225,8 @@ TEST(prune_keep_last_and_verify)
 	struct prune_options po = { -1, 1, -1, NULL, 0, GC_OPTIONS_INIT };
 	struct prune_report pr;
 	struct verify_report vr;
-	struct cache_entry *ents = NULL;
-	struct cache_summary sum;
+	struct ls_entry *ents = NULL;
+	struct ls_summary sum;
 	char path[512];
 	size_t n = 0;
 	FILE *f;
@@ -238,21 +238,21 @@ TEST(prune_keep_last_and_verify)
 	CHECK_RC(layout_index_set(l, "example.com/a:1", &a, &e), 0);
 	sleep(1);
 	CHECK_RC(layout_index_set(l, "example.com/b:1", &b, &e), 0);
-	CHECK_RC(cache_list(&ents, &n, &sum, l, &e), 0);
+	CHECK_RC(ls_entries(&ents, &n, &sum, l, &e), 0);
 	CHECK_RC(n, 2);
 	CHECK(n == 2 && ents[0].complete && ents[0].platforms &&
 	      !strcmp(ents[0].platforms, "linux/amd64"));
 	CHECK_RC(sum.n_blobs, 6);
-	cache_entries_free(ents, n);
+	ls_entries_free(ents, n);
 
 	po.gc.grace_s = 0;
-	CHECK_RC(cache_prune(&pr, l, &po, &e), 0);
+	CHECK_RC(prune_run(&pr, l, &po, &e), 0);
 	CHECK_RC(pr.n_dropped, 1);
 	CHECK(pr.n_dropped == 1 && !strcmp(pr.dropped[0].name, "example.com/a:1"));
 	CHECK_RC(pr.gc.n_removed, 3);
 	prune_report_release(&pr);
 
-	CHECK_RC(cache_verify(&vr, l, 0, 0, &e), 0);
+	CHECK_RC(verify_run(&vr, l, 0, 0, &e), 0);
 	CHECK_RC(vr.n_corrupt, 0);
 	CHECK_RC(vr.n_missing, 0);
 	verify_report_release(&vr);
@@ -268,15 +268,15 @@ TEST(prune_keep_last_and_verify)
 		fputs("xx", f);
 		fclose(f);
 	}
-	CHECK_RC(cache_verify(&vr, l, 0, 0, &e), 0);
+	CHECK_RC(verify_run(&vr, l, 0, 0, &e), 0);
 	CHECK_RC(vr.n_corrupt, 1);
 	verify_report_release(&vr);
-	CHECK_RC(cache_verify(&vr, l, VERIFY_REPAIR, 0, &e), 0);
+	CHECK_RC(verify_run(&vr, l, VERIFY_REPAIR, 0, &e), 0);
 	verify_report_release(&vr);
 	CHECK(!present(l, "lb"));
-	CHECK_RC(cache_list(&ents, &n, &sum, l, &e), 0);
+	CHECK_RC(ls_entries(&ents, &n, &sum, l, &e), 0);
 	CHECK(n == 1 && ents[0].which == LAYOUT_INDEX_META);
-	cache_entries_free(ents, n);
+	ls_entries_free(ents, n);
 	descriptor_release(&a);
 	descriptor_release(&b);
 	layout_free(l);
@@ -311,12 +311,12 @@ TEST(sweep_many_sources_big_referrer)
 	image(&ref, l, cfg2, big_layers, 40, &a);
 	CHECK(ref.size > 4096);
 	CHECK_RC(layout_index_set(l, "example.com/a:1", &a, &e), 0);
-	CHECK_RC(layout_blob_source_add(l, &a.digest, "example.com/a", &e), 0);
+	CHECK_RC(blob_source_add(l, &a.digest, "example.com/a", &e), 0);
 	for (i = 0; i < 300; i++) {
 		snprintf(junk[i], sizeof(junk[i]), i % 7 ? "junk %zu" : "{\"junk\":%zu}", i);
 		put(&d, l, MT_OCI_LAYER, junk[i]);
 		if (i % 3 == 0)
-			CHECK_RC(layout_blob_source_add(l, &d.digest, "example.com/junk", &e), 0);
+			CHECK_RC(blob_source_add(l, &d.digest, "example.com/junk", &e), 0);
 		if (i < 299)
 			make_old(junk[i]);
 		descriptor_release(&d);
@@ -329,12 +329,12 @@ TEST(sweep_many_sources_big_referrer)
 		found += !present(l, junk[i]);
 	CHECK_RC(found, 299);
 	CHECK(present(l, junk[299]));
-	CHECK(layout_blob_has(l, &ref.digest, -1));	/* big referrer of a kept manifest */
+	CHECK(blob_has(l, &ref.digest, -1));	/* big referrer of a kept manifest */
 	CHECK(present(l, "referrer layer 0") && present(l, "referrer layer 39"));
 	CHECK(present(l, "kept layer"));
 	gc_report_release(&r);
 	/* sources: the removed blobs' records went, the kept one's stayed */
-	CHECK_RC(layout_blob_sources(&src, l, &a.digest, &e), 0);
+	CHECK_RC(blob_sources(&src, l, &a.digest, &e), 0);
 	CHECK_RC(src.n, 1);
 	strvec_clear(&src);
 	digest_buffer(&d.digest, DIGEST_SHA256, junk[3], strlen(junk[3]), NULL);
@@ -422,8 +422,8 @@ TEST(unreadable_manifest_stops_gc)
 	struct gc_report r;
 	struct prune_report pr;
 	struct verify_report vr;
-	struct cache_entry *ents = NULL;
-	struct cache_summary sum;
+	struct ls_entry *ents = NULL;
+	struct ls_summary sum;
 	struct buf raw = BUF_INIT;
 	char path[512], moved[600];
 	size_t n = 0;
@@ -433,7 +433,7 @@ TEST(unreadable_manifest_stops_gc)
 	CHECK_RC(layout_open(&l, root, LAYOUT_CREATE, &e), 0);
 	image(&a, l, cfg1, la, 2, NULL);
 	CHECK_RC(layout_index_set(l, "example.com/a:1", &a, &e), 0);
-	CHECK_RC(layout_blob_read(&raw, l, &a.digest, 0, &e), 0);
+	CHECK_RC(blob_read(&raw, l, &a.digest, 0, &e), 0);
 	make_old("la one");
 	make_old("la two");
 	make_old(cfg1);
@@ -449,7 +449,7 @@ TEST(unreadable_manifest_stops_gc)
 	CHECK(strstr(e.msg, "nothing was removed") != NULL);
 	CHECK_RC(r.n_removed, 0);
 	gc_report_release(&r);
-	CHECK(cache_prune(&pr, l, &po, &e) < 0);
+	CHECK(prune_run(&pr, l, &po, &e) < 0);
 	CHECK(strstr(e.msg, a.digest.str) != NULL);
 	CHECK_RC(pr.n_dropped, 0);
 	prune_report_release(&pr);
@@ -468,9 +468,9 @@ TEST(unreadable_manifest_stops_gc)
 	CHECK(strstr(e.msg, "verify --repair") != NULL);
 	gc_report_release(&r);
 	CHECK(present(l, "la one") && present(l, "la two") && present(l, cfg1));
-	CHECK_RC(cache_list(&ents, &n, &sum, l, &e), 0);
-	cache_entries_free(ents, n);
-	CHECK_RC(cache_verify(&vr, l, 0, 0, &e), 0);
+	CHECK_RC(ls_entries(&ents, &n, &sum, l, &e), 0);
+	ls_entries_free(ents, n);
+	CHECK_RC(verify_run(&vr, l, 0, 0, &e), 0);
 	CHECK_RC(vr.n_corrupt, 1);
 	verify_report_release(&vr);
 

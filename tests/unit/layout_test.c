@@ -203,8 +203,8 @@ TEST(create_and_open)
 		CHECK_RC(layout_index_find(&f, l, NULL, &e), ERR_INVALID);
 		CHECK(!file_exists(p, ".hoist"));
 
-		CHECK_RC(layout_blob_put(&d, l, "x", 1, NULL, &e), 0);
-		CHECK(layout_blob_has(l, &d, 1) == 1);
+		CHECK_RC(blob_put(&d, l, "x", 1, NULL, &e), 0);
+		CHECK(blob_has(l, &d, 1) == 1);
 	}
 	layout_free(l);
 	l = NULL;
@@ -230,37 +230,37 @@ TEST(put_and_read)
 	int fd = -1;
 
 	digest_buffer(&want, DIGEST_SHA256, "hello", 5, NULL);
-	CHECK_RC(layout_blob_put(&d, l, "hello", 5, NULL, &e), 0);
+	CHECK_RC(blob_put(&d, l, "hello", 5, NULL, &e), 0);
 	CHECK(digest_equal(&d, &want));
-	CHECK_RC(layout_blob_put(NULL, l, "hello", 5, &want, &e), 0);
-	CHECK(layout_blob_has(l, &d, 5) == 1);
-	CHECK(layout_blob_has(l, &d, -1) == 1);
-	CHECK(layout_blob_has(l, &d, 6) == 0);
+	CHECK_RC(blob_put(NULL, l, "hello", 5, &want, &e), 0);
+	CHECK(blob_has(l, &d, 5) == 1);
+	CHECK(blob_has(l, &d, -1) == 1);
+	CHECK(blob_has(l, &d, 6) == 0);
 	CHECK_RC(buf_addstr(&b, "pre:"), 0);
-	CHECK_RC(layout_blob_read(&b, l, &d, 100, &e), 0);
+	CHECK_RC(blob_read(&b, l, &d, 100, &e), 0);
 	CHECK_STR(b.data, "pre:hello");
-	CHECK_RC(layout_blob_read(&b, l, &d, 3, &e), ERR_TOO_BIG);
+	CHECK_RC(blob_read(&b, l, &d, 3, &e), ERR_TOO_BIG);
 	CHECK_STR(b.data, "pre:hello");
-	CHECK_RC(layout_blob_open(&fd, &size, l, &d, &e), 0);
+	CHECK_RC(blob_open(&fd, &size, l, &d, &e), 0);
 	CHECK(fd >= 0 && size == 5);
 	if (fd >= 0)
 		close(fd);
 	digest_buffer(&other, DIGEST_SHA256, "other", 5, NULL);
-	CHECK(layout_blob_has(l, &other, -1) == 0);
-	CHECK_RC(layout_blob_open(&fd, &size, l, &other, &e), ERR_NOT_FOUND);
+	CHECK(blob_has(l, &other, -1) == 0);
+	CHECK_RC(blob_open(&fd, &size, l, &other, &e), ERR_NOT_FOUND);
 	CHECK(fd == -1);
-	CHECK_RC(layout_blob_read(&b, l, &other, 0, &e), ERR_NOT_FOUND);
+	CHECK_RC(blob_read(&b, l, &other, 0, &e), ERR_NOT_FOUND);
 
 	/* content rotted on disk (same size): reading refuses it */
 	p = path_of("blobs/sha256", digest_hex(&d));
 	write_file(dir, p, "jello");
 	buf_reset(&b);
-	CHECK_RC(layout_blob_read(&b, l, &d, 0, &e), ERR_DIGEST);
+	CHECK_RC(blob_read(&b, l, &d, 0, &e), ERR_DIGEST);
 	CHECK(strstr(e.msg, "corrupt") != NULL);
 	CHECK(b.len == 0);
 	/* a verified write repairs it */
-	CHECK_RC(layout_blob_put(NULL, l, "hello", 5, &want, &e), 0);
-	CHECK_RC(layout_blob_read(&b, l, &d, 0, &e), 0);
+	CHECK_RC(blob_put(NULL, l, "hello", 5, &want, &e), 0);
+	CHECK_RC(blob_read(&b, l, &d, 0, &e), 0);
 	CHECK_STR(b.data, "hello");
 	CHECK(count_entries(dir, ".hoist/ingest") == 0);
 	free(p);
@@ -281,7 +281,7 @@ TEST(digest_before_commit)
 	int64_t size = 0;
 
 	digest_buffer(&want, DIGEST_SHA256, "early", 5, NULL);
-	CHECK_RC(layout_blob_begin(&w, l, NULL, -1, &e), 0);
+	CHECK_RC(blob_begin(&w, l, NULL, -1, &e), 0);
 	CHECK_RC(blob_writer_write(w, "ear", 3, &e), 0);
 	CHECK_RC(blob_writer_write(w, "ly", 2, &e), 0);
 	blob_writer_digest(&early, &size, w);
@@ -290,7 +290,7 @@ TEST(digest_before_commit)
 	CHECK_STR(e.msg, "cannot write to a blob after its digest was taken");
 	CHECK_RC(blob_writer_commit(&got, &size, w, &e), 0);
 	CHECK(digest_equal(&got, &want) && size == 5);
-	CHECK(layout_blob_has(l, &want, 5) == 1);
+	CHECK(blob_has(l, &want, 5) == 1);
 	layout_free(l);
 	scratch_free(dir);
 }
@@ -310,7 +310,7 @@ TEST(streamed_write)
 
 	fill(data, N, 42);
 	digest_buffer(&want, DIGEST_SHA256, data, N, NULL);
-	CHECK_RC(layout_blob_begin(&w, l, &want, N, &e), 0);
+	CHECK_RC(blob_begin(&w, l, &want, N, &e), 0);
 	CHECK(count_entries(dir, ".hoist/ingest") == 1);
 	while (w && off < N) {
 		size_t n = chunk < N - off ? chunk : N - off;
@@ -319,24 +319,24 @@ TEST(streamed_write)
 		off += n;
 		chunk = chunk * 3 + 1;
 	}
-	CHECK(layout_blob_has(l, &want, -1) == 0);	/* invisible until commit */
+	CHECK(blob_has(l, &want, -1) == 0);	/* invisible until commit */
 	CHECK_RC(blob_writer_commit(&got, &size, w, &e), 0);
 	CHECK(digest_equal(&got, &want));
 	CHECK(size == N);
-	CHECK_RC(layout_blob_read(&b, l, &want, N, &e), 0);
+	CHECK_RC(blob_read(&b, l, &want, N, &e), 0);
 	CHECK(b.len == N && !memcmp(b.data, data, N));
 	CHECK(count_entries(dir, ".hoist/ingest") == 0);
 
 	/* unknown digest and size */
-	CHECK_RC(layout_blob_begin(&w, l, NULL, -1, &e), 0);
+	CHECK_RC(blob_begin(&w, l, NULL, -1, &e), 0);
 	CHECK_RC(blob_writer_write(w, data, 1000, &e), 0);
 	CHECK_RC(blob_writer_write(w, data + 1000, 0, &e), 0);
 	CHECK_RC(blob_writer_commit(&got, &size, w, &e), 0);
 	CHECK(size == 1000);
-	CHECK(layout_blob_has(l, &got, 1000) == 1);
+	CHECK(blob_has(l, &got, 1000) == 1);
 
 	/* abort leaves nothing */
-	CHECK_RC(layout_blob_begin(&w, l, NULL, -1, &e), 0);
+	CHECK_RC(blob_begin(&w, l, NULL, -1, &e), 0);
 	CHECK_RC(blob_writer_write(w, "abc", 3, &e), 0);
 	blob_writer_abort(w);
 	blob_writer_abort(NULL);
@@ -359,33 +359,33 @@ TEST(corrupt_stream_refused)
 
 	digest_buffer(&want, DIGEST_SHA256, "good data", 9, NULL);
 	/* wrong digest */
-	CHECK_RC(layout_blob_begin(&w, l, &want, -1, &e), 0);
+	CHECK_RC(blob_begin(&w, l, &want, -1, &e), 0);
 	CHECK_RC(blob_writer_write(w, "evil data", 9, &e), 0);
 	CHECK_RC(blob_writer_commit(&got, NULL, w, &e), ERR_DIGEST);
 	CHECK(strstr(e.msg, want.str) != NULL);
 	CHECK(strstr(e.msg, "nothing was stored") != NULL);
-	CHECK_RC(layout_blob_put(NULL, l, "evil data", 9, &want, &e), ERR_DIGEST);
+	CHECK_RC(blob_put(NULL, l, "evil data", 9, &want, &e), ERR_DIGEST);
 	/* too short */
-	CHECK_RC(layout_blob_begin(&w, l, &want, 9, &e), 0);
+	CHECK_RC(blob_begin(&w, l, &want, 9, &e), 0);
 	CHECK_RC(blob_writer_write(w, "good", 4, &e), 0);
 	CHECK_RC(blob_writer_commit(NULL, NULL, w, &e), ERR_DIGEST);
 	CHECK(strstr(e.msg, "4 bytes, expected 9") != NULL);
 	/* too long: refused at the write that overflows, and at commit */
-	CHECK_RC(layout_blob_begin(&w, l, NULL, 4, &e), 0);
+	CHECK_RC(blob_begin(&w, l, NULL, 4, &e), 0);
 	CHECK_RC(blob_writer_write(w, "good", 4, &e), 0);
 	CHECK_RC(blob_writer_write(w, "!", 1, &e), ERR_DIGEST);
 	CHECK_RC(blob_writer_write(w, "", 0, &e), ERR_DIGEST);
 	CHECK_RC(blob_writer_commit(NULL, NULL, w, &e), ERR_DIGEST);
 	/* right digest, wrong size */
-	CHECK_RC(layout_blob_begin(&w, l, &want, 8, &e), 0);
+	CHECK_RC(blob_begin(&w, l, &want, 8, &e), 0);
 	CHECK_RC(blob_writer_write(w, "good dat", 8, &e), 0);
 	CHECK_RC(blob_writer_commit(NULL, NULL, w, &e), ERR_DIGEST);
-	CHECK_RC(layout_blob_begin(&w, l, NULL, -2, &e), ERR_INVALID);
+	CHECK_RC(blob_begin(&w, l, NULL, -2, &e), ERR_INVALID);
 	CHECK(w == NULL);
 
 	CHECK(count_entries(dir, "blobs/sha256") == 0);
 	CHECK(count_entries(dir, ".hoist/ingest") == 0);
-	CHECK(layout_blob_has(l, &want, -1) == 0);
+	CHECK(blob_has(l, &want, -1) == 0);
 	layout_free(l);
 	scratch_free(dir);
 }
@@ -401,11 +401,11 @@ TEST(existing_wrong_size_replaced)
 	digest_buffer(&d, DIGEST_SHA256, "the content", 11, NULL);
 	p = path_of("blobs/sha256", digest_hex(&d));
 	write_file(dir, p, "trunc");	/* e.g. a half-written file by another tool */
-	CHECK(layout_blob_has(l, &d, -1) == 1);
-	CHECK(layout_blob_has(l, &d, 11) == 0);
-	CHECK_RC(layout_blob_put(NULL, l, "the content", 11, &d, &e), 0);
-	CHECK(layout_blob_has(l, &d, 11) == 1);
-	CHECK_RC(layout_blob_read(&b, l, &d, 0, &e), 0);
+	CHECK(blob_has(l, &d, -1) == 1);
+	CHECK(blob_has(l, &d, 11) == 0);
+	CHECK_RC(blob_put(NULL, l, "the content", 11, &d, &e), 0);
+	CHECK(blob_has(l, &d, 11) == 1);
+	CHECK_RC(blob_read(&b, l, &d, 0, &e), 0);
 	CHECK_STR(b.data, "the content");
 	free(p);
 	buf_release(&b);
@@ -570,7 +570,7 @@ static int writer_child(const char *dir, int id, int go_fd)
 		make_desc(&d, content);
 		/* the blob and its entry under one lease, as a real writer does */
 		if (layout_lease_begin(l, 30000, &e) < 0 ||
-		    layout_blob_put(NULL, l, content, strlen(content), &d.digest, &e) < 0)
+		    blob_put(NULL, l, content, strlen(content), &d.digest, &e) < 0)
 			rc = 12;
 		snprintf(name, sizeof(name), "example.com/w%d/img:%d", id, i);
 		if (!rc && layout_index_set(l, name, &d, &e) < 0)
@@ -622,7 +622,7 @@ TEST(concurrent_writers)
 			dups++;
 		else
 			strvec_push(&seen, refs[i].name);
-		CHECK(layout_blob_has(l, &refs[i].desc.digest, refs[i].desc.size) == 1);
+		CHECK(blob_has(l, &refs[i].desc.digest, refs[i].desc.size) == 1);
 	}
 	CHECK(seen.n == WRITERS * REFS_EACH);
 	CHECK(shared == 1);
@@ -699,7 +699,7 @@ TEST(lease_blocks_gc)
 		    !strstr(ce.msg, "gc"))
 			rc = 1;
 		layout_set_lock_timeout(cl, 50);
-		if (layout_blob_begin(&w, cl, NULL, -1, &ce) != ERR_LOCKED)
+		if (blob_begin(&w, cl, NULL, -1, &ce) != ERR_LOCKED)
 			rc = 2;
 		layout_free(cl);
 		_exit(rc);
@@ -762,7 +762,7 @@ TEST(killed_holder_releases_locks)
 		close(ready[0]);
 		if (layout_open(&cl, dir, 0, NULL) < 0 ||
 		    layout_lease_begin(cl, 1000, NULL) < 0 ||
-		    layout_blob_begin(&w, cl, NULL, -1, NULL) < 0 ||
+		    blob_begin(&w, cl, NULL, -1, NULL) < 0 ||
 		    blob_writer_write(w, "partial", 7, NULL) < 0)
 			_exit(1);
 		c = 'x';
@@ -847,16 +847,16 @@ TEST(digest_paths_only_from_valid_digests)
 	memset(&d, 0, sizeof(d));
 	d.alg = DIGEST_SHA256;
 	memcpy(d.str, "sha256:../../x", 15);
-	CHECK(layout_blob_has(l, &d, -1) == 0);
-	CHECK_RC(layout_blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
-	CHECK_RC(layout_blob_read(&b, l, &d, 0, &e), ERR_INVALID);
-	CHECK_RC(layout_blob_begin(&w, l, &d, -1, &e), ERR_INVALID);
-	CHECK_RC(layout_blob_put(NULL, l, "x", 1, &d, &e), ERR_INVALID);
+	CHECK(blob_has(l, &d, -1) == 0);
+	CHECK_RC(blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
+	CHECK_RC(blob_read(&b, l, &d, 0, &e), ERR_INVALID);
+	CHECK_RC(blob_begin(&w, l, &d, -1, &e), ERR_INVALID);
+	CHECK_RC(blob_put(NULL, l, "x", 1, &d, &e), ERR_INVALID);
 	memset(d.str, 'a', sizeof(d.str));	/* not even NUL-terminated */
-	CHECK(layout_blob_has(l, &d, -1) == 0);
+	CHECK(blob_has(l, &d, -1) == 0);
 	digest_buffer(&d, DIGEST_SHA256, "", 0, NULL);
 	d.alg = DIGEST_SHA512;	/* alg and string disagree */
-	CHECK(layout_blob_has(l, &d, -1) == 0);
+	CHECK(blob_has(l, &d, -1) == 0);
 	CHECK(count_entries(dir, ".hoist/ingest") == 0);
 	buf_release(&b);
 	layout_free(l);
@@ -872,10 +872,10 @@ TEST(sha512_blob)
 	struct buf b = BUF_INIT;
 
 	digest_buffer(&d, DIGEST_SHA512, "five!", 5, NULL);
-	CHECK_RC(layout_blob_put(&got, l, "five!", 5, &d, &e), 0);
+	CHECK_RC(blob_put(&got, l, "five!", 5, &d, &e), 0);
 	CHECK(digest_equal(&got, &d));
 	CHECK(count_entries(dir, "blobs/sha512") == 1);
-	CHECK_RC(layout_blob_read(&b, l, &d, 0, &e), 0);
+	CHECK_RC(blob_read(&b, l, &d, 0, &e), 0);
 	CHECK_STR(b.data, "five!");
 	buf_release(&b);
 	layout_free(l);
@@ -898,7 +898,7 @@ TEST(scratch_layout_removed)
 	CHECK(count_entries(dir, ".") == 1);
 	CHECK(strstr(layout_path(l), "/hoist-unit-") != NULL);
 	CHECK(strncmp(layout_path(l), dir, strlen(dir)) == 0);
-	CHECK_RC(layout_blob_put(&got, l, "data", 4, NULL, &e), 0);
+	CHECK_RC(blob_put(&got, l, "data", 4, NULL, &e), 0);
 	root = strdup(layout_path(l));
 	CHECK(stat(root, &st) == 0);
 	layout_free(l);
@@ -932,7 +932,7 @@ TEST(damaged_is_not_empty)
 	free(p);
 	CHECK_RC(layout_open(&l, dir, LAYOUT_CACHE, &e), ERR_NOT_FOUND);
 	l = open_new(dir);
-	CHECK_RC(layout_blob_put(&d, l, "kept", 4, NULL, &e), 0);
+	CHECK_RC(blob_put(&d, l, "kept", 4, NULL, &e), 0);
 	layout_free(l);
 	l = NULL;
 	p = path_of(dir, "oci-layout");
@@ -946,7 +946,7 @@ TEST(damaged_is_not_empty)
 	CHECK(l == NULL);
 	/* LAYOUT_CREATE repairs it; the blob is still there */
 	CHECK_RC(layout_open(&l, dir, LAYOUT_CREATE, &e), 0);
-	CHECK(l && layout_blob_has(l, &d, 4));
+	CHECK(l && blob_has(l, &d, 4));
 	layout_free(l);
 	l = NULL;
 	p = path_of(dir, "index.json");
@@ -970,40 +970,40 @@ TEST(blob_links_refused)
 	int64_t size;
 	int fd = -1;
 
-	CHECK_RC(layout_blob_put(&d, l, "content", 7, NULL, &e), 0);
+	CHECK_RC(blob_put(&d, l, "content", 7, NULL, &e), 0);
 	snprintf(rel, sizeof(rel), "blobs/sha256/%s", digest_hex(&d));
 	p = path_of(dir, rel);
 	write_file(dir, "outside", "content");
 	CHECK(unlink(p) == 0 && symlink(out, p) == 0);
 	alarm(20);	/* a blocking open would hang here */
-	CHECK_RC(layout_blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
+	CHECK_RC(blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
 	CHECK(fd == -1 && strstr(e.msg, "symbolic link") && strstr(e.msg, digest_hex(&d)));
-	CHECK_RC(layout_blob_read(&b, l, &d, 0, &e), ERR_INVALID);
+	CHECK_RC(blob_read(&b, l, &d, 0, &e), ERR_INVALID);
 	CHECK_RC(b.len, 0);
-	CHECK_RC(layout_blob_stat(NULL, l, &d, &e), ERR_INVALID);
-	CHECK(!layout_blob_has(l, &d, -1));
+	CHECK_RC(blob_stat(NULL, l, &d, &e), ERR_INVALID);
+	CHECK(!blob_has(l, &d, -1));
 	/* a link to a file inside the layout: the same */
 	CHECK(unlink(p) == 0 && symlink("../../outside", p) == 0);
-	CHECK_RC(layout_blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
+	CHECK_RC(blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
 	/* touching the blob leaves the link's target alone */
 	{
 		struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
 
 		CHECK(utimensat(AT_FDCWD, out, old, 0) == 0);
-		layout_blob_touch(l, &d);
+		blob_touch(l, &d);
 		CHECK(stat(out, &st) == 0 && st.st_mtime == 1000000000);
 	}
 	/* writing the blob replaces the link, not its target */
-	CHECK_RC(layout_blob_put(NULL, l, "content", 7, &d, &e), 0);
+	CHECK_RC(blob_put(NULL, l, "content", 7, &d, &e), 0);
 	CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode));
-	CHECK(layout_blob_has(l, &d, 7));
+	CHECK(blob_has(l, &d, 7));
 	/* a fifo and a directory */
 	CHECK(unlink(p) == 0 && mkfifo(p, 0644) == 0);
-	CHECK_RC(layout_blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
+	CHECK_RC(blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
 	CHECK(strstr(e.msg, "a fifo, not a regular file") != NULL);
-	CHECK_RC(layout_blob_read(&b, l, &d, 0, &e), ERR_INVALID);
+	CHECK_RC(blob_read(&b, l, &d, 0, &e), ERR_INVALID);
 	CHECK(unlink(p) == 0 && mkdir(p, 0755) == 0);
-	CHECK_RC(layout_blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
+	CHECK_RC(blob_open(&fd, &size, l, &d, &e), ERR_INVALID);
 	CHECK(strstr(e.msg, "a directory, not a regular file") != NULL);
 	alarm(0);
 	if (fd >= 0)

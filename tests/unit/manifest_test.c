@@ -140,30 +140,30 @@ static int parse_m(struct manifest *m, const char *s, const char *hint, struct e
 
 TEST(media_types)
 {
-	CHECK(mt_classify(MT_OCI_MANIFEST) == MT_KIND_MANIFEST);
-	CHECK(mt_classify(MT_DOCKER_MANIFEST) == MT_KIND_MANIFEST);
-	CHECK(mt_classify(MT_OCI_INDEX) == MT_KIND_INDEX);
-	CHECK(mt_classify(MT_DOCKER_LIST "; charset=utf-8") == MT_KIND_INDEX);
-	CHECK(mt_classify("Application/VND.OCI.Image.Index.v1+JSON") == MT_KIND_INDEX);
-	CHECK(mt_classify(MT_DOCKER_CONFIG) == MT_KIND_CONFIG);
-	CHECK(mt_classify(MT_OCI_LAYER_ZSTD) == MT_KIND_LAYER);
-	CHECK(mt_classify(MT_DOCKER_LAYER_FOREIGN) == MT_KIND_LAYER);
-	CHECK(mt_classify(MT_DOCKER_SCHEMA1_SIGNED) == MT_KIND_SCHEMA1);
-	CHECK(mt_classify("application/json") == MT_KIND_UNKNOWN);
-	CHECK(mt_classify(MT_OCI_MANIFEST "x") == MT_KIND_UNKNOWN);
-	CHECK(mt_classify(NULL) == MT_KIND_UNKNOWN);
+	CHECK(mediatype_classify(MT_OCI_MANIFEST) == MT_KIND_MANIFEST);
+	CHECK(mediatype_classify(MT_DOCKER_MANIFEST) == MT_KIND_MANIFEST);
+	CHECK(mediatype_classify(MT_OCI_INDEX) == MT_KIND_INDEX);
+	CHECK(mediatype_classify(MT_DOCKER_LIST "; charset=utf-8") == MT_KIND_INDEX);
+	CHECK(mediatype_classify("Application/VND.OCI.Image.Index.v1+JSON") == MT_KIND_INDEX);
+	CHECK(mediatype_classify(MT_DOCKER_CONFIG) == MT_KIND_CONFIG);
+	CHECK(mediatype_classify(MT_OCI_LAYER_ZSTD) == MT_KIND_LAYER);
+	CHECK(mediatype_classify(MT_DOCKER_LAYER_FOREIGN) == MT_KIND_LAYER);
+	CHECK(mediatype_classify(MT_DOCKER_SCHEMA1_SIGNED) == MT_KIND_SCHEMA1);
+	CHECK(mediatype_classify("application/json") == MT_KIND_UNKNOWN);
+	CHECK(mediatype_classify(MT_OCI_MANIFEST "x") == MT_KIND_UNKNOWN);
+	CHECK(mediatype_classify(NULL) == MT_KIND_UNKNOWN);
 
-	CHECK(mt_valid("application/vnd.oci.image.manifest.v1+json"));
-	CHECK(mt_valid("a/b"));
-	CHECK(!mt_valid("a/b; charset=utf-8"));
-	CHECK(!mt_valid("a"));
-	CHECK(!mt_valid("a/"));
-	CHECK(!mt_valid("/b"));
-	CHECK(!mt_valid("a/b/c"));
-	CHECK(!mt_valid(".a/b"));
-	CHECK(!mt_valid("a b/c"));
-	CHECK(!mt_valid(""));
-	CHECK(!mt_valid(NULL));
+	CHECK(mediatype_valid("application/vnd.oci.image.manifest.v1+json"));
+	CHECK(mediatype_valid("a/b"));
+	CHECK(!mediatype_valid("a/b; charset=utf-8"));
+	CHECK(!mediatype_valid("a"));
+	CHECK(!mediatype_valid("a/"));
+	CHECK(!mediatype_valid("/b"));
+	CHECK(!mediatype_valid("a/b/c"));
+	CHECK(!mediatype_valid(".a/b"));
+	CHECK(!mediatype_valid("a b/c"));
+	CHECK(!mediatype_valid(""));
+	CHECK(!mediatype_valid(NULL));
 }
 
 TEST(media_type_length_limit)
@@ -174,12 +174,12 @@ TEST(media_type_length_limit)
 	s[127] = '/';
 	memset(s + 128, 'b', 127);
 	s[255] = '\0';
-	CHECK(mt_valid(s));
+	CHECK(mediatype_valid(s));
 	memset(s, 'a', 128);
 	s[128] = '/';
 	s[129] = 'b';
 	s[130] = '\0';
-	CHECK(!mt_valid(s));
+	CHECK(!mediatype_valid(s));
 }
 
 TEST(kvlist_basics)
@@ -441,7 +441,7 @@ TEST(parse_docker_manifest_and_list)
 	CHECK(m.n_layers == 2);
 	if (m.n_layers == 2) {
 		CHECK(m.layers[1].urls.n == 1);
-		CHECK(mt_classify(m.layers[1].media_type) == MT_KIND_LAYER);
+		CHECK(mediatype_classify(m.layers[1].media_type) == MT_KIND_LAYER);
 	}
 	manifest_release(&m);
 
@@ -691,11 +691,11 @@ TEST(index_find)
 
 TEST(parse_image_config)
 {
-	struct image_config c;
+	struct imgconfig c;
 	struct err e = ERR_INIT;
 	struct json *cfg;
 
-	CHECK_RC(image_config_parse(&c, image_config_doc, strlen(image_config_doc), 0, &e), 0);
+	CHECK_RC(imgconfig_parse(&c, image_config_doc, strlen(image_config_doc), 0, &e), 0);
 	CHECK_STR(c.platform.os, "linux");
 	CHECK_STR(c.platform.arch, "arm64");
 	CHECK_STR(c.platform.variant, "v8");
@@ -709,9 +709,9 @@ TEST(parse_image_config)
 	CHECK(c.raw.len == strlen(image_config_doc));
 	cfg = json_get(c.json, "config");
 	CHECK_STR(json_get_str(json_get(cfg, "Labels"), "a"), "b");
-	image_config_release(&c);
+	imgconfig_release(&c);
 	CHECK(c.json == NULL && c.diff_ids == NULL);
-	image_config_release(&c);
+	imgconfig_release(&c);
 }
 
 TEST(image_config_hostile)
@@ -738,23 +738,23 @@ TEST(image_config_hostile)
 		{ "[]", ERR_INVALID, "not a JSON object" },
 		{ "{", ERR_INVALID, "invalid image config: invalid JSON" },
 	};
-	struct image_config c;
+	struct imgconfig c;
 	struct err e;
 	size_t i;
 	int rc;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err_clear(&e);
-		rc = image_config_parse(&c, cases[i].json, strlen(cases[i].json), 0, &e);
+		rc = imgconfig_parse(&c, cases[i].json, strlen(cases[i].json), 0, &e);
 		if (rc != cases[i].code || !strstr(e.msg, cases[i].msg)) {
 			fprintf(stderr, "case %zu: rc %d, '%s'\n  for %s\n", i, rc, e.msg,
 				cases[i].json);
 			test_cur_failed = 1;
 		}
 		CHECK(c.json == NULL && c.diff_ids == NULL && c.platform.os == NULL);
-		image_config_release(&c);
+		imgconfig_release(&c);
 	}
-	CHECK_RC(image_config_parse(&c, image_config_doc, strlen(image_config_doc), 50, &e),
+	CHECK_RC(imgconfig_parse(&c, image_config_doc, strlen(image_config_doc), 50, &e),
 		 ERR_TOO_BIG);
 }
 
@@ -767,7 +767,7 @@ TEST(media_type_table)
 	static const struct {
 		const char *mt;
 		enum mt_kind kind;
-		enum mt_family family;
+		enum mediatype_family family;
 		unsigned bits;
 	} cases[] = {
 		{ "application/vnd.docker.image.rootfs.diff.tar", MT_KIND_LAYER,
@@ -802,9 +802,9 @@ TEST(media_type_table)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (mt_classify(cases[i].mt) != cases[i].kind ||
-		    mt_family(cases[i].mt) != cases[i].family ||
-		    mt_layer_bits(cases[i].mt) != cases[i].bits) {
+		if (mediatype_classify(cases[i].mt) != cases[i].kind ||
+		    mediatype_family(cases[i].mt) != cases[i].family ||
+		    mediatype_layer_bits(cases[i].mt) != cases[i].bits) {
 			fprintf(stderr, "media type table: %s\n", cases[i].mt);
 			CHECK(0);
 		}
@@ -813,22 +813,22 @@ TEST(media_type_table)
 
 TEST(media_type_convert)
 {
-	CHECK_STR(mt_convert(MT_DOCKER_LAYER, MT_FAMILY_OCI), MT_OCI_LAYER_GZIP);
-	CHECK_STR(mt_convert(MT_OCI_LAYER_GZIP, MT_FAMILY_DOCKER), MT_DOCKER_LAYER);
-	CHECK_STR(mt_convert(MT_OCI_LAYER, MT_FAMILY_DOCKER), MT_DOCKER_LAYER_TAR);
-	CHECK_STR(mt_convert(MT_DOCKER_LAYER_TAR, MT_FAMILY_OCI), MT_OCI_LAYER);
-	CHECK_STR(mt_convert(MT_DOCKER_LAYER_FOREIGN, MT_FAMILY_OCI), MT_OCI_LAYER_ND_GZIP);
-	CHECK_STR(mt_convert(MT_OCI_LAYER_ND, MT_FAMILY_DOCKER), MT_DOCKER_LAYER_FOREIGN_TAR);
-	CHECK(mt_convert(MT_OCI_LAYER_ZSTD, MT_FAMILY_DOCKER) == NULL);
-	CHECK(mt_convert(MT_OCI_LAYER_ND_ZSTD, MT_FAMILY_DOCKER) == NULL);
-	CHECK(mt_convert(MT_OCI_EMPTY, MT_FAMILY_DOCKER) == NULL);
-	CHECK_STR(mt_convert(MT_OCI_MANIFEST, MT_FAMILY_DOCKER), MT_DOCKER_MANIFEST);
-	CHECK_STR(mt_convert(MT_DOCKER_LIST, MT_FAMILY_OCI), MT_OCI_INDEX);
-	CHECK_STR(mt_convert(MT_DOCKER_CONFIG, MT_FAMILY_OCI), MT_OCI_CONFIG);
-	CHECK(mt_convert(MT_DOCKER_SCHEMA1, MT_FAMILY_OCI) == NULL);
-	CHECK_STR(mt_convert("application/vnd.in-toto+json", MT_FAMILY_DOCKER),
+	CHECK_STR(mediatype_convert(MT_DOCKER_LAYER, MT_FAMILY_OCI), MT_OCI_LAYER_GZIP);
+	CHECK_STR(mediatype_convert(MT_OCI_LAYER_GZIP, MT_FAMILY_DOCKER), MT_DOCKER_LAYER);
+	CHECK_STR(mediatype_convert(MT_OCI_LAYER, MT_FAMILY_DOCKER), MT_DOCKER_LAYER_TAR);
+	CHECK_STR(mediatype_convert(MT_DOCKER_LAYER_TAR, MT_FAMILY_OCI), MT_OCI_LAYER);
+	CHECK_STR(mediatype_convert(MT_DOCKER_LAYER_FOREIGN, MT_FAMILY_OCI), MT_OCI_LAYER_ND_GZIP);
+	CHECK_STR(mediatype_convert(MT_OCI_LAYER_ND, MT_FAMILY_DOCKER), MT_DOCKER_LAYER_FOREIGN_TAR);
+	CHECK(mediatype_convert(MT_OCI_LAYER_ZSTD, MT_FAMILY_DOCKER) == NULL);
+	CHECK(mediatype_convert(MT_OCI_LAYER_ND_ZSTD, MT_FAMILY_DOCKER) == NULL);
+	CHECK(mediatype_convert(MT_OCI_EMPTY, MT_FAMILY_DOCKER) == NULL);
+	CHECK_STR(mediatype_convert(MT_OCI_MANIFEST, MT_FAMILY_DOCKER), MT_DOCKER_MANIFEST);
+	CHECK_STR(mediatype_convert(MT_DOCKER_LIST, MT_FAMILY_OCI), MT_OCI_INDEX);
+	CHECK_STR(mediatype_convert(MT_DOCKER_CONFIG, MT_FAMILY_OCI), MT_OCI_CONFIG);
+	CHECK(mediatype_convert(MT_DOCKER_SCHEMA1, MT_FAMILY_OCI) == NULL);
+	CHECK_STR(mediatype_convert("application/vnd.in-toto+json", MT_FAMILY_DOCKER),
 		  "application/vnd.in-toto+json");
-	CHECK_STR(mt_convert(MT_OCI_LAYER_ZSTD, MT_FAMILY_OCI), MT_OCI_LAYER_ZSTD);
+	CHECK_STR(mediatype_convert(MT_OCI_LAYER_ZSTD, MT_FAMILY_OCI), MT_OCI_LAYER_ZSTD);
 }
 
 /* A manifest with one config and one layer of the given types. */

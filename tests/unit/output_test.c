@@ -6,33 +6,33 @@
 
 TEST(parse_destinations)
 {
-	enum image_out how = IMAGE_OUT_PUSH;
+	enum output_kind how = OUTPUT_PUSH;
 	const char *path = "x";
 	struct err e = ERR_INIT;
 
-	CHECK_RC(image_output_parse(&how, &path, "cache", 0, &e), 0);
-	CHECK(how == IMAGE_OUT_CACHE && path == NULL);
-	CHECK_RC(image_output_parse(&how, &path, "oci:/tmp/l", 0, &e), 0);
-	CHECK(how == IMAGE_OUT_LAYOUT);
+	CHECK_RC(output_parse(&how, &path, "cache", 0, &e), 0);
+	CHECK(how == OUTPUT_CACHE && path == NULL);
+	CHECK_RC(output_parse(&how, &path, "oci:/tmp/l", 0, &e), 0);
+	CHECK(how == OUTPUT_LAYOUT);
 	CHECK_STR(path, "/tmp/l");
-	CHECK_RC(image_output_parse(&how, &path, "oci-archive:a.tar", 0, &e), 0);
-	CHECK(how == IMAGE_OUT_OCI_ARCHIVE);
+	CHECK_RC(output_parse(&how, &path, "oci-archive:a.tar", 0, &e), 0);
+	CHECK(how == OUTPUT_OCI_ARCHIVE);
 	CHECK_STR(path, "a.tar");
-	CHECK_RC(image_output_parse(&how, &path, "tarball:a.tar", 0, &e), 0);
-	CHECK(how == IMAGE_OUT_TARBALL);
+	CHECK_RC(output_parse(&how, &path, "tarball:a.tar", 0, &e), 0);
+	CHECK(how == OUTPUT_TARBALL);
 	CHECK_STR(path, "a.tar");
 	/* a bare file only where crane's -o takes one, and never with ':' */
-	CHECK_RC(image_output_parse(&how, &path, "a.tar", 0, &e), ERR_USAGE);
+	CHECK_RC(output_parse(&how, &path, "a.tar", 0, &e), ERR_USAGE);
 	CHECK(strstr(e.msg, "oci:<dir>, oci-archive:<file>, cache or tarball:<file>") != NULL);
-	CHECK_RC(image_output_parse(&how, &path, "a.tar", 1, &e), 0);
-	CHECK(how == IMAGE_OUT_TARBALL);
+	CHECK_RC(output_parse(&how, &path, "a.tar", 1, &e), 0);
+	CHECK(how == OUTPUT_TARBALL);
 	CHECK_STR(path, "a.tar");
-	CHECK_RC(image_output_parse(&how, &path, "oic:dir", 1, &e), ERR_USAGE);
+	CHECK_RC(output_parse(&how, &path, "oic:dir", 1, &e), ERR_USAGE);
 	CHECK(strstr(e.msg, "<file>, oci:<dir>") != NULL);
-	CHECK_RC(image_output_parse(&how, &path, "oci:", 1, &e), ERR_USAGE);
-	CHECK_RC(image_output_parse(&how, &path, "tarball:", 1, &e), ERR_USAGE);
-	CHECK_RC(image_output_parse(&how, &path, "oci-archive:", 1, &e), ERR_USAGE);
-	CHECK_RC(image_output_parse(&how, &path, "", 1, &e), ERR_USAGE);
+	CHECK_RC(output_parse(&how, &path, "oci:", 1, &e), ERR_USAGE);
+	CHECK_RC(output_parse(&how, &path, "tarball:", 1, &e), ERR_USAGE);
+	CHECK_RC(output_parse(&how, &path, "oci-archive:", 1, &e), ERR_USAGE);
+	CHECK_RC(output_parse(&how, &path, "", 1, &e), ERR_USAGE);
 }
 
 int main(void)

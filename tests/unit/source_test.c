@@ -32,13 +32,13 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 }
 
 /* Parses `spec`; checks how, path (relative to dir for bare paths) and ref. */
-static void parse_is(const char *spec, unsigned flags, enum image_src how, const char *path,
+static void parse_is(const char *spec, unsigned flags, enum source_kind how, const char *path,
 		     const char *ref)
 {
-	struct image_source s = IMAGE_SOURCE_INIT;
+	struct source s = SOURCE_INIT;
 	struct err e = ERR_INIT;
 
-	CHECK_RC(image_source_parse(&s, spec, flags, &e), 0);
+	CHECK_RC(source_parse(&s, spec, flags, &e), 0);
 	CHECK_RC(s.how, how);
 	if (path)
 		CHECK_STR(s.path, path);
@@ -46,28 +46,28 @@ static void parse_is(const char *spec, unsigned flags, enum image_src how, const
 		CHECK_STR(s.ref, ref);
 	else
 		CHECK(s.ref == NULL);
-	image_source_release(&s);
+	source_release(&s);
 }
 
 TEST(parse_transports)
 {
-	struct image_source s = IMAGE_SOURCE_INIT;
+	struct source s = SOURCE_INIT;
 	struct err e = ERR_INIT;
 
-	parse_is("oci:lay", 0, IMAGE_SRC_LAYOUT, "lay", NULL);
-	parse_is("oci:lay:v1", 0, IMAGE_SRC_LAYOUT, "lay", "v1");
-	parse_is("oci-archive:a.tar", 0, IMAGE_SRC_ARCHIVE, "a.tar", NULL);
-	parse_is("oci-archive:a.tar:@1", 0, IMAGE_SRC_ARCHIVE, "a.tar", "@1");
-	parse_is("docker-archive:a.tar:busybox:1", 0, IMAGE_SRC_ARCHIVE, "a.tar", "busybox:1");
-	parse_is("tarball:a.tar:", 0, IMAGE_SRC_ARCHIVE, "a.tar", NULL);
-	parse_is("alpine:3", 0, IMAGE_SRC_NONE, NULL, NULL);
-	parse_is("-", 0, IMAGE_SRC_NONE, NULL, NULL);
-	parse_is("-", IMAGE_SOURCE_STDIN, IMAGE_SRC_ARCHIVE, "-", NULL);
-	CHECK_RC(image_source_parse(&s, "oci-archive:", 0, &e), ERR_USAGE);
+	parse_is("oci:lay", 0, SOURCE_LAYOUT, "lay", NULL);
+	parse_is("oci:lay:v1", 0, SOURCE_LAYOUT, "lay", "v1");
+	parse_is("oci-archive:a.tar", 0, SOURCE_ARCHIVE, "a.tar", NULL);
+	parse_is("oci-archive:a.tar:@1", 0, SOURCE_ARCHIVE, "a.tar", "@1");
+	parse_is("docker-archive:a.tar:busybox:1", 0, SOURCE_ARCHIVE, "a.tar", "busybox:1");
+	parse_is("tarball:a.tar:", 0, SOURCE_ARCHIVE, "a.tar", NULL);
+	parse_is("alpine:3", 0, SOURCE_NONE, NULL, NULL);
+	parse_is("-", 0, SOURCE_NONE, NULL, NULL);
+	parse_is("-", SOURCE_STDIN, SOURCE_ARCHIVE, "-", NULL);
+	CHECK_RC(source_parse(&s, "oci-archive:", 0, &e), ERR_USAGE);
 	CHECK(strstr(e.msg, "a path must follow 'oci-archive:'") != NULL);
-	image_source_release(&s);
-	CHECK_RC(image_source_parse(&s, "oci::x", 0, &e), ERR_USAGE);
-	image_source_release(&s);
+	source_release(&s);
+	CHECK_RC(source_parse(&s, "oci::x", 0, &e), ERR_USAGE);
+	source_release(&s);
 }
 
 TEST(parse_bare_paths)
@@ -82,20 +82,20 @@ TEST(parse_bare_paths)
 	CHECK(fd >= 0 && close(fd) == 0);
 #define BARE(rel, how, path, ref) do { \
 	snprintf(spec, sizeof(spec), "%s/%s", dir, rel); \
-	parse_is(spec, IMAGE_SOURCE_BARE, how, path ? at(path) : NULL, ref); \
+	parse_is(spec, SOURCE_BARE, how, path ? at(path) : NULL, ref); \
 } while (0)
-	BARE("a.tar", IMAGE_SRC_ARCHIVE, "a.tar", NULL);
-	BARE("lay", IMAGE_SRC_LAYOUT, "lay", NULL);
+	BARE("a.tar", SOURCE_ARCHIVE, "a.tar", NULL);
+	BARE("lay", SOURCE_LAYOUT, "lay", NULL);
 	/* FILE@TAG is the tarball a.tar with a reference, not a layout "a.tar@x:1" */
-	BARE("a.tar@x:1", IMAGE_SRC_ARCHIVE, "a.tar", "x:1");
-	BARE("a.tar@@0", IMAGE_SRC_ARCHIVE, "a.tar", "@0");
-	BARE("a.tar:repo/x:1", IMAGE_SRC_ARCHIVE, "a.tar", "repo/x:1");
-	BARE("lay@name", IMAGE_SRC_LAYOUT, "lay", "name");
-	BARE("we@ird.tar", IMAGE_SRC_ARCHIVE, "we@ird.tar", NULL);
-	BARE("we@ird.tar@v2", IMAGE_SRC_ARCHIVE, "we@ird.tar", "v2");
+	BARE("a.tar@x:1", SOURCE_ARCHIVE, "a.tar", "x:1");
+	BARE("a.tar@@0", SOURCE_ARCHIVE, "a.tar", "@0");
+	BARE("a.tar:repo/x:1", SOURCE_ARCHIVE, "a.tar", "repo/x:1");
+	BARE("lay@name", SOURCE_LAYOUT, "lay", "name");
+	BARE("we@ird.tar", SOURCE_ARCHIVE, "we@ird.tar", NULL);
+	BARE("we@ird.tar@v2", SOURCE_ARCHIVE, "we@ird.tar", "v2");
 	/* ':' splits only after a file; what does not exist is a layout to open */
-	BARE("lay:x", IMAGE_SRC_LAYOUT, "lay:x", NULL);
-	BARE("missing@x", IMAGE_SRC_LAYOUT, "missing@x", NULL);
+	BARE("lay:x", SOURCE_LAYOUT, "lay:x", NULL);
+	BARE("missing@x", SOURCE_LAYOUT, "missing@x", NULL);
 #undef BARE
 }
 
@@ -107,7 +107,7 @@ static void put(struct descriptor *d, struct layout *l, const char *mt, const ch
 	descriptor_init(d);
 	d->media_type = strdup(mt);
 	d->size = (int64_t)strlen(s);
-	CHECK_RC(layout_blob_put(&d->digest, l, s, strlen(s), NULL, &e), 0);
+	CHECK_RC(blob_put(&d->digest, l, s, strlen(s), NULL, &e), 0);
 }
 
 /* An image of one layer whose bytes are `layer`; returns its manifest. */
@@ -147,7 +147,7 @@ static int import(struct layout **out, const char *path, const char *sel, unsign
 		close(fd);
 		fd = p[0];
 	}
-	rc = image_archive_import(*out, fd, sel, "latest", flags, e);
+	rc = import_archive(*out, fd, sel, "latest", flags, e);
 	close(fd);
 	return rc;
 }
@@ -156,7 +156,7 @@ TEST(oci_archive_round_trip)
 {
 	struct layout *src = NULL, *l = NULL;
 	struct descriptor ma, la, mb, lb, got;
-	struct image_pulled imgs[2];
+	struct pull_result imgs[2];
 	struct layout_ref *refs = NULL;
 	struct err e = ERR_INIT;
 	size_t n = 0;
@@ -168,22 +168,22 @@ TEST(oci_archive_round_trip)
 	imgs[0].desc = ma;
 	imgs[1].name = "b";
 	imgs[1].desc = mb;
-	CHECK_RC(image_oci_archive_write(at("two.tar"), src, imgs, 2, &e), 0);
+	CHECK_RC(tarball_write_oci(at("two.tar"), src, imgs, 2, &e), 0);
 
 	/* one image chosen: only its blobs are written (a file is read twice) */
 	descriptor_init(&got);
 	CHECK_RC(import(&l, at("two.tar"), "b", 0, 0, &e), 0);
 	CHECK_RC(layout_index_find(&got, l, "latest", &e), 0);
 	CHECK_STR(got.digest.str, mb.digest.str);
-	CHECK(layout_blob_has(l, &lb.digest, lb.size));
-	CHECK(!layout_blob_has(l, &la.digest, -1));
+	CHECK(blob_has(l, &lb.digest, lb.size));
+	CHECK(!blob_has(l, &la.digest, -1));
 	layout_free(l);
 	descriptor_release(&got);
 	/* by position, from a pipe: read once, every file kept */
 	CHECK_RC(import(&l, at("two.tar"), "@0", 0, 1, &e), 0);
 	CHECK_RC(layout_index_find(&got, l, "latest", &e), 0);
 	CHECK_STR(got.digest.str, ma.digest.str);
-	CHECK(layout_blob_has(l, &lb.digest, lb.size));
+	CHECK(blob_has(l, &lb.digest, lb.size));
 	layout_free(l);
 	descriptor_release(&got);
 	/* none chosen among two, or one that is not there */
@@ -195,7 +195,7 @@ TEST(oci_archive_round_trip)
 	CHECK_RC(import(&l, at("two.tar"), "@2", 0, 0, &e), ERR_NOT_FOUND);
 	layout_free(l);
 	/* every image, under its own name */
-	CHECK_RC(import(&l, at("two.tar"), NULL, IMAGE_ARCHIVE_ALL, 0, &e), 0);
+	CHECK_RC(import(&l, at("two.tar"), NULL, IMPORT_ALL, 0, &e), 0);
 	CHECK_RC(layout_index_list(&refs, &n, l, &e), 0);
 	CHECK_RC(n, 2);
 	if (n == 2) {

@@ -18,9 +18,9 @@ static int no_controls(const char *s)
 	return 1;
 }
 
-static int parse1(struct auth_challenges *c, const char *h, struct err *e)
+static int parse1(struct wire_challenges *c, const char *h, struct err *e)
 {
-	auth_challenges_release(c);
+	wire_challenges_release(c);
 	return wire_parse_challenges(c, h, e);
 }
 
@@ -28,7 +28,7 @@ static int parse1(struct auth_challenges *c, const char *h, struct err *e)
 
 TEST(challenge_docker_hub)
 {
-	struct auth_challenges c = AUTH_CHALLENGES_INIT;
+	struct wire_challenges c = WIRE_CHALLENGES_INIT;
 	struct err e = ERR_INIT;
 
 	CHECK_RC(wire_parse_challenges(&c,
@@ -37,17 +37,17 @@ TEST(challenge_docker_hub)
 	CHECK(c.n == 1);
 	CHECK_STR(c.v[0].scheme, "bearer");
 	CHECK(c.v[0].names.n == 3);
-	CHECK_STR(auth_challenge_param(&c.v[0], "realm"), "https://auth.docker.io/token");
-	CHECK_STR(auth_challenge_param(&c.v[0], "SERVICE"), "registry.docker.io");
-	CHECK_STR(auth_challenge_param(&c.v[0], "scope"), "repository:library/ubuntu:pull");
-	CHECK(auth_challenge_param(&c.v[0], "error") == NULL);
+	CHECK_STR(wire_challenge_param(&c.v[0], "realm"), "https://auth.docker.io/token");
+	CHECK_STR(wire_challenge_param(&c.v[0], "SERVICE"), "registry.docker.io");
+	CHECK_STR(wire_challenge_param(&c.v[0], "scope"), "repository:library/ubuntu:pull");
+	CHECK(wire_challenge_param(&c.v[0], "error") == NULL);
 	CHECK(c.v[0].token68 == NULL);
 
 	CHECK_RC(parse1(&c,
 		"Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
 		"scope=\"repository:library/nope:pull\",error=\"insufficient_scope\"", &e), 0);
-	CHECK_STR(auth_challenge_param(&c.v[0], "error"), "insufficient_scope");
-	auth_challenges_release(&c);
+	CHECK_STR(wire_challenge_param(&c.v[0], "error"), "insufficient_scope");
+	wire_challenges_release(&c);
 	CHECK(c.n == 0 && c.v == NULL);
 }
 
@@ -74,7 +74,7 @@ TEST(challenge_registries)
 		{ "BEARER Realm = \"x\" , Service=y", "bearer", "x", "y" },
 		{ "bearer\trealm=x", "bearer", "x", NULL },
 	};
-	struct auth_challenges c = AUTH_CHALLENGES_INIT;
+	struct wire_challenges c = WIRE_CHALLENGES_INIT;
 	struct err e = ERR_INIT;
 	const char *v;
 	size_t i;
@@ -86,32 +86,32 @@ TEST(challenge_registries)
 			continue;
 		}
 		CHECK_STR(c.v[0].scheme, cases[i].scheme);
-		CHECK_STR(auth_challenge_param(&c.v[0], "realm"), cases[i].realm);
-		v = auth_challenge_param(&c.v[0], "service");
+		CHECK_STR(wire_challenge_param(&c.v[0], "realm"), cases[i].realm);
+		v = wire_challenge_param(&c.v[0], "service");
 		if (cases[i].service)
 			CHECK_STR(v, cases[i].service);
 		else
 			CHECK(v == NULL);
 	}
-	auth_challenges_release(&c);
+	wire_challenges_release(&c);
 }
 
 TEST(challenge_several)
 {
-	struct auth_challenges c = AUTH_CHALLENGES_INIT;
+	struct wire_challenges c = WIRE_CHALLENGES_INIT;
 	struct err e = ERR_INIT;
-	const struct auth_challenge *b;
+	const struct wire_challenge *b;
 
 	CHECK_RC(wire_parse_challenges(&c,
 		"Bearer realm=\"https://a/token\",service=\"a\",scope=\"x, y\", Basic realm=\"x\"",
 		&e), 0);
 	CHECK(c.n == 2);
-	CHECK_STR(auth_challenge_param(&c.v[0], "scope"), "x, y");
+	CHECK_STR(wire_challenge_param(&c.v[0], "scope"), "x, y");
 	CHECK_STR(c.v[1].scheme, "basic");
-	CHECK_STR(auth_challenge_param(&c.v[1], "realm"), "x");
-	b = auth_challenges_find(&c, "BASIC");
+	CHECK_STR(wire_challenge_param(&c.v[1], "realm"), "x");
+	b = wire_challenges_find(&c, "BASIC");
 	CHECK(b == &c.v[1]);
-	CHECK(auth_challenges_find(&c, "negotiate") == NULL);
+	CHECK(wire_challenges_find(&c, "negotiate") == NULL);
 
 	/* empty elements, token68, schemes without parameters */
 	CHECK_RC(parse1(&c, " ,, Negotiate abc+/==, ,Basic ,NTLM,Bearer realm=x,, ,", &e), 0);
@@ -122,31 +122,31 @@ TEST(challenge_several)
 	CHECK_STR(c.v[1].scheme, "basic");
 	CHECK(c.v[1].token68 == NULL && c.v[1].names.n == 0);
 	CHECK_STR(c.v[2].scheme, "ntlm");
-	CHECK_STR(auth_challenge_param(&c.v[3], "realm"), "x");
+	CHECK_STR(wire_challenge_param(&c.v[3], "realm"), "x");
 
 	/* the grammar reads these as token68, not as an empty parameter */
 	CHECK_RC(parse1(&c, "Bearer realm=, Basic", &e), 0);
 	CHECK(c.n == 2);
 	CHECK_STR(c.v[0].token68, "realm=");
-	CHECK(auth_challenge_param(&c.v[0], "realm") == NULL);
+	CHECK(wire_challenge_param(&c.v[0], "realm") == NULL);
 	CHECK_RC(parse1(&c, "Negotiate abc", &e), 0);
 	CHECK_STR(c.v[0].token68, "abc");
 	/* "Basic , realm=x": an empty first element of the parameter list */
 	CHECK_RC(parse1(&c, "Basic , realm=x, Bearer", &e), 0);
 	CHECK(c.n == 2);
-	CHECK_STR(auth_challenge_param(&c.v[0], "realm"), "x");
+	CHECK_STR(wire_challenge_param(&c.v[0], "realm"), "x");
 	CHECK_STR(c.v[1].scheme, "bearer");
-	auth_challenges_release(&c);
+	wire_challenges_release(&c);
 }
 
 TEST(challenge_escapes_and_append)
 {
-	struct auth_challenges c = AUTH_CHALLENGES_INIT;
+	struct wire_challenges c = WIRE_CHALLENGES_INIT;
 	struct err e = ERR_INIT;
 
 	CHECK_RC(wire_parse_challenges(&c, "Bearer realm=\"a\\\"b\\\\c\\,d\",x=\"\"", &e), 0);
-	CHECK_STR(auth_challenge_param(&c.v[0], "realm"), "a\"b\\c,d");
-	CHECK_STR(auth_challenge_param(&c.v[0], "x"), "");
+	CHECK_STR(wire_challenge_param(&c.v[0], "realm"), "a\"b\\c,d");
+	CHECK_STR(wire_challenge_param(&c.v[0], "x"), "");
 	/* a second header line appends */
 	CHECK_RC(wire_parse_challenges(&c, "Basic realm=\"r\"", &e), 0);
 	CHECK(c.n == 2);
@@ -163,8 +163,8 @@ TEST(challenge_escapes_and_append)
 	CHECK(c.n == 2);
 	/* non-ASCII inside quotes is kept as bytes */
 	CHECK_RC(wire_parse_challenges(&c, "Basic realm=\"caf\xc3\xa9\"", &e), 0);
-	CHECK_STR(auth_challenge_param(&c.v[2], "realm"), "caf\xc3\xa9");
-	auth_challenges_release(&c);
+	CHECK_STR(wire_challenge_param(&c.v[2], "realm"), "caf\xc3\xa9");
+	wire_challenges_release(&c);
 }
 
 TEST(challenge_hostile)
@@ -194,7 +194,7 @@ TEST(challenge_hostile)
 		"Bearer/x",
 		"Bearer \x01",
 	};
-	struct auth_challenges c = AUTH_CHALLENGES_INIT;
+	struct wire_challenges c = WIRE_CHALLENGES_INIT;
 	struct err e = ERR_INIT;
 	size_t i;
 
@@ -216,12 +216,12 @@ TEST(challenge_hostile)
 	CHECK(strstr(e.msg, "0x01") != NULL);
 	CHECK_RC(parse1(&c, "Bearer realm=x, realm=y", &e), ERR_INVALID);
 	CHECK(strstr(e.msg, "'realm' given twice") != NULL);
-	auth_challenges_release(&c);
+	wire_challenges_release(&c);
 }
 
 TEST(challenge_caps)
 {
-	struct auth_challenges c = AUTH_CHALLENGES_INIT;
+	struct wire_challenges c = WIRE_CHALLENGES_INIT;
 	struct err e = ERR_INIT;
 	struct buf b = BUF_INIT;
 	char big[100001];
@@ -246,7 +246,7 @@ TEST(challenge_caps)
 		buf_addf(&b, "%sp%d=v", i ? "," : "", i);
 	CHECK_RC(wire_parse_challenges(&c, b.data, &e), 0);
 	CHECK(c.n == 1 && c.v[0].names.n == WIRE_MAX_PARAMS);
-	CHECK_STR(auth_challenge_param(&c.v[0], "p31"), "v");
+	CHECK_STR(wire_challenge_param(&c.v[0], "p31"), "v");
 	buf_addstr(&b, ",p99=v");
 	CHECK_RC(parse1(&c, b.data, &e), ERR_TOO_BIG);
 	CHECK(c.n == 0);
@@ -265,12 +265,12 @@ TEST(challenge_caps)
 	CHECK_RC(parse1(&c, b.data, &e), ERR_TOO_BIG);
 	CHECK(c.n == 0);
 	buf_release(&b);
-	auth_challenges_release(&c);
+	wire_challenges_release(&c);
 }
 
 TEST(challenge_len_and_nul)
 {
-	struct auth_challenges c = AUTH_CHALLENGES_INIT;
+	struct wire_challenges c = WIRE_CHALLENGES_INIT;
 	struct err e = ERR_INIT;
 	static const char h[] = "Basic realm=\"a\0b\"";
 
@@ -280,10 +280,10 @@ TEST(challenge_len_and_nul)
 	/* only the given bytes are read */
 	CHECK_RC(wire_parse_challenges_len(&c, "Basic realm=xyz, Bearer", 15, &e), 0);
 	CHECK(c.n == 1);
-	CHECK_STR(auth_challenge_param(&c.v[0], "realm"), "xyz");
+	CHECK_STR(wire_challenge_param(&c.v[0], "realm"), "xyz");
 	CHECK_RC(wire_parse_challenges_len(&c, "Basic realm=\"xyz\"", 16, &e), ERR_INVALID);
 	CHECK_RC(wire_parse_challenges_len(&c, "", 0, &e), 0);
-	auth_challenges_release(&c);
+	wire_challenges_release(&c);
 }
 
 /* Exact-size copies without a NUL, so ASan sees any read past the end. */
@@ -294,7 +294,7 @@ TEST(challenge_no_overread)
 		"Negotiate abc==", "Basic", "Basic ", "Basic ,", "Bearer realm", "Bearer realm=",
 		"Bearer realm =", "Bearer r=\"\\", "x", ",", "\"",
 	};
-	struct auth_challenges c = AUTH_CHALLENGES_INIT;
+	struct wire_challenges c = WIRE_CHALLENGES_INIT;
 	size_t i, len;
 	char *p;
 
@@ -306,7 +306,7 @@ TEST(challenge_no_overread)
 			break;
 		memcpy(p, hs[i], len);
 		wire_parse_challenges_len(&c, p, len, NULL);
-		auth_challenges_release(&c);
+		wire_challenges_release(&c);
 		free(p);
 	}
 }
@@ -316,7 +316,7 @@ TEST(challenge_no_overread)
 TEST(fuzz_all)
 {
 	static const char alpha[] = "aB0=,;\" \t\"\\<>/?:#-*\x01\xc3\xa9\x7f" "bytesrelnext";
-	struct auth_challenges c = AUTH_CHALLENGES_INIT;
+	struct wire_challenges c = WIRE_CHALLENGES_INIT;
 	struct wire_errors w = WIRE_ERRORS_INIT;
 	struct wire_range r;
 	struct err e = ERR_INIT;
@@ -335,7 +335,7 @@ TEST(fuzz_all)
 		s[len] = '\0';
 		err_clear(&e);
 		wire_parse_challenges(&c, s, &e);
-		auth_challenges_release(&c);
+		wire_challenges_release(&c);
 		CHECK(no_controls(e.msg));
 		u = NULL;
 		if (wire_link_next(&u, s, &e) == 0)
