@@ -7,6 +7,7 @@
 
 #include "cmd/progress.h"
 #include "cmd/report.h"
+#include "core/base/strvec.h"
 #include "core/ops/build.h"
 #include "core/base/buf.h"
 #include "core/format/containerfile.h"

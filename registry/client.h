@@ -45,6 +45,7 @@
 #include "core/base/buf.h"
 #include "core/base/digest.h"
 #include "core/base/err.h"
+#include "core/base/strvec.h"
 #include "core/model/manifest.h"
 #include "registry/creds.h"
 #include "registry/http.h"

@@ -3,6 +3,7 @@
 
 #include "core/base/err.h"
 #include "core/base/json.h"
+#include "core/base/strvec.h"
 #include "core/base/text.h"
 
 #include <ctype.h>

@@ -29,6 +29,7 @@
 #define HOIST_CONTAINERFILE_H
 
 #include "core/base/buf.h"
+#include "core/base/strvec.h"
 #include "core/model/manifest.h"
 
 #include <stddef.h>

@@ -1,4 +1,6 @@
 /* descriptor.c - media types, key/value lists and OCI content descriptors. */
+#include "core/base/base64.h"
+#include "core/base/strvec.h"
 #include "core/model/manifest.h"
 
 #include "core/base/err.h"
@@ -144,13 +146,6 @@ const char *mediatype_convert(const char *media_type, enum mediatype_family fami
 		    t->kind != MT_KIND_SCHEMA1)
 			return mt_table[i].mt;
 	return NULL;
-}
-
-void text_quote(char *out, size_t outlen, const char *s)
-{
-	if (!s)
-		s = "(null)";
-	text_clean(out, outlen < 88 ? outlen : 88, s, strlen(s));
 }
 
 /* ---- kvlist ---- */

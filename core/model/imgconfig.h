@@ -9,6 +9,7 @@
 #define HOIST_IMGCONFIG_H
 
 #include "core/base/buf.h"
+#include "core/base/strvec.h"
 #include "core/model/manifest.h"
 #include "core/model/platform.h"
 

@@ -3,6 +3,8 @@
 
 #include "core/base/err.h"
 #include "core/base/json.h"
+#include "core/base/strvec.h"
+#include "core/base/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>

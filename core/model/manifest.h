@@ -10,6 +10,8 @@
 
 #include "core/base/buf.h"
 #include "core/base/digest.h"
+#include "core/base/strvec.h"
+#include "core/base/text.h"
 #include "core/model/platform.h"
 
 #include <stdint.h>
@@ -159,9 +161,6 @@ struct json *descriptor_to_json(const struct descriptor *d);
  * Values are copied as written (not normalised). */
 int platform_from_json(struct platform *p, const struct json *j, const char *what,
 				struct err *e);
-/* Copies at most 80 bytes of untrusted `s` into `out` for an error message,
- * control characters replaced by '?', "..." when cut. */
-void text_quote(char *out, size_t outlen, const char *s);
 
 /* A parsed image manifest or index. */
 struct manifest {

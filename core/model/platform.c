@@ -2,6 +2,7 @@
 #include "core/model/platform.h"
 
 #include "core/base/err.h"
+#include "core/base/strvec.h"
 #include "core/base/text.h"
 
 #include <stdlib.h>
@@ -66,10 +67,10 @@ int platform_copy(struct platform *out, const struct platform *src)
 	int ret = ERR_NOMEM;
 
 	platform_init(out);
-	p.os = xstrdup_or_null(src->os);
-	p.arch = xstrdup_or_null(src->arch);
-	p.variant = xstrdup_or_null(src->variant);
-	p.os_version = xstrdup_or_null(src->os_version);
+	p.os = text_dup(src->os);
+	p.arch = text_dup(src->arch);
+	p.variant = text_dup(src->variant);
+	p.os_version = text_dup(src->os_version);
 	if ((src->os && !p.os) || (src->arch && !p.arch) || (src->variant && !p.variant) ||
 	    (src->os_version && !p.os_version))
 		goto out;

@@ -12,6 +12,7 @@
 #define HOIST_PLATFORM_H
 
 #include "core/base/buf.h"
+#include "core/base/strvec.h"
 
 struct err;
 

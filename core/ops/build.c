@@ -2,6 +2,7 @@
 #include "core/ops/build.h"
 
 #include "cache/layout.h"
+#include "core/base/strvec.h"
 #include "core/format/containerfile.h"
 #include "core/format/archive.h"
 #include "core/base/err.h"

@@ -31,6 +31,7 @@
 #ifndef HOIST_BUILD_H
 #define HOIST_BUILD_H
 
+#include "core/base/strvec.h"
 #include "core/format/archive.h"
 #include "core/base/buf.h"
 #include "core/ops/image.h"

@@ -32,6 +32,7 @@
 #ifndef HOIST_EXPORT_H
 #define HOIST_EXPORT_H
 
+#include "core/base/strvec.h"
 #include "core/format/archive.h"
 #include "core/base/buf.h"
 #include "core/ops/image.h"

@@ -24,6 +24,7 @@
 #define HOIST_IMAGE_H
 
 #include "core/base/buf.h"
+#include "core/base/strvec.h"
 #include "core/model/manifest.h"
 #include "core/model/platform.h"
 #include "registry/client.h"

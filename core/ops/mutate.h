@@ -39,6 +39,7 @@
 #ifndef HOIST_MUTATE_H
 #define HOIST_MUTATE_H
 
+#include "core/base/strvec.h"
 #include "core/format/archive.h"
 #include "core/base/buf.h"
 #include "core/ops/image.h"

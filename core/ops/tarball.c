@@ -5,6 +5,7 @@
 #include "cache/layout.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
+#include "core/base/strvec.h"
 #include "core/ops/image.h"
 #include "core/base/json.h"
 #include "core/format/layer.h"

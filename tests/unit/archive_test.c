@@ -1,4 +1,5 @@
 #define TEST_MODULE "archive"
+#include "core/base/strvec.h"
 #include "tests/unit/test.h"
 
 #include "core/format/archive.h"

@@ -1,4 +1,5 @@
 #define TEST_MODULE "containerfile"
+#include "core/base/strvec.h"
 #include "tests/unit/test.h"
 
 #include "core/format/containerfile.h"
