@@ -64,7 +64,8 @@ LIBS := $(LIBDEFLATE_A) $(PKG_LIBS) -lpthread -ldl
 
 # Explicit source lists, one line per module.
 # core/ in floors, from the ground up (scripts/check-tree keeps includes going down):
-BASE_SRCS := $(addprefix core/base/, err.c buf.c strvec.c text.c base64.c units.c json.c digest.c)
+BASE_SRCS := $(addprefix core/base/, err.c buf.c strvec.c text.c base64.c units.c json.c digest.c \
+	fs.c dl.c)
 MODEL_SRCS := $(addprefix core/model/, ref.c platform.c descriptor.c manifest.c imgconfig.c \
 	settings.c)
 FORMAT_SRCS := $(addprefix core/format/, libarchive_dl.c archive.c pgzip.c layer.c \
