@@ -11,6 +11,7 @@
 #include "core/ops/build.h"
 #include "core/base/buf.h"
 #include "core/format/containerfile.h"
+#include "core/format/dockerignore.h"
 #include "core/base/err.h"
 #include "core/ops/output.h"
 #include "core/model/ref.h"

@@ -32,7 +32,7 @@
 #define HOIST_BUILD_H
 
 #include "core/base/strvec.h"
-#include "core/format/archive.h"
+#include "core/format/tar.h"
 #include "core/base/buf.h"
 #include "core/ops/image.h"
 #include "core/format/layer.h"

@@ -1,5 +1,5 @@
 /* tarball.c - writing docker-save tarballs (the tar stream itself is
- * core/format/archive.h's; reading them is core/ops/tarball_read.c).  See tarball.h. */
+ * core/format/tar.h's; reading them is core/ops/tarball_read.c).  See tarball.h. */
 #include "core/ops/tarball.h"
 
 #include "cache/layout.h"
@@ -12,7 +12,7 @@
 #include "core/model/manifest.h"
 #include "core/model/ref.h"
 
-#include "core/format/archive.h"
+#include "core/format/tar.h"
 
 #include <errno.h>
 #include <fcntl.h>

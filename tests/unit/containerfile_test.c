@@ -3,6 +3,7 @@
 #include "tests/unit/test.h"
 
 #include "core/format/containerfile.h"
+#include "core/format/dockerignore.h"
 #include "core/base/err.h"
 
 #include <stdlib.h>
