@@ -4,6 +4,10 @@
 
 #include "cache/gc.h"
 #include "cache/layout.h"
+#include "cache/ls.h"
+#include "cache/prune.h"
+#include "cache/rm.h"
+#include "cache/verify.h"
 #include "cmd/report.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"

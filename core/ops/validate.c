@@ -2,6 +2,7 @@
  * just the first.  See export.h. */
 #include "core/ops/export.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"

@@ -4,7 +4,12 @@
 #include "test.h"
 
 #include "cache/gc.h"
+#include "cache/ls.h"
+#include "cache/prune.h"
+#include "cache/verify.h"
+#include "cache/blob.h"
 #include "cache/layout.h"
+#include "cache/usage.h"
 #include "core/base/buf.h"
 #include "core/base/digest.h"
 #include "core/base/err.h"
