@@ -1,12 +1,11 @@
 /* gc.h - `hoist cache gc`: mark and sweep on an OCI layout.
  *
  * Marks everything reachable from index.json and .hoist/meta-index.json
- * (cache/graph.h), including referrers of what is kept, then removes the
- * unmarked blobs older than a grace period (and their .hoist/sources
- * records), dead writers' temporary files,
- * usage records of names in neither index and unused memo records.  Names
- * under blobs/ that are not digests (another tool's temporary files) are
- * never touched.  Safe while others pull and build: see gc.c.
+ * (cache/graph.h), referrers of what is kept included; then removes the
+ * unmarked blobs older than a grace period (with their .hoist/sources
+ * records), dead writers' temporary files, usage records of names in
+ * neither index and unused memo records.  Names under blobs/ that are not
+ * digests (other tools' temporary files) are never touched.
  */
 #ifndef HOIST_GC_H
 #define HOIST_GC_H

@@ -1,12 +1,11 @@
 /* graph.h - a layout's blobs as one in-memory graph, shared privately by
- * gc, prune, rm, verify and ls (cache/ only).
+ * gc, prune, rm, verify and ls.
  *
- * A node per digest (a hash set keyed by the digest's leading 64 bits,
- * which are already uniformly distributed), edges from each manifest or
- * index to what it names: config, layers, child manifests and `subject`.
- * Each manifest is read and parsed once, on first visit; blobs/<alg>/ is
- * read once with readdir.  So a walk is linear in the number of blobs plus
- * the manifest bytes, with no per-entry rescans.
+ * A node per digest (a hash set keyed by the digest's leading 64 bits),
+ * edges from each manifest or index to what it names: config, layers, child
+ * manifests and `subject`.  Each manifest is read and parsed once and
+ * blobs/<alg>/ listed once, so a walk is linear in the number of blobs plus
+ * the manifest bytes.
  */
 #ifndef HOIST_GRAPH_H
 #define HOIST_GRAPH_H
