@@ -73,7 +73,8 @@ FORMAT_SRCS := $(addprefix core/format/, libarchive_dl.c tar.c pgzip.c layer.c \
 OPS_SRCS := $(addprefix core/ops/, image.c pull.c tarball.c xfer.c push.c copy.c tarball_read.c \
 	build.c export.c validate.c output.c mutate.c restack.c index_ops.c source.c)
 CORE_SRCS := $(BASE_SRCS) $(MODEL_SRCS) $(FORMAT_SRCS) $(OPS_SRCS)
-CACHE_SRCS := cache/layout.c cache/gc.c
+CACHE_SRCS := $(addprefix cache/, store.c layout.c blob.c usage.c memo.c graph.c gc.c prune.c rm.c \
+	verify.c ls.c)
 REGISTRY_SRCS := registry/wire.c registry/curl_dl.c registry/http.c registry/client.c registry/creds.c
 CMD_SRCS := cmd/main.c cmd/dispatch.c cmd/ctx.c cmd/env.c cmd/opt.c cmd/report.c cmd/help.c cmd/version.c cmd/cache.c
 CMD_SRCS += cmd/inspect.c cmd/list.c cmd/blob.c cmd/tag.c cmd/auth.c

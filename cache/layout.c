@@ -1,9 +1,12 @@
 /* layout.c - the OCI image-layout store.  See layout.h. */
 #include "cache/layout.h"
 
+#include "cache/store.h"
+#include "cache/usage.h"
 #include "core/base/buf.h"
 #include "core/base/digest.h"
 #include "core/base/err.h"
+#include "core/base/fs.h"
 #include "core/base/json.h"
 #include "core/base/strvec.h"
 #include "core/model/manifest.h"
@@ -12,167 +15,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
-#define HOIST_DIR ".hoist"
-#define INGEST_DIR ".hoist/ingest"
-#define GC_LOCK ".hoist/gc.lock"
-#define INDEX_LOCK ".hoist/index.lock"
-#define INDEX_TMP ".hoist/index.json.tmp"
-#define META_INDEX ".hoist/meta-index.json"
-#define META_INDEX_TMP ".hoist/meta-index.json.tmp"
-#define REFS_DIR ".hoist/refs"
-#define SOURCES_DIR ".hoist/sources"
-#define MEMO_DIR ".hoist/memo"
-#define MEMO_MAX 4096
-#define BLOB_PUT_CHECK_MAX (1u << 20)
-#define SOURCES_MAX_LINES 32
-#define SOURCE_MAX 512
 #define OCI_LAYOUT_MAX 4096
 #define REF_NAME_MAX 4096
-#define BLOB_PATH_MAX (DIGEST_STR_MAX + 16)
 
 static const char oci_layout_content[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 static const char index_content[] =
 	"{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX "\",\"manifests\":[]}";
-
-struct layout {
-	char *root;		/* the path as given */
-	int root_fd;		/* O_DIRECTORY */
-	int timeout_ms;		/* implicit lease and index.lock wait */
-	pthread_mutex_t mu;	/* guards everything below */
-	int ingest_fd;		/* .hoist/ingest, -1 until first needed */
-	int gc_fd;		/* .hoist/gc.lock while a lease or the gc lock is held */
-	unsigned lease_depth;
-	int gc_locked;
-	unsigned tmp_seq;
-	int no_sync;		/* LAYOUT_NO_SYNC: a scratch layout */
-	int scratch;		/* layout_open_scratch(): removed by layout_free() */
-	int cache;		/* LAYOUT_CACHE: messages name `hoist cache` */
-	/* The last index.json (0) and meta-index.json (1) parsed, with the
-	 * stat of the file they came from (read_index). */
-	struct json *idx[2];
-	struct stat idx_st[2];
-};
-
-struct blob_writer {
-	struct layout *l;
-	int fd;			/* the temporary file, flocked LOCK_EX */
-	char name[64];		/* its name in .hoist/ingest; "" once renamed */
-	struct digest_ctx ctx;
-	int have_expect;
-	struct digest expect;
-	int64_t expect_size;	/* -1 = unknown */
-	int failed;		/* code of the first failed write, else 0 */
-	uint64_t synced;	/* bytes handed to writeback (sync_file_range) */
-	int final;		/* `got` holds the digest: no more writes */
-	struct digest got;
-};
-
-/* Writeback of a blob being written is started every this many bytes. */
-#define WRITEBACK_STRETCH (8u << 20)
-
-/* --- small file helpers ----------------------------------------------- */
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	ssize_t w;
-
-	while (n) {
-		w = write(fd, c, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Appends the whole file open as `fd` to `out`, at most `max` bytes. */
-static int read_all(struct buf *out, int fd, size_t max, const char *what, struct err *e)
-{
-	size_t old = out->len;
-	ssize_t r;
-	int ret = -1;
-
-	for (;;) {
-		if (out->len - old > max) {
-			ret = err_set(e, ERR_TOO_BIG, "%s is larger than %zu bytes", what, max);
-			goto out;
-		}
-		if (buf_grow(out, 65536) < 0) {
-			ret = err_set(e, ERR_NOMEM, "out of memory reading %s", what);
-			goto out;
-		}
-		r = read(fd, out->data + out->len, out->cap - out->len - 1);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = err_set_errno(e, ERR_IO, errno, "cannot read %s", what);
-			goto out;
-		}
-		if (r == 0)
-			break;
-		out->len += (size_t)r;
-		out->data[out->len] = '\0';
-	}
-	ret = 0;
-out:
-	if (ret < 0)
-		buf_setlen(out, old);
-	return ret;
-}
-
-/* fsync(fd) unless the layout is a scratch one (LAYOUT_NO_SYNC). */
-static int l_fsync(const struct layout *l, int fd)
-{
-	return l->no_sync ? 0 : fsync(fd);
-}
-
-static int fsync_dir_at(const struct layout *l, int dirfd, const char *name)
-{
-	int fd;
-	int rc = 0;
-
-	if (l->no_sync)
-		return 0;
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	if (fsync(fd) < 0)
-		rc = errno;
-	close(fd);
-	return rc;
-}
-
-/* mkdirat that accepts an existing directory.  Returns 1 when it created
- * the directory, 0 when it existed, -errno on failure. */
-static int mkdir_at(int dirfd, const char *name)
-{
-	struct stat st;
-
-	if (!mkdirat(dirfd, name, 0755))
-		return 1;
-	if (errno != EEXIST)
-		return -errno;
-	if (fstatat(dirfd, name, &st, 0) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
 
 /* mkdir -p with mode 0755. */
 static int mkdir_parents(const char *path, struct err *e)
@@ -191,7 +48,7 @@ static int mkdir_parents(const char *path, struct err *e)
 		if (p.data[i - 1] == '/')
 			continue;
 		p.data[i] = '\0';
-		rc = mkdir_at(AT_FDCWD, p.data);
+		rc = store_mkdir(AT_FDCWD, p.data);
 		if (rc < 0) {
 			ret = err_set_errno(e, ERR_IO, -rc, "cannot create directory '%s'", p.data);
 			goto out;
@@ -205,145 +62,6 @@ out:
 	return ret;
 }
 
-/* A name for a temporary file: "<prefix>-<pid>-<seq>-<random>". */
-static void tmp_name(char *out, size_t outlen, struct layout *l, const char *prefix)
-{
-	uint32_t r = 0;
-	unsigned seq;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-		r = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)&r;
-	pthread_mutex_lock(&l->mu);
-	seq = l->tmp_seq++;
-	pthread_mutex_unlock(&l->mu);
-	snprintf(out, outlen, "%s-%ld-%u-%08" PRIx32, prefix, (long)getpid(), seq, r);
-}
-
-/* Appends " (held by pid 12, 34)" for the processes /proc/locks names as
- * holding a flock on the file open as `fd`; nothing when it cannot tell. */
-static void lock_holders(struct buf *out, int fd)
-{
-	struct stat st;
-	char line[256];
-	FILE *f;
-	int n = 0;
-
-	if (fstat(fd, &st) < 0)
-		return;
-	f = fopen("/proc/locks", "re");
-	if (!f)
-		return;
-	while (n < 4 && fgets(line, sizeof(line), f)) {
-		char *tok[8], *p = line, *end;
-		unsigned long maj, min;
-		unsigned long long ino;
-		size_t nt = 0;
-		long pid;
-
-		while (nt < 8) {
-			while (*p == ' ' || *p == '\t' || *p == '\n')
-				*p++ = '\0';
-			if (!*p)
-				break;
-			tok[nt++] = p;
-			while (*p && *p != ' ' && *p != '\t' && *p != '\n')
-				p++;
-		}
-		if (nt < 6 || strcmp(tok[1], "FLOCK"))
-			continue;	/* also skips "1: -> FLOCK ..." waiters */
-		pid = strtol(tok[4], &end, 10);
-		if (*end || pid <= 0)
-			continue;
-		maj = strtoul(tok[5], &end, 16);
-		if (*end != ':')
-			continue;
-		min = strtoul(end + 1, &end, 16);
-		if (*end != ':')
-			continue;
-		ino = strtoull(end + 1, &end, 10);
-		if (*end || maj != major(st.st_dev) || min != minor(st.st_dev) ||
-		    ino != (unsigned long long)st.st_ino)
-			continue;
-		buf_addf(out, n ? ", %ld" : " (held by pid %ld", pid);
-		n++;
-	}
-	if (n)
-		buf_addch(out, ')');
-	fclose(f);
-}
-
-/* flock with a timeout: polls LOCK_NB with short sleeps.  Returns 0 or an
- * errno value (EWOULDBLOCK when the time ran out). */
-static int lock_wait(int fd, int op, int timeout_ms)
-{
-	struct timespec now, end, nap;
-	long nap_ms = 1, left_ms;
-
-	if (timeout_ms < 0) {
-		while (flock(fd, op) < 0)
-			if (errno != EINTR)
-				return errno;
-		return 0;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += timeout_ms / 1000;
-	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (end.tv_nsec >= 1000000000L) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000L;
-	}
-	for (;;) {
-		if (!flock(fd, op | LOCK_NB))
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno != EWOULDBLOCK)
-			return errno;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left_ms = (long)(end.tv_sec - now.tv_sec) * 1000L +
-			  (end.tv_nsec - now.tv_nsec) / 1000000L;
-		if (left_ms <= 0)
-			return EWOULDBLOCK;
-		if (nap_ms > left_ms)
-			nap_ms = left_ms;
-		nap.tv_sec = nap_ms / 1000;
-		nap.tv_nsec = (nap_ms % 1000) * 1000000L;
-		nanosleep(&nap, NULL);
-		if (nap_ms < 25)
-			nap_ms *= 2;
-	}
-}
-
-/* Creates .hoist/ and .hoist/ingest/ when missing and opens the latter.
- * Call with l->mu held. */
-static int hoist_prepare_locked(struct layout *l, struct err *e)
-{
-	int rc;
-
-	if (l->ingest_fd >= 0)
-		return 0;
-	rc = mkdir_at(l->root_fd, HOIST_DIR);
-	if (rc >= 0)
-		rc = mkdir_at(l->root_fd, INGEST_DIR);
-	if (rc < 0)
-		return err_set_errno(e, ERR_IO, -rc, "cannot create '%s/" INGEST_DIR "'",
-				     l->root);
-	l->ingest_fd = openat(l->root_fd, INGEST_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (l->ingest_fd < 0)
-		return err_set_errno(e, ERR_IO, errno, "cannot open '%s/" INGEST_DIR "'", l->root);
-	return 0;
-}
-
-static int hoist_prepare(struct layout *l, struct err *e)
-{
-	int ret;
-
-	pthread_mutex_lock(&l->mu);
-	ret = hoist_prepare_locked(l, e);
-	pthread_mutex_unlock(&l->mu);
-	return ret;
-}
-
 /* Writes `name` in the root with `data` unless it exists: a temporary file
  * in .hoist/ is written, fsynced and hard-linked to `name`, so a concurrent
  * creator's file is never overwritten and nobody sees a partial one. */
@@ -352,15 +70,15 @@ static int create_file(struct layout *l, const char *name, const char *data, str
 	char tmp[96], rel[128];
 	int fd = -1, ret = -1, rc;
 
-	tmp_name(tmp, sizeof(tmp), l, "create");
-	snprintf(rel, sizeof(rel), HOIST_DIR "/%s", tmp);
+	store_tmp_name(tmp, sizeof(tmp), l, "create");
+	snprintf(rel, sizeof(rel), STORE_HOIST_DIR "/%s", tmp);
 	fd = openat(l->root_fd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		ret = err_set_errno(e, ERR_IO, errno, "cannot create '%s/%s'", l->root, rel);
 		goto out;
 	}
-	rc = write_all(fd, data, strlen(data));
-	if (!rc && l_fsync(l, fd) < 0)
+	rc = fs_write_all(fd, data, strlen(data)) < 0 ? errno : 0;
+	if (!rc && store_fsync(l, fd) < 0)
 		rc = errno;
 	if (rc) {
 		ret = err_set_errno(e, ERR_IO, rc, "cannot write '%s/%s'", l->root, rel);
@@ -435,7 +153,7 @@ out:
  * it holds nothing but the parts a half-finished create leaves behind. */
 static int check_empty(struct layout *l, struct err *e)
 {
-	static const char *const ok[] = { "blobs", "index.json", HOIST_DIR };
+	static const char *const ok[] = { "blobs", "index.json", STORE_HOIST_DIR };
 	int only, ret;
 
 	if ((ret = dir_only(&only, l, ok, sizeof(ok) / sizeof(ok[0]), e)) < 0)
@@ -488,7 +206,7 @@ static int layout_damaged(struct layout *l, const int *missing, size_t n_missing
 /* Without LAYOUT_CREATE: every part must be there.  See layout_open(). */
 static int check_parts(struct layout *l, struct err *e)
 {
-	static const char *const hoist_only[] = { HOIST_DIR };
+	static const char *const hoist_only[] = { STORE_HOIST_DIR };
 	int missing[N_PARTS], only, ret;
 	size_t i, n_missing = 0;
 	struct stat st;
@@ -530,11 +248,11 @@ static int create_parts(struct layout *l, struct err *e)
 	if (fstatat(l->root_fd, "oci-layout", &st, 0) < 0 && errno == ENOENT &&
 	    (ret = check_empty(l, e)) < 0)
 		goto out;
-	if ((ret = hoist_prepare(l, e)) < 0)
+	if ((ret = store_prepare(l, e)) < 0)
 		goto out;
-	rc = mkdir_at(l->root_fd, "blobs");
+	rc = store_mkdir(l->root_fd, "blobs");
 	if (rc >= 0)
-		rc = mkdir_at(l->root_fd, "blobs/sha256");
+		rc = store_mkdir(l->root_fd, "blobs/sha256");
 	if (rc < 0) {
 		ret = err_set_errno(e, ERR_IO, -rc, "cannot create '%s/blobs/sha256'", l->root);
 		goto out;
@@ -543,7 +261,7 @@ static int create_parts(struct layout *l, struct err *e)
 	if ((ret = create_file(l, "index.json", index_content, e)) < 0 ||
 	    (ret = create_file(l, "oci-layout", oci_layout_content, e)) < 0)
 		goto out;
-	if (l_fsync(l, l->root_fd) < 0) {
+	if (store_fsync(l, l->root_fd) < 0) {
 		ret = err_set_errno(e, ERR_IO, errno, "cannot sync '%s'", l->root);
 		goto out;
 	}
@@ -565,7 +283,7 @@ static int read_at(struct buf *out, struct layout *l, const char *name, size_t m
 				       "layout", l->root, name);
 		return err_set_errno(e, ERR_IO, errno, "cannot open '%s/%s'", l->root, name);
 	}
-	ret = read_all(out, fd, max, name, e);
+	ret = store_read_all(out, fd, max, name, e);
 	close(fd);
 	if (ret < 0)
 		err_prefix(e, "layout '%s'", l->root);
@@ -606,7 +324,7 @@ out:
 
 static const char *index_file(enum layout_index which)
 {
-	return which == LAYOUT_INDEX_META ? META_INDEX : "index.json";
+	return which == LAYOUT_INDEX_META ? STORE_META_INDEX : "index.json";
 }
 
 /* An index file older than this (seconds) when parsed is kept parsed. */
@@ -678,7 +396,7 @@ static int index_parse(struct json **out, struct stat *out_st, int *out_have_st,
 		ret = err_set_errno(e, ERR_IO, errno, "cannot open '%s/%s'", l->root, name);
 	} else {
 		*out_have_st = fstat(fd, out_st) == 0;
-		ret = read_all(&b, fd, LAYOUT_INDEX_MAX, name, e);
+		ret = store_read_all(&b, fd, LAYOUT_INDEX_MAX, name, e);
 		close(fd);
 		if (ret < 0)
 			err_prefix(e, "layout '%s'", l->root);
@@ -897,16 +615,6 @@ void layout_set_lock_timeout(struct layout *l, int timeout_ms)
 	pthread_mutex_unlock(&l->mu);
 }
 
-static int lock_timeout(struct layout *l)
-{
-	int t;
-
-	pthread_mutex_lock(&l->mu);
-	t = l->timeout_ms;
-	pthread_mutex_unlock(&l->mu);
-	return t;
-}
-
 /* --- leases and the gc lock -------------------------------------------
  *
  * Why a lease makes `hoist cache gc` safe while others pull and build.
@@ -949,56 +657,23 @@ static int lock_timeout(struct layout *l)
  * recreated lock file would let two holders lock different inodes.
  */
 
-enum lock_kind { LOCK_KIND_LEASE, LOCK_KIND_GC, LOCK_KIND_INDEX };
-
-static int lock_failed(struct err *e, int rc, int fd, struct layout *l, int timeout_ms,
-		       enum lock_kind kind)
-{
-	struct buf who = BUF_INIT;
-	int ret;
-
-	if (rc != EWOULDBLOCK)
-		return err_set_errno(e, ERR_IO, rc, "cannot lock '%s/%s'", l->root,
-				     kind == LOCK_KIND_INDEX ? INDEX_LOCK : GC_LOCK);
-	lock_holders(&who, fd);
-	switch (kind) {
-	case LOCK_KIND_LEASE:
-		ret = err_set(e, ERR_LOCKED, "cannot start writing to layout '%s': 'hoist cache "
-			      "gc' is running on it%s; waited %d ms: retry when it has finished",
-			      l->root, who.data, timeout_ms);
-		break;
-	case LOCK_KIND_GC:
-		ret = err_set(e, ERR_LOCKED, "cannot lock layout '%s' for gc: writers hold "
-			      "leases on it%s; waited %d ms: retry when they have finished "
-			      "pulling or building", l->root, who.data, timeout_ms);
-		break;
-	default:
-		ret = err_set(e, ERR_LOCKED, "index.json of layout '%s' is being updated by "
-			      "another process%s; waited %d ms: retry, or stop the process "
-			      "holding '%s/" INDEX_LOCK "'", l->root, who.data, timeout_ms,
-			      l->root);
-		break;
-	}
-	buf_release(&who);
-	return ret;
-}
-
 /* Opens gc.lock and takes it with `op`.  Call with l->mu held. */
 static int gc_fd_lock(struct layout *l, int op, int timeout_ms, struct err *e)
 {
 	int fd = -1, ret, rc;
 
-	if ((ret = hoist_prepare_locked(l, e)) < 0)
+	if ((ret = store_prepare_locked(l, e)) < 0)
 		goto out;
-	fd = openat(l->root_fd, GC_LOCK, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+	fd = openat(l->root_fd, STORE_GC_LOCK, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		ret = err_set_errno(e, ERR_IO, errno, "cannot open '%s/" GC_LOCK "'", l->root);
+		ret = err_set_errno(e, ERR_IO, errno, "cannot open '%s/" STORE_GC_LOCK "'",
+				    l->root);
 		goto out;
 	}
-	rc = lock_wait(fd, op, timeout_ms);
+	rc = store_lock_wait(fd, op, timeout_ms);
 	if (rc) {
-		ret = lock_failed(e, rc, fd, l, timeout_ms,
-				  op == LOCK_SH ? LOCK_KIND_LEASE : LOCK_KIND_GC);
+		ret = store_lock_failed(e, rc, fd, l, timeout_ms,
+				  op == LOCK_SH ? STORE_LOCK_LEASE : STORE_LOCK_GC);
 		goto out;
 	}
 	l->gc_fd = fd;
@@ -1075,446 +750,6 @@ void layout_gc_unlock(struct layout *l)
 	pthread_mutex_unlock(&l->mu);
 }
 
-/* --- blobs ------------------------------------------------------------ */
-
-/* "blobs/<alg>/<hex>" from a digest, re-validated: a struct digest filled by
- * hand must not smuggle "../" into a path.  `dir_len` gets the length of
- * "blobs/<alg>". */
-static int blob_path(char *out, size_t *dir_len, const struct digest *d, struct err *e)
-{
-	struct digest chk;
-
-	if (!memchr(d->str, '\0', sizeof(d->str)) || digest_parse(&chk, d->str, NULL) < 0 ||
-	    chk.alg != d->alg)
-		return err_set(e, ERR_INVALID, "refusing a blob path from a digest that does "
-			       "not validate");
-	snprintf(out, BLOB_PATH_MAX, "blobs/%s/%s", digest_alg_name(chk.alg), digest_hex(&chk));
-	if (dir_len)
-		*dir_len = strlen("blobs/") + strlen(digest_alg_name(chk.alg));
-	return 0;
-}
-
-int blob_begin(struct blob_writer **out, struct layout *l, const struct digest *expect,
-		      int64_t expect_size, struct err *e)
-{
-	struct blob_writer *w = NULL;
-	char path[BLOB_PATH_MAX];
-	int ret = -1, leased = 0, hashing = 0, i;
-
-	*out = NULL;
-	if (expect && (ret = blob_path(path, NULL, expect, e)) < 0)
-		goto out;
-	if (expect_size < -1) {
-		ret = err_set(e, ERR_INVALID, "invalid expected blob size %" PRId64, expect_size);
-		goto out;
-	}
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	w->l = l;
-	w->fd = -1;
-	w->expect_size = expect_size;
-	if (expect) {
-		w->have_expect = 1;
-		w->expect = *expect;
-	}
-	if ((ret = layout_lease_begin(l, lock_timeout(l), e)) < 0)
-		goto out;
-	leased = 1;
-	if ((ret = hoist_prepare(l, e)) < 0)
-		goto out;
-	for (i = 0; i < 16 && w->fd < 0; i++) {
-		tmp_name(w->name, sizeof(w->name), l, "blob");
-		w->fd = openat(l->ingest_fd, w->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (w->fd < 0 && errno != EEXIST)
-			break;
-	}
-	if (w->fd < 0) {
-		ret = err_set_errno(e, ERR_IO, errno, "cannot create a temporary file in "
-				    "'%s/" INGEST_DIR "'", l->root);
-		w->name[0] = '\0';
-		goto out;
-	}
-	/* marks the temp file live for gc; it is new, so nobody else holds it */
-	if (flock(w->fd, LOCK_EX | LOCK_NB) < 0) {
-		ret = err_set_errno(e, ERR_IO, errno, "cannot lock '%s/" INGEST_DIR "/%s'",
-				    l->root, w->name);
-		goto out;
-	}
-	if ((ret = digest_ctx_init(&w->ctx, expect ? expect->alg : DIGEST_SHA256, e)) < 0)
-		goto out;
-	hashing = 1;
-	*out = w;
-	w = NULL;
-	ret = 0;
-out:
-	if (w) {
-		if (hashing)
-			digest_ctx_release(&w->ctx);
-		if (w->fd >= 0) {
-			unlinkat(l->ingest_fd, w->name, 0);
-			close(w->fd);
-		}
-		if (leased)
-			layout_lease_end(l);
-		free(w);
-	}
-	return ret;
-}
-
-int blob_writer_write(struct blob_writer *w, const void *p, size_t n, struct err *e)
-{
-	int rc;
-
-	if (w->failed)
-		return err_set(e, w->failed, "an earlier write to this blob failed");
-	if (w->final)
-		return err_set(e, ERR_USAGE, "cannot write to a blob after its digest was taken");
-	if (!n)
-		return 0;
-	if (w->expect_size >= 0 && n > (uint64_t)w->expect_size - w->ctx.size) {
-		w->failed = ERR_DIGEST;
-		return err_set(e, ERR_DIGEST, "blob %s is longer than the expected %" PRId64
-			       " bytes: the source is corrupt", w->have_expect ? w->expect.str
-			       : "(unknown digest)", w->expect_size);
-	}
-	/* the same buffer is hashed and written: no copy */
-	rc = digest_ctx_update(&w->ctx, p, n, e);
-	if (rc < 0) {
-		w->failed = rc;
-		return rc;
-	}
-	rc = write_all(w->fd, p, n);
-	if (rc) {
-		w->failed = ERR_IO;
-		return err_set_errno(e, ERR_IO, rc, "cannot write to '%s/" INGEST_DIR "/%s'",
-				     w->l->root, w->name);
-	}
-	/* Start writeback of every full stretch now (it does not wait), so the
-	 * fsync in commit finds little left to do: for a large blob that fsync
-	 * otherwise costs as much as the download (pull measured 0.35 s of
-	 * fsync for 270 MB). */
-	if (w->ctx.size - w->synced >= WRITEBACK_STRETCH && !w->l->no_sync) {
-		sync_file_range(w->fd, (off64_t)w->synced, (off64_t)(w->ctx.size - w->synced),
-				SYNC_FILE_RANGE_WRITE);
-		w->synced = w->ctx.size;
-	}
-	return 0;
-}
-
-void blob_writer_digest(struct digest *out, int64_t *out_size, struct blob_writer *w)
-{
-	if (!w->final) {
-		digest_ctx_final(&w->ctx, &w->got);
-		w->final = 1;
-	}
-	*out = w->got;
-	*out_size = (int64_t)w->ctx.size;
-}
-
-int blob_writer_commit(struct digest *out, int64_t *out_size, struct blob_writer *w,
-		       struct err *e)
-{
-	struct layout *l = w->l;
-	struct digest got;
-	char path[BLOB_PATH_MAX];
-	size_t dir_len;
-	int64_t size = (int64_t)w->ctx.size;
-	int ret = -1, rc;
-
-	if (w->failed) {
-		ret = err_set(e, w->failed, "an earlier write to this blob failed: nothing was "
-			      "stored");
-		goto out;
-	}
-	if (w->final)
-		got = w->got;
-	else
-		digest_ctx_final(&w->ctx, &got);
-	if (w->expect_size >= 0 && size != w->expect_size) {
-		ret = err_set(e, ERR_DIGEST, "blob %s has %" PRId64 " bytes, expected %" PRId64
-			      ": the source is truncated or corrupt; nothing was stored",
-			      w->have_expect ? w->expect.str : got.str, size, w->expect_size);
-		goto out;
-	}
-	if (w->have_expect && !digest_equal(&got, &w->expect)) {
-		ret = err_set(e, ERR_DIGEST, "blob content has digest %s, expected %s: the "
-			      "source is corrupt or was tampered with; nothing was stored",
-			      got.str, w->expect.str);
-		goto out;
-	}
-	if (l_fsync(l, w->fd) < 0) {
-		ret = err_set_errno(e, ERR_IO, errno, "cannot sync '%s/" INGEST_DIR "/%s'",
-				    l->root, w->name);
-		goto out;
-	}
-	if ((ret = blob_path(path, &dir_len, &got, e)) < 0)
-		goto out;
-	path[dir_len] = '\0';
-	rc = mkdir_at(l->root_fd, path);
-	if (rc == 1)
-		rc = -fsync_dir_at(l, l->root_fd, "blobs");
-	if (rc < 0) {
-		ret = err_set_errno(e, ERR_IO, -rc, "cannot create '%s/%s'", l->root, path);
-		goto out;
-	}
-	path[dir_len] = '/';
-	/* replaces a file of that name: ours is verified, the old one may not be */
-	if (renameat(l->ingest_fd, w->name, l->root_fd, path) < 0) {
-		ret = err_set_errno(e, ERR_IO, errno, "cannot rename blob into '%s/%s'",
-				    l->root, path);
-		goto out;
-	}
-	w->name[0] = '\0';
-	path[dir_len] = '\0';
-	rc = fsync_dir_at(l, l->root_fd, path);
-	if (rc) {
-		ret = err_set_errno(e, ERR_IO, rc, "cannot sync '%s/%s'", l->root, path);
-		goto out;
-	}
-	if (out)
-		*out = got;
-	if (out_size)
-		*out_size = size;
-	ret = 0;
-out:
-	if (w->name[0])
-		unlinkat(l->ingest_fd, w->name, 0);
-	close(w->fd);
-	digest_ctx_release(&w->ctx);
-	layout_lease_end(l);
-	free(w);
-	return ret;
-}
-
-void blob_writer_abort(struct blob_writer *w)
-{
-	if (!w)
-		return;
-	unlinkat(w->l->ingest_fd, w->name, 0);
-	close(w->fd);
-	digest_ctx_release(&w->ctx);
-	layout_lease_end(w->l);
-	free(w);
-}
-
-/* Opens the blob file at `path` (relative to the root) for reading, without
- * following a link and without blocking on a fifo, and fills `out_size`.
- * Returns the descriptor, or -1 with errno set and *out_mode set to S_IFLNK
- * for a link, to the file's mode for anything else not a regular file, and
- * to 0 for other failures. */
-static int blob_open_at(struct layout *l, const char *path, mode_t *out_mode,
-			int64_t *out_size)
-{
-	struct stat st;
-	int fd, flags, err;
-
-	*out_mode = 0;
-	fd = openat(l->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ELOOP)
-			*out_mode = S_IFLNK;
-		return -1;
-	}
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		close(fd);
-		errno = err;
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		*out_mode = st.st_mode;
-		close(fd);
-		errno = EINVAL;
-		return -1;
-	}
-	flags = fcntl(fd, F_GETFL);
-	if (flags >= 0)
-		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-	*out_size = (int64_t)st.st_size;
-	return fd;
-}
-
-static const char *file_kind(mode_t m)
-{
-	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a fifo" : S_ISSOCK(m) ? "a socket" :
-	       S_ISCHR(m) || S_ISBLK(m) ? "a device" : "something";
-}
-
-/* ERR_INVALID: the file at `path` of a blob is a link or not a regular file. */
-static int blob_not_regular(struct err *e, const struct layout *l, const char *path, mode_t m)
-{
-	if (S_ISLNK(m))
-		return err_set(e, ERR_INVALID, "'%s/%s' is a symbolic link, not a blob file: hoist "
-			       "does not follow links in a layout; replace it by the file it points "
-			       "to, or remove it and pull the image again", l->root, path);
-	return err_set(e, ERR_INVALID, "'%s/%s' is %s, not a regular file: remove it and pull "
-		       "the image again", l->root, path, file_kind(m));
-}
-
-/* Whether blob `d` is there holding exactly p[0..n). */
-static int blob_same(struct layout *l, const struct digest *d, const void *p, size_t n)
-{
-	char path[BLOB_PATH_MAX];
-	struct buf b = BUF_INIT;
-	int64_t size;
-	mode_t mode;
-	int fd, same;
-
-	if (blob_path(path, NULL, d, NULL) < 0)
-		return 0;
-	fd = blob_open_at(l, path, &mode, &size);
-	if (fd < 0)
-		return 0;
-	same = read_all(&b, fd, n, path, NULL) == 0 && b.len == n && !memcmp(b.data, p, n);
-	close(fd);
-	buf_release(&b);
-	return same;
-}
-
-int blob_put(struct digest *out, struct layout *l, const void *p, size_t n,
-		    const struct digest *expect, struct err *e)
-{
-	struct blob_writer *w = NULL;
-	struct digest d;
-	int ret;
-
-	if (n <= BLOB_PUT_CHECK_MAX && digest_buffer(&d, expect ? expect->alg : DIGEST_SHA256,
-						     p, n, NULL) == 0 &&
-	    (!expect || digest_equal(&d, expect)) && blob_same(l, &d, p, n)) {
-		if (out)
-			*out = d;
-		return 0;
-	}
-	if ((ret = blob_begin(&w, l, expect, (int64_t)n, e)) < 0)
-		return ret;
-	if ((ret = blob_writer_write(w, p, n, e)) < 0) {
-		blob_writer_abort(w);
-		return ret;
-	}
-	return blob_writer_commit(out, NULL, w, e);
-}
-
-int blob_stat(int64_t *out_size, struct layout *l, const struct digest *d,
-		     struct err *e)
-{
-	char path[BLOB_PATH_MAX];
-	struct stat st;
-	int ret;
-
-	if ((ret = blob_path(path, NULL, d, e)) < 0)
-		return ret;
-	if (fstatat(l->root_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT)
-			return err_set(e, ERR_NOT_FOUND, "blob %s is not in layout '%s'", d->str,
-				       l->root);
-		return err_set_errno(e, ERR_IO, errno, "cannot look at '%s/%s'", l->root, path);
-	}
-	if (!S_ISREG(st.st_mode))
-		return blob_not_regular(e, l, path, st.st_mode);
-	if (out_size)
-		*out_size = (int64_t)st.st_size;
-	return 0;
-}
-
-int blob_has(struct layout *l, const struct digest *d, int64_t size)
-{
-	int64_t got;
-
-	if (blob_stat(&got, l, d, NULL) < 0)
-		return 0;
-	return size < 0 || got == size;
-}
-
-void blob_touch(struct layout *l, const struct digest *d)
-{
-	char path[BLOB_PATH_MAX];
-
-	if (blob_path(path, NULL, d, NULL) == 0)
-		utimensat(l->root_fd, path, NULL, AT_SYMLINK_NOFOLLOW);
-}
-
-int blob_open(int *out_fd, int64_t *out_size, struct layout *l, const struct digest *d,
-		     struct err *e)
-{
-	char path[BLOB_PATH_MAX];
-	int64_t size;
-	mode_t mode;
-	int fd, ret;
-
-	*out_fd = -1;
-	if ((ret = blob_path(path, NULL, d, e)) < 0)
-		return ret;
-	fd = blob_open_at(l, path, &mode, &size);
-	if (fd < 0 && mode)
-		return blob_not_regular(e, l, path, mode);
-	if (fd < 0 && errno == ENOENT)
-		return err_set(e, ERR_NOT_FOUND, "blob %s is not in layout '%s'", d->str, l->root);
-	if (fd < 0)
-		return err_set_errno(e, ERR_IO, errno, "cannot open '%s/%s'", l->root, path);
-	*out_fd = fd;
-	if (out_size)
-		*out_size = size;
-	return 0;
-}
-
-int blob_read(struct buf *out, struct layout *l, const struct digest *d, size_t max,
-		     struct err *e)
-{
-	struct digest got;
-	size_t old = out->len, want, have = 0;
-	int64_t size;
-	int fd = -1, ret;
-	ssize_t r;
-
-	if ((ret = blob_open(&fd, &size, l, d, e)) < 0)
-		goto out;
-	if ((max && (uint64_t)size > max) || (uint64_t)size >= SIZE_MAX / 2) {
-		ret = err_set(e, ERR_TOO_BIG, "blob %s in layout '%s' has %" PRId64 " bytes, more "
-			      "than the %zu allowed", d->str, l->root, size, max);
-		goto out;
-	}
-	want = (size_t)size;
-	if ((ret = buf_grow(out, want)) < 0) {
-		ret = err_set(e, ret, "cannot read blob %s: %s", d->str,
-			      ret == ERR_TOO_BIG ? "buffer limit reached" : "out of memory");
-		goto out;
-	}
-	while (have < want) {
-		r = read(fd, out->data + old + have, want - have);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = err_set_errno(e, ERR_IO, errno, "cannot read blob %s in '%s'", d->str,
-					    l->root);
-			goto out;
-		}
-		if (r == 0)
-			break;
-		have += (size_t)r;
-	}
-	if ((ret = digest_buffer(&got, d->alg, out->data + old, have, e)) < 0)
-		goto out;
-	if (have != want || !digest_equal(&got, d)) {
-		ret = err_set(e, ERR_DIGEST, "blob %s in layout '%s' is corrupt (its content "
-			      "hashes to %s): %s", d->str, l->root, got.str, l->cache ?
-			      "run 'hoist cache verify --repair', then pull the image again" :
-			      "remove it and fetch it again");
-		goto out;
-	}
-	out->len = old + have;
-	out->data[out->len] = '\0';
-	ret = 0;
-out:
-	if (ret < 0 && out->cap)
-		out->data[old] = '\0';
-	if (fd >= 0)
-		close(fd);
-	return ret;
-}
-
 /* --- index.json ------------------------------------------------------- */
 
 /* The image-spec's grammar for org.opencontainers.image.ref.name:
@@ -1558,77 +793,6 @@ static int entry_is(const struct json *m, const char *ref_name)
 	return n && !strcmp(n, ref_name);
 }
 
-
-/* Takes .hoist/index.lock exclusively into *out_fd (the caller closes it,
- * which unlocks).  One lock serialises both index files and the ref records,
- * so an update that touches both (a name moving between them) is atomic with
- * respect to every other hoist writer. */
-static int index_lock(int *out_fd, struct layout *l, struct err *e)
-{
-	int fd = -1, ret, rc, timeout_ms = lock_timeout(l);
-
-	*out_fd = -1;
-	if ((ret = hoist_prepare(l, e)) < 0)
-		goto out;
-	fd = openat(l->root_fd, INDEX_LOCK, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = err_set_errno(e, ERR_IO, errno, "cannot open '%s/" INDEX_LOCK "'", l->root);
-		goto out;
-	}
-	rc = lock_wait(fd, LOCK_EX, timeout_ms);
-	if (rc) {
-		ret = lock_failed(e, rc, fd, l, timeout_ms, LOCK_KIND_INDEX);
-		goto out;
-	}
-	*out_fd = fd;
-	fd = -1;
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	return ret;
-}
-
-/* Writes `data` to `tmp`, fsyncs it and renames it over `name` (both
- * relative to the root), then fsyncs the directory `dir` ("." for the root).
- * Call under index.lock: the temporary name is fixed. */
-static int replace_file(struct layout *l, const char *tmp, const char *name, const char *dir,
-			const char *data, size_t len, struct err *e)
-{
-	int fd, rc, made = 0, ret = -1;
-
-	fd = openat(l->root_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = err_set_errno(e, ERR_IO, errno, "cannot create '%s/%s'", l->root, tmp);
-		goto out;
-	}
-	made = 1;
-	rc = write_all(fd, data, len);
-	if (!rc && l_fsync(l, fd) < 0)
-		rc = errno;
-	if (close(fd) < 0 && !rc)
-		rc = errno;
-	if (rc) {
-		ret = err_set_errno(e, ERR_IO, rc, "cannot write '%s/%s'", l->root, tmp);
-		goto out;
-	}
-	if (renameat(l->root_fd, tmp, l->root_fd, name) < 0) {
-		ret = err_set_errno(e, ERR_IO, errno, "cannot replace '%s/%s'", l->root, name);
-		goto out;
-	}
-	made = 0;
-	rc = fsync_dir_at(l, l->root_fd, dir);
-	if (rc) {
-		ret = err_set_errno(e, ERR_IO, rc, "cannot sync '%s/%s'", l->root, dir);
-		goto out;
-	}
-	ret = 0;
-out:
-	if (made)
-		unlinkat(l->root_fd, tmp, 0);
-	return ret;
-}
-
 /* Writes an index under index.lock: temporary file, fsync, rename. */
 static int write_index(struct layout *l, enum layout_index which, const struct json *idx,
 		       struct err *e)
@@ -1643,9 +807,10 @@ static int write_index(struct layout *l, enum layout_index which, const struct j
 	if ((ret = json_serialize(&b, idx, 0, e)) < 0)
 		goto out;
 	if (which == LAYOUT_INDEX_META)
-		ret = replace_file(l, META_INDEX_TMP, META_INDEX, HOIST_DIR, b.data, b.len, e);
+		ret = store_replace_file(l, STORE_META_INDEX_TMP, STORE_META_INDEX, STORE_HOIST_DIR,
+					 b.data, b.len, e);
 	else
-		ret = replace_file(l, INDEX_TMP, "index.json", ".", b.data, b.len, e);
+		ret = store_replace_file(l, STORE_INDEX_TMP, "index.json", ".", b.data, b.len, e);
 out:
 	buf_release(&b);
 	return ret;
@@ -1672,7 +837,7 @@ int layout_index_update_in(struct layout *l, enum layout_index which,
 	/* Everything below runs under the exclusive index.lock: the re-read sees
 	 * every earlier update, and nobody else writes the index (or the fixed
 	 * temporary name) until we have renamed ours into place. */
-	if ((ret = index_lock(&lock_fd, l, e)) < 0)
+	if ((ret = store_index_lock(&lock_fd, l, e)) < 0)
 		goto out;
 	if ((ret = read_index(&idx, l, which, e)) < 0)
 		goto out;
@@ -1746,70 +911,6 @@ out:
 	return ret;
 }
 
-/* ".hoist/refs/<sha256 hex of name>.json" (and ".tmp" with tmp set). */
-static int ref_record_path(char *out, size_t outlen, const char *name, int tmp, struct err *e)
-{
-	struct digest d;
-	int ret;
-
-	if ((ret = digest_buffer(&d, DIGEST_SHA256, name, strlen(name), e)) < 0)
-		return ret;
-	snprintf(out, outlen, REFS_DIR "/%s.json%s", digest_hex(&d), tmp ? ".tmp" : "");
-	return 0;
-}
-
-static void format_time(char *out, size_t outlen, time_t t)
-{
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || !strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(out, outlen, "1970-01-01T00:00:00Z");
-}
-
-/* Writes the usage record of `name` (under index.lock). */
-static int ref_record_write(struct layout *l, const char *name, const struct digest *d,
-			    struct err *e)
-{
-	char path[128], tmp[128], when[32];
-	struct json *j = json_new_object();
-	struct buf b = BUF_INIT;
-	int ret, rc;
-
-	if (!j || json_set_str(j, "ref", name) < 0 || json_set_str(j, "digest", d->str) < 0) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	format_time(when, sizeof(when), time(NULL));
-	if (json_set_str(j, "pulled", when) < 0) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((ret = json_serialize(&b, j, 0, e)) < 0 || (ret = buf_addch(&b, '\n')) < 0 ||
-	    (ret = ref_record_path(path, sizeof(path), name, 0, e)) < 0 ||
-	    (ret = ref_record_path(tmp, sizeof(tmp), name, 1, e)) < 0)
-		goto out;
-	rc = mkdir_at(l->root_fd, REFS_DIR);
-	if (rc < 0) {
-		ret = err_set_errno(e, ERR_IO, -rc, "cannot create '%s/" REFS_DIR "'", l->root);
-		goto out;
-	}
-	ret = replace_file(l, tmp, path, REFS_DIR, b.data, b.len, e);
-out:
-	if (ret == ERR_NOMEM && !e->msg[0])
-		err_set(e, ERR_NOMEM, "out of memory");
-	json_free(j);
-	buf_release(&b);
-	return ret;
-}
-
-static void ref_record_remove(struct layout *l, const char *name)
-{
-	char path[128];
-
-	if (ref_record_path(path, sizeof(path), name, 0, NULL) == 0)
-		unlinkat(l->root_fd, path, 0);
-}
-
 /* The JSON entry of `d` named `ref_name`; NULL when out of memory. */
 static struct json *entry_new(const char *ref_name, const struct descriptor *d)
 {
@@ -1850,7 +951,7 @@ int layout_index_set_in(struct layout *l, enum layout_index which, const char *r
 	}
 	/* A name lives in at most one of the two indexes: the main one when the
 	 * image is complete.  All of it under index.lock. */
-	if ((ret = index_lock(&lock_fd, l, e)) < 0)
+	if ((ret = store_index_lock(&lock_fd, l, e)) < 0)
 		goto out;
 	if ((ret = read_index(&oidx, l, other, e)) < 0)
 		goto out;
@@ -1858,7 +959,7 @@ int layout_index_set_in(struct layout *l, enum layout_index which, const char *r
 	if (which == LAYOUT_INDEX_META && pos >= 0 &&
 	    !strcmp(entry_digest(oidx, pos), d->digest.str)) {
 		/* the complete image is already there under this name: keep it */
-		ret = ref_record_write(l, ref_name, &d->digest, e);
+		ret = usage_set(l, ref_name, &d->digest, e);
 		goto out;
 	}
 	if ((ret = read_index(&idx, l, which, e)) < 0)
@@ -1878,7 +979,7 @@ int layout_index_set_in(struct layout *l, enum layout_index which, const char *r
 		if ((ret = write_index(l, other, oidx, e)) < 0)
 			goto out;
 	}
-	ret = ref_record_write(l, ref_name, &d->digest, e);
+	ret = usage_set(l, ref_name, &d->digest, e);
 out:
 	if (lock_fd >= 0)
 		close(lock_fd);
@@ -1902,7 +1003,7 @@ int layout_index_remove_in(struct layout *l, enum layout_index which, const char
 
 	if (!ref_name || !*ref_name)
 		return err_set(e, ERR_INVALID, "empty image reference name");
-	if ((ret = index_lock(&lock_fd, l, e)) < 0)
+	if ((ret = store_index_lock(&lock_fd, l, e)) < 0)
 		goto out;
 	if ((ret = read_index(&idx, l, which, e)) < 0)
 		goto out;
@@ -1923,7 +1024,7 @@ int layout_index_remove_in(struct layout *l, enum layout_index which, const char
 			      : LAYOUT_INDEX_MAIN, e)) < 0)
 		goto out;
 	if (index_pos(oidx, ref_name) < 0)
-		ref_record_remove(l, ref_name);
+		usage_remove(l, ref_name);
 	ret = 0;
 out:
 	if (lock_fd >= 0)
@@ -2055,500 +1156,7 @@ void layout_refs_free(struct layout_ref *refs, size_t n)
 	free(refs);
 }
 
-/* --- usage records ------------------------------------------------------ */
-
-int usage_touch(struct layout *l, const char *ref_name)
-{
-	char path[128];
-
-	if (!ref_name || ref_record_path(path, sizeof(path), ref_name, 0, NULL) < 0)
-		return ERR_INVALID;
-	if (utimensat(l->root_fd, path, NULL, 0) < 0)
-		return errno == ENOENT ? ERR_NOT_FOUND : ERR_IO;
-	return 0;
-}
-
-/* "2024-01-01T00:00:00Z" (fractions and offsets other than Z refused). */
-static int parse_time(int64_t *out, const char *s)
-{
-	struct tm tm;
-	const char *end;
-
-	memset(&tm, 0, sizeof(tm));
-	if (!s || !(end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) || strcmp(end, "Z"))
-		return ERR_INVALID;
-	*out = (int64_t)timegm(&tm);
-	return 0;
-}
-
-int usage_get(struct usage_info *out, struct layout *l, const char *ref_name,
-			struct err *e)
-{
-	struct buf b = BUF_INIT;
-	struct json *j = NULL;
-	struct stat st;
-	char path[128];
-	int fd = -1, ret;
-
-	out->pulled = -1;
-	out->last_used = -1;
-	out->digest.str[0] = '\0';
-	if ((ret = ref_record_path(path, sizeof(path), ref_name, 0, e)) < 0)
-		goto out;
-	fd = openat(l->root_fd, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = errno == ENOENT ? err_set(e, ERR_NOT_FOUND, "no usage record for '%.200s'",
-						ref_name)
-				      : err_set_errno(e, ERR_IO, errno, "cannot open '%s/%s'",
-						      l->root, path);
-		goto out;
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = err_set_errno(e, ERR_IO, errno, "cannot stat '%s/%s'", l->root, path);
-		goto out;
-	}
-	out->last_used = (int64_t)st.st_mtime;
-	if ((ret = read_all(&b, fd, 65536, path, e)) < 0 ||
-	    (ret = json_parse(&j, b.data, b.len, e)) < 0) {
-		err_prefix(e, "layout '%s'", l->root);
-		goto out;
-	}
-	if (parse_time(&out->pulled, json_get_str(j, "pulled")) < 0)
-		out->pulled = -1;
-	if (!json_get_str(j, "digest") || digest_parse(&out->digest, json_get_str(j, "digest"),
-						       NULL) < 0)
-		out->digest.str[0] = '\0';
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	json_free(j);
-	buf_release(&b);
-	return ret;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Adds the record file name of every named entry of `which` to `names`. */
-static int record_names(struct strvec *names, struct layout *l, enum layout_index which,
-			struct err *e)
-{
-	struct json *idx = NULL, *arr;
-	const char *n;
-	char path[128];
-	size_t i;
-	int ret;
-
-	if ((ret = read_index(&idx, l, which, e)) < 0)
-		goto out;
-	arr = json_get(idx, "manifests");
-	for (i = 0; i < json_array_len(arr); i++) {
-		n = json_get_str(json_get(json_array_get(arr, i), "annotations"), ANNOT_REF_NAME);
-		if (!n)
-			continue;
-		if ((ret = ref_record_path(path, sizeof(path), n, 0, e)) < 0)
-			goto out;
-		if (strvec_push(names, path + strlen(REFS_DIR "/")) < 0) {
-			ret = err_set(e, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
-	ret = 0;
-out:
-	json_free(idx);
-	return ret;
-}
-
-int usage_prune(size_t *out_removed, struct layout *l, int dry_run, struct err *e)
-{
-	struct strvec names = STRVEC_INIT;
-	struct dirent *de;
-	DIR *d = NULL;
-	int lock_fd = -1, fd, ret, rc;
-
-	*out_removed = 0;
-	/* under index.lock: no record is being written or named meanwhile */
-	if ((ret = index_lock(&lock_fd, l, e)) < 0)
-		goto out;
-	if ((ret = record_names(&names, l, LAYOUT_INDEX_MAIN, e)) < 0 ||
-	    (ret = record_names(&names, l, LAYOUT_INDEX_META, e)) < 0)
-		goto out;
-	qsort(names.v, names.n, sizeof(*names.v), cmp_str);
-	fd = openat(l->root_fd, REFS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = errno == ENOENT ? 0 : err_set_errno(e, ERR_IO, errno, "cannot open '%s/"
-							  REFS_DIR "'", l->root);
-		goto out;
-	}
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		ret = err_set_errno(e, ERR_IO, errno, "cannot list '%s/" REFS_DIR "'", l->root);
-		goto out;
-	}
-	while ((de = layout_dir_next(d, &rc))) {
-		char *key = de->d_name;
-
-		if (de->d_name[0] == '.' ||
-		    bsearch(&key, names.v, names.n, sizeof(*names.v), cmp_str))
-			continue;
-		if (!dry_run && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
-			ret = err_set_errno(e, ERR_IO, errno, "cannot remove '%s/" REFS_DIR "/%s'",
-					    l->root, de->d_name);
-			goto out;
-		}
-		(*out_removed)++;
-	}
-	if (rc) {
-		ret = err_set_errno(e, ERR_IO, rc, "cannot list '%s/" REFS_DIR "'", l->root);
-		goto out;
-	}
-	ret = 0;
-out:
-	if (d)
-		closedir(d);
-	if (lock_fd >= 0)
-		close(lock_fd);
-	strvec_clear(&names);
-	return ret;
-}
-
-/* --- blob sources -------------------------------------------------------- */
-
-static int source_path(char *out, size_t outlen, const struct digest *d, struct err *e)
-{
-	char blob[BLOB_PATH_MAX];
-	int ret;
-
-	if ((ret = blob_path(blob, NULL, d, e)) < 0)
-		return ret;
-	snprintf(out, outlen, SOURCES_DIR "/%s", blob + strlen("blobs/"));
-	return 0;
-}
-
-static int source_valid(const char *s)
-{
-	size_t i, n = s ? strlen(s) : 0;
-
-	if (!n || n > SOURCE_MAX || !strchr(s, '/'))
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* Counts lines of `b` and tells whether `line` is one of them. */
-static int lines_have(const struct buf *b, const char *line, size_t *n_lines)
-{
-	size_t len = strlen(line);
-	const char *p = b->data, *nl;
-	int found = 0;
-
-	*n_lines = 0;
-	while (*p) {
-		nl = strchr(p, '\n');
-		if (!nl)
-			nl = p + strlen(p);
-		if ((size_t)(nl - p) == len && !memcmp(p, line, len))
-			found = 1;
-		(*n_lines)++;
-		p = *nl ? nl + 1 : nl;
-	}
-	return found;
-}
-
-int blob_source_add(struct layout *l, const struct digest *d, const char *source,
-			   struct err *e)
-{
-	char path[BLOB_PATH_MAX + 32];
-	struct buf b = BUF_INIT;
-	size_t dir_len, n_lines;
-	int fd = -1, ret, rc;
-
-	if (!source_valid(source))
-		return err_set(e, ERR_INVALID, "invalid blob source '%.200s': want "
-			       "'registry/repository'", source ? source : "");
-	if ((ret = source_path(path, sizeof(path), d, e)) < 0)
-		goto out;
-	/* Already recorded (a re-pull): read only, no lock, no directory or
-	 * file created, nothing written.  Lines are only ever appended; a
-	 * read that ends inside one being appended goes the locked way. */
-	fd = openat(l->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0) {
-		rc = read_all(&b, fd, 64 * (SOURCE_MAX + 1), path, NULL);
-		close(fd);
-		fd = -1;
-		if (rc == 0 && b.len && b.data[b.len - 1] == '\n' &&
-		    (lines_have(&b, source, &n_lines) || n_lines >= SOURCES_MAX_LINES)) {
-			ret = 0;
-			goto out;
-		}
-		buf_reset(&b);
-	}
-	if ((ret = hoist_prepare(l, e)) < 0)
-		goto out;
-	dir_len = strlen(SOURCES_DIR "/") + strlen(digest_alg_name(d->alg));
-	path[dir_len] = '\0';
-	rc = mkdir_at(l->root_fd, SOURCES_DIR);
-	if (rc >= 0)
-		rc = mkdir_at(l->root_fd, path);
-	if (rc < 0) {
-		ret = err_set_errno(e, ERR_IO, -rc, "cannot create '%s/%s'", l->root, path);
-		goto out;
-	}
-	path[dir_len] = '/';
-	fd = openat(l->root_fd, path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		ret = err_set_errno(e, ERR_IO, errno, "cannot open '%s/%s'", l->root, path);
-		goto out;
-	}
-	/* short and uncontended: makes check-then-append atomic among hoists */
-	rc = lock_wait(fd, LOCK_EX, 5000);
-	if (rc) {
-		ret = err_set_errno(e, ERR_LOCKED, rc, "cannot lock '%s/%s'", l->root, path);
-		goto out;
-	}
-	if ((ret = read_all(&b, fd, 64 * (SOURCE_MAX + 1), path, e)) < 0)
-		goto out;
-	if (lines_have(&b, source, &n_lines) || n_lines >= SOURCES_MAX_LINES) {
-		ret = 0;
-		goto out;
-	}
-	buf_reset(&b);
-	if (buf_addf(&b, "%s\n", source) < 0) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	rc = write_all(fd, b.data, b.len);
-	if (rc) {
-		ret = err_set_errno(e, ERR_IO, rc, "cannot write '%s/%s'", l->root, path);
-		goto out;
-	}
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	buf_release(&b);
-	return ret;
-}
-
-int blob_sources(struct strvec *out, struct layout *l, const struct digest *d,
-			struct err *e)
-{
-	char path[BLOB_PATH_MAX + 32];
-	struct buf b = BUF_INIT;
-	char *p, *nl;
-	int fd = -1, ret;
-
-	if ((ret = source_path(path, sizeof(path), d, e)) < 0)
-		goto out;
-	fd = openat(l->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		ret = errno == ENOENT ? 0 : err_set_errno(e, ERR_IO, errno, "cannot open '%s/%s'",
-							  l->root, path);
-		goto out;
-	}
-	if ((ret = read_all(&b, fd, 64 * (SOURCE_MAX + 1), path, e)) < 0)
-		goto out;
-	for (p = b.data; *p; p = nl + 1) {
-		nl = strchr(p, '\n');
-		if (!nl)
-			break;	/* a line still being appended */
-		*nl = '\0';
-		if (source_valid(p) && strvec_find(out, p) < 0 && strvec_push(out, p) < 0) {
-			ret = err_set(e, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	buf_release(&b);
-	return ret;
-}
-
-void blob_sources_remove(struct layout *l, const struct digest *d)
-{
-	char path[BLOB_PATH_MAX + 32];
-
-	if (source_path(path, sizeof(path), d, NULL) == 0)
-		unlinkat(l->root_fd, path, 0);
-}
-
 int layout_root_fd(const struct layout *l)
 {
 	return l->root_fd;
-}
-
-/* --- memo records ------------------------------------------------------- */
-
-static int memo_kind_valid(const char *kind)
-{
-	size_t i, n = strlen(kind);
-
-	if (!n || n > 32)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!(kind[i] >= 'a' && kind[i] <= 'z'))
-			return 0;
-	return 1;
-}
-
-int memo_get(struct buf *out, struct layout *l, const char *kind,
-		    const struct digest *key, struct err *e)
-{
-	struct buf path = BUF_INIT;
-	int fd = -1, ret;
-
-	if (!memo_kind_valid(kind))
-		return err_set(e, ERR_USAGE, "invalid memo kind '%.40s'", kind);
-	if (buf_addf(&path, MEMO_DIR "/%s/%s", kind, digest_hex(key)) < 0) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	fd = openat(l->root_fd, path.data, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			ret = err_set(e, ERR_NOT_FOUND, "no memo %s", path.data);
-		else
-			ret = err_set_errno(e, ERR_IO, errno, "cannot open '%s/%s'", l->root,
-					    path.data);
-		goto out;
-	}
-	if ((ret = read_all(out, fd, MEMO_MAX, path.data, e)) < 0)
-		goto out;
-	/* last used: gc keeps records younger than its grace period */
-	futimens(fd, NULL);
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	buf_release(&path);
-	return ret;
-}
-
-int memo_put(struct layout *l, const char *kind, const struct digest *key,
-		    const char *data, size_t len, struct err *e)
-{
-	struct buf dir = BUF_INIT, path = BUF_INIT, tmp = BUF_INIT;
-	char name[64];
-	int fd = -1, ret, rc;
-
-	if (!memo_kind_valid(kind) || len > MEMO_MAX)
-		return err_set(e, ERR_USAGE, "invalid memo record");
-	tmp_name(name, sizeof(name), l, "tmp");
-	if (buf_addf(&dir, MEMO_DIR "/%s", kind) < 0 ||
-	    buf_addf(&path, "%s/%s", dir.data, digest_hex(key)) < 0 ||
-	    buf_addf(&tmp, "%s/%s", dir.data, name) < 0) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((ret = hoist_prepare(l, e)) < 0)
-		goto out;
-	rc = mkdir_at(l->root_fd, MEMO_DIR);
-	if (rc >= 0)
-		rc = mkdir_at(l->root_fd, dir.data);
-	if (rc < 0) {
-		ret = err_set_errno(e, ERR_IO, -rc, "cannot create '%s/%s'", l->root, dir.data);
-		goto out;
-	}
-	/* no fsync: a record lost or torn by a crash reads as no record (the
-	 * reader checks it whole), and costs one rebuild */
-	fd = openat(l->root_fd, tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = err_set_errno(e, ERR_IO, errno, "cannot create '%s/%s'", l->root, tmp.data);
-		goto out;
-	}
-	rc = write_all(fd, data, len);
-	if (close(fd) < 0 && !rc)
-		rc = errno;
-	if (!rc && renameat(l->root_fd, tmp.data, l->root_fd, path.data) < 0)
-		rc = errno;
-	if (rc) {
-		unlinkat(l->root_fd, tmp.data, 0);
-		ret = err_set_errno(e, ERR_IO, rc, "cannot write '%s/%s'", l->root, path.data);
-		goto out;
-	}
-	ret = 0;
-out:
-	buf_release(&dir);
-	buf_release(&path);
-	buf_release(&tmp);
-	return ret;
-}
-
-/* Removes the records of one kind (the directory `kind` of .hoist/memo,
- * open as `top_fd`) last used before `cutoff`. */
-static int memo_prune_kind(size_t *out_removed, struct layout *l, int top_fd, const char *kind,
-			   int64_t cutoff, int dry_run, struct err *e)
-{
-	struct dirent *f;
-	struct stat st;
-	DIR *sub = NULL;
-	int fd, ret = -1, rc;
-
-	fd = openat(top_fd, kind, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
-		return 0;	/* not a kind hoist wrote: not ours */
-	if (fd < 0 || !(sub = fdopendir(fd))) {
-		ret = err_set_errno(e, ERR_IO, errno, "cannot list '%s/" MEMO_DIR "/%s'", l->root,
-				    kind);
-		if (fd >= 0)
-			close(fd);
-		goto out;
-	}
-	while ((f = layout_dir_next(sub, &rc))) {
-		if (f->d_name[0] == '.' ||
-		    fstatat(fd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || (int64_t)st.st_mtime >= cutoff)
-			continue;
-		if (!dry_run && unlinkat(fd, f->d_name, 0) < 0) {
-			if (errno == ENOENT)
-				continue;
-			ret = err_set_errno(e, ERR_IO, errno, "cannot remove '%s/" MEMO_DIR
-					    "/%s/%s'", l->root, kind, f->d_name);
-			goto out;
-		}
-		(*out_removed)++;
-	}
-	if (rc) {
-		ret = err_set_errno(e, ERR_IO, rc, "cannot list '%s/" MEMO_DIR "/%s'", l->root,
-				    kind);
-		goto out;
-	}
-	ret = 0;
-out:
-	if (sub)
-		closedir(sub);
-	return ret;
-}
-
-int memo_prune(size_t *out_removed, struct layout *l, int64_t cutoff, int dry_run,
-		      struct err *e)
-{
-	DIR *top = NULL;
-	struct dirent *k;
-	int top_fd, ret = 0, rc = 0;
-
-	*out_removed = 0;
-	top_fd = openat(l->root_fd, MEMO_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (top_fd < 0)
-		return errno == ENOENT ? 0 : err_set_errno(e, ERR_IO, errno, "cannot open '%s/"
-							   MEMO_DIR "'", l->root);
-	if (!(top = fdopendir(top_fd))) {
-		close(top_fd);
-		return err_set_errno(e, ERR_IO, errno, "cannot list '%s/" MEMO_DIR "'", l->root);
-	}
-	while (ret == 0 && (k = layout_dir_next(top, &rc)))
-		if (memo_kind_valid(k->d_name))
-			ret = memo_prune_kind(out_removed, l, top_fd, k->d_name, cutoff, dry_run,
-					      e);
-	if (ret == 0 && rc)
-		ret = err_set_errno(e, ERR_IO, rc, "cannot list '%s/" MEMO_DIR "'", l->root);
-	closedir(top);
-	return ret;
 }

@@ -4,6 +4,10 @@
 
 #include "cache/gc.h"
 #include "cache/layout.h"
+#include "cache/ls.h"
+#include "cache/prune.h"
+#include "cache/rm.h"
+#include "cache/verify.h"
 #include "cmd/report.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
@@ -34,6 +38,36 @@ static int opt_size(void *target, const char *arg, struct err *e)
 static int wait_ms(int64_t wait_s)
 {
 	return wait_s > 100000000 ? -1 : (int)(wait_s * 1000);
+}
+
+/* The options gc, prune and rm share, declared once (git's OPT__DRY_RUN):
+ * OPT_CACHE_GC(&a, "what --dry-run does") in the table, CACHE_GC_USAGE in
+ * the usage line, cache_gc_options() to turn them into struct gc_options. */
+struct cache_gc_args {
+	int dry, json;
+	int64_t grace_s, wait_s;
+};
+#define CACHE_GC_ARGS_INIT { 0, 0, GC_GRACE_DEFAULT_S, CACHE_WAIT_DEFAULT_MS / 1000 }
+#define CACHE_GC_USAGE "[--dry-run] [--grace <duration>] [--wait <duration>] [--json]"
+#define OPT_CACHE_JSON(t) OPT_FLAG(0, "json", (t), "write the report as JSON on stdout")
+#define OPT_CACHE_GC(a, dry_help)						\
+	OPT_FLAG('n', "dry-run", &(a)->dry, (dry_help)),			\
+	OPT_CALLBACK(0, "grace", &(a)->grace_s, "<duration>",			\
+		     "keep unreachable blobs younger than this (default 1h)",	\
+		     opt_duration),						\
+	OPT_CALLBACK(0, "wait", &(a)->wait_s, "<duration>",			\
+		     "wait this long for running pulls and builds (default 60s)", \
+		     opt_duration),						\
+	OPT_CACHE_JSON(&(a)->json)
+
+static void cache_gc_options(struct gc_options *out, const struct cache_gc_args *a)
+{
+	const struct gc_options init = GC_OPTIONS_INIT;
+
+	*out = init;
+	out->flags = a->dry ? GC_DRY_RUN : 0;
+	out->grace_s = a->grace_s;
+	out->wait_ms = wait_ms(a->wait_s);
 }
 
 enum cache_open_how {
@@ -167,57 +201,55 @@ static void gc_summary(const struct ctx *ctx, const char *what, const struct gc_
 	buf_release(&b);
 }
 
+/* Prints the report of a gc (`summary`: one ran) on stdout, and its
+ * summary on stderr. */
+static int gc_output(const struct ctx *ctx, const struct gc_report *r, int json, int dry,
+		     int summary)
+{
+	struct json *j;
+	int ret = EXIT_OK;
+
+	if (json) {
+		j = gc_json(r, dry);
+		ret = print_json(j);
+		json_free(j);
+	} else {
+		gc_print(r, dry);
+	}
+	if (summary)
+		gc_summary(ctx, "gc", r, dry);
+	return ret;
+}
+
 static int cmd_cache_gc(int argc, char **argv, struct ctx *ctx)
 {
-	static const char *const usage[] = {
-		"hoist cache gc [--dry-run] [--grace <duration>] [--wait <duration>] [--json]", NULL
-	};
-	int json = 0, dry = 0, ret = EXIT_FAIL;
-	int64_t grace = GC_GRACE_DEFAULT_S, wait = CACHE_WAIT_DEFAULT_MS / 1000;
+	static const char *const usage[] = { "hoist cache gc " CACHE_GC_USAGE, NULL };
+	struct cache_gc_args a = CACHE_GC_ARGS_INIT;
 	const struct opt opts[] = {
-		OPT_FLAG('n', "dry-run", &dry, "show what would be removed; remove nothing"),
-		OPT_CALLBACK(0, "grace", &grace, "<duration>",
-			     "keep unreachable blobs younger than this (default 1h)", opt_duration),
-		OPT_CALLBACK(0, "wait", &wait, "<duration>",
-			     "wait this long for running pulls and builds (default 60s)",
-			     opt_duration),
-		OPT_FLAG(0, "json", &json, "write the report as JSON on stdout"),
+		OPT_CACHE_GC(&a, "show what would be removed; remove nothing"),
 		OPT_END(),
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
-	struct gc_options o = GC_OPTIONS_INIT;
+	struct gc_options o;
 	struct gc_report r;
 	struct layout *l = NULL;
 	struct err e = ERR_INIT;
-	int rc;
+	int ret;
 
 	memset(&r, 0, sizeof(r));
-	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
-	if (rc != OPT_CONTINUE)
-		return rc;
+	ret = cmd_parse_options(ctx, &spec, &argc, &argv);
+	if (ret != OPT_CONTINUE)
+		return ret;
 	if (argc > 0)
 		return opt_usage_error(&spec, "unexpected argument '%s'", argv[0]);
 	if ((ret = cache_open(&l, ctx, CACHE_MISSING_OK)) != EXIT_OK)
 		goto out;
-	ret = EXIT_FAIL;
-	o.flags = dry ? GC_DRY_RUN : 0;
-	o.grace_s = grace;
-	o.wait_ms = wait_ms(wait);
+	cache_gc_options(&o, &a);
 	if (l && gc_run(&r, l, &o, &e) < 0) {
 		ret = report_err(&e, "gc of '%s' failed", ctx->cache_dir);
 		goto out;
 	}
-	if (json) {
-		struct json *j = gc_json(&r, dry);
-
-		ret = print_json(j);
-		json_free(j);
-	} else {
-		gc_print(&r, dry);
-		ret = EXIT_OK;
-	}
-	if (l)
-		gc_summary(ctx, "gc", &r, dry);
+	ret = gc_output(ctx, &r, a.json, a.dry, l != NULL);
 out:
 	gc_report_release(&r);
 	layout_free(l);
@@ -226,53 +258,85 @@ out:
 
 /* --- prune and rm ------------------------------------------------------------ */
 
+static struct json *prune_json(const struct prune_report *r, int dry)
+{
+	struct json *j = json_new_object(), *arr = json_new_array(), *o;
+	size_t i;
+	int bad = !j || !arr;
+
+	for (i = 0; !bad && i < r->n_dropped; i++) {
+		o = json_new_object();
+		bad = json_append(arr, o) < 0 ||
+		      set_opt_str(o, "ref", r->dropped[i].name) < 0 ||
+		      json_set_str(o, "digest", r->dropped[i].digest.str) < 0 ||
+		      json_set_str(o, "index", r->dropped[i].which == LAYOUT_INDEX_META
+				   ? "metadata" : "main") < 0;
+	}
+	if (!bad && (json_set(j, "dropped", json_ref(arr)) < 0 ||
+		     json_set(j, "gc", gc_json(&r->gc, dry)) < 0))
+		bad = 1;
+	json_free(arr);
+	if (bad) {
+		json_free(j);
+		j = NULL;
+	}
+	return j;
+}
+
+static void prune_print(const struct prune_report *r, int dry)
+{
+	struct buf s = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < r->n_dropped; i++) {
+		buf_reset(&s);
+		report_sanitize_buf(&s, r->dropped[i].name ? r->dropped[i].name : "-");
+		printf("%s %s %s\n", dry ? "would drop" : "dropped", s.data,
+		       r->dropped[i].digest.str);
+	}
+	gc_print(&r->gc, dry);
+	buf_release(&s);
+}
+
+/* Prints the report of prune or rm (`what`; `summary`: one ran) on stdout,
+ * and its summary on stderr. */
 static int prune_output(const struct ctx *ctx, const char *what, const struct prune_report *r,
 			int json, int dry, int summary)
 {
-	struct json *j, *arr, *o;
-	struct buf s = BUF_INIT;
-	size_t i;
-	int bad, ret;
+	struct json *j;
+	int ret = EXIT_OK;
 
 	if (json) {
-		j = json_new_object();
-		arr = json_new_array();
-		bad = !j || !arr;
-		for (i = 0; !bad && i < r->n_dropped; i++) {
-			o = json_new_object();
-			bad = json_append(arr, o) < 0 ||
-			      set_opt_str(o, "ref", r->dropped[i].name) < 0 ||
-			      json_set_str(o, "digest", r->dropped[i].digest.str) < 0 ||
-			      json_set_str(o, "index", r->dropped[i].which == LAYOUT_INDEX_META
-					   ? "metadata" : "main") < 0;
-		}
-		if (!bad && (json_set(j, "dropped", json_ref(arr)) < 0 ||
-			     json_set(j, "gc", gc_json(&r->gc, dry)) < 0))
-			bad = 1;
-		json_free(arr);
-		if (bad) {
-			json_free(j);
-			j = NULL;
-		}
+		j = prune_json(r, dry);
 		ret = print_json(j);
 		json_free(j);
 	} else {
-		for (i = 0; i < r->n_dropped; i++) {
-			buf_reset(&s);
-			report_sanitize_buf(&s, r->dropped[i].name ? r->dropped[i].name : "-");
-			printf("%s %s %s\n", dry ? "would drop" : "dropped", s.data,
-			       r->dropped[i].digest.str);
-		}
-		gc_print(&r->gc, dry);
-		ret = EXIT_OK;
+		prune_print(r, dry);
 	}
 	if (summary) {
 		report_verbose(ctx, 0, "%s: %s %zu entr%s", what, dry ? "would drop" : "dropped",
 			       r->n_dropped, r->n_dropped == 1 ? "y" : "ies");
 		gc_summary(ctx, what, &r->gc, dry);
 	}
-	buf_release(&s);
 	return ret;
+}
+
+/* The prune options besides OPT_CACHE_GC's into `po`; EXIT_USAGE (reported)
+ * when they select nothing or --filter is malformed. */
+static int prune_options_check(struct prune_options *po, const struct opt_spec *spec,
+			       const char *filter, int keep)
+{
+	if (filter) {
+		if (strncmp(filter, "ref=", 4) || !filter[4])
+			return opt_usage_error(spec, "invalid filter '%s': want ref=<glob>",
+					       filter);
+		po->filter = filter + 4;
+	}
+	po->keep_last = keep;
+	if (!po->all && po->older_than_s < 0 && po->keep_last < 0 && po->max_size < 0)
+		return opt_usage_error(spec, "nothing to prune by: give --older-than, "
+				       "--keep-last, --max-size or --all");
+	return EXIT_OK;
 }
 
 static int cmd_cache_prune(int argc, char **argv, struct ctx *ctx)
@@ -283,9 +347,9 @@ static int cmd_cache_prune(int argc, char **argv, struct ctx *ctx)
 		NULL
 	};
 	struct prune_options po = { -1, -1, -1, NULL, 0, GC_OPTIONS_INIT };
+	struct cache_gc_args a = CACHE_GC_ARGS_INIT;
 	const char *filter = NULL;
-	int json = 0, dry = 0, keep = -1, ret = EXIT_FAIL;
-	int64_t grace = GC_GRACE_DEFAULT_S, wait = CACHE_WAIT_DEFAULT_MS / 1000;
+	int keep = -1;
 	const struct opt opts[] = {
 		OPT_CALLBACK(0, "older-than", &po.older_than_s, "<duration>",
 			     "drop images not used for this long", opt_duration),
@@ -296,122 +360,100 @@ static int cmd_cache_prune(int argc, char **argv, struct ctx *ctx)
 		OPT_STRING(0, "filter", &filter, "ref=<glob>",
 			   "consider only images whose reference matches <glob>"),
 		OPT_FLAG(0, "all", &po.all, "drop every image considered"),
-		OPT_FLAG('n', "dry-run", &dry, "show what would be dropped; change nothing"),
-		OPT_CALLBACK(0, "grace", &grace, "<duration>",
-			     "keep unreachable blobs younger than this (default 1h)", opt_duration),
-		OPT_CALLBACK(0, "wait", &wait, "<duration>",
-			     "wait this long for running pulls and builds (default 60s)",
-			     opt_duration),
-		OPT_FLAG(0, "json", &json, "write the report as JSON on stdout"),
+		OPT_CACHE_GC(&a, "show what would be dropped; change nothing"),
 		OPT_END(),
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
 	struct prune_report r;
 	struct layout *l = NULL;
 	struct err e = ERR_INIT;
-	int rc;
+	int ret;
 
 	memset(&r, 0, sizeof(r));
-	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
-	if (rc != OPT_CONTINUE)
-		return rc;
+	ret = cmd_parse_options(ctx, &spec, &argc, &argv);
+	if (ret != OPT_CONTINUE)
+		return ret;
 	if (argc > 0)
 		return opt_usage_error(&spec, "unexpected argument '%s'", argv[0]);
-	if (filter) {
-		if (strncmp(filter, "ref=", 4) || !filter[4])
-			return opt_usage_error(&spec, "invalid filter '%s': want ref=<glob>",
-					       filter);
-		po.filter = filter + 4;
-	}
-	po.keep_last = keep;
-	if (!po.all && po.older_than_s < 0 && po.keep_last < 0 && po.max_size < 0)
-		return opt_usage_error(&spec, "nothing to prune by: give --older-than, "
-				       "--keep-last, --max-size or --all");
-	po.gc.flags = dry ? GC_DRY_RUN : 0;
-	po.gc.grace_s = grace;
-	po.gc.wait_ms = wait_ms(wait);
+	if ((ret = prune_options_check(&po, &spec, filter, keep)) != EXIT_OK)
+		return ret;
+	cache_gc_options(&po.gc, &a);
 	if ((ret = cache_open(&l, ctx, CACHE_MISSING_OK)) != EXIT_OK)
 		goto out;
 	if (l && prune_run(&r, l, &po, &e) < 0) {
 		ret = report_err(&e, "prune of '%s' failed", ctx->cache_dir);
 		goto out;
 	}
-	ret = prune_output(ctx, "prune", &r, json, dry, l != NULL);
+	ret = prune_output(ctx, "prune", &r, a.json, a.dry, l != NULL);
 out:
 	prune_report_release(&r);
 	layout_free(l);
 	return ret;
 }
 
-static int cmd_cache_rm(int argc, char **argv, struct ctx *ctx)
+/* The names to remove, as `hoist cache ls` lists them, else normalised
+ * ("golang:1.20" is docker.io/library/golang:1.20), into `out`.  EXIT_OK
+ * or EXIT_FAIL (reported). */
+static int rm_names(struct strvec *out, struct layout *l, int argc, char **argv)
 {
-	static const char *const usage[] = {
-		"hoist cache rm [--dry-run] [--grace <duration>] [--wait <duration>] [--json] "
-		"<ref>...", NULL
-	};
-	int json = 0, dry = 0, ret = EXIT_FAIL, i;
-	int64_t grace = GC_GRACE_DEFAULT_S, wait = CACHE_WAIT_DEFAULT_MS / 1000;
-	const struct opt opts[] = {
-		OPT_FLAG('n', "dry-run", &dry, "show what would be removed; change nothing"),
-		OPT_CALLBACK(0, "grace", &grace, "<duration>",
-			     "keep unreachable blobs younger than this (default 1h)", opt_duration),
-		OPT_CALLBACK(0, "wait", &wait, "<duration>",
-			     "wait this long for running pulls and builds (default 60s)",
-			     opt_duration),
-		OPT_FLAG(0, "json", &json, "write the report as JSON on stdout"),
-		OPT_END(),
-	};
-	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
-	struct gc_options o = GC_OPTIONS_INIT;
-	struct strvec names = STRVEC_INIT;
-	struct prune_report r;
-	struct layout *l = NULL;
-	struct err e = ERR_INIT;
+	struct descriptor d;
 	struct buf b = BUF_INIT;
 	struct ref rf;
-	int rc;
+	int i, found, rc = 0;
 
-	memset(&r, 0, sizeof(r));
-	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
-	if (rc != OPT_CONTINUE)
-		return rc;
-	if (argc < 1)
-		return opt_usage_error(&spec, "name at least one image to remove");
-	if ((ret = cache_open(&l, ctx, CACHE_NEEDED)) != EXIT_OK)
-		goto out;
-	ret = EXIT_FAIL;
-	/* as listed by `hoist cache ls`, else normalised ("golang:1.20" is
-	 * docker.io/library/golang:1.20) */
-	for (i = 0; i < argc; i++) {
-		struct descriptor d;
-		int found;
-
+	for (i = 0; i < argc && rc == 0; i++) {
 		descriptor_init(&d);
 		found = layout_ref_resolve(&d, NULL, l, argv[i], NULL) == 0;
 		descriptor_release(&d);
 		buf_reset(&b);
 		ref_init(&rf);
 		if (!found && ref_parse(&rf, argv[i], 0, NULL) == 0 && ref_format(&b, &rf) == 0)
-			rc = strvec_push(&names, b.data);
+			rc = strvec_push(out, b.data);
 		else
-			rc = strvec_push(&names, argv[i]);
+			rc = strvec_push(out, argv[i]);
 		ref_release(&rf);
-		if (rc < 0) {
-			report_error("out of memory");
-			goto out;
-		}
 	}
-	o.flags = dry ? GC_DRY_RUN : 0;
-	o.grace_s = grace;
-	o.wait_ms = wait_ms(wait);
+	buf_release(&b);
+	if (rc < 0) {
+		report_error("out of memory");
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int cmd_cache_rm(int argc, char **argv, struct ctx *ctx)
+{
+	static const char *const usage[] = { "hoist cache rm " CACHE_GC_USAGE " <ref>...", NULL };
+	struct cache_gc_args a = CACHE_GC_ARGS_INIT;
+	const struct opt opts[] = {
+		OPT_CACHE_GC(&a, "show what would be removed; change nothing"),
+		OPT_END(),
+	};
+	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
+	struct strvec names = STRVEC_INIT;
+	struct gc_options o;
+	struct prune_report r;
+	struct layout *l = NULL;
+	struct err e = ERR_INIT;
+	int ret;
+
+	memset(&r, 0, sizeof(r));
+	ret = cmd_parse_options(ctx, &spec, &argc, &argv);
+	if (ret != OPT_CONTINUE)
+		return ret;
+	if (argc < 1)
+		return opt_usage_error(&spec, "name at least one image to remove");
+	if ((ret = cache_open(&l, ctx, CACHE_NEEDED)) != EXIT_OK ||
+	    (ret = rm_names(&names, l, argc, argv)) != EXIT_OK)
+		goto out;
+	cache_gc_options(&o, &a);
 	if (rm_run(&r, l, (const char *const *)names.v, names.n, &o, &e) < 0) {
 		ret = report_err(&e, "cannot remove from the cache");
 		goto out;
 	}
-	ret = prune_output(ctx, "rm", &r, json, dry, 1);
+	ret = prune_output(ctx, "rm", &r, a.json, a.dry, 1);
 out:
 	strvec_clear(&names);
-	buf_release(&b);
 	prune_report_release(&r);
 	layout_free(l);
 	return ret;
@@ -419,12 +461,82 @@ out:
 
 /* --- verify ------------------------------------------------------------------- */
 
+static struct json *verify_json(const struct verify_report *r, int repair)
+{
+	struct json *j = json_new_object(), *arr = json_new_array(), *o;
+	size_t i;
+	int bad = !j || !arr;
+
+	for (i = 0; !bad && i < r->n_problems; i++) {
+		o = json_new_object();
+		bad = json_append(arr, o) < 0 ||
+		      json_set_str(o, "problem", r->problems[i].what) < 0 ||
+		      set_opt_str(o, "ref", r->problems[i].name) < 0 ||
+		      json_set_str(o, "digest", r->problems[i].digest.str) < 0;
+	}
+	if (bad || json_set(j, "problems", json_ref(arr)) < 0 ||
+	    json_set_int64(j, "blobs", (int64_t)r->n_blobs) < 0 ||
+	    json_set_int64(j, "bytes", (int64_t)r->bytes) < 0 ||
+	    json_set_int64(j, "entries", (int64_t)r->n_entries) < 0 ||
+	    json_set_int64(j, "corrupt", (int64_t)r->n_corrupt) < 0 ||
+	    json_set_int64(j, "missing", (int64_t)r->n_missing) < 0 ||
+	    json_set(j, "repaired", json_new_bool(repair)) < 0) {
+		json_free(j);
+		j = NULL;
+	}
+	json_free(arr);
+	return j;
+}
+
+static void verify_print(const struct verify_report *r)
+{
+	struct buf s = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < r->n_problems; i++) {
+		buf_reset(&s);
+		report_sanitize_buf(&s, r->problems[i].name ? r->problems[i].name : "-");
+		printf("%s %s %s\n", r->problems[i].what, s.data, r->problems[i].digest.str);
+	}
+	buf_release(&s);
+}
+
+/* Prints the report of a verify (`summary`: one ran) and says how it went:
+ * EXIT_FAIL, with a hint, for problems left unrepaired. */
+static int verify_output(const struct ctx *ctx, const struct verify_report *r, int json,
+			 int repair, int summary)
+{
+	struct buf s = BUF_INIT;
+	struct json *j;
+	int ret;
+
+	if (json) {
+		j = verify_json(r, repair);
+		ret = print_json(j);
+		json_free(j);
+		if (ret != EXIT_OK)
+			return ret;
+	} else {
+		verify_print(r);
+	}
+	if (summary)
+		report_verbose(ctx, 0, "verify: %zu blobs (%s), %zu entries: %zu corrupt, %zu "
+			       "missing%s", r->n_blobs, size_str(&s, r->bytes), r->n_entries,
+			       r->n_corrupt, r->n_missing,
+			       repair && (r->n_corrupt || r->n_missing) ? "; repaired" : "");
+	buf_release(&s);
+	ret = (r->n_corrupt || r->n_missing) && !repair ? EXIT_FAIL : EXIT_OK;
+	if (ret == EXIT_FAIL && !ctx->quiet)
+		report_hint("run 'hoist cache verify --repair', then pull the images again");
+	return ret;
+}
+
 static int cmd_cache_verify(int argc, char **argv, struct ctx *ctx)
 {
 	static const char *const usage[] = {
 		"hoist cache verify [--repair] [--wait <duration>] [--json]", NULL
 	};
-	int json = 0, repair = 0, ret = EXIT_FAIL, bad;
+	int json = 0, repair = 0, ret;
 	int64_t wait = CACHE_WAIT_DEFAULT_MS / 1000;
 	const struct opt opts[] = {
 		OPT_FLAG(0, "repair", &repair,
@@ -432,22 +544,18 @@ static int cmd_cache_verify(int argc, char **argv, struct ctx *ctx)
 		OPT_CALLBACK(0, "wait", &wait, "<duration>",
 			     "with --repair, wait this long for running pulls (default 60s)",
 			     opt_duration),
-		OPT_FLAG(0, "json", &json, "write the report as JSON on stdout"),
+		OPT_CACHE_JSON(&json),
 		OPT_END(),
 	};
 	struct opt_spec spec = CMD_SPEC(ctx, usage, opts);
 	struct verify_report r;
 	struct layout *l = NULL;
 	struct err e = ERR_INIT;
-	struct buf s = BUF_INIT;
-	struct json *j = NULL, *arr = NULL, *o;
-	size_t i;
-	int rc;
 
 	memset(&r, 0, sizeof(r));
-	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
-	if (rc != OPT_CONTINUE)
-		return rc;
+	ret = cmd_parse_options(ctx, &spec, &argc, &argv);
+	if (ret != OPT_CONTINUE)
+		return ret;
 	if (argc > 0)
 		return opt_usage_error(&spec, "unexpected argument '%s'", argv[0]);
 	if ((ret = cache_open(&l, ctx, CACHE_MISSING_OK | (repair ? CACHE_REPAIR : 0))) !=
@@ -457,49 +565,8 @@ static int cmd_cache_verify(int argc, char **argv, struct ctx *ctx)
 		ret = report_err(&e, "verify of '%s' failed", ctx->cache_dir);
 		goto out;
 	}
-	if (json) {
-		j = json_new_object();
-		arr = json_new_array();
-		bad = !j || !arr;
-		for (i = 0; !bad && i < r.n_problems; i++) {
-			o = json_new_object();
-			bad = json_append(arr, o) < 0 ||
-			      json_set_str(o, "problem", r.problems[i].what) < 0 ||
-			      set_opt_str(o, "ref", r.problems[i].name) < 0 ||
-			      json_set_str(o, "digest", r.problems[i].digest.str) < 0;
-		}
-		if (bad || json_set(j, "problems", json_ref(arr)) < 0 ||
-		    json_set_int64(j, "blobs", (int64_t)r.n_blobs) < 0 ||
-		    json_set_int64(j, "bytes", (int64_t)r.bytes) < 0 ||
-		    json_set_int64(j, "entries", (int64_t)r.n_entries) < 0 ||
-		    json_set_int64(j, "corrupt", (int64_t)r.n_corrupt) < 0 ||
-		    json_set_int64(j, "missing", (int64_t)r.n_missing) < 0 ||
-		    json_set(j, "repaired", json_new_bool(repair)) < 0) {
-			json_free(j);
-			j = NULL;
-		}
-		if (print_json(j) != EXIT_OK)
-			goto out;
-	} else {
-		for (i = 0; i < r.n_problems; i++) {
-			buf_reset(&s);
-			report_sanitize_buf(&s, r.problems[i].name ? r.problems[i].name : "-");
-			printf("%s %s %s\n", r.problems[i].what, s.data, r.problems[i].digest.str);
-		}
-	}
-	buf_reset(&s);
-	if (l)
-		report_verbose(ctx, 0, "verify: %zu blobs (%s), %zu entries: %zu corrupt, %zu "
-			       "missing%s", r.n_blobs, size_str(&s, r.bytes), r.n_entries,
-			       r.n_corrupt, r.n_missing,
-			       repair && (r.n_corrupt || r.n_missing) ? "; repaired" : "");
-	ret = (r.n_corrupt || r.n_missing) && !repair ? EXIT_FAIL : EXIT_OK;
-	if (ret == EXIT_FAIL && !ctx->quiet)
-		report_hint("run 'hoist cache verify --repair', then pull the images again");
+	ret = verify_output(ctx, &r, json, repair, l != NULL);
 out:
-	json_free(j);
-	json_free(arr);
-	buf_release(&s);
 	verify_report_release(&r);
 	layout_free(l);
 	return ret;
@@ -563,10 +630,36 @@ static struct json *ls_json(const struct ls_entry *ents, size_t n,
 	return j;
 }
 
+static void ls_print(const struct ls_entry *ents, size_t n)
+{
+	struct buf name = BUF_INIT, a = BUF_INIT, b = BUF_INIT;
+	char t1[32], t2[32];
+	size_t i;
+
+	if (n)
+		printf("%-40s %-19s %-6s %-10s %-11s %-10s %-10s %-20s %s\n", "REFERENCE",
+		       "DIGEST", "TYPE", "LAYERS", "PLATFORMS", "UNIQUE", "SHARED", "PULLED",
+		       "LAST USED");
+	for (i = 0; i < n; i++) {
+		buf_reset(&name);
+		report_sanitize_buf(&name, ents[i].name ? ents[i].name : "-");
+		fmt_time(t1, sizeof(t1), ents[i].pulled);
+		fmt_time(t2, sizeof(t2), ents[i].last_used);
+		printf("%-40s %-19.19s %-6s %-10s %-11s %-10s ", name.data,
+		       ents[i].desc.digest.str, entry_kind(&ents[i]), entry_layers(&ents[i]),
+		       ents[i].platforms ? ents[i].platforms : "-",
+		       size_str(&a, ents[i].unique_bytes));
+		printf("%-10s %-20s %s\n", size_str(&b, ents[i].shared_bytes), t1, t2);
+	}
+	buf_release(&name);
+	buf_release(&a);
+	buf_release(&b);
+}
+
 static int cmd_cache_ls(int argc, char **argv, struct ctx *ctx)
 {
 	static const char *const usage[] = { "hoist cache ls [--json]", NULL };
-	int json = 0, ret = EXIT_FAIL;
+	int json = 0, ret;
 	const struct opt opts[] = {
 		OPT_FLAG(0, "json", &json, "write the list as JSON on stdout"),
 		OPT_END(),
@@ -576,16 +669,14 @@ static int cmd_cache_ls(int argc, char **argv, struct ctx *ctx)
 	struct ls_summary sum;
 	struct layout *l = NULL;
 	struct err e = ERR_INIT;
-	struct buf name = BUF_INIT, a = BUF_INIT, b = BUF_INIT;
-	char t1[32], t2[32];
-	size_t n = 0, i;
+	struct buf a = BUF_INIT, b = BUF_INIT;
 	struct json *j = NULL;
-	int rc;
+	size_t n = 0;
 
 	memset(&sum, 0, sizeof(sum));
-	rc = cmd_parse_options(ctx, &spec, &argc, &argv);
-	if (rc != OPT_CONTINUE)
-		return rc;
+	ret = cmd_parse_options(ctx, &spec, &argc, &argv);
+	if (ret != OPT_CONTINUE)
+		return ret;
 	if (argc > 0)
 		return opt_usage_error(&spec, "unexpected argument '%s'", argv[0]);
 	if ((ret = cache_open(&l, ctx, CACHE_MISSING_OK)) != EXIT_OK)
@@ -599,22 +690,7 @@ static int cmd_cache_ls(int argc, char **argv, struct ctx *ctx)
 		if ((ret = print_json(j)) != EXIT_OK)
 			goto out;
 	} else {
-		if (n)
-			printf("%-40s %-19s %-6s %-10s %-11s %-10s %-10s %-20s %s\n", "REFERENCE",
-			       "DIGEST", "TYPE", "LAYERS", "PLATFORMS", "UNIQUE", "SHARED",
-			       "PULLED", "LAST USED");
-		for (i = 0; i < n; i++) {
-			buf_reset(&name);
-			report_sanitize_buf(&name, ents[i].name ? ents[i].name : "-");
-			fmt_time(t1, sizeof(t1), ents[i].pulled);
-			fmt_time(t2, sizeof(t2), ents[i].last_used);
-			printf("%-40s %-19.19s %-6s %-10s %-11s %-10s ", name.data,
-			       ents[i].desc.digest.str, entry_kind(&ents[i]),
-			       entry_layers(&ents[i]),
-			       ents[i].platforms ? ents[i].platforms : "-",
-			       size_str(&a, ents[i].unique_bytes));
-			printf("%-10s %-20s %s\n", size_str(&b, ents[i].shared_bytes), t1, t2);
-		}
+		ls_print(ents, n);
 	}
 	if (l)
 		report_verbose(ctx, 0, "%zu entr%s, %zu blobs, %s on disk, %s reclaimable by gc",
@@ -623,7 +699,6 @@ static int cmd_cache_ls(int argc, char **argv, struct ctx *ctx)
 	ret = EXIT_OK;
 out:
 	json_free(j);
-	buf_release(&name);
 	buf_release(&a);
 	buf_release(&b);
 	ls_entries_free(ents, n);

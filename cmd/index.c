@@ -2,6 +2,7 @@
  * plus a listing crane lacks). */
 #include "cmd/cmd.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
 #include "cmd/progress.h"
 #include "cmd/report.h"

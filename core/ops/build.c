@@ -1,7 +1,9 @@
 /* build.c - building images without a container runtime.  See build.h. */
 #include "core/ops/build.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
+#include "cache/memo.h"
 #include "core/base/strvec.h"
 #include "core/format/containerfile.h"
 #include "core/format/tar.h"

@@ -2,6 +2,7 @@
  * directory.  See export.h for the rules. */
 #include "core/ops/export.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"

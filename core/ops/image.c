@@ -2,7 +2,9 @@
  * (resolving references).  See image.h. */
 #include "core/ops/image.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
+#include "cache/usage.h"
 #include "core/base/err.h"
 #include "core/base/json.h"
 #include "core/model/ref.h"

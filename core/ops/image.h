@@ -141,7 +141,7 @@ int local_blob_copy(struct layout *dst, struct layout *src, const struct descrip
 		    struct err *e);
 
 /* A tar_sink_fn (core/format/tar.h) writing to the struct blob_writer `arg`
- * (cache/layout.h). */
+ * (cache/blob.h). */
 int local_blob_sink(void *arg, const void *data, size_t len, struct err *e);
 /* Reads manifest `d` (an image or an index) from layout `l` into `out`
  * (need not be initialised; left empty on failure); `check`: ERR_DIGEST

@@ -1,6 +1,7 @@
 /* mutate.c - crane append and crane mutate.  See mutate.h. */
 #include "core/ops/mutate.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/base/strvec.h"
 #include "core/ops/build.h"

@@ -13,7 +13,7 @@
  *
  * Safety: from open to close the destination is held under one lease, so a
  * `hoist cache gc` running meanwhile keeps every blob the operation wrote
- * before the name that references them exists (cache/gc.h explains leases).
+ * before the name that references them exists (cache/layout.h explains leases).
  */
 #ifndef HOIST_OUTPUT_H
 #define HOIST_OUTPUT_H

@@ -21,7 +21,9 @@
 #include "core/model/imgconfig.h"
 #include "core/ops/image.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
+#include "cache/usage.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"
 #include "registry/client.h"

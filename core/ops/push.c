@@ -10,6 +10,7 @@
 #include "core/base/strvec.h"
 #include "core/ops/image.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/base/err.h"
 #include "core/base/json.h"

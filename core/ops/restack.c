@@ -1,6 +1,7 @@
 /* restack.c - flatten and rebase.  See restack.h. */
 #include "core/ops/restack.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/base/err.h"
 #include "core/ops/export.h"

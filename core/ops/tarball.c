@@ -2,6 +2,7 @@
  * core/format/tar.h's; reading them is core/ops/tarball_read.c).  See tarball.h. */
 #include "core/ops/tarball.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"

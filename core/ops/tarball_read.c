@@ -34,6 +34,7 @@
  */
 #include "core/ops/image.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/format/tar.h"
 #include "core/base/err.h"

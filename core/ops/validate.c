@@ -4,6 +4,7 @@
 #include "core/model/imgconfig.h"
 #include "core/ops/export.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"

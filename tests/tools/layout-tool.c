@@ -17,6 +17,7 @@
  * Not library code: it prints and exits, and may use libarchive directly.
  * Exit status 0 ok, 1 failed, 2 usage.
  */
+#include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/base/buf.h"
 #include "core/base/digest.h"

@@ -1,6 +1,7 @@
 #define TEST_MODULE "build"
 #include "tests/unit/test.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/ops/build.h"
 #include "core/format/containerfile.h"

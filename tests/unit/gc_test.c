@@ -5,7 +5,12 @@
 #include "test.h"
 
 #include "cache/gc.h"
+#include "cache/ls.h"
+#include "cache/prune.h"
+#include "cache/verify.h"
+#include "cache/blob.h"
 #include "cache/layout.h"
+#include "cache/usage.h"
 #include "core/base/buf.h"
 #include "core/base/digest.h"
 #include "core/base/err.h"
@@ -284,6 +289,57 @@ TEST(prune_keep_last_and_verify)
 	rmroot();
 }
 
+/* gc_options.skip: a dry run of prune or rm, entries treated as dropped
+ * (matched by index, name and digest) and nothing removed. */
+TEST(skip_is_a_dry_drop)
+{
+	static const char *const la[] = { "shared", "only a" }, *const lb[] = { "shared" };
+	struct layout *l = NULL;
+	struct err e = ERR_INIT;
+	struct descriptor a, b;
+	struct gc_options o = GC_OPTIONS_INIT;
+	struct gc_entry skip = { "example.com/a:1", { 0 }, LAYOUT_INDEX_MAIN };
+	struct gc_report r;
+
+	mkroot("skip");
+	CHECK_RC(layout_open(&l, root, LAYOUT_CREATE, &e), 0);
+	image(&a, l, cfg1, la, 2, NULL);
+	image(&b, l, cfg2, lb, 1, NULL);
+	CHECK_RC(layout_index_set(l, "example.com/a:1", &a, &e), 0);
+	CHECK_RC(layout_index_set(l, "example.com/b:1", &b, &e), 0);
+
+	skip.digest = a.digest;
+	CHECK(gc_entry_is(&skip, LAYOUT_INDEX_MAIN, "example.com/a:1", a.digest.str));
+	CHECK(!gc_entry_is(&skip, LAYOUT_INDEX_META, "example.com/a:1", a.digest.str));
+	CHECK(!gc_entry_is(&skip, LAYOUT_INDEX_MAIN, "example.com/a:2", a.digest.str));
+	CHECK(!gc_entry_is(&skip, LAYOUT_INDEX_MAIN, NULL, a.digest.str));
+	CHECK(!gc_entry_is(&skip, LAYOUT_INDEX_MAIN, "example.com/a:1", b.digest.str));
+	CHECK(!gc_entry_is(&skip, LAYOUT_INDEX_MAIN, "example.com/a:1", NULL));
+
+	/* a's manifest, config and own layer would go; the shared layer stays */
+	o.flags = GC_DRY_RUN;
+	o.grace_s = 0;
+	o.skip = &skip;
+	o.n_skip = 1;
+	CHECK_RC(gc_run(&r, l, &o, &e), 0);
+	CHECK_RC(r.n_entries, 1);
+	CHECK_RC(r.n_removed, 3);
+	CHECK_RC(r.n_records, 0);
+	gc_report_release(&r);
+	CHECK(present(l, "only a") && present(l, "shared"));
+
+	/* another digest under that name is not the entry skipped */
+	skip.digest = b.digest;
+	CHECK_RC(gc_run(&r, l, &o, &e), 0);
+	CHECK_RC(r.n_entries, 2);
+	CHECK_RC(r.n_removed, 0);
+	gc_report_release(&r);
+	descriptor_release(&a);
+	descriptor_release(&b);
+	layout_free(l);
+	rmroot();
+}
+
 /* The sweep's fast paths: many victims (unlinked on several threads), only
  * existing sources records removed, a referrer larger than the head read
  * kept with what it names, a JSON blob without "subject" and a young blob
@@ -486,6 +542,7 @@ int main(void)
 	RUN(mark_and_sweep);
 	RUN(metadata_entry_and_records);
 	RUN(prune_keep_last_and_verify);
+	RUN(skip_is_a_dry_drop);
 	RUN(sweep_many_sources_big_referrer);
 	RUN(foreign_names_untouched);
 	RUN(unreadable_manifest_stops_gc);

@@ -2,6 +2,7 @@
 #include "core/base/strvec.h"
 #include "tests/unit/test.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/base/buf.h"
 #include "core/base/digest.h"

@@ -1,6 +1,7 @@
 #define TEST_MODULE "source"
 #include "tests/unit/test.h"
 
+#include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
