@@ -7,7 +7,7 @@
 #include "core/base/buf.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"
-#include "registry/client.h"
+#include "registry/reg_list.h"
 
 #include <stdio.h>
 #include <stdlib.h>

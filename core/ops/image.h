@@ -26,7 +26,7 @@
 #include "core/base/buf.h"
 #include "core/model/manifest.h"
 #include "core/model/platform.h"
-#include "registry/client.h"
+#include "registry/reg.h"
 
 #include <stddef.h>
 #include <stdint.h>

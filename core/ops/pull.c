@@ -23,7 +23,7 @@
 #include "cache/layout.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"
-#include "registry/client.h"
+#include "registry/reg_blob.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -25,7 +25,10 @@
 #include "core/base/err.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"
-#include "registry/client.h"
+#include "registry/reg.h"
+#include "registry/reg_blob.h"
+#include "registry/reg_list.h"
+#include "registry/reg_manifest.h"
 #include "registry/creds.h"
 #include "registry/http.h"
 
