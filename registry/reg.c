@@ -865,6 +865,82 @@ static void header_pop(struct strvec *sv)
 	}
 }
 
+/* One attempt of reg_send(): `req` with the Authorization that `scope`
+ * asks for (only when it goes to the registry's own origin). */
+static int send_once(struct reg *r, struct http_request *req, struct http_response *resp,
+		     const char *scope, int fresh, struct err *e)
+{
+	struct buf av = BUF_INIT;
+	int pushed = 0, rc = 0;
+
+	if (reg_req_same_origin(req->url, r->base))
+		rc = auth_value(&av, r, req->url, scope, fresh, e);
+	else
+		r->sent_creds = 0;
+	if (rc == 0 && av.len) {
+		if (http_request_header(req, "Authorization: %s", av.data) < 0)
+			rc = reg_req_nomem(e);
+		else
+			pushed = 1;
+	}
+	if (av.len)
+		memset(av.data, 0, av.len);
+	buf_release(&av);
+	if (rc < 0)
+		return rc;
+	rc = http_do(r->o.http, req, resp, e);
+	if (pushed)
+		header_pop(&req->headers);
+	if (rc == ERR_NETWORK && !r->answered)	/* the first request, sent without a ping */
+		return connect_error(r, strncmp(r->base, "http://", 7) ? "https" : "http", e);
+	return rc;
+}
+
+/* What a 401 of the registry's asks for: 1 to send again (with a token for
+ * *scope grown by the scopes the challenge names, or with the Basic
+ * credentials it now wants), 0 to hand the 401 to the caller, or an error.
+ * `before` is the auth scheme the request was sent with. */
+static int answer_401(struct reg *r, const struct http_response *resp, char **scope,
+		      int *fresh, enum reg_auth before, struct err *e)
+{
+	struct wire_challenges ch;
+	const struct wire_challenge *bc;
+	char *u;
+	int ret = 0, grew;
+
+	wire_challenges_init(&ch);
+	if (learn_challenge(r, resp, &ch, e) < 0) {
+		ret = e ? e->code : ERR_AUTH;
+		goto out;
+	}
+	bc = r->auth == AUTH_BEARER ? wire_challenges_find(&ch, "bearer") : NULL;
+	if (!bc) {
+		if (r->auth == AUTH_BASIC && before != AUTH_BASIC) {
+			if (creds_load(r, e) < 0)
+				ret = e ? e->code : ERR_AUTH;
+			else
+				ret = have_basic(r);
+		}
+		goto out;
+	}
+	if (!(u = scope_union(*scope, wire_challenge_param(bc, "scope")))) {
+		ret = reg_req_nomem(e);
+		goto out;
+	}
+	grew = strcmp(u, *scope) != 0;
+	free(*scope);
+	*scope = u;
+	/* not when a new token for the same scope was refused, nor for a
+	 * stored registry token */
+	if (before == AUTH_BEARER && ((!grew && *fresh) || r->creds.registry_token))
+		goto out;
+	*fresh = 1;
+	ret = 1;
+out:
+	wire_challenges_release(&ch);
+	return ret;
+}
+
 int reg_send(struct reg *r, struct http_request *req, struct http_response *resp,
 	     const char *scope, struct err *e)
 {
@@ -879,85 +955,20 @@ int reg_send(struct reg *r, struct http_request *req, struct http_response *resp
 		goto out;
 	}
 	for (round = 0; round < MAX_AUTH_ROUNDS; round++) {
-		struct buf av = BUF_INIT;
-		struct wire_challenges ch;
-		const struct wire_challenge *bc;
 		enum reg_auth before = r->auth;
-		int pushed = 0, rc;
+		const char *url;
 
-		if (reg_req_same_origin(req->url, r->base)) {
-			rc = auth_value(&av, r, req->url, cur, fresh, e);
-			if (rc < 0) {
-				buf_release(&av);
-				ret = rc;
-				goto out;
-			}
-		} else {
-			r->sent_creds = 0;
-		}
-		if (av.len) {
-			if (http_request_header(req, "Authorization: %s", av.data) < 0) {
-				memset(av.data, 0, av.len);
-				buf_release(&av);
-				ret = reg_req_nomem(e);
-				goto out;
-			}
-			pushed = 1;
-			memset(av.data, 0, av.len);
-		}
-		buf_release(&av);
-		rc = http_do(r->o.http, req, resp, e);
-		if (pushed)
-			header_pop(&req->headers);
-		if (rc == ERR_NETWORK && !r->answered) {
-			/* the first request, sent without a ping */
-			ret = connect_error(r, strncmp(r->base, "http://", 7) ? "https" : "http", e);
+		if ((ret = send_once(r, req, resp, cur, fresh, e)) < 0)
 			goto out;
-		}
-		if (rc < 0) {
-			ret = rc;
-			goto out;
-		}
-		if (reg_req_same_origin(resp->url ? resp->url : req->url, r->base))
+		url = resp->url ? resp->url : req->url;
+		if (reg_req_same_origin(url, r->base))
 			r->answered = 1;
-		if (resp->status != 401 || !reg_req_same_origin(resp->url ? resp->url : req->url, r->base))
+		if (resp->status != 401 || !reg_req_same_origin(url, r->base))
 			break;
-		wire_challenges_init(&ch);
-		if (learn_challenge(r, resp, &ch, e) < 0) {
-			wire_challenges_release(&ch);
-			ret = e ? e->code : ERR_AUTH;
+		if ((ret = answer_401(r, resp, &cur, &fresh, before, e)) < 0)
 			goto out;
-		}
-		bc = r->auth == AUTH_BEARER ? wire_challenges_find(&ch, "bearer") : NULL;
-		if (bc) {
-			char *u = scope_union(cur, wire_challenge_param(bc, "scope"));
-			int grew;
-			if (!u) {
-				wire_challenges_release(&ch);
-				ret = reg_req_nomem(e);
-				goto out;
-			}
-			grew = strcmp(u, cur) != 0;
-			free(cur);
-			cur = u;
-			wire_challenges_release(&ch);
-			if (!grew && fresh && before == AUTH_BEARER)
-				break;		/* a new token for the same scope was refused */
-			if (r->creds.registry_token && before == AUTH_BEARER)
-				break;
-			fresh = 1;
-			continue;
-		}
-		wire_challenges_release(&ch);
-		if (r->auth == AUTH_BASIC && before != AUTH_BASIC) {
-			if (creds_load(r, e) < 0) {
-				ret = e ? e->code : ERR_AUTH;
-				goto out;
-			}
-			if (have_basic(r))
-				continue;
-		}
-		break;
+		if (!ret)
+			break;
 	}
 	ret = 0;
 out:

@@ -1,4 +1,4 @@
-/* reg-tool - a test helper that drives registry/client.c from the shell.
+/* reg-tool - a test helper that drives the registry client (registry/reg*.c) from the shell.
  *
  *   reg-tool [OPTIONS] manifest REF        the manifest's bytes, verified
  *   reg-tool [OPTIONS] digest REF          its digest (GET, verified)
