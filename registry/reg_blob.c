@@ -874,8 +874,8 @@ int reg_blob_get_many(struct reg *r, const char *repo, struct reg_blob_fetch *fs
 				rc = reg_req_nomem(e);
 				goto out;
 			}
-			blobs_get_one(reg_mirror_at(r, m), mrepo.data, sub, n_pending, parallel, flags,
-				      &e2);
+			blobs_get_one(reg_mirror_at(r, m), mrepo.data, sub, n_pending, parallel,
+				      flags, &e2);
 		}
 		for (k = 0; k < n_pending; k++) {
 			struct reg_blob_fetch *f = &fs[idx[k]];

@@ -36,7 +36,8 @@ static int list_page_add(struct strvec *out, size_t *total, const struct http_re
 	for (i = 0; i < n; i++) {
 		const char *s = json_str(json_array_get(arr, i));
 		if (!s) {
-			ret = err_set(e, ERR_INVALID, "%s: \"%s\"[%zu] is not a string", what, key, i);
+			ret = err_set(e, ERR_INVALID, "%s: \"%s\"[%zu] is not a string", what,
+				      key, i);
 			goto out;
 		}
 		if (++*total > REG_LIST_MAX_ENTRIES) {

@@ -8,7 +8,6 @@
 #include "registry/reg.h"
 #include "registry/reg_req.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 static const char *const manifest_accept =
@@ -224,7 +223,8 @@ int reg_manifest_put(struct digest *out, struct reg *r, const char *repo,
 
 	http_request_init(&req, "PUT", NULL);
 	http_response_init(&resp);
-	if ((ret = reg_req_check_repo(repo, e)) < 0 || (ret = reg_req_check_ref(tag_or_digest, e)) < 0)
+	if ((ret = reg_req_check_repo(repo, e)) < 0 ||
+	    (ret = reg_req_check_ref(tag_or_digest, e)) < 0)
 		goto out;
 	if (!media_type || !mediatype_valid(media_type)) {
 		ret = err_set(e, ERR_INVALID, "invalid media type for a manifest");
@@ -310,7 +310,8 @@ int reg_manifest_delete(struct reg *r, const char *repo, const char *tag_or_dige
 	http_request_init(&req, "DELETE", NULL);
 	http_response_init(&resp);
 	if ((ret = reg_req_check_repo(repo, e)) < 0 ||
-	    (ret = reg_req_check_ref(tag_or_digest, e)) < 0 || (ret = reg_ping(r, REG_NEED_ANSWER, e)) < 0)
+	    (ret = reg_req_check_ref(tag_or_digest, e)) < 0 ||
+	    (ret = reg_ping(r, REG_NEED_ANSWER, e)) < 0)
 		goto out;
 	if (url_manifest(&url, &what, "DELETE", r, repo, tag_or_digest) < 0 ||
 	    reg_req_scope(&scope, repo, "delete") < 0) {
