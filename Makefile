@@ -64,11 +64,12 @@ LIBS := $(LIBDEFLATE_A) $(PKG_LIBS) -lpthread -ldl
 
 # Explicit source lists, one line per module.
 # core/ in floors, from the ground up (scripts/check-tree keeps includes going down):
-BASE_SRCS := $(addprefix core/base/, err.c buf.c text.c units.c json.c digest.c)
-MODEL_SRCS := $(addprefix core/model/, ref.c platform.c descriptor.c manifest.c imgconfig.c \
-	settings.c)
-FORMAT_SRCS := $(addprefix core/format/, libarchive_dl.c archive.c pgzip.c layer.c \
-	containerfile.c userdb.c)
+BASE_SRCS := $(addprefix core/base/, err.c buf.c strvec.c text.c base64.c units.c json.c digest.c \
+	fs.c dl.c)
+MODEL_SRCS := $(addprefix core/model/, ref.c platform.c mediatype.c kvlist.c descriptor.c \
+	manifest.c imgconfig.c settings.c)
+FORMAT_SRCS := $(addprefix core/format/, libarchive_dl.c tar.c pgzip.c layer.c \
+	containerfile.c dockerignore.c userdb.c)
 OPS_SRCS := $(addprefix core/ops/, image.c pull.c tarball.c xfer.c push.c copy.c tarball_read.c \
 	build.c export.c validate.c output.c mutate.c restack.c index_ops.c source.c)
 CORE_SRCS := $(BASE_SRCS) $(MODEL_SRCS) $(FORMAT_SRCS) $(OPS_SRCS)

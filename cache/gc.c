@@ -13,6 +13,7 @@
 #include "core/base/digest.h"
 #include "core/base/err.h"
 #include "core/base/json.h"
+#include "core/model/imgconfig.h"
 #include "core/model/manifest.h"
 #include "core/model/platform.h"
 
@@ -1621,7 +1622,7 @@ static char *entry_platforms(struct graph *g, const struct descriptor *desc)
 		goto out;
 	}
 	buf_reset(&rd);
-	if (blob_read(&rd, g->l, &m.config.digest, IMAGE_CONFIG_MAX_DEFAULT, NULL) == 0 &&
+	if (blob_read(&rd, g->l, &m.config.digest, IMGCONFIG_MAX_DEFAULT, NULL) == 0 &&
 	    imgconfig_parse(&cfg, rd.data, rd.len, 0, NULL) == 0)
 		platform_format(&out, &cfg.platform);
 out:

@@ -5,6 +5,7 @@
 #include "core/base/digest.h"
 #include "core/base/err.h"
 #include "core/base/json.h"
+#include "core/base/strvec.h"
 #include "core/model/manifest.h"
 
 #include <dirent.h>

@@ -58,6 +58,7 @@
 #ifndef HOIST_LAYOUT_H
 #define HOIST_LAYOUT_H
 
+#include "core/base/strvec.h"
 #include "core/model/manifest.h"
 
 #include <dirent.h>

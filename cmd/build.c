@@ -7,9 +7,11 @@
 
 #include "cmd/progress.h"
 #include "cmd/report.h"
+#include "core/base/strvec.h"
 #include "core/ops/build.h"
 #include "core/base/buf.h"
 #include "core/format/containerfile.h"
+#include "core/format/dockerignore.h"
 #include "core/base/err.h"
 #include "core/ops/output.h"
 #include "core/model/ref.h"

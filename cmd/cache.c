@@ -8,6 +8,7 @@
 #include "core/base/buf.h"
 #include "core/base/err.h"
 #include "core/base/json.h"
+#include "core/base/strvec.h"
 #include "core/model/ref.h"
 #include "core/base/units.h"
 

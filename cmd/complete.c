@@ -25,6 +25,7 @@
 #include "cmd/report.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
+#include "core/base/strvec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

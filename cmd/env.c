@@ -20,6 +20,7 @@
 #include "cmd/report.h"
 #include "cache/layout.h"
 #include "core/base/err.h"
+#include "core/base/strvec.h"
 #include "core/model/ref.h"
 #include "core/model/settings.h"
 #include "registry/http.h"

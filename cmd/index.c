@@ -7,6 +7,7 @@
 #include "cmd/report.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
+#include "core/base/strvec.h"
 #include "core/ops/index_ops.h"
 #include "core/model/ref.h"
 #include "core/ops/source.h"

@@ -5,6 +5,7 @@
 #include "core/base/buf.h"
 #include "core/base/err.h"
 #include "core/base/json.h"
+#include "core/base/strvec.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -27,6 +27,8 @@
 #ifndef HOIST_CMD_OPT_H
 #define HOIST_CMD_OPT_H
 
+#include "core/base/strvec.h"
+
 #include <stddef.h>
 
 struct buf;

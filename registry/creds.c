@@ -2,8 +2,10 @@
  * and the docker-credential-* helpers.  See creds.h. */
 #include "registry/creds.h"
 
+#include "core/base/base64.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
+#include "core/base/strvec.h"
 #include "core/base/text.h"
 #include "core/base/json.h"
 
@@ -85,7 +87,7 @@ int creds_store_add_file(struct creds_store *s, const char *path)
 
 int creds_store_set_helper_path(struct creds_store *s, const char *path)
 {
-	char *p = xstrdup_or_null(path);
+	char *p = text_dup(path);
 
 	if (path && !p)
 		return ERR_NOMEM;

@@ -8,6 +8,7 @@
 #define HOIST_CREDS_H
 
 #include "core/base/buf.h"
+#include "core/base/strvec.h"
 
 #include <stddef.h>
 

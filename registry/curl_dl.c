@@ -1,9 +1,9 @@
 /* curl_dl.c - libcurl, loaded on first use.  See curl_dl.h. */
 #include "registry/curl_dl.h"
 
+#include "core/base/dl.h"
 #include "core/base/err.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -31,7 +31,7 @@ _Static_assert(sizeof(HOIST_LIBCURL_SONAME) > 1,
 	V(curl_global_cleanup, (void), ()) \
 	F(CURL *, curl_easy_init, (void), (), NULL) \
 	V(curl_easy_cleanup, (CURL *h), (h)) \
-	F(const char *, curl_easy_strerror, (CURLcode c), (c), cl_error) \
+	F(const char *, curl_easy_strerror, (CURLcode c), (c), cl_lib.error) \
 	F(CURLM *, curl_multi_init, (void), (), NULL) \
 	F(CURLMcode, curl_multi_cleanup, (CURLM *m), (m), CURLM_BAD_HANDLE) \
 	F(CURLMcode, curl_multi_add_handle, (CURLM *m, CURL *h), (m, h), CURLM_BAD_HANDLE) \
@@ -68,27 +68,10 @@ static struct {
 	__typeof__(&curl_share_setopt) curl_share_setopt;
 } cl;
 
-static pthread_once_t cl_once = PTHREAD_ONCE_INIT;
-static int cl_loaded;
-static char cl_error[512];
-
-static void cl_load_once(void)
+/* Resolves the table (core/base/dl.h). */
+static void cl_resolve(struct dl_lib *lib, void *h)
 {
-	void *h = dlopen(HOIST_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-	const char *missing = NULL;
-
-	if (!h) {
-		const char *why = dlerror();
-		if (why && strstr(why, HOIST_LIBCURL_SONAME))
-			snprintf(cl_error, sizeof(cl_error), "cannot load %s", why);
-		else
-			snprintf(cl_error, sizeof(cl_error), "cannot load %s: %s",
-				 HOIST_LIBCURL_SONAME, why ? why : "unknown error");
-		return;
-	}
-#define CL_RESOLVE(name) \
-	if (!missing && !(*(void **)&cl.name = dlsym(h, #name))) \
-		missing = #name;
+#define CL_RESOLVE(name) *(void **)&cl.name = dl_sym(lib, h, #name);
 #define CL_RESOLVE_F(ret, name, params, args, fail) CL_RESOLVE(name)
 #define CL_RESOLVE_V(name, params, args) CL_RESOLVE(name)
 	CL_FUNCS(CL_RESOLVE_F, CL_RESOLVE_V)
@@ -96,31 +79,18 @@ static void cl_load_once(void)
 	CL_RESOLVE(curl_easy_getinfo)
 	CL_RESOLVE(curl_multi_setopt)
 	CL_RESOLVE(curl_share_setopt)
-	if (missing) {
-		snprintf(cl_error, sizeof(cl_error), "cannot load %s: it lacks %s",
-			 HOIST_LIBCURL_SONAME, missing);
-		memset(&cl, 0, sizeof(cl));
-		dlclose(h);
-		return;
-	}
-	/* The handle stays open for the life of the process, as the table
-	 * points into it. */
-	cl_loaded = 1;
 }
+
+static struct dl_lib cl_lib = DL_LIB_INIT(HOIST_LIBCURL_SONAME, cl_resolve);
 
 static int cl_load(void)
 {
-	pthread_once(&cl_once, cl_load_once);
-	if (!cl_loaded)
-		errno = ELIBACC;
-	return cl_loaded;
+	return dl_load(&cl_lib);
 }
 
 int curl_dl_load(struct err *e)
 {
-	if (cl_load())
-		return 0;
-	return err_set(e, ERR_NOT_FOUND, "%s", cl_error);
+	return dl_load_err(&cl_lib, e);
 }
 
 #define CL_DEFINE(ret, name, params, args, fail) \

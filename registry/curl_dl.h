@@ -8,7 +8,7 @@
  * under their own names and prototypes, so that registry/http.c compiles
  * unchanged; the first call dlopen()s the libcurl the build was made
  * against (its soname, found at build time) and resolves the whole table at
- * once, as core/format/libarchive_dl.c does for libarchive.  The functions are
+ * once (core/base/dl.h), as core/format/libarchive_dl.c does for libarchive.  The functions are
  * hidden: the executable does not export them.
  *
  * When the library cannot be loaded (or lacks a symbol), every function

@@ -2,6 +2,7 @@
 #include "registry/http.h"
 
 #include "core/base/err.h"
+#include "core/base/strvec.h"
 #include "registry/curl_dl.h"
 #include "registry/wire.h"
 

@@ -10,6 +10,7 @@
 #define HOIST_HTTP_H
 
 #include "core/base/buf.h"
+#include "core/base/strvec.h"
 
 #include <stddef.h>
 #include <stdint.h>

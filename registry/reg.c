@@ -2,8 +2,10 @@
  * reg.h. */
 #include "registry/reg.h"
 
+#include "core/base/base64.h"
 #include "core/base/err.h"
 #include "core/base/json.h"
+#include "core/base/strvec.h"
 #include "core/base/text.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"

@@ -2,6 +2,7 @@
 #include "registry/reg_blob.h"
 
 #include "core/base/buf.h"
+#include "core/base/strvec.h"
 #include "registry/reg.h"
 #include "registry/reg_req.h"
 #include "registry/wire.h"

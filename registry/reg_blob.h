@@ -9,7 +9,7 @@
 
 #include "core/base/digest.h"
 #include "core/base/err.h"
-#include "core/model/manifest.h"
+#include "core/model/descriptor.h"
 #include "registry/http.h"
 
 #include <stddef.h>

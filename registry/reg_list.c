@@ -3,6 +3,8 @@
 
 #include "core/base/err.h"
 #include "core/base/json.h"
+#include "core/base/strvec.h"
+#include "core/model/mediatype.h"
 #include "core/model/ref.h"
 #include "registry/http.h"
 #include "registry/reg.h"

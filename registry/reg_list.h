@@ -6,8 +6,8 @@
 #ifndef HOIST_REG_LIST_H
 #define HOIST_REG_LIST_H
 
-#include "core/base/buf.h"
 #include "core/base/digest.h"
+#include "core/base/strvec.h"
 #include "core/model/manifest.h"
 
 struct err;

@@ -3,6 +3,7 @@
 
 #include "core/base/buf.h"
 #include "core/base/err.h"
+#include "core/model/mediatype.h"
 #include "core/model/ref.h"
 #include "registry/http.h"
 #include "registry/reg.h"

@@ -2,6 +2,7 @@
 
 #include "core/base/buf.h"
 #include "core/base/err.h"
+#include "core/base/strvec.h"
 #include "core/base/text.h"
 #include "core/base/json.h"
 

@@ -8,6 +8,7 @@
 #define HOIST_WIRE_H
 
 #include "core/base/buf.h"
+#include "core/base/strvec.h"
 #include "core/base/text.h"
 
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* buf.h - the growable byte buffer and the string vector.
+/* buf.h - the growable byte buffer.
  *
  * struct buf follows git's strbuf discipline: `data` is never NULL and is
  * always NUL-terminated (a fresh buffer points at a shared empty string), so
@@ -49,28 +49,5 @@ void buf_setlen(struct buf *b, size_t len);
 char *buf_detach(struct buf *b, size_t *len);
 /* Non-zero after any failed append since init/release. */
 static inline int buf_failed(const struct buf *b) { return b->failed; }
-
-/* A NULL-terminated vector of malloc'd strings. */
-struct strvec {
-	char **v;	/* never NULL: points at a shared { NULL } when empty */
-	size_t n;
-	size_t alloc;
-};
-
-extern char *strvec_empty[];
-#define STRVEC_INIT { strvec_empty, 0, 0 }
-
-void strvec_init(struct strvec *sv);
-void strvec_clear(struct strvec *sv);
-/* Appends a copy of `s`. */
-int strvec_push(struct strvec *sv, const char *s);
-int strvec_pushf(struct strvec *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends `s` itself; takes ownership (frees it on failure). */
-int strvec_push_nodup(struct strvec *sv, char *s);
-/* Index of the first string equal to `s`, or -1. */
-long strvec_find(const struct strvec *sv, const char *s);
-
-/* strdup that tolerates NULL (returns NULL). */
-char *xstrdup_or_null(const char *s);
 
 #endif

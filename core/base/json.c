@@ -2,6 +2,7 @@
 
 #include "core/base/buf.h"
 #include "core/base/err.h"
+#include "core/base/strvec.h"
 
 #include <json-c/json.h>
 #include <limits.h>
@@ -306,5 +307,56 @@ int json_serialize(struct buf *out, const struct json *j, unsigned flags, struct
 		return err_set(e, ERR_NOMEM, "out of memory serialising JSON");
 	if (buf_add(out, s, len) < 0)
 		return err_set(e, ERR_NOMEM, "out of memory serialising JSON");
+	return 0;
+}
+
+const char *json_plain_str(const struct json *j)
+{
+	const char *s = json_str(j);
+
+	if (s && strlen(s) != json_str_len(j))
+		return NULL;
+	return s;
+}
+
+int json_get_opt_str(char **out, const struct json *obj, const char *key, int nonempty,
+		     const char *what, struct err *e)
+{
+	struct json *v = json_get(obj, key);
+	const char *s;
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	s = json_plain_str(v);
+	if (!s || (nonempty && !*s))
+		return err_set(e, ERR_INVALID, "%s: '%s' must be a%s string", what, key,
+			       nonempty ? " non-empty" : "");
+	*out = strdup(s);
+	if (!*out)
+		return err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	return 0;
+}
+
+int json_get_str_array(struct strvec *out, const struct json *obj, const char *key,
+		       const char *what, struct err *e)
+{
+	struct json *arr = json_get(obj, key);
+	size_t i, n;
+	const char *s;
+
+	if (!arr)
+		return 0;
+	if (json_kind_of(arr) != JSON_ARRAY)
+		return err_set(e, ERR_INVALID, "%s: '%s' must be an array of strings", what, key);
+	n = json_array_len(arr);
+	for (i = 0; i < n; i++) {
+		s = json_plain_str(json_array_get(arr, i));
+		if (!s || !*s)
+			return err_set(e, ERR_INVALID, "%s: %s[%zu] must be a non-empty string",
+				       what, key, i);
+		if (strvec_push(out, s) < 0)
+			return err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	}
 	return 0;
 }

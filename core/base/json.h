@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 struct buf;
+struct strvec;
 struct err;
 struct json;
 
@@ -94,5 +95,18 @@ enum json_flags {
 /* Appends the serialisation to `out` (no trailing newline).  Slashes are not
  * escaped, so output matches what Go's encoder writes for URLs. */
 int json_serialize(struct buf *out, const struct json *j, unsigned flags, struct err *e);
+
+/* The string value of `j` when it is a string without an embedded NUL
+ * ("\u0000", which would truncate silently), else NULL. */
+const char *json_plain_str(const struct json *j);
+/* An optional string member `key` of `obj`, strdup'd into *out (NULL when
+ * absent); ERR_INVALID naming `what` when it is not a plain string, or is
+ * empty and `nonempty` is set; ERR_NOMEM. */
+int json_get_opt_str(char **out, const struct json *obj, const char *key, int nonempty,
+		     const char *what, struct err *e);
+/* An optional array member `key` of non-empty plain strings, appended to
+ * `out`; ERR_INVALID naming `what` for anything else; ERR_NOMEM. */
+int json_get_str_array(struct strvec *out, const struct json *obj, const char *key,
+		       const char *what, struct err *e);
 
 #endif

@@ -3,6 +3,8 @@
 
 #include "core/base/buf.h"
 #include "core/base/err.h"
+#include "core/base/fs.h"
+#include "core/base/strvec.h"
 #include "core/base/text.h"
 
 #include <dirent.h>
@@ -544,21 +546,6 @@ static int spool_open(struct layer_builder *b, struct err *e)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Maps an archive name to the layer path under `dir` (into `out`);
  * returns 1 when the name escapes with "..". */
 static int tar_target(struct buf *out, struct buf *tmp, const char *dir, const char *name)
@@ -694,7 +681,7 @@ int layer_builder_add_tar(struct layer_builder *b, tar_source_fn *source, void *
 				}
 				if (n == 0)
 					break;
-				if (write_all(b->spool_fd, chunk, (size_t)n) < 0) {
+				if (fs_write_all(b->spool_fd, chunk, (size_t)n) < 0) {
 					ret = err_set_errno(e, ERR_IO, errno,
 							    "cannot write a temporary file");
 					goto out;
@@ -940,17 +927,9 @@ void layer_result_release(struct layer_result *r)
 int layer_file_sink(void *arg, const void *data, size_t len, struct err *e)
 {
 	const struct layer_file *f = arg;
-	const char *p = data;
 
-	while (len) {
-		ssize_t n = write(f->fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set_errno(e, ERR_IO, errno, "cannot write %s", f->what);
-		p += n;
-		len -= (size_t)n;
-	}
+	if (fs_write_all(f->fd, data, len) < 0)
+		return err_set_errno(e, ERR_IO, errno, "cannot write %s", f->what);
 	return 0;
 }
 

@@ -3,7 +3,7 @@
  * A layer_builder collects entries from `--add SRC:DST` specs (a file, a
  * directory copied recursively, or a local tarball unpacked as Docker's ADD
  * does) and from tar streams (COPY --from, append), then writes them as one
- * tar through core/format/archive.h into a caller sink, returning the descriptor
+ * tar through core/format/tar.h into a caller sink, returning the descriptor
  * and the diff_id.  It never touches the cache: the build operation connects
  * the sink to a blob writer.
  *
@@ -32,7 +32,7 @@
 #ifndef HOIST_LAYER_H
 #define HOIST_LAYER_H
 
-#include "core/format/archive.h"
+#include "core/format/tar.h"
 #include "core/base/digest.h"
 #include "core/model/manifest.h"
 

@@ -1,9 +1,9 @@
 /* libarchive_dl.c - libarchive, loaded on first use.  See libarchive_dl.h. */
 #include "core/format/libarchive_dl.h"
 
+#include "core/base/dl.h"
 #include "core/base/err.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -107,7 +107,7 @@ _Static_assert(sizeof(HOIST_LIBARCHIVE_SONAME) > 1,
 	F(int, archive_entry_xattr_reset, (struct archive_entry *en), (en), 0) \
 	F(int, archive_entry_xattr_next, (struct archive_entry *en, const char **n, \
 		const void **v, size_t *len), (en, n, v, len), ARCHIVE_WARN) \
-	F(const char *, archive_error_string, (struct archive *a), (a), la_error)
+	F(const char *, archive_error_string, (struct archive *a), (a), la_lib.error)
 
 /* The resolved table: each member has the type of the function it holds
  * (so a prototype that disagrees with <archive.h> does not compile). */
@@ -118,56 +118,26 @@ static struct {
 	__typeof__(&archive_set_error) archive_set_error;
 } la;
 
-static pthread_once_t la_once = PTHREAD_ONCE_INIT;
-static int la_loaded;
-static char la_error[512];
-
-static void la_load_once(void)
+/* Resolves the table (core/base/dl.h). */
+static void la_resolve(struct dl_lib *lib, void *h)
 {
-	void *h = dlopen(HOIST_LIBARCHIVE_SONAME, RTLD_NOW | RTLD_LOCAL);
-	const char *missing = NULL;
-
-	if (!h) {
-		const char *why = dlerror();
-		if (why && strstr(why, HOIST_LIBARCHIVE_SONAME))
-			snprintf(la_error, sizeof(la_error), "cannot load %s", why);
-		else
-			snprintf(la_error, sizeof(la_error), "cannot load %s: %s",
-				 HOIST_LIBARCHIVE_SONAME, why ? why : "unknown error");
-		return;
-	}
-#define LA_RESOLVE(name) \
-	if (!missing && !(*(void **)&la.name = dlsym(h, #name))) \
-		missing = #name;
+#define LA_RESOLVE(name) *(void **)&la.name = dl_sym(lib, h, #name);
 #define LA_RESOLVE_F(ret, name, params, args, fail) LA_RESOLVE(name)
 #define LA_RESOLVE_V(name, params, args) LA_RESOLVE(name)
 	LA_FUNCS(LA_RESOLVE_F, LA_RESOLVE_V)
 	LA_RESOLVE(archive_set_error)
-	if (missing) {
-		snprintf(la_error, sizeof(la_error), "cannot load %s: it lacks %s",
-			 HOIST_LIBARCHIVE_SONAME, missing);
-		memset(&la, 0, sizeof(la));
-		dlclose(h);
-		return;
-	}
-	/* The handle stays open for the life of the process, as the table
-	 * points into it. */
-	la_loaded = 1;
 }
+
+static struct dl_lib la_lib = DL_LIB_INIT(HOIST_LIBARCHIVE_SONAME, la_resolve);
 
 static int la_load(void)
 {
-	pthread_once(&la_once, la_load_once);
-	if (!la_loaded)
-		errno = ELIBACC;
-	return la_loaded;
+	return dl_load(&la_lib);
 }
 
 int libarchive_dl_load(struct err *e)
 {
-	if (la_load())
-		return 0;
-	return err_set(e, ERR_NOT_FOUND, "%s", la_error);
+	return dl_load_err(&la_lib, e);
 }
 
 #define LA_DEFINE(ret, name, params, args, fail) \

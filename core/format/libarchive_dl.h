@@ -5,7 +5,7 @@
  * (`hoist pull` of a cached tag included) about 8 ms of dynamic loading.
  * core/format/libarchive_dl.c defines the archive_*() functions of <archive.h>
  * and <archive_entry.h> that hoist uses, under their own names and with
- * their own prototypes, so that core/format/archive.c and its users compile
+ * their own prototypes, so that core/format/tar.c and its users compile
  * unchanged; the first call dlopen()s the libarchive the build was made
  * against (its soname, found at build time) and resolves the whole table
  * at once (systemd's dlopen_*() pattern).  The functions are hidden: the

@@ -1,15 +1,17 @@
-/* imgconfig.h - editing an image config JSON (build, mutate).
+/* imgconfig.h - image configs: the parts hoist reads (imgconfig_parse),
+ * and editing the JSON in place (build, mutate).
  *
- * Ground floor: works on a struct json (core/base/json.h) in place, never touches
- * a layout or a registry.  Every function returns 0 or a negative err_code
- * (ERR_NOMEM, or ERR_INVALID when a member is not an object); none fills a
- * struct err: the caller reports "out of memory".
+ * The editing functions return 0 or a negative err_code (ERR_NOMEM, or
+ * ERR_INVALID when a member is not an object) and fill no struct err: the
+ * caller reports "out of memory".
  */
 #ifndef HOIST_IMGCONFIG_H
 #define HOIST_IMGCONFIG_H
 
 #include "core/base/buf.h"
-#include "core/model/manifest.h"
+#include "core/base/strvec.h"
+#include "core/base/digest.h"
+#include "core/model/kvlist.h"
 #include "core/model/platform.h"
 
 #include <stddef.h>
@@ -70,5 +72,32 @@ int imgconfig_layers(struct json **hist, struct json **diff_ids, struct json *cf
  * the history array `hist`. */
 int imgconfig_history_add(struct json *hist, const char *created, const char *created_by,
 			  int empty);
+
+/* The parts of an image config hoist reads (the whole document stays
+ * available in `json` for mutation; the raw bytes in `raw`). */
+struct imgconfig {
+	struct buf raw;
+	struct json *json;
+	struct platform platform;	/* os, architecture, variant, os.version */
+	struct digest *diff_ids;
+	size_t n_diff_ids;
+	char *created;		/* or NULL */
+};
+
+/* Image configs larger than this are refused unless a caller passes a
+ * larger cap. */
+#define IMGCONFIG_MAX_DEFAULT (8u << 20)
+
+void imgconfig_init(struct imgconfig *c);
+/* Frees the contents and re-initialises. */
+void imgconfig_release(struct imgconfig *c);
+/* Parses `len` bytes (copied into c->raw) into `out` (need not be
+ * initialised; left initialised and empty on failure).  Requires os and
+ * architecture, and rootfs with type "layers" and diff_ids that are all
+ * valid digests; reads variant, os.version, os.features, created.
+ * ERR_TOO_BIG over `max` bytes (0 means IMGCONFIG_MAX_DEFAULT),
+ * ERR_INVALID when malformed. */
+int imgconfig_parse(struct imgconfig *out, const char *data, size_t len, size_t max,
+		       struct err *e);
 
 #endif

@@ -1,8 +1,10 @@
-/* manifest.c - image manifests, indexes and image configs. */
+/* manifest.c - image manifests and indexes.  See manifest.h. */
 #include "core/model/manifest.h"
 
 #include "core/base/err.h"
 #include "core/base/json.h"
+#include "core/base/strvec.h"
+#include "core/base/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -387,122 +389,4 @@ int manifest_json_family(const char **out, struct json *j, int docker)
 	if (out)
 		*out = mt;
 	return 0;
-}
-
-/* ---- image configs ---- */
-
-void imgconfig_init(struct imgconfig *c)
-{
-	buf_init(&c->raw, 0);
-	c->json = NULL;
-	c->platform.os = NULL;
-	c->platform.arch = NULL;
-	c->platform.variant = NULL;
-	c->platform.os_version = NULL;
-	strvec_init(&c->platform.os_features);
-	c->diff_ids = NULL;
-	c->n_diff_ids = 0;
-	c->created = NULL;
-}
-
-void imgconfig_release(struct imgconfig *c)
-{
-	buf_release(&c->raw);
-	json_free(c->json);
-	free(c->platform.os);
-	free(c->platform.arch);
-	free(c->platform.variant);
-	free(c->platform.os_version);
-	strvec_clear(&c->platform.os_features);
-	free(c->diff_ids);
-	free(c->created);
-	imgconfig_init(c);
-}
-
-static int image_config_rootfs(struct imgconfig *c, struct err *e)
-{
-	struct json *rootfs = json_get(c->json, "rootfs"), *ids, *v;
-	const char *type;
-	size_t i, n;
-	int rc;
-
-	if (json_kind_of(rootfs) != JSON_OBJECT)
-		return err_set(e, ERR_INVALID, "missing 'rootfs' object");
-	type = json_get_str(rootfs, "type");
-	if (!type || strcmp(type, "layers"))
-		return err_set(e, ERR_INVALID, "rootfs.type must be \"layers\"");
-	ids = json_get(rootfs, "diff_ids");
-	if (!ids || json_kind_of(ids) == JSON_NULL)
-		return 0;
-	if (json_kind_of(ids) != JSON_ARRAY)
-		return err_set(e, ERR_INVALID, "rootfs.diff_ids must be an array of digests");
-	n = json_array_len(ids);
-	if (!n)
-		return 0;
-	c->diff_ids = calloc(n, sizeof(*c->diff_ids));
-	if (!c->diff_ids)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	for (i = 0; i < n; i++) {
-		v = json_array_get(ids, i);
-		if (!json_str(v) || strlen(json_str(v)) != json_str_len(v))
-			return err_set(e, ERR_INVALID, "rootfs.diff_ids[%zu] is not a string", i);
-		rc = digest_parse(&c->diff_ids[i], json_str(v), e);
-		if (rc < 0)
-			return err_prefix(e, "rootfs.diff_ids[%zu]", i);
-		c->n_diff_ids = i + 1;
-	}
-	return 0;
-}
-
-int imgconfig_parse(struct imgconfig *out, const char *data, size_t len, size_t max,
-		       struct err *e)
-{
-	struct json *v;
-	int ret;
-
-	imgconfig_init(out);
-	if (!data)
-		data = "";
-	if (!max)
-		max = IMAGE_CONFIG_MAX_DEFAULT;
-	if (len > max) {
-		ret = err_set(e, ERR_TOO_BIG,
-			      "image config of %zu bytes exceeds the limit of %zu bytes", len, max);
-		goto out;
-	}
-	if (buf_add(&out->raw, data, len) < 0) {
-		ret = err_set(e, ERR_NOMEM, "out of memory reading an image config");
-		goto out;
-	}
-	ret = json_parse(&out->json, data, len, e);
-	if (ret < 0)
-		goto out;
-	if (json_kind_of(out->json) != JSON_OBJECT) {
-		ret = err_set(e, ERR_INVALID, "not a JSON object");
-		goto out;
-	}
-	ret = platform_from_json(&out->platform, out->json, "platform", e);
-	if (ret < 0)
-		goto out;
-	ret = image_config_rootfs(out, e);
-	if (ret < 0)
-		goto out;
-	v = json_get(out->json, "created");
-	if (v && json_kind_of(v) != JSON_NULL) {
-		if (!json_str(v) || strlen(json_str(v)) != json_str_len(v)) {
-			ret = err_set(e, ERR_INVALID, "'created' must be a string");
-			goto out;
-		}
-		if (!(out->created = strdup(json_str(v)))) {
-			ret = err_set(e, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
-	ret = 0;
-out:
-	if (ret == ERR_INVALID)
-		err_prefix(e, "invalid image config");
-	if (ret < 0)
-		imgconfig_release(out);
-	return ret;
 }

@@ -2,6 +2,8 @@
 #include "core/model/platform.h"
 
 #include "core/base/err.h"
+#include "core/base/json.h"
+#include "core/base/strvec.h"
 #include "core/base/text.h"
 
 #include <stdlib.h>
@@ -66,10 +68,10 @@ int platform_copy(struct platform *out, const struct platform *src)
 	int ret = ERR_NOMEM;
 
 	platform_init(out);
-	p.os = xstrdup_or_null(src->os);
-	p.arch = xstrdup_or_null(src->arch);
-	p.variant = xstrdup_or_null(src->variant);
-	p.os_version = xstrdup_or_null(src->os_version);
+	p.os = text_dup(src->os);
+	p.arch = text_dup(src->arch);
+	p.variant = text_dup(src->variant);
+	p.os_version = text_dup(src->os_version);
 	if ((src->os && !p.os) || (src->arch && !p.arch) || (src->variant && !p.variant) ||
 	    (src->os_version && !p.os_version))
 		goto out;
@@ -354,4 +356,86 @@ out:
 	platform_release(&w);
 	platform_release(&h);
 	return ok;
+}
+
+struct platform *platform_new(void)
+{
+	struct platform *p = malloc(sizeof(*p));
+
+	if (p)
+		platform_init(p);
+	return p;
+}
+
+void platform_free(struct platform *p)
+{
+	if (!p)
+		return;
+	platform_release(p);
+	free(p);
+}
+
+struct platform *platform_dup(const struct platform *src)
+{
+	struct platform *p = malloc(sizeof(*p));
+
+	if (p && platform_copy(p, src) < 0) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+/* ---- JSON ---- */
+
+int platform_from_json(struct platform *p, const struct json *j, const char *what,
+				struct err *e)
+{
+	int rc;
+
+	if ((rc = json_get_opt_str(&p->os, j, "os", 1, what, e)) < 0 ||
+	    (rc = json_get_opt_str(&p->arch, j, "architecture", 1, what, e)) < 0 ||
+	    (rc = json_get_opt_str(&p->variant, j, "variant", 0, what, e)) < 0 ||
+	    (rc = json_get_opt_str(&p->os_version, j, "os.version", 0, what, e)) < 0 ||
+	    (rc = json_get_str_array(&p->os_features, j, "os.features", what, e)) < 0)
+		return rc;
+	if (!p->os || !p->arch)
+		return err_set(e, ERR_INVALID, "%s: 'os' and 'architecture' are required",
+			       what);
+	/* An empty optional field means "none". */
+	if (p->variant && !*p->variant) {
+		free(p->variant);
+		p->variant = NULL;
+	}
+	if (p->os_version && !*p->os_version) {
+		free(p->os_version);
+		p->os_version = NULL;
+	}
+	return 0;
+}
+
+struct json *platform_to_json(const struct platform *p)
+{
+	struct json *o = json_new_object(), *arr;
+	size_t i;
+
+	if (!o)
+		return NULL;
+	if ((p->arch && json_set_str(o, "architecture", p->arch) < 0) ||
+	    (p->os && json_set_str(o, "os", p->os) < 0) ||
+	    (p->os_version && json_set_str(o, "os.version", p->os_version) < 0))
+		goto fail;
+	if (p->os_features.n) {
+		if (!(arr = json_new_array()) || json_set(o, "os.features", arr) < 0)
+			goto fail;
+		for (i = 0; i < p->os_features.n; i++)
+			if (json_append(arr, json_new_string(p->os_features.v[i])) < 0)
+				goto fail;
+	}
+	if (p->variant && json_set_str(o, "variant", p->variant) < 0)
+		goto fail;
+	return o;
+fail:
+	json_free(o);
+	return NULL;
 }

@@ -12,8 +12,10 @@
 #define HOIST_PLATFORM_H
 
 #include "core/base/buf.h"
+#include "core/base/strvec.h"
 
 struct err;
+struct json;
 
 struct platform {
 	char *os;		/* "linux" */
@@ -51,5 +53,23 @@ int platform_format(struct buf *out, const struct platform *p);
  * must be equal when `want` names one, except that arm64 with no variant and
  * arm64/v8 match each other; os_version is compared only when want has one. */
 int platform_match(const struct platform *want, const struct platform *have);
+
+/* A new platform on the heap (all fields NULL), or NULL when out of memory. */
+struct platform *platform_new(void);
+/* platform_release() and free(); NULL is a no-op. */
+void platform_free(struct platform *p);
+/* A deep copy on the heap, or NULL when out of memory. */
+struct platform *platform_dup(const struct platform *src);
+
+/* Fills `p` (strings NULL, os_features initialised) from a JSON object with
+ * "os", "architecture" (both required), "variant", "os.version" and
+ * "os.features"; an index entry's platform or an image config's top level.
+ * Values are copied as written (not normalised).  ERR_INVALID naming `what`. */
+int platform_from_json(struct platform *p, const struct json *j, const char *what,
+		       struct err *e);
+/* A new JSON object {architecture, os, os.version, os.features, variant} in
+ * the order Go's encoder writes them (empty members left out), or NULL when
+ * out of memory. */
+struct json *platform_to_json(const struct platform *p);
 
 #endif

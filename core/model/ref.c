@@ -85,10 +85,10 @@ int ref_copy(struct ref *out, const struct ref *src)
 	int ret = ERR_NOMEM;
 
 	ref_init(out);
-	r.registry = xstrdup_or_null(src->registry);
-	r.repository = xstrdup_or_null(src->repository);
-	r.tag = xstrdup_or_null(src->tag);
-	r.digest = xstrdup_or_null(src->digest);
+	r.registry = text_dup(src->registry);
+	r.repository = text_dup(src->repository);
+	r.tag = text_dup(src->tag);
+	r.digest = text_dup(src->digest);
 	if ((src->registry && !r.registry) || (src->repository && !r.repository) ||
 	    (src->tag && !r.tag) || (src->digest && !r.digest))
 		goto out;

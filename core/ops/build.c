@@ -2,8 +2,9 @@
 #include "core/ops/build.h"
 
 #include "cache/layout.h"
+#include "core/base/strvec.h"
 #include "core/format/containerfile.h"
-#include "core/format/archive.h"
+#include "core/format/tar.h"
 #include "core/base/err.h"
 #include "core/ops/export.h"
 #include "core/model/imgconfig.h"

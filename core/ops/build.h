@@ -31,7 +31,8 @@
 #ifndef HOIST_BUILD_H
 #define HOIST_BUILD_H
 
-#include "core/format/archive.h"
+#include "core/base/strvec.h"
+#include "core/format/tar.h"
 #include "core/base/buf.h"
 #include "core/ops/image.h"
 #include "core/format/layer.h"

@@ -16,6 +16,7 @@
  * closing PUT, and the registry never gets the blob (nor, since blobs go
  * first, the manifest).
  */
+#include "core/base/strvec.h"
 #include "core/ops/image.h"
 
 #include "core/base/err.h"

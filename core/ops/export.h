@@ -6,7 +6,7 @@
  * unpack first make the image complete in the cache through pull_images()
  * (local_image()), so a layer crosses the network at most once and a second
  * export is served from disk with no request at all.  Every layer is read
- * with core/format/archive.h's reader (gzip, zstd or plain tar, detected from the
+ * with core/format/tar.h's reader (gzip, zstd or plain tar, detected from the
  * bytes), streamed: memory is proportional to the number of paths, never to
  * the bytes of the image.
  *
@@ -32,7 +32,8 @@
 #ifndef HOIST_EXPORT_H
 #define HOIST_EXPORT_H
 
-#include "core/format/archive.h"
+#include "core/base/strvec.h"
+#include "core/format/tar.h"
 #include "core/base/buf.h"
 #include "core/ops/image.h"
 #include "core/model/manifest.h"

@@ -24,6 +24,7 @@
 #define HOIST_IMAGE_H
 
 #include "core/base/buf.h"
+#include "core/base/strvec.h"
 #include "core/model/manifest.h"
 #include "core/model/platform.h"
 #include "registry/reg.h"
@@ -139,7 +140,7 @@ int resolve_offline_miss(struct env *env, const char *what, const struct digest 
 int local_blob_copy(struct layout *dst, struct layout *src, const struct descriptor *d,
 		    struct err *e);
 
-/* A tar_sink_fn (core/format/archive.h) writing to the struct blob_writer `arg`
+/* A tar_sink_fn (core/format/tar.h) writing to the struct blob_writer `arg`
  * (cache/layout.h). */
 int local_blob_sink(void *arg, const void *data, size_t len, struct err *e);
 /* Reads manifest `d` (an image or an index) from layout `l` into `out`

@@ -2,6 +2,8 @@
 #include "core/ops/index_ops.h"
 
 #include "core/base/err.h"
+#include "core/base/strvec.h"
+#include "core/model/imgconfig.h"
 #include "core/ops/image.h"
 #include "core/base/json.h"
 #include "core/model/manifest.h"

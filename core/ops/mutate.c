@@ -2,6 +2,7 @@
 #include "core/ops/mutate.h"
 
 #include "cache/layout.h"
+#include "core/base/strvec.h"
 #include "core/ops/build.h"
 #include "core/base/err.h"
 #include "core/model/imgconfig.h"

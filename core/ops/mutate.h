@@ -15,7 +15,7 @@
  *   is read to its end, so a file that is not a compressed tar is refused;
  * - an uncompressed tar is compressed as it is, byte for byte (its diff_id
  *   is the file's sha256), with spec->compression (gzip level 1 by default,
- *   deterministic: core/format/archive.h);
+ *   deterministic: core/format/tar.h);
  * - media types follow the image (manifest_json_family()): a Docker image
  *   gets Docker's layer types, an OCI image OCI's; a zstd layer, which has
  *   no Docker type, or annotations to set (Docker's format has none) make a
@@ -39,7 +39,8 @@
 #ifndef HOIST_MUTATE_H
 #define HOIST_MUTATE_H
 
-#include "core/format/archive.h"
+#include "core/base/strvec.h"
+#include "core/format/tar.h"
 #include "core/base/buf.h"
 #include "core/ops/image.h"
 #include "core/format/layer.h"

@@ -18,6 +18,7 @@
  * A failure leaves blobs that were verified (they are content-addressed and
  * harmless) and no index entry.
  */
+#include "core/model/imgconfig.h"
 #include "core/ops/image.h"
 
 #include "cache/layout.h"
@@ -614,7 +615,7 @@ static int store_manifests(struct env *env, struct layout *dst, const struct tre
 			if (m->kind != MT_KIND_MANIFEST ||
 			    blob_has(env->cache, &m->config.digest, m->config.size))
 				continue;
-			if (blob_read(&raw, dst, &m->config.digest, IMAGE_CONFIG_MAX_DEFAULT,
+			if (blob_read(&raw, dst, &m->config.digest, IMGCONFIG_MAX_DEFAULT,
 					     &ce) == 0 &&
 			    blob_put(NULL, env->cache, raw.data, raw.len, &m->config.digest,
 					    &ce) == 0)

@@ -7,6 +7,7 @@
  * file with pread).  Then the manifests, children first, the root last, so
  * the tag never names something incomplete.
  */
+#include "core/base/strvec.h"
 #include "core/ops/image.h"
 
 #include "cache/layout.h"

@@ -175,7 +175,7 @@ static int flat_image(struct manifest *out, struct flat *f, const struct manifes
 
 	manifest_init(out);
 	descriptor_init(&ld);
-	if ((ret = blob_read(&raw, f->src, &m->config.digest, IMAGE_CONFIG_MAX_DEFAULT,
+	if ((ret = blob_read(&raw, f->src, &m->config.digest, IMGCONFIG_MAX_DEFAULT,
 				    e)) < 0 ||
 	    (ret = json_parse(&cfg, raw.data, raw.len, e)) < 0) {
 		err_prefix(e, "config %s", m->config.digest.str);

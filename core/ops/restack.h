@@ -5,7 +5,7 @@
  * env->cache by pull_images() (so its layers cross the network at most once
  * and a second flatten is served from disk), then each image's layers are
  * merged by core/ops/export.h's flattening stream (whiteouts applied, top layer
- * first) straight into core/format/archive.h's deterministic writer, whose output
+ * first) straight into core/format/tar.h's deterministic writer, whose output
  * is hashed and written as one blob: memory does not grow with the image.
  * The config keeps every field but rootfs.diff_ids (the one new diff_id) and
  * history (one entry, created_by "hoist flatten <old digest>", the old
@@ -33,7 +33,7 @@
 #ifndef HOIST_RESTACK_H
 #define HOIST_RESTACK_H
 
-#include "core/format/archive.h"
+#include "core/format/tar.h"
 #include "core/ops/image.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"

@@ -1,17 +1,18 @@
 /* tarball.c - writing docker-save tarballs (the tar stream itself is
- * core/format/archive.h's; reading them is core/ops/tarball_read.c).  See tarball.h. */
+ * core/format/tar.h's; reading them is core/ops/tarball_read.c).  See tarball.h. */
 #include "core/ops/tarball.h"
 
 #include "cache/layout.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
+#include "core/base/strvec.h"
 #include "core/ops/image.h"
 #include "core/base/json.h"
 #include "core/format/layer.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"
 
-#include "core/format/archive.h"
+#include "core/format/tar.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* tarball.h - writing docker-save tarballs (`docker save` / `docker load`
- * format) and OCI archives; the tar stream is core/format/archive.h's.
+ * format) and OCI archives; the tar stream is core/format/tar.h's.
  *
  * A tarball holds, at its top level: one `<hex>.json` per image config,
  * one `<hex>.tar.gz` (`.tar`, `.tar.zst` by media type) per layer, each

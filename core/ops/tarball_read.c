@@ -1,7 +1,7 @@
 /* tarball_read.c - reading image archives into a layout: docker-save
  * tarballs and OCI archives (a tar of an OCI image layout, as `podman save
  * --format oci-archive` and skopeo's oci-archive: write).  The writer is
- * core/ops/tarball.c; the tar format itself is core/format/archive.h.  See
+ * core/ops/tarball.c; the tar format itself is core/format/tar.h.  See
  * import_archive() in image.h.
  *
  * The format is told by the content: manifest.json makes a docker-save
@@ -35,7 +35,7 @@
 #include "core/ops/image.h"
 
 #include "cache/layout.h"
-#include "core/format/archive.h"
+#include "core/format/tar.h"
 #include "core/base/err.h"
 #include "core/base/json.h"
 #include "core/model/ref.h"

@@ -1,5 +1,7 @@
 /* validate.c - `hoist validate`: every problem of an image or index, not
  * just the first.  See export.h. */
+#include "core/base/strvec.h"
+#include "core/model/imgconfig.h"
 #include "core/ops/export.h"
 
 #include "cache/layout.h"

@@ -2,6 +2,7 @@
  * dockerignore_match() of every input line (and fixed paths) against it. */
 #include "tests/fuzz/fuzz.h"
 #include "core/format/containerfile.h"
+#include "core/format/dockerignore.h"
 #include "core/base/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,6 +1,7 @@
 /* fuzz_manifest.c - manifest_parse() (with no hint and with each OCI and
  * Docker media type as the hint), manifest_index_find() and
  * imgconfig_parse() on the same bytes. */
+#include "core/model/imgconfig.h"
 #include "tests/fuzz/fuzz.h"
 #include "core/base/err.h"
 #include "core/model/manifest.h"

@@ -3,7 +3,7 @@
  * in uneven pieces.  Paths stay within path_max, sizes are sane, and
  * tar_reader_finish() accounts for every byte of the input. */
 #include "tests/fuzz/fuzz.h"
-#include "core/format/archive.h"
+#include "core/format/tar.h"
 #include "core/base/err.h"
 
 struct src {

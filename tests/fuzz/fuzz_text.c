@@ -1,5 +1,6 @@
 /* fuzz_text.c - text_clean() never writes a control character or past
  * `size`; base64_decode() of anything and base64_encode() round trips. */
+#include "core/base/base64.h"
 #include "tests/fuzz/fuzz.h"
 #include "core/base/buf.h"
 #include "core/base/text.h"

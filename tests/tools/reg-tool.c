@@ -23,6 +23,7 @@
 #include "core/base/buf.h"
 #include "core/base/digest.h"
 #include "core/base/err.h"
+#include "core/base/strvec.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"
 #include "registry/reg.h"

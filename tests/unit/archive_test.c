@@ -1,7 +1,8 @@
 #define TEST_MODULE "archive"
+#include "core/base/strvec.h"
 #include "tests/unit/test.h"
 
-#include "core/format/archive.h"
+#include "core/format/tar.h"
 #include "core/base/buf.h"
 #include "core/base/digest.h"
 #include "core/base/err.h"

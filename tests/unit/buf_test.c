@@ -1,4 +1,5 @@
 #define TEST_MODULE "buf"
+#include "core/base/strvec.h"
 #include "tests/unit/test.h"
 
 #include "core/base/buf.h"

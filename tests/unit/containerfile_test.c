@@ -1,7 +1,9 @@
 #define TEST_MODULE "containerfile"
+#include "core/base/strvec.h"
 #include "tests/unit/test.h"
 
 #include "core/format/containerfile.h"
+#include "core/format/dockerignore.h"
 #include "core/base/err.h"
 
 #include <stdlib.h>

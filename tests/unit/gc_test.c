@@ -1,6 +1,7 @@
 /* gc_test - mark and sweep, prune, remove, verify and list on layouts made
  * here, blob by blob. */
 #define TEST_MODULE "gc"
+#include "core/base/strvec.h"
 #include "test.h"
 
 #include "cache/gc.h"

@@ -1,5 +1,6 @@
 /* imgconfig_test - editing an image config JSON. */
 #define TEST_MODULE "imgconfig"
+#include "core/base/strvec.h"
 #include "test.h"
 
 #include "core/base/buf.h"

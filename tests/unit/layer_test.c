@@ -1,7 +1,7 @@
 #define TEST_MODULE "layer"
 #include "tests/unit/test.h"
 
-#include "core/format/archive.h"
+#include "core/format/tar.h"
 #include "core/base/buf.h"
 #include "core/base/digest.h"
 #include "core/base/err.h"

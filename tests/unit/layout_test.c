@@ -1,4 +1,5 @@
 #define TEST_MODULE "layout"
+#include "core/base/strvec.h"
 #include "tests/unit/test.h"
 
 #include "cache/layout.h"

@@ -1,4 +1,5 @@
 #define TEST_MODULE "manifest"
+#include "core/model/imgconfig.h"
 #include "tests/unit/test.h"
 
 #include "core/base/buf.h"

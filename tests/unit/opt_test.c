@@ -1,5 +1,6 @@
 /* opt_test.c - the option-table wrapper (cmd/opt.c) and report_sanitize(). */
 #define TEST_MODULE "opt"
+#include "core/base/strvec.h"
 #include "tests/unit/test.h"
 
 #include "cmd/exit.h"

@@ -1,4 +1,5 @@
 #define TEST_MODULE "platform"
+#include "core/base/strvec.h"
 #include "tests/unit/test.h"
 
 #include "core/base/buf.h"

@@ -1,4 +1,5 @@
 #define TEST_MODULE "text"
+#include "core/base/base64.h"
 #include "tests/unit/test.h"
 
 #include "core/base/buf.h"

@@ -1,10 +1,10 @@
-/* archive.c - tar streams over libarchive, compressed with zlib and libzstd.
+/* tar.c - tar streams over libarchive, compressed with zlib and libzstd.
  *
  * libarchive does the tar format only (no filters): the writer's output and
  * the reader's input pass through this file's own (de)compression, which is
  * where both sides are hashed, in the same pass.
  */
-#include "core/format/archive.h"
+#include "core/format/tar.h"
 
 #include "core/base/err.h"
 #include "core/format/libarchive_dl.h"

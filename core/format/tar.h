@@ -1,4 +1,4 @@
-/* archive.h - tar streams, compressed and hashed (libarchive, zlib,
+/* tar.h - tar streams, compressed and hashed (libarchive, zlib,
  * libdeflate and libzstd behind one module).
  *
  * Nothing else in hoist includes archive.h, zlib.h or zstd.h: layers,
@@ -33,8 +33,8 @@
  * stored ("../x", "/etc/passwd"): what may be extracted where is the
  * caller's policy.
  */
-#ifndef HOIST_ARCHIVE_H
-#define HOIST_ARCHIVE_H
+#ifndef HOIST_TAR_H
+#define HOIST_TAR_H
 
 #include "core/base/digest.h"
 
