@@ -75,7 +75,8 @@ OPS_SRCS := $(addprefix core/ops/, image.c pull.c tarball.c xfer.c push.c copy.c
 CORE_SRCS := $(BASE_SRCS) $(MODEL_SRCS) $(FORMAT_SRCS) $(OPS_SRCS)
 CACHE_SRCS := $(addprefix cache/, store.c layout.c blob.c usage.c memo.c graph.c gc.c prune.c rm.c \
 	verify.c ls.c)
-REGISTRY_SRCS := registry/wire.c registry/curl_dl.c registry/http.c registry/client.c registry/creds.c
+REGISTRY_SRCS := $(addprefix registry/, wire.c curl_dl.c http.c creds.c reg_req.c reg.c \
+	reg_manifest.c reg_blob.c reg_list.c)
 CMD_SRCS := cmd/main.c cmd/dispatch.c cmd/ctx.c cmd/env.c cmd/opt.c cmd/report.c cmd/help.c cmd/version.c cmd/cache.c
 CMD_SRCS += cmd/inspect.c cmd/list.c cmd/blob.c cmd/tag.c cmd/auth.c
 CMD_SRCS += cmd/pull.c cmd/progress.c
@@ -92,7 +93,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILDDIR)/%.o)
 LIBHOIST := $(BUILDDIR)/libhoist.a
 
-UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc client units archive pgzip layer containerfile build settings imgconfig output userdb source
+UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc reg reg_req reg_blob units archive pgzip layer containerfile build settings imgconfig output userdb source
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool

@@ -7,7 +7,7 @@
 #include "core/base/err.h"
 #include "core/base/json.h"
 #include "core/model/ref.h"
-#include "registry/client.h"
+#include "registry/reg.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
 #include "core/base/err.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"
-#include "registry/client.h"
+#include "registry/reg_blob.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #include "core/base/err.h"
 #include "core/base/strvec.h"
 #include "core/model/ref.h"
-#include "registry/client.h"
+#include "registry/reg_list.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
 #include "core/base/err.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"
-#include "registry/client.h"
+#include "registry/reg_manifest.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -106,17 +106,10 @@ int cmd_delete(int argc, char **argv, struct ctx *ctx)
 	}
 	if (env_reg(&r, &ctx->env, ref.registry, &e) < 0 ||
 	    reg_manifest_delete(r, ref.repository, ref.digest ? ref.digest : ref.tag, &e) < 0) {
-		if (!ref.digest && (e.code == ERR_UNSUPPORTED || e.http_status == 405 ||
-				    e.http_status == 400)) {
-			/* distribution answers a tag with 400 DIGEST_INVALID */
-			report_error("cannot delete '%s': the registry does not delete tags "
-				     "(HTTP %d)", argv[0], e.http_status);
+		ret = report_err(&e, "cannot delete '%s'", argv[0]);
+		if (!ref.digest && e.code == ERR_UNSUPPORTED)	/* the registry deletes no tags */
 			report_hint("delete the manifest by digest ('hoist digest' names it): "
 				    "that removes every tag that points at it");
-			ret = EXIT_FAIL;
-		} else {
-			ret = report_err(&e, "cannot delete '%s'", argv[0]);
-		}
 		goto out;
 	}
 	ret = EXIT_OK;

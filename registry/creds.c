@@ -5,6 +5,7 @@
 #include "core/base/base64.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
+#include "core/base/fs.h"
 #include "core/base/strvec.h"
 #include "core/base/text.h"
 #include "core/base/json.h"
@@ -576,120 +577,177 @@ static int helper_read(int *fd, struct buf *b)
 	return ret;
 }
 
+/* A running helper: our ends of its stdin (a socket), stdout and stderr
+ * (-1 once closed; [1] is the child's end until it runs), its pid (-1 once
+ * reaped) and the deadline of the whole exchange. */
+struct helper_proc {
+	int in[2];
+	int outp[2];
+	int errp[2];
+	pid_t pid;
+	long long deadline;
+};
+
+/* Starts `path verb` on new pipes. */
+static int helper_spawn(struct helper_proc *p, const char *path, const char *verb,
+			const char *name, struct err *e)
+{
+	char *argv[3] = { (char *)path, (char *)verb, NULL };
+	int child_fds[3];
+
+	/* stdin is a socket so that a helper that exits early cannot raise
+	 * SIGPIPE in the caller (send() with MSG_NOSIGNAL). */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->in) ||
+	    pipe2(p->outp, O_CLOEXEC) || pipe2(p->errp, O_CLOEXEC))
+		return err_set_errno(e, ERR_FAIL, errno, "cannot run credential helper '"
+				     HELPER_PREFIX "%s'", name);
+	child_fds[0] = p->in[1];
+	child_fds[1] = p->outp[1];
+	child_fds[2] = p->errp[1];
+	p->pid = fork();
+	if (p->pid < 0)
+		return err_set_errno(e, ERR_FAIL, errno, "cannot run credential helper '"
+				     HELPER_PREFIX "%s'", name);
+	if (p->pid == 0)
+		helper_child(path, argv, child_fds);
+	setpgid(p->pid, p->pid);	/* also done by the child; whichever runs first */
+	close_fd(&p->in[1]);
+	close_fd(&p->outp[1]);
+	close_fd(&p->errp[1]);
+	set_nonblock(p->in[0]);
+	set_nonblock(p->outp[0]);
+	set_nonblock(p->errp[0]);
+	return 0;
+}
+
+/* Sends what the helper's stdin can take of input[*off..len). */
+static void helper_feed(struct helper_proc *p, const char *input, size_t len, size_t *off)
+{
+	ssize_t n = send(p->in[0], input + *off, len - *off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n > 0)
+		*off += (size_t)n;
+	if ((n < 0 && errno != EINTR && errno != EAGAIN) || *off == len)
+		close_fd(&p->in[0]);
+}
+
+/* Reads what `fd`, the helper's stdout or stderr, has into r->out or
+ * r->errout.  ERR_TOO_BIG past the cap. */
+static int helper_drain(struct helper_proc *p, int fd, struct helper_run *r)
+{
+	if (fd == p->outp[0])
+		return helper_read(&p->outp[0], &r->out);
+	if (fd == p->errp[0])
+		return helper_read(&p->errp[0], &r->errout);
+	return 0;
+}
+
+/* Feeds `input` to the helper and reads its stdout and stderr into `r`
+ * until all three are closed: 0, 1 when the deadline passed first, or an
+ * error (output over the cap kills the helper). */
+static int helper_pump(struct helper_proc *p, struct helper_run *r, const struct creds_store *s,
+		       const char *name, const char *input, struct err *e)
+{
+	size_t inlen = strlen(input), inoff = 0;
+	struct pollfd pfd[3];
+	nfds_t nfd, i;
+
+	if (!inlen)
+		close_fd(&p->in[0]);
+	while (p->in[0] >= 0 || p->outp[0] >= 0 || p->errp[0] >= 0) {
+		long long left = p->deadline - now_ms();
+
+		if (left <= 0)
+			return 1;
+		nfd = 0;
+		if (p->in[0] >= 0)
+			pfd[nfd++] = (struct pollfd){ .fd = p->in[0], .events = POLLOUT };
+		if (p->outp[0] >= 0)
+			pfd[nfd++] = (struct pollfd){ .fd = p->outp[0], .events = POLLIN };
+		if (p->errp[0] >= 0)
+			pfd[nfd++] = (struct pollfd){ .fd = p->errp[0], .events = POLLIN };
+		if (poll(pfd, nfd, left > INT_MAX ? INT_MAX : (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_set_errno(e, ERR_FAIL, errno, "credential helper '"
+					     HELPER_PREFIX "%s'", name);
+		}
+		for (i = 0; i < nfd; i++) {
+			if (!pfd[i].revents)
+				continue;
+			if (pfd[i].fd == p->in[0]) {
+				helper_feed(p, input, inlen, &inoff);
+			} else if (helper_drain(p, pfd[i].fd, r)) {
+				helper_kill(p->pid);
+				return err_set(e, ERR_TOO_BIG, "credential helper '" HELPER_PREFIX
+					       "%s' wrote more than %zu bytes", name,
+					       s->helper_output_max);
+			}
+		}
+	}
+	return 0;
+}
+
+/* Waits for the helper to exit, within the deadline: 0 with its wait
+ * status in *status, 1 when the deadline passed first, or an error. */
+static int helper_wait(struct helper_proc *p, int *status, const char *name, struct err *e)
+{
+	pid_t w;
+
+	for (;;) {
+		w = waitpid(p->pid, status, WNOHANG);
+		if (w == p->pid) {
+			p->pid = -1;
+			return 0;
+		}
+		if (w < 0 && errno != EINTR) {
+			p->pid = -1;
+			return err_set_errno(e, ERR_FAIL, errno, "credential helper '"
+					     HELPER_PREFIX "%s'", name);
+		}
+		if (now_ms() >= p->deadline)
+			return 1;
+		nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
+	}
+}
+
+/* Kills and reaps the helper if it still runs; closes every pipe. */
+static void helper_proc_end(struct helper_proc *p)
+{
+	int status;
+
+	if (p->pid > 0) {
+		helper_kill(p->pid);
+		while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	close_fd(&p->in[0]);
+	close_fd(&p->in[1]);
+	close_fd(&p->outp[0]);
+	close_fd(&p->outp[1]);
+	close_fd(&p->errp[0]);
+	close_fd(&p->errp[1]);
+}
+
 /* Runs `path verb` with `input` on stdin; 0 when it exited (any status). */
 static int helper_exec(struct helper_run *r, const struct creds_store *s, const char *path,
 		       const char *name, const char *verb, const char *input, struct err *e)
 {
-	char *argv[3];
-	int in[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	int child_fds[3], ret = ERR_FAIL, status, timeout, timed_out = 0;
-	long long deadline;
-	size_t inlen = strlen(input), inoff = 0;
-	struct pollfd pfd[3];
-	pid_t pid = -1, w;
-	nfds_t nfd;
-	ssize_t n;
+	struct helper_proc p = { { -1, -1 }, { -1, -1 }, { -1, -1 }, -1, 0 };
+	int ret, status;
 
 	buf_init(&r->out, s->helper_output_max);
 	buf_init(&r->errout, s->helper_output_max);
 	r->status = -1;
 	/* room for a normal answer up front: no realloc leaves a copy of it */
 	buf_grow(&r->out, 4096 < s->helper_output_max ? 4096 : s->helper_output_max);
-	argv[0] = (char *)path;
-	argv[1] = (char *)verb;
-	argv[2] = NULL;
-	/* stdin is a socket so that a helper that exits early cannot raise
-	 * SIGPIPE in the caller (send() with MSG_NOSIGNAL). */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) ||
-	    pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
-		ret = err_set_errno(e, ERR_FAIL, errno, "cannot run credential helper '"
-				    HELPER_PREFIX "%s'", name);
+	if ((ret = helper_spawn(&p, path, verb, name, e)) < 0)
 		goto out;
-	}
-	child_fds[0] = in[1];
-	child_fds[1] = outp[1];
-	child_fds[2] = errp[1];
-	pid = fork();
-	if (pid < 0) {
-		ret = err_set_errno(e, ERR_FAIL, errno, "cannot run credential helper '"
-				    HELPER_PREFIX "%s'", name);
+	p.deadline = now_ms() + s->helper_timeout_ms;
+	/* the output closed, the exit is waited for within the same deadline */
+	if ((ret = helper_pump(&p, r, s, name, input, e)) != 0 ||
+	    (ret = helper_wait(&p, &status, name, e)) != 0)
 		goto out;
-	}
-	if (pid == 0)
-		helper_child(path, argv, child_fds);
-	setpgid(pid, pid);	/* also done by the child; whichever runs first */
-	close_fd(&in[1]);
-	close_fd(&outp[1]);
-	close_fd(&errp[1]);
-	set_nonblock(in[0]);
-	set_nonblock(outp[0]);
-	set_nonblock(errp[0]);
-	if (!inlen)
-		close_fd(&in[0]);
-	deadline = now_ms() + s->helper_timeout_ms;
-	while (in[0] >= 0 || outp[0] >= 0 || errp[0] >= 0) {
-		long long left = deadline - now_ms();
-
-		if (left <= 0) {
-			timed_out = 1;
-			goto out;
-		}
-		nfd = 0;
-		if (in[0] >= 0)
-			pfd[nfd++] = (struct pollfd){ .fd = in[0], .events = POLLOUT };
-		if (outp[0] >= 0)
-			pfd[nfd++] = (struct pollfd){ .fd = outp[0], .events = POLLIN };
-		if (errp[0] >= 0)
-			pfd[nfd++] = (struct pollfd){ .fd = errp[0], .events = POLLIN };
-		timeout = left > INT_MAX ? INT_MAX : (int)left;
-		if (poll(pfd, nfd, timeout) < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = err_set_errno(e, ERR_FAIL, errno, "credential helper '"
-					    HELPER_PREFIX "%s'", name);
-			goto out;
-		}
-		for (nfds_t i = 0; i < nfd; i++) {
-			if (!pfd[i].revents)
-				continue;
-			if (pfd[i].fd == in[0]) {
-				n = send(in[0], input + inoff, inlen - inoff,
-					 MSG_NOSIGNAL | MSG_DONTWAIT);
-				if (n > 0)
-					inoff += (size_t)n;
-				if ((n < 0 && errno != EINTR && errno != EAGAIN) || inoff == inlen)
-					close_fd(&in[0]);
-			} else if (pfd[i].fd == outp[0] || pfd[i].fd == errp[0]) {
-				int *fd = pfd[i].fd == outp[0] ? &outp[0] : &errp[0];
-
-				if (helper_read(fd, fd == &outp[0] ? &r->out : &r->errout)) {
-					helper_kill(pid);
-					ret = err_set(e, ERR_TOO_BIG, "credential helper '"
-						      HELPER_PREFIX "%s' wrote more than %zu bytes",
-						      name, s->helper_output_max);
-					goto out;
-				}
-			}
-		}
-	}
-	/* Output closed; wait for the exit within the same deadline. */
-	for (;;) {
-		w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR) {
-			ret = err_set_errno(e, ERR_FAIL, errno, "credential helper '"
-					    HELPER_PREFIX "%s'", name);
-			pid = -1;
-			goto out;
-		}
-		if (now_ms() >= deadline) {
-			timed_out = 1;
-			goto out;
-		}
-		nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
-	}
-	pid = -1;
 	if (WIFSIGNALED(status)) {
 		ret = err_set(e, ERR_FAIL, "credential helper '" HELPER_PREFIX "%s' %s was "
 			      "killed by signal %d", name, verb, WTERMSIG(status));
@@ -703,20 +761,10 @@ static int helper_exec(struct helper_run *r, const struct creds_store *s, const 
 	}
 	ret = 0;
 out:
-	if (timed_out)
+	if (ret == 1)
 		ret = err_set(e, ERR_FAIL, "credential helper '" HELPER_PREFIX "%s' %s timed "
 			      "out after %d ms", name, verb, s->helper_timeout_ms);
-	if (pid > 0) {
-		helper_kill(pid);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
-	close_fd(&in[0]);
-	close_fd(&in[1]);
-	close_fd(&outp[0]);
-	close_fd(&outp[1]);
-	close_fd(&errp[0]);
-	close_fd(&errp[1]);
+	helper_proc_end(&p);
 	if (ret) {
 		buf_release_secret(&r->out);
 		buf_release_secret(&r->errout);
@@ -1017,22 +1065,6 @@ out:
 	return ret;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Serialises `root` and replaces `path` atomically (a temporary file in the
  * same directory, fsync, rename), mode 0600.  A symbolic link is followed
  * and its target replaced, as docker does. */
@@ -1061,7 +1093,7 @@ static int file_store(const char *path, const struct json *root, struct err *e)
 		goto out;
 	}
 	created = 1;
-	if (fchmod(fd, 0600) || write_all(fd, data.data, data.len) || fsync(fd)) {
+	if (fchmod(fd, 0600) || fs_write_all(fd, data.data, data.len) || fsync(fd)) {
 		ret = err_set_errno(e, ERR_IO, errno, "cannot write '%s'", tmp.data);
 		goto out;
 	}

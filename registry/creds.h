@@ -1,38 +1,8 @@
-/* creds.h - registry credentials as docker and podman store them.
- *
- * The files and helpers are read here; which files to read is the caller's
- * choice (cmd/ reads the environment and passes the paths in).  Nothing here
- * ever puts a secret into an error message.
- *
- * A `struct creds_store` is an ordered list of auth files, as cmd/ builds it:
- *
- *   $DOCKER_CONFIG/config.json or ~/.docker/config.json   (written by save)
- *   $REGISTRY_AUTH_FILE
- *   $XDG_RUNTIME_DIR/containers/auth.json
- *   ~/.config/containers/auth.json
- *
- * Lookup goes through the files in order; a missing file is skipped, a
- * malformed one is an error naming the file (never its content).  In each
- * file: credHelpers[registry] (the `docker-credential-<name> get` exec
- * protocol), else an `auths` entry (`auth` = base64 "user:pass", or
- * `username`/`password`, `identitytoken`, `registrytoken`), else credsStore
- * (a helper for every registry).  A helper that answers "credentials not
- * found", or an entry without credentials (`{}`), falls through.
- *
- * `auths` keys are matched as docker does: the registry itself, then
- * "https://REG", "http://REG", "https://REG/v1/", "https://REG/v2/", then
- * any key whose host (scheme and path stripped) is the registry.  Docker
- * Hub ("docker.io", "index.docker.io", "registry-1.docker.io") is keyed as
- * "https://index.docker.io/v1/" and also under the three host names.
- * podman's repository keys ("quay.io/org/repo") are used only by
- * creds_store_get_repo(), most specific first.
- *
- * Helpers: "docker-credential-<name>" is looked up in the directories of
- * `helper_path` (never $PATH: the library does not read the environment),
- * run without a shell in its own process group with the caller's
- * environment, given `helper_timeout_ms` and at most `helper_output_max`
- * bytes of output; its output never reaches a message except a short
- * excerpt with control characters replaced.
+/* creds.h - registry credentials as docker and podman store them: auth
+ * files (docker's config.json, podman's auth.json) and docker-credential-*
+ * helpers, read and written.  Which files to read is the caller's choice
+ * (cmd/ reads the environment and passes the paths in).  Nothing here ever
+ * puts a secret into an error message.
  */
 #ifndef HOIST_CREDS_H
 #define HOIST_CREDS_H
@@ -71,6 +41,19 @@ typedef int creds_fn(struct creds *out, void *arg, const char *registry,
 /* Auth files larger than this are refused. */
 #define CREDS_FILE_MAX (4u << 20)
 
+/* An ordered list of auth files, as cmd/ builds it:
+ *
+ *   $DOCKER_CONFIG/config.json or ~/.docker/config.json   (written by save)
+ *   $REGISTRY_AUTH_FILE
+ *   $XDG_RUNTIME_DIR/containers/auth.json
+ *   ~/.config/containers/auth.json
+ *
+ * Helpers: "docker-credential-<name>" is looked up in the directories of
+ * `helper_path` (never $PATH: the library does not read the environment),
+ * run without a shell in its own process group with the caller's
+ * environment, given `helper_timeout_ms` and at most `helper_output_max`
+ * bytes of output; its output never reaches a message except a short
+ * excerpt with control characters replaced. */
 struct creds_store {
 	struct strvec files;	/* lookup order; files.v[0] is written by save */
 	char *helper_path;	/* ":"-separated directories searched for
@@ -88,14 +71,29 @@ int creds_store_add_file(struct creds_store *s, const char *path);
 /* Sets the helper search path (copied; NULL clears it).  ERR_NOMEM only. */
 int creds_store_set_helper_path(struct creds_store *s, const char *path);
 
-/* Looks up `registry` as described above.  `out` is overwritten (not
- * released first) and left empty unless 0 is returned.  `registry` may also
- * be given as a URL ("https://index.docker.io/v1/"). */
+/* Looks up `registry` through the files in order; a missing file is
+ * skipped, a malformed one is an error naming the file (never its content).
+ * In each file: credHelpers[registry] (the `docker-credential-<name> get`
+ * exec protocol), else an `auths` entry (`auth` = base64 "user:pass", or
+ * `username`/`password`, `identitytoken`, `registrytoken`), else credsStore
+ * (a helper for every registry).  A helper that answers "credentials not
+ * found", or an entry without credentials (`{}`), falls through.
+ *
+ * `auths` keys are matched as docker does: the registry itself, then
+ * "https://REG", "http://REG", "https://REG/v1/", "https://REG/v2/", then
+ * any key whose host (scheme and path stripped) is the registry.  Docker
+ * Hub ("docker.io", "index.docker.io", "registry-1.docker.io") is keyed as
+ * "https://index.docker.io/v1/" and also under the three host names.
+ *
+ * `out` is overwritten (not released first) and left empty unless 0 is
+ * returned.  `registry` may also be given as a URL
+ * ("https://index.docker.io/v1/"). */
 int creds_store_get(struct creds *out, struct creds_store *s, const char *registry,
 		    struct err *e);
-/* As creds_store_get(), but podman-style keys naming `repository`
+/* As creds_store_get(), but podman's repository keys naming `repository`
  * ("org/repo") or one of its parents ("REG/org/repo", then "REG/org") are
- * tried first in each file's `auths`.  `repository` may be NULL. */
+ * tried first in each file's `auths`, most specific first.  `repository`
+ * may be NULL. */
 int creds_store_get_repo(struct creds *out, struct creds_store *s, const char *registry,
 			 const char *repository, struct err *e);
 /* creds_store_get() as a creds_fn; `arg` is the struct creds_store. */

@@ -4,17 +4,7 @@
  * one connection pool: keep-alive, TLS session reuse and HTTP/2 multiplexing
  * across every request hoist makes.  Requests run one at a time with
  * http_do(), or many at once with http_do_many() (layer downloads); both drive
- * the same multi handle.
- *
- * Safety rules this module enforces, whatever the caller asks:
- * - redirects are followed here, not by curl, and a redirect to another
- *   origin (scheme, host or port) drops Authorization, Cookie and every
- *   header the caller marked as a credential;
- * - only http and https URLs are fetched, redirects included;
- * - TLS is verified unless the client was made with `insecure`;
- * - the trace callback never sees a credential: Authorization,
- *   Proxy-Authorization, Cookie and Set-Cookie values and signature-like
- *   query parameters are replaced by "<redacted>".
+ * the same multi handle, and enforce the safety rules given at http_do().
  */
 #ifndef HOIST_HTTP_H
 #define HOIST_HTTP_H
@@ -123,7 +113,17 @@ int http_client_new(struct http_client **out, const struct http_client_opts *o, 
 int http_client_dup(struct http_client **out, const struct http_client *c, struct err *e);
 void http_client_free(struct http_client *c);
 
-/* Runs one request, following redirects and retrying (connection resets,
+/* Safety rules of every request, whatever the caller asks:
+ * - redirects are followed here, not by curl, and a redirect to another
+ *   origin (scheme, host or port) drops Authorization, Cookie and every
+ *   header the caller marked as a credential;
+ * - only http and https URLs are fetched, redirects included;
+ * - TLS is verified unless the client was made with `insecure`;
+ * - the trace callback never sees a credential: Authorization,
+ *   Proxy-Authorization, Cookie and Set-Cookie values and signature-like
+ *   query parameters are replaced by "<redacted>".
+ *
+ * Runs one request, following redirects and retrying (connection resets,
  * timeouts, 408, 429, 500, 502, 503, 504; Retry-After honoured) while the
  * body is replayable and nothing has reached a sink.  Returns 0 when an
  * HTTP response arrived, whatever its status: status handling is the

@@ -416,14 +416,103 @@ static int rel_has(const char *list, const char *type)
 	}
 }
 
+/* The "<target>" of a link-value at *pp (which points at '<'): its text
+ * in *out and *out_len, not copied; *pp moves past the '>'. */
+static int link_target(const char **out, size_t *out_len, const char **pp, const char *header,
+		       const char *end, struct err *e)
+{
+	const char *p = *pp, *uri;
+
+	if (*p != '<')
+		return syntax_error(e, H_LINK, "expected '<'", header, p, end);
+	uri = ++p;
+	while (p < end && *p != '>') {
+		if (!is_uri_char((unsigned char)*p))
+			return syntax_error(e, H_LINK, "invalid character in a link target",
+					    header, p, end);
+		p++;
+	}
+	if (p == end)
+		return syntax_error(e, H_LINK, "unterminated '<'", header, p, end);
+	*out = uri;
+	*out_len = (size_t)(p - uri);
+	*pp = p + 1;
+	return 0;
+}
+
+/* The value of a link parameter at *pp (which points at '=') into `val`:
+ * a quoted string, or leniently a run of printable characters ("type=
+ * text/html" is common though not a token); *pp moves past it. */
+static int link_param_value(struct buf *val, const char **pp, const char *header,
+			    const char *end, struct err *e)
+{
+	const char *p = skip_ows(*pp + 1, end), *v;
+	int ret;
+
+	if (p < end && *p == '"') {
+		if ((ret = parse_quoted(val, &p, header, end, H_LINK, e)) < 0)
+			return ret;
+		*pp = p;
+		return 0;
+	}
+	v = p;
+	while (p < end && *p > 0x20 && *p < 0x7f && *p != '"' && *p != ';' && *p != ',')
+		p++;
+	if (p == v)
+		return syntax_error(e, H_LINK, "expected a parameter value", header, p, end);
+	if ((ret = buf_add(val, v, (size_t)(p - v))) < 0)
+		return err_set(e, ret, "cannot store " H_LINK " header value");
+	*pp = p;
+	return 0;
+}
+
+/* The parameters of a link-value at *pp, up to the next ',' or the end:
+ * *is_next when its (first) rel holds the type "next". */
+static int link_params(int *is_next, const char **pp, const char *header, const char *end,
+		       struct buf *val, struct err *e)
+{
+	const char *p = *pp, *name;
+	size_t nlen;
+	int seen_rel = 0, has_value, ret;
+
+	*is_next = 0;
+	for (;;) {
+		p = skip_ows(p, end);
+		if (p == end || *p == ',')
+			break;
+		if (*p != ';')
+			return syntax_error(e, H_LINK, "expected ';' or ','", header, p, end);
+		p = skip_ows(p + 1, end);
+		name = p;
+		while (p < end && is_tchar((unsigned char)*p))
+			p++;
+		if (p == name)
+			return syntax_error(e, H_LINK, "expected a parameter name", header, p, end);
+		nlen = (size_t)(p - name);
+		p = skip_ows(p, end);
+		has_value = 0;
+		buf_reset(val);
+		if (p < end && *p == '=') {
+			if ((ret = link_param_value(val, &p, header, end, e)) < 0)
+				return ret;
+			has_value = 1;
+		}
+		/* RFC 8288 §3.3: occurrences of rel after the first are ignored */
+		if (nlen == 3 && ascii_ncaseeq(name, "rel", 3) && !seen_rel) {
+			seen_rel = 1;
+			*is_next = has_value && rel_has(val->data, "next");
+		}
+	}
+	*pp = p;
+	return 0;
+}
+
 int wire_link_next(char **out, const char *header, struct err *e)
 {
-	size_t len = strnlen(header, WIRE_MAX_HEADER + 1);
-	const char *p = header, *end = header + len, *uri = NULL, *name, *v;
-	size_t ulen = 0, nlen, found_len = 0;
-	const char *found = NULL;
+	size_t len = strnlen(header, WIRE_MAX_HEADER + 1), ulen = 0, found_len = 0;
+	const char *p = header, *end = header + len, *uri = NULL, *found = NULL;
 	struct buf val = BUF_INIT;
-	int seen_rel, is_next, has_value, ret = -1;
+	int is_next, ret = -1;
 
 	*out = NULL;
 	buf_init(&val, WIRE_MAX_HEADER);
@@ -437,76 +526,9 @@ int wire_link_next(char **out, const char *header, struct err *e)
 			p++;
 		if (p == end)
 			break;
-		if (*p != '<') {
-			ret = syntax_error(e, H_LINK, "expected '<'", header, p, end);
+		if ((ret = link_target(&uri, &ulen, &p, header, end, e)) < 0 ||
+		    (ret = link_params(&is_next, &p, header, end, &val, e)) < 0)
 			goto out;
-		}
-		uri = ++p;
-		while (p < end && *p != '>') {
-			if (!is_uri_char((unsigned char)*p)) {
-				ret = syntax_error(e, H_LINK, "invalid character in a link target",
-						   header, p, end);
-				goto out;
-			}
-			p++;
-		}
-		if (p == end) {
-			ret = syntax_error(e, H_LINK, "unterminated '<'", header, p, end);
-			goto out;
-		}
-		ulen = (size_t)(p - uri);
-		p++;
-		seen_rel = is_next = 0;
-		for (;;) {
-			p = skip_ows(p, end);
-			if (p == end || *p == ',')
-				break;
-			if (*p != ';') {
-				ret = syntax_error(e, H_LINK, "expected ';' or ','", header, p, end);
-				goto out;
-			}
-			p = skip_ows(p + 1, end);
-			name = p;
-			while (p < end && is_tchar((unsigned char)*p))
-				p++;
-			if (p == name) {
-				ret = syntax_error(e, H_LINK, "expected a parameter name", header, p,
-						   end);
-				goto out;
-			}
-			nlen = (size_t)(p - name);
-			p = skip_ows(p, end);
-			has_value = 0;
-			buf_reset(&val);
-			if (p < end && *p == '=') {
-				p = skip_ows(p + 1, end);
-				if (p < end && *p == '"') {
-					if ((ret = parse_quoted(&val, &p, header, end, H_LINK, e)) < 0)
-						goto out;
-				} else {
-					/* lenient: "type=text/html" is common though not a token */
-					v = p;
-					while (p < end && *p > 0x20 && *p < 0x7f && *p != '"' &&
-					       *p != ';' && *p != ',')
-						p++;
-					if (p == v) {
-						ret = syntax_error(e, H_LINK, "expected a parameter value",
-								   header, p, end);
-						goto out;
-					}
-					if ((ret = buf_add(&val, v, (size_t)(p - v))) < 0) {
-						err_set(e, ret, "cannot store " H_LINK " header value");
-						goto out;
-					}
-				}
-				has_value = 1;
-			}
-			/* RFC 8288 §3.3: occurrences of rel after the first are ignored */
-			if (nlen == 3 && ascii_ncaseeq(name, "rel", 3) && !seen_rel) {
-				seen_rel = 1;
-				is_next = has_value && rel_has(val.data, "next");
-			}
-		}
 		if (is_next && !found) {
 			if (!ulen) {
 				ret = err_set(e, ERR_INVALID,

@@ -1,15 +1,8 @@
-/* wire.h - parsers for what a registry sends.
- *
- * Everything here reads hostile input: header values are capped at
- * WIRE_MAX_HEADER bytes, counts are capped, nothing recurses on the input,
- * and no text that came from a server reaches an error message before
- * wire_text_clean() has replaced its control characters and truncated it.
- *
- *   WWW-Authenticate   RFC 9110 §11.6.1   wire_parse_challenges()
- *   Link               RFC 8288           wire_link_next(), wire_resolve_url()
- *   error bodies       distribution spec  wire_parse_errors(), wire_status_error()
- *   Retry-After        RFC 9110 §10.2.3   wire_parse_retry_after()
- *   Content-Range      RFC 9110 §14.4     wire_parse_content_range()
+/* wire.h - parsers for what a registry sends: WWW-Authenticate, Link,
+ * distribution error bodies, Retry-After, Content-Range.  All read hostile
+ * input: header values are capped at WIRE_MAX_HEADER bytes, counts are
+ * capped, nothing recurses on the input, and server text reaches a message
+ * only cleaned (text_clean) and cut.
  */
 #ifndef HOIST_WIRE_H
 #define HOIST_WIRE_H
@@ -25,17 +18,14 @@
 struct err;
 
 #define WIRE_MAX_HEADER 8192		/* bytes in one header value */
-#define WIRE_MAX_CHALLENGES 16		/* challenges in one auth_challenges */
+#define WIRE_MAX_CHALLENGES 16		/* challenges in one wire_challenges */
 #define WIRE_MAX_PARAMS 32		/* auth-params in one challenge */
 #define WIRE_MAX_ERRORS 16		/* entries kept from an error body */
 #define WIRE_MAX_ERROR_BODY (1024 * 1024)
 #define WIRE_TEXT_MAX 200		/* bytes of server text kept per message */
 #define WIRE_RETRY_AFTER_MAX 3600	/* seconds; longer waits are clamped */
 
-/* ---- server text: see text_clean() in core/base/text.h ---- */
-
-
-/* ---- WWW-Authenticate ---- */
+/* ---- WWW-Authenticate (RFC 9110 §11.6.1) ---- */
 
 struct wire_challenge {
 	char *scheme;		/* lower-cased: "bearer", "basic" */
@@ -77,7 +67,7 @@ const struct wire_challenge *wire_challenges_find(const struct wire_challenges *
 /* The value of parameter `name` (case-insensitive), borrowed, or NULL. */
 const char *wire_challenge_param(const struct wire_challenge *c, const char *name);
 
-/* ---- Link ---- */
+/* ---- Link (RFC 8288) ---- */
 
 /* Finds the link whose (first) rel parameter holds the relation type
  * "next" (case-insensitive, among space-separated types) and stores its
@@ -123,7 +113,7 @@ void wire_errors_release(struct wire_errors *w);
  * string "message", "error" or "details" (token servers, proxies) give one
  * entry without code.  Entries that are not objects or have neither code
  * nor message are skipped; at most WIRE_MAX_ERRORS are kept.  Codes and
- * messages pass through wire_text_clean() (codes at most 64 bytes, messages
+ * messages pass through text_clean() (codes at most 64 bytes, messages
  * WIRE_TEXT_MAX).  `out` (initialised) is released first.
  * Errors: ERR_INVALID for an empty body, invalid JSON, a NUL byte, or JSON
  * that is not such an object; ERR_TOO_BIG over WIRE_MAX_ERROR_BODY. */
@@ -150,7 +140,7 @@ const struct wire_error *wire_errors_find(const struct wire_errors *w, const cha
 int wire_status_error(struct err *e, long status, const struct wire_errors *errs,
 		      const char *what, const char *registry);
 
-/* ---- Retry-After ---- */
+/* ---- Retry-After (RFC 9110 §10.2.3) ---- */
 
 /* Parses delta-seconds or an HTTP-date (IMF-fixdate, RFC 850, asctime;
  * GMT only) relative to `now`.  The result is clamped to
@@ -158,7 +148,7 @@ int wire_status_error(struct err *e, long status, const struct wire_errors *errs
  * ERR_INVALID (no message: callers just ignore a bad value). */
 int wire_parse_retry_after(long *out_seconds, const char *value, time_t now);
 
-/* ---- Content-Range / upload Range ---- */
+/* ---- Content-Range / upload Range (RFC 9110 §14.4) ---- */
 
 struct wire_range {
 	int64_t start;		/* first byte */

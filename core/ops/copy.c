@@ -22,7 +22,9 @@
 #include "core/base/err.h"
 #include "core/model/ref.h"
 #include "core/ops/xfer.h"
-#include "registry/client.h"
+#include "registry/reg_blob.h"
+#include "registry/reg_list.h"
+#include "registry/reg_manifest.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -9,7 +9,9 @@
 #include "core/base/json.h"
 #include "core/model/ref.h"
 #include "core/model/settings.h"
-#include "registry/client.h"
+#include "registry/reg.h"
+#include "registry/reg_blob.h"
+#include "registry/reg_manifest.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

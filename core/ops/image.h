@@ -27,7 +27,7 @@
 #include "core/base/strvec.h"
 #include "core/model/manifest.h"
 #include "core/model/platform.h"
-#include "registry/client.h"
+#include "registry/reg.h"
 
 #include <stddef.h>
 #include <stdint.h>

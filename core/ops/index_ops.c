@@ -9,7 +9,7 @@
 #include "core/model/manifest.h"
 #include "core/model/platform.h"
 #include "core/model/ref.h"
-#include "registry/client.h"
+#include "registry/reg_manifest.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -26,7 +26,7 @@
 #include "cache/usage.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"
-#include "registry/client.h"
+#include "registry/reg_blob.h"
 
 #include <errno.h>
 #include <pthread.h>

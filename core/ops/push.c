@@ -16,7 +16,8 @@
 #include "core/base/json.h"
 #include "core/model/ref.h"
 #include "core/ops/xfer.h"
-#include "registry/client.h"
+#include "registry/reg.h"
+#include "registry/reg_blob.h"
 
 #include <stdlib.h>
 #include <string.h>

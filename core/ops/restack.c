@@ -8,6 +8,8 @@
 #include "core/model/imgconfig.h"
 #include "core/base/json.h"
 #include "core/format/layer.h"
+#include "registry/reg_blob.h"
+#include "registry/reg_manifest.h"
 
 #include <stdlib.h>
 #include <string.h>

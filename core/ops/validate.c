@@ -8,7 +8,8 @@
 #include "cache/layout.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"
-#include "registry/client.h"
+#include "registry/reg_blob.h"
+#include "registry/reg_manifest.h"
 
 #include <errno.h>
 #include <fcntl.h>

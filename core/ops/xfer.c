@@ -2,7 +2,8 @@
 #include "core/ops/xfer.h"
 
 #include "core/base/err.h"
-#include "registry/client.h"
+#include "registry/reg.h"
+#include "registry/reg_manifest.h"
 #include "registry/http.h"
 
 #include <pthread.h>

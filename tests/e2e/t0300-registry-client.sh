@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t0300-registry-client: registry/client.c through tests/tools/reg-tool against
+# t0300-registry-client: the registry client (registry/reg*.c) through reg-tool against
 # real registries: open HTTP, TLS + htpasswd, and (when the fixtures exist)
 # Bearer tokens and a misbehaving proxy.
 . "$(dirname "$0")/../lib.sh"

@@ -1,4 +1,4 @@
-/* reg-tool - a test helper that drives registry/client.c from the shell.
+/* reg-tool - a test helper that drives the registry client (registry/reg*.c) from the shell.
  *
  *   reg-tool [OPTIONS] manifest REF        the manifest's bytes, verified
  *   reg-tool [OPTIONS] digest REF          its digest (GET, verified)
@@ -26,7 +26,10 @@
 #include "core/base/strvec.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"
-#include "registry/client.h"
+#include "registry/reg.h"
+#include "registry/reg_blob.h"
+#include "registry/reg_list.h"
+#include "registry/reg_manifest.h"
 #include "registry/creds.h"
 #include "registry/http.h"
 

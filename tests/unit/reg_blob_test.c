@@ -1,15 +1,16 @@
-#define TEST_MODULE "client"
+#define TEST_MODULE "reg_blob"
 #include "tests/unit/test.h"
 
 #include "core/base/digest.h"
 #include "core/base/err.h"
 #include "core/model/manifest.h"
-#include "registry/client.h"
 #include "registry/http.h"
+#include "registry/reg.h"
+#include "registry/reg_blob.h"
 
-/* Misuse of the API is ERR_USAGE with a message in the user's terms: no
- * function names, whoever ends up printing it. */
-TEST(usage_errors_name_no_functions)
+/* An upload without content is ERR_USAGE, said in the user's terms (no
+ * function names), before any request is made. */
+TEST(upload_without_content)
 {
 	struct reg_client_opts o = { 0 };
 	struct http_client_opts ho = { 0 };
@@ -18,8 +19,6 @@ TEST(usage_errors_name_no_functions)
 	struct descriptor d;
 	struct err e = ERR_INIT;
 
-	CHECK_RC(reg_open(&r, &o, "127.0.0.1:1", &e), ERR_USAGE);
-	CHECK_STR(e.msg, "cannot open a session with '127.0.0.1:1': no HTTP client was given");
 	CHECK_RC(http_client_new(&h, &ho, &e), 0);
 	o.http = h;
 	CHECK_RC(reg_open(&r, &o, "127.0.0.1:1", &e), 0);
@@ -32,13 +31,34 @@ TEST(usage_errors_name_no_functions)
 	CHECK_RC(reg_blob_upload_stream(r, "x/y", &d, NULL, NULL, &e), ERR_USAGE);
 	CHECK(strstr(e.msg, "cannot upload blob sha256:") == e.msg);
 	CHECK(strstr(e.msg, "reg_") == NULL);
+	CHECK_RC(reg_blob_upload(r, "x//y", &d, -1, "abc", NULL, &e), ERR_INVALID);
+	CHECK(reg_base(r) == NULL);	/* nothing was sent */
 	descriptor_release(&d);
+	reg_free(r);
+	http_client_free(h);
+}
+
+/* A batch of no blobs succeeds without a request. */
+TEST(get_many_of_none)
+{
+	struct reg_client_opts o = { 0 };
+	struct http_client_opts ho = { 0 };
+	struct http_client *h = NULL;
+	struct reg *r = NULL;
+	struct err e = ERR_INIT;
+
+	CHECK_RC(http_client_new(&h, &ho, &e), 0);
+	o.http = h;
+	CHECK_RC(reg_open(&r, &o, "127.0.0.1:1", &e), 0);
+	CHECK_RC(reg_blob_get_many(r, "x/y", NULL, 0, 4, 0, &e), 0);
+	CHECK(reg_base(r) == NULL);
 	reg_free(r);
 	http_client_free(h);
 }
 
 int main(void)
 {
-	RUN(usage_errors_name_no_functions);
+	RUN(upload_without_content);
+	RUN(get_many_of_none);
 	return test_done();
 }
