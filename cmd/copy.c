@@ -7,6 +7,8 @@
 #include "core/base/buf.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"
+#include "core/ops/copy.h"
+#include "core/ops/remote.h"
 
 #include <stdio.h>
 

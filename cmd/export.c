@@ -9,6 +9,7 @@
 #include "core/base/err.h"
 #include "core/ops/export.h"
 #include "core/model/ref.h"
+#include "core/ops/local.h"
 #include "core/ops/source.h"
 
 #include <dirent.h>

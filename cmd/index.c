@@ -7,8 +7,9 @@
 #include "cmd/report.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
-#include "core/ops/index_ops.h"
+#include "core/ops/index.h"
 #include "core/model/ref.h"
+#include "core/ops/resolve.h"
 #include "core/ops/source.h"
 
 #include <stdio.h>

@@ -5,10 +5,15 @@
 #include "core/format/containerfile.h"
 #include "core/format/archive.h"
 #include "core/base/err.h"
+#include "core/ops/copy.h"
 #include "core/ops/export.h"
 #include "core/model/imgconfig.h"
 #include "core/base/json.h"
 #include "core/format/userdb.h"
+#include "core/ops/local.h"
+#include "core/ops/pull.h"
+#include "core/ops/push.h"
+#include "core/ops/resolve.h"
 
 #include <ctype.h>
 #include <errno.h>

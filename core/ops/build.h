@@ -33,7 +33,7 @@
 
 #include "core/format/archive.h"
 #include "core/base/buf.h"
-#include "core/ops/image.h"
+#include "core/ops/env.h"
 #include "core/format/layer.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"

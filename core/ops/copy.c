@@ -1,4 +1,4 @@
-/* copy.c - registry to registry, keeping digests.  See image.h.
+/* copy.c - registry to registry, keeping digests.  See copy.h.
  *
  * Blobs never touch the disk.  Within one registry they are mounted.
  * Between registries a blob up to COPY_STREAM_MIN bytes is fetched into
@@ -16,10 +16,11 @@
  * closing PUT, and the registry never gets the blob (nor, since blobs go
  * first, the manifest).
  */
-#include "core/ops/image.h"
+#include "core/ops/copy.h"
 
 #include "core/base/err.h"
 #include "core/model/ref.h"
+#include "core/ops/resolve.h"
 #include "core/ops/xfer.h"
 #include "registry/client.h"
 
@@ -400,15 +401,4 @@ out:
 	buf_release(&name);
 	buf_release(&dest);
 	return ret;
-}
-
-int remote_tags_list(struct strvec *out, struct env *env, const struct ref *repo,
-		    struct err *e)
-{
-	struct reg *r;
-	int ret;
-
-	if ((ret = env_reg(&r, env, repo->registry, e)) < 0)
-		return ret;
-	return reg_list_tags(out, r, repo->repository, e);
 }

@@ -5,6 +5,8 @@
 #include "cache/layout.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"
+#include "core/ops/local.h"
+#include "core/ops/pull.h"
 
 #include <dirent.h>
 #include <errno.h>

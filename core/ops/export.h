@@ -34,8 +34,9 @@
 
 #include "core/format/archive.h"
 #include "core/base/buf.h"
-#include "core/ops/image.h"
+#include "core/ops/env.h"
 #include "core/model/manifest.h"
+#include "core/ops/local.h"
 
 struct err;
 struct layout;

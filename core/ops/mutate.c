@@ -7,6 +7,11 @@
 #include "core/model/imgconfig.h"
 #include "core/base/json.h"
 #include "core/model/platform.h"
+#include "core/ops/copy.h"
+#include "core/ops/local.h"
+#include "core/ops/pull.h"
+#include "core/ops/push.h"
+#include "core/ops/resolve.h"
 
 #include <errno.h>
 #include <fcntl.h>

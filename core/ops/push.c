@@ -1,4 +1,4 @@
-/* push.c - pushing an image or index from an OCI layout.  See image.h.
+/* push.c - pushing an image or index from an OCI layout.  See push.h.
  *
  * Every blob is one job, env->jobs at a time (core/ops/xfer.c: one HTTP client
  * per thread, which takes the main session's scheme and tokens): HEAD it at
@@ -7,7 +7,7 @@
  * file with pread).  Then the manifests, children first, the root last, so
  * the tag never names something incomplete.
  */
-#include "core/ops/image.h"
+#include "core/ops/push.h"
 
 #include "cache/layout.h"
 #include "core/base/err.h"

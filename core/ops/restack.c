@@ -3,10 +3,14 @@
 
 #include "cache/layout.h"
 #include "core/base/err.h"
+#include "core/ops/copy.h"
 #include "core/ops/export.h"
 #include "core/model/imgconfig.h"
 #include "core/base/json.h"
 #include "core/format/layer.h"
+#include "core/ops/local.h"
+#include "core/ops/pull.h"
+#include "core/ops/resolve.h"
 
 #include <stdlib.h>
 #include <string.h>

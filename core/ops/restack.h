@@ -34,7 +34,7 @@
 #define HOIST_RESTACK_H
 
 #include "core/format/archive.h"
-#include "core/ops/image.h"
+#include "core/ops/env.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"
 

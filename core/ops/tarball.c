@@ -5,13 +5,15 @@
 #include "cache/layout.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
-#include "core/ops/image.h"
+#include "core/ops/env.h"
 #include "core/base/json.h"
 #include "core/format/layer.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"
 
 #include "core/format/archive.h"
+#include "core/ops/local.h"
+#include "core/ops/pull.h"
 
 #include <errno.h>
 #include <fcntl.h>

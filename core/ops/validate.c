@@ -5,6 +5,7 @@
 #include "cache/layout.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"
+#include "core/ops/resolve.h"
 #include "registry/client.h"
 
 #include <errno.h>

@@ -20,7 +20,7 @@
 #ifndef HOIST_XFER_H
 #define HOIST_XFER_H
 
-#include "core/ops/image.h"
+#include "core/ops/env.h"
 
 #include <stddef.h>
 

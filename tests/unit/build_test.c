@@ -5,7 +5,7 @@
 #include "core/ops/build.h"
 #include "core/format/containerfile.h"
 #include "core/base/err.h"
-#include "core/ops/image.h"
+#include "core/ops/env.h"
 #include "core/base/json.h"
 
 #include <fcntl.h>

@@ -1,10 +1,12 @@
 #define TEST_MODULE "source"
+#include "core/ops/import.h"
+#include "core/ops/pull.h"
 #include "tests/unit/test.h"
 
 #include "cache/layout.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
-#include "core/ops/image.h"
+#include "core/ops/env.h"
 #include "core/model/manifest.h"
 #include "core/ops/source.h"
 #include "core/ops/tarball.h"
