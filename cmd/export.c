@@ -11,6 +11,7 @@
 #include "core/model/ref.h"
 #include "core/ops/local.h"
 #include "core/ops/source.h"
+#include "core/ops/unpack.h"
 
 #include <dirent.h>
 #include <errno.h>

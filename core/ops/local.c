@@ -7,9 +7,13 @@
 #include "core/base/err.h"
 #include "core/base/json.h"
 #include "core/model/manifest.h"
+#include "core/model/platform.h"
+#include "core/ops/env.h"
+#include "core/ops/pull.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* The bytes local_blob_copy() reads at a time. */
@@ -112,4 +116,76 @@ out:
 int local_blob_sink(void *arg, const void *data, size_t len, struct err *e)
 {
 	return blob_writer_write(arg, data, len, e);
+}
+
+int local_layout_manifest(struct manifest *out, struct layout *l, const char *ref_name,
+			  const struct platform *platform, struct err *e)
+{
+	struct layout_ref *refs = NULL;
+	struct platform def = PLATFORM_INIT;
+	struct manifest idx;
+	const struct descriptor *d = NULL;
+	size_t n = 0, i;
+	int ret;
+
+	manifest_init(out);
+	manifest_init(&idx);
+	if ((ret = layout_index_list(&refs, &n, l, e)) < 0)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (!ref_name || (refs[i].name && !strcmp(refs[i].name, ref_name)))
+			break;
+	if (i == n || (!ref_name && n != 1)) {
+		if (ref_name)
+			ret = err_set(e, ERR_NOT_FOUND, "no entry '%s' in the layout", ref_name);
+		else
+			ret = err_set(e, ERR_USAGE, "the layout has %zu entries, not one", n);
+		goto out;
+	}
+	if ((ret = local_manifest_load(&idx, l, &refs[i].desc, 0, e)) < 0)
+		goto out;
+	if (idx.kind == MT_KIND_MANIFEST) {
+		*out = idx;
+		manifest_init(&idx);
+		goto out;
+	}
+	if (!platform) {
+		if ((ret = platform_parse(&def, "linux/amd64", e)) < 0)
+			goto out;
+		platform = &def;
+	}
+	if (!(d = manifest_index_find(&idx, platform))) {
+		ret = err_set(e, ERR_NOT_FOUND, "the index has no image for %s/%s",
+			      platform->os, platform->arch);
+		goto out;
+	}
+	ret = local_manifest_load(out, l, d, 0, e);
+	if (ret == 0 && out->kind != MT_KIND_MANIFEST)
+		ret = err_set(e, ERR_UNSUPPORTED, "nested indexes are not supported here");
+out:
+	manifest_release(&idx);
+	platform_release(&def);
+	layout_refs_free(refs, n);
+	return ret;
+}
+
+int local_image(struct manifest *out, struct env *env, const struct ref *ref,
+		struct err *e)
+{
+	struct pull_result p;
+	int ret;
+
+	manifest_init(out);
+	memset(&p, 0, sizeof(p));
+	if (!env->cache)
+		return err_set(e, ERR_USAGE, "no cache");
+	if ((ret = pull_images(&p, env, ref, 1, env->cache, PULL_SINGLE, e)) < 0)
+		goto out;
+	if ((ret = local_manifest_load(out, env->cache, &p.desc, 0, e)) < 0)
+		goto out;
+	if (out->kind != MT_KIND_MANIFEST)
+		ret = err_set(e, ERR_UNSUPPORTED, "'%s' is not an image", p.name);
+out:
+	pull_result_release(&p, 1);
+	return ret;
 }

@@ -46,4 +46,17 @@ int local_json_blob(struct buf *raw, struct digest *out, struct layout *dst, con
 int local_manifest_put(struct manifest *out, struct layout *dst, const struct json *j,
 		       const char *mt, struct err *e);
 
+/* Makes the image `ref` names complete in env->cache (pull_images with
+ * PULL_SINGLE: an index resolves to env->platform, else linux/amd64)
+ * and reads its manifest into `out` (need not be initialised; left empty
+ * on failure).  ERR_USAGE when env->cache is NULL. */
+int local_image(struct manifest *out, struct env *env, const struct ref *ref,
+		struct err *e);
+
+/* The image manifest of layout `l`'s entry `ref_name` (NULL: the only
+ * entry); an index entry resolves to the child for `platform` (NULL:
+ * linux/amd64).  `out` need not be initialised. */
+int local_layout_manifest(struct manifest *out, struct layout *l, const char *ref_name,
+			  const struct platform *platform, struct err *e);
+
 #endif

@@ -1,9 +1,10 @@
 /* validate.c - `hoist validate`: every problem of an image or index, not
- * just the first.  See export.h. */
-#include "core/ops/export.h"
+ * just the first.  See validate.h. */
+#include "core/ops/validate.h"
 
 #include "cache/layout.h"
 #include "core/base/err.h"
+#include "core/format/archive.h"
 #include "core/model/ref.h"
 #include "core/ops/resolve.h"
 #include "registry/client.h"
