@@ -70,8 +70,8 @@ MODEL_SRCS := $(addprefix core/model/, ref.c platform.c descriptor.c manifest.c 
 FORMAT_SRCS := $(addprefix core/format/, libarchive_dl.c archive.c pgzip.c layer.c \
 	containerfile.c userdb.c)
 OPS_SRCS := $(addprefix core/ops/, env.c resolve.c local.c pull.c tarball.c xfer.c push.c copy.c \
-	import.c remote.c build.c rootfs.c export.c unpack.c validate.c output.c mutate.c restack.c \
-	index.c source.c)
+	import.c remote.c build_spec.c build.c rootfs.c export.c unpack.c validate.c output.c \
+	mutate.c restack.c index.c source.c)
 CORE_SRCS := $(BASE_SRCS) $(MODEL_SRCS) $(FORMAT_SRCS) $(OPS_SRCS)
 CACHE_SRCS := cache/layout.c cache/gc.c
 REGISTRY_SRCS := registry/wire.c registry/curl_dl.c registry/http.c registry/client.c registry/creds.c
@@ -91,7 +91,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILDDIR)/%.o)
 LIBHOIST := $(BUILDDIR)/libhoist.a
 
-UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc client units archive pgzip layer containerfile build settings imgconfig output userdb source
+UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc client units archive pgzip layer containerfile build build_spec settings imgconfig output userdb source
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool

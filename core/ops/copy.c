@@ -20,6 +20,7 @@
 
 #include "core/base/err.h"
 #include "core/model/ref.h"
+#include "core/ops/env.h"
 #include "core/ops/resolve.h"
 #include "core/ops/xfer.h"
 #include "registry/client.h"

@@ -8,6 +8,7 @@
 #include "core/base/json.h"
 #include "core/model/platform.h"
 #include "core/ops/copy.h"
+#include "core/ops/env.h"
 #include "core/ops/local.h"
 #include "core/ops/pull.h"
 #include "core/ops/push.h"

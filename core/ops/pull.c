@@ -23,6 +23,7 @@
 #include "cache/layout.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"
+#include "core/ops/env.h"
 #include "core/ops/local.h"
 #include "core/ops/resolve.h"
 #include "registry/client.h"

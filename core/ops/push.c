@@ -13,6 +13,7 @@
 #include "core/base/err.h"
 #include "core/base/json.h"
 #include "core/model/ref.h"
+#include "core/ops/env.h"
 #include "core/ops/xfer.h"
 #include "registry/client.h"
 

@@ -5,6 +5,7 @@
 #include "cache/layout.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"
+#include "core/ops/env.h"
 #include "registry/client.h"
 
 #include <stdlib.h>

@@ -4,6 +4,7 @@
 #include "cache/layout.h"
 #include "core/base/err.h"
 #include "core/ops/copy.h"
+#include "core/ops/env.h"
 #include "core/ops/export.h"
 #include "core/model/imgconfig.h"
 #include "core/base/json.h"

@@ -6,6 +6,7 @@
 #include "core/base/err.h"
 #include "core/format/archive.h"
 #include "core/model/ref.h"
+#include "core/ops/env.h"
 #include "core/ops/resolve.h"
 #include "registry/client.h"
 

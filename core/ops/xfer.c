@@ -2,6 +2,7 @@
 #include "core/ops/xfer.h"
 
 #include "core/base/err.h"
+#include "core/ops/env.h"
 #include "registry/client.h"
 #include "registry/http.h"
 
