@@ -1014,35 +1014,220 @@ static int build_names_owners(const struct build_spec *s)
 	return 0;
 }
 
+/* One build_run(): what the base gives and what the steps add. */
+struct build_state {
+	struct manifest bm, bidx;	/* the base's image manifest, and its index */
+	struct imgconfig bc;		/* the base's config */
+	struct json *cfg;		/* the config being built */
+	struct descriptor *layers;	/* the base's layers, then the new ones */
+	size_t n_layers;
+	struct kvlist annot;		/* the manifest's annotations */
+	struct build_ids ids;
+	struct build_commit lc;		/* the last layer's commit */
+	int docker;			/* the base is a Docker image */
+};
+
+static void build_state_init(struct build_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	manifest_init(&st->bm);
+	manifest_init(&st->bidx);
+	imgconfig_init(&st->bc);
+	kvlist_init(&st->annot);
+}
+
+static void build_state_release(struct build_state *st)
+{
+	size_t i;
+
+	for (i = 0; st->layers && i < st->n_layers; i++)
+		descriptor_release(&st->layers[i]);
+	free(st->layers);
+	json_free(st->cfg);
+	kvlist_release(&st->annot);
+	buf_release(&st->ids.passwd);
+	buf_release(&st->ids.group);
+	imgconfig_release(&st->bc);
+	manifest_release(&st->bm);
+	manifest_release(&st->bidx);
+}
+
+/* The base image s->base for `want`: its manifest and config (copied as
+ * the config to build), the annotations naming it, with BUILD_WITH_BASE
+ * its blobs in `dst`, and the /etc/passwd --chown names need; out->base
+ * names it by digest. */
+static int build_base(struct build_state *st, struct build_result *out, struct env *env,
+		      const struct build_spec *s, const struct platform *want,
+		      struct layout *dst, unsigned flags, struct err *e)
+{
+	struct ref base = REF_INIT;
+	struct buf raw = BUF_INIT, name = BUF_INIT;
+	int ret;
+
+	if ((ret = ref_parse(&base, s->base, 0, e)) < 0)
+		goto out;
+	ret = resolve_image(&st->bm, &st->bidx, env, &base, want, e);
+	if (ret < 0) {
+		err_prefix(e, "base image '%s'", s->base);
+		goto out;
+	}
+	if ((ret = resolve_blob(&raw, env, &base, &st->bm.config, 0, e)) < 0 ||
+	    (ret = imgconfig_parse(&st->bc, raw.data, raw.len, 0, e)) < 0) {
+		err_prefix(e, "base image '%s' config", s->base);
+		goto out;
+	}
+	/* a single-platform base must be what was asked for */
+	if (want && st->bidx.kind != MT_KIND_INDEX && !platform_match(want, &st->bc.platform)) {
+		struct buf w = BUF_INIT, h = BUF_INIT;
+		platform_format(&w, want);
+		platform_format(&h, &st->bc.platform);
+		ret = err_set(e, ERR_NOT_FOUND, "base image '%s' is one image for %s, "
+			      "not for %s", s->base, h.len ? h.data : "no platform",
+			      w.len ? w.data : "?");
+		buf_release(&w);
+		buf_release(&h);
+		goto out;
+	}
+	if (!(st->cfg = json_copy(st->bc.json)))
+		goto nomem;
+	st->docker = mediatype_equal(st->bm.media_type, MT_DOCKER_MANIFEST);
+	if (ref_copy(&out->base, &base) < 0)
+		goto nomem;
+	free(out->base.tag);
+	out->base.tag = NULL;
+	free(out->base.digest);
+	if (!(out->base.digest = strdup(st->bm.digest.str)))
+		goto nomem;
+	if (ref_format(&name, &base) < 0 ||
+	    kvlist_set(&st->annot, ANNOT_BASE_DIGEST, st->bm.digest.str) < 0 ||
+	    kvlist_set(&st->annot, ANNOT_BASE_NAME, name.data) < 0)
+		goto nomem;
+	if ((flags & BUILD_WITH_BASE) &&
+	    (ret = build_pull_base(env, &out->base, &st->bm, dst, e)) < 0)
+		goto out;
+	if (build_names_owners(s) &&
+	    (ret = build_ids_read(&st->ids, env, &out->base, &st->bm, dst,
+				  !!(flags & BUILD_WITH_BASE), e)) < 0)
+		goto out;
+	st->n_layers = st->bm.n_layers;
+	ret = 0;
+	goto out;
+nomem:
+	ret = err_set(e, ERR_NOMEM, "out of memory");
+out:
+	ref_release(&base);
+	buf_release(&raw);
+	buf_release(&name);
+	return ret;
+}
+
+/* Every step of `s`: a layer step's layer (built here, or by the ahead
+ * thread) appended to st->layers and its diff_id to the config, and one
+ * history entry per step. */
+static int build_steps(struct build_state *st, struct env *env, struct build_ctx *bx,
+		       const struct build_spec *s, const struct platform *target,
+		       struct layout *dst, const char *created, struct err *e)
+{
+	struct json *hist, *diff_ids;
+	struct build_ahead ahead;
+	size_t i;
+	int ret;
+
+	memset(&ahead, 0, sizeof(ahead));
+	if (!(st->layers = calloc(st->n_layers + s->n_steps + 1, sizeof(*st->layers))))
+		goto nomem;
+	for (i = 0; i < st->n_layers; i++)
+		if (descriptor_copy(&st->layers[i], &st->bm.layers[i]) < 0)
+			goto nomem;
+	if (imgconfig_layers(&hist, &diff_ids, st->cfg) < 0)
+		goto nomem;
+	build_ahead_start(&ahead, env, s, target, dst, &st->ids);
+	for (i = 0; i < s->n_steps; i++) {
+		const struct build_step *step = &s->steps[i];
+		struct layer_result lr;
+		if (!step->empty_layer) {
+			ret = build_ahead_take(&lr, &ahead, i, e);
+			if (ret == 1)
+				ret = build_layer(&lr, env, bx, s, step, target, dst, &st->ids, &st->lc,
+						  e);
+			if (ret < 0) {
+				err_prefix(e, "'%s'", step->created_by);
+				goto out;
+			}
+			st->layers[st->n_layers++] = lr.desc;
+			descriptor_init(&lr.desc);
+			ret = json_append(diff_ids, json_new_string(lr.diff_id.str));
+			layer_result_release(&lr);
+			if (ret < 0)
+				goto nomem;
+		}
+		if (imgconfig_history_add(hist, created, step->created_by, step->empty_layer) < 0)
+			goto nomem;
+	}
+	ret = 0;
+	goto out;
+nomem:
+	ret = err_set(e, ERR_NOMEM, "out of memory");
+out:
+	build_ahead_end(&ahead);
+	return ret;
+}
+
+/* The config and manifest, written while the last layer's commit runs:
+ * both are stored blobs nothing names before build_run() returns; then
+ * that commit's result. */
+static int build_finish(struct build_result *out, struct build_state *st,
+			const struct build_spec *s, struct layout *dst, const char *created,
+			struct err *e)
+{
+	struct buf raw = BUF_INIT;
+	struct descriptor cdesc;
+	size_t i;
+	int ret;
+
+	descriptor_init(&cdesc);
+	for (i = 0; i < s->annotations.keys.n; i++)
+		if (kvlist_set(&st->annot, s->annotations.keys.v[i], s->annotations.values.v[i]) < 0)
+			goto nomem;
+	if (build_config_apply(st->cfg, s) < 0 || json_set_str(st->cfg, "created", created) < 0)
+		goto nomem;
+	platform_release(&out->platform);
+	if ((ret = platform_from_json(&out->platform, st->cfg, "the config", e)) < 0)
+		goto out;
+	if ((ret = local_json_blob(&raw, &out->config_digest, dst, st->cfg, e)) < 0)
+		goto out;
+	if (!(cdesc.media_type = strdup(st->docker ? MT_DOCKER_CONFIG : MT_OCI_CONFIG)))
+		goto nomem;
+	cdesc.digest = out->config_digest;
+	cdesc.size = (int64_t)raw.len;
+	/* annotations asked for need OCI's format: Docker's has none, and the
+	 * base annotations alone are left out of a Docker manifest */
+	if ((ret = build_manifest_put(&out->manifest, dst, st->docker && !s->annotations.keys.n,
+				      &cdesc, st->layers, st->n_layers, &st->annot, e)) < 0)
+		goto out;
+	ret = build_commit_wait(&st->lc, e);
+	goto out;
+nomem:
+	ret = err_set(e, ERR_NOMEM, "out of memory");
+out:
+	descriptor_release(&cdesc);
+	buf_release(&raw);
+	return ret;
+}
+
 static int build_run(struct build_result *out, struct env *env,
 		     struct build_ctx *bx, const struct build_spec *s,
 		     struct layout *dst, unsigned flags, struct err *e)
 {
-	struct ref base = REF_INIT;
-	struct manifest bm, bidx;
-	struct imgconfig bc;
+	struct build_state st;
 	struct platform plat, tplat;
 	const struct platform *target = env->platform, *want;
-	struct buf raw = BUF_INIT, name = BUF_INIT;
-	struct json *cfg = NULL, *hist, *diff_ids;
-	struct descriptor *layers = NULL, cdesc;
-	struct kvlist annot = KVLIST_INIT;
-	struct build_ids ids;
-	struct build_commit lc;
-	struct build_ahead ahead;
-	size_t n_layers = 0, i;
 	char created[64];
-	int ret, docker = 0, have_plat = 0;
+	int ret;
 
-	manifest_init(&bm);
-	manifest_init(&bidx);
-	memset(&ids, 0, sizeof(ids));
-	memset(&lc, 0, sizeof(lc));
-	memset(&ahead, 0, sizeof(ahead));
-	imgconfig_init(&bc);
+	build_state_init(&st);
 	platform_init(&plat);
 	platform_init(&tplat);
-	descriptor_init(&cdesc);
 	if (imgconfig_time(created, sizeof(created), s->created) < 0) {
 		ret = err_set(e, ERR_INVALID, "invalid creation time %lld", (long long)s->created);
 		goto out;
@@ -1052,142 +1237,28 @@ static int build_run(struct build_result *out, struct env *env,
 			goto out;
 		target = &tplat;
 	}
+	want = target;
 	if (s->base_platform) {
 		if ((ret = platform_parse(&plat, s->base_platform, e)) < 0)
 			goto out;
-		have_plat = 1;
+		want = &plat;
 	}
-	want = have_plat ? &plat : target;
-	if (s->base) {
-		if ((ret = ref_parse(&base, s->base, 0, e)) < 0)
-			goto out;
-		ret = resolve_image(&bm, &bidx, env, &base, want, e);
-		if (ret < 0) {
-			err_prefix(e, "base image '%s'", s->base);
-			goto out;
-		}
-		if ((ret = resolve_blob(&raw, env, &base, &bm.config, 0, e)) < 0 ||
-		    (ret = imgconfig_parse(&bc, raw.data, raw.len, 0, e)) < 0) {
-			err_prefix(e, "base image '%s' config", s->base);
-			goto out;
-		}
-		/* a single-platform base must be what was asked for */
-		if (want && bidx.kind != MT_KIND_INDEX && !platform_match(want, &bc.platform)) {
-			struct buf w = BUF_INIT, h = BUF_INIT;
-			platform_format(&w, want);
-			platform_format(&h, &bc.platform);
-			ret = err_set(e, ERR_NOT_FOUND, "base image '%s' is one image for %s, "
-				      "not for %s", s->base, h.len ? h.data : "no platform",
-				      w.len ? w.data : "?");
-			buf_release(&w);
-			buf_release(&h);
-			goto out;
-		}
-		if (!(cfg = json_copy(bc.json)))
-			goto nomem;
-		docker = mediatype_equal(bm.media_type, MT_DOCKER_MANIFEST);
-		if (ref_copy(&out->base, &base) < 0)
-			goto nomem;
-		free(out->base.tag);
-		out->base.tag = NULL;
-		free(out->base.digest);
-		if (!(out->base.digest = strdup(bm.digest.str)))
-			goto nomem;
-		if (ref_format(&name, &base) < 0 ||
-		    kvlist_set(&annot, ANNOT_BASE_DIGEST, bm.digest.str) < 0 ||
-		    kvlist_set(&annot, ANNOT_BASE_NAME, name.data) < 0)
-			goto nomem;
-		if ((flags & BUILD_WITH_BASE) &&
-		    (ret = build_pull_base(env, &out->base, &bm, dst, e)) < 0)
-			goto out;
-		if (build_names_owners(s) &&
-		    (ret = build_ids_read(&ids, env, &out->base, &bm, dst,
-					  !!(flags & BUILD_WITH_BASE), e)) < 0)
-			goto out;
-		n_layers = bm.n_layers;
-	} else {
-		if (!(cfg = imgconfig_new(want, NULL)))
-			goto nomem;
-	}
-	for (i = 0; i < s->annotations.keys.n; i++)
-		if (kvlist_set(&annot, s->annotations.keys.v[i], s->annotations.values.v[i]) < 0)
-			goto nomem;
-
-	layers = calloc(n_layers + s->n_steps + 1, sizeof(*layers));
-	if (!layers)
-		goto nomem;
-	for (i = 0; i < n_layers; i++)
-		if (descriptor_copy(&layers[i], &bm.layers[i]) < 0)
-			goto nomem;
-	if (imgconfig_layers(&hist, &diff_ids, cfg) < 0)
-		goto nomem;
-	build_ahead_start(&ahead, env, s, target, dst, &ids);
-	for (i = 0; i < s->n_steps; i++) {
-		const struct build_step *st = &s->steps[i];
-		struct layer_result lr;
-		if (!st->empty_layer) {
-			ret = build_ahead_take(&lr, &ahead, i, e);
-			if (ret == 1)
-				ret = build_layer(&lr, env, bx, s, st, target, dst, &ids, &lc, e);
-			if (ret < 0) {
-				err_prefix(e, "'%s'", st->created_by);
-				goto out;
-			}
-			layers[n_layers++] = lr.desc;
-			descriptor_init(&lr.desc);
-			ret = json_append(diff_ids, json_new_string(lr.diff_id.str));
-			layer_result_release(&lr);
-			if (ret < 0)
-				goto nomem;
-		}
-		if (imgconfig_history_add(hist, created, st->created_by, st->empty_layer) < 0)
-			goto nomem;
-	}
-	build_ahead_end(&ahead);
-	/* the config and manifest are written while the last layer's commit
-	 * runs: both are stored blobs nothing names before build_run returns */
-	if (build_config_apply(cfg, s) < 0 || json_set_str(cfg, "created", created) < 0)
-		goto nomem;
-	platform_release(&out->platform);
-	if ((ret = platform_from_json(&out->platform, cfg, "the config", e)) < 0)
-		goto out;
-
-	if ((ret = local_json_blob(&raw, &out->config_digest, dst, cfg, e)) < 0)
-		goto out;
-	if (!(cdesc.media_type = strdup(docker ? MT_DOCKER_CONFIG : MT_OCI_CONFIG)))
-		goto nomem;
-	cdesc.digest = out->config_digest;
-	cdesc.size = (int64_t)raw.len;
-	/* annotations asked for need OCI's format: Docker's has none, and the
-	 * base annotations alone are left out of a Docker manifest */
-	if ((ret = build_manifest_put(&out->manifest, dst, docker && !s->annotations.keys.n,
-				      &cdesc, layers, n_layers, &annot, e)) < 0)
-		goto out;
-	ret = build_commit_wait(&lc, e);
-	goto out;
-nomem:
-	ret = err_set(e, ERR_NOMEM, "out of memory");
+	if (s->base)
+		ret = build_base(&st, out, env, s, want, dst, flags, e);
+	else if (!(st.cfg = imgconfig_new(want, NULL)))
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+	else
+		ret = 0;
+	if (ret == 0)
+		ret = build_steps(&st, env, bx, s, target, dst, created, e);
+	if (ret == 0)
+		ret = build_finish(out, &st, s, dst, created, e);
 out:
-	build_ahead_end(&ahead);
 	if (ret < 0)
-		build_commit_wait(&lc, NULL);	/* the error is the earlier one */
-	if (layers)
-		for (i = 0; i < n_layers; i++)
-			descriptor_release(&layers[i]);
-	free(layers);
-	json_free(cfg);
-	kvlist_release(&annot);
-	buf_release(&ids.passwd);
-	buf_release(&ids.group);
-	descriptor_release(&cdesc);
+		build_commit_wait(&st.lc, NULL);	/* the error is the earlier one */
+	build_state_release(&st);
 	platform_release(&plat);
 	platform_release(&tplat);
-	imgconfig_release(&bc);
-	manifest_release(&bm);
-	manifest_release(&bidx);
-	ref_release(&base);
-	buf_release(&raw);
-	buf_release(&name);
 	return ret;
 }
 
