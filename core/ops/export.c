@@ -57,14 +57,105 @@ static int export_mark(struct rootfs_paths *s, const char *p, int is_dir)
 	return 0;
 }
 
+/* The names of one entry as export_layer_sel() writes it. */
+struct export_names {
+	struct buf path, link;		/* cleaned name and hard-link target */
+	struct buf sname, slink;	/* the same as `sel` renames them */
+};
+
+/* Records the whiteout `bn`, the base name of the cleaned path in `path`
+ * (the tar name `name`), of layer `cur`: an opaque directory, or a path
+ * hidden in lower layers (`path` becomes it). */
+static int export_whiteout(struct rootfs_paths *s, struct buf *path, const char *bn, int cur,
+			   const char *name, struct err *e)
+{
+	size_t dlen = (size_t)(bn - path->data);
+	struct rootfs_path *en;
+
+	dlen = dlen ? dlen - 1 : 0;
+	if (!rootfs_whiteout_ok(bn))
+		return err_set(e, ERR_INVALID, "bad whiteout '%s'", name);
+	if (!strcmp(bn, ROOTFS_WH_OPAQUE)) {
+		en = rootfs_paths_get(s, path->data, dlen);
+		if (en && (en->opq_layer < 0 || en->opq_layer < cur))
+			en->opq_layer = cur;
+	} else {
+		buf_setlen(path, dlen);
+		if (dlen)
+			buf_addch(path, '/');
+		buf_addstr(path, bn + strlen(ROOTFS_WH_PREFIX));
+		if (buf_failed(path) || !path->len)
+			return err_set(e, ERR_INVALID, "bad whiteout '%s'", name);
+		en = rootfs_paths_get(s, path->data, path->len);
+		if (en && en->wh_layer < cur)
+			en->wh_layer = cur;
+	}
+	if (!en)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+/* Sets `oh` to entry `h` as written: its cleaned name (nm->path) and a
+ * hard link's cleaned target, both renamed by `sel` when there is one.
+ * 1 to write it, 0 to leave it out. */
+static int export_entry_names(struct tar_header *oh, struct export_names *nm,
+			      const struct tar_header *h, export_select_fn *sel, void *sel_arg,
+			      struct err *e)
+{
+	int ret;
+
+	*oh = *h;
+	oh->path = nm->path.data;	/* xattrs (security.capability...) are kept */
+	if (h->type == TAR_HARDLINK) {
+		if ((ret = rootfs_path_clean(&nm->link, h->link, e)) < 0) {
+			err_prefix(e, "hard link '%s'", nm->path.data);
+			return ret;
+		}
+		if (!nm->link.len)
+			return err_set(e, ERR_INVALID, "hard link '%s' to the root", nm->path.data);
+		oh->link = nm->link.data;
+	}
+	if (h->type == TAR_OTHER)
+		return 0;
+	if (!sel)
+		return 1;
+	/* COPY --from: only the chosen entries, renamed */
+	buf_reset(&nm->sname);
+	if ((ret = sel(sel_arg, &nm->sname, nm->path.data, h->type == TAR_DIR, e)) <= 0)
+		return ret;
+	oh->path = nm->sname.data;
+	if (h->type == TAR_HARDLINK) {
+		buf_reset(&nm->slink);
+		if ((ret = sel(sel_arg, &nm->slink, nm->link.data, 0, e)) < 0)
+			return ret;
+		if (ret == 0)
+			return err_set(e, ERR_UNSUPPORTED, "hard link '%s' to '%s', which is not "
+				       "copied", nm->path.data, nm->link.data);
+		oh->link = nm->slink.data;
+	}
+	return 1;
+}
+
+/* Copies the data of the current entry of `r` to `w`. */
+static int export_data(struct tar_reader *r, struct tar_writer *w, struct err *e)
+{
+	char data[65536];
+	ssize_t n;
+	int ret;
+
+	while ((n = tar_reader_read(r, data, sizeof(data), e)) > 0)
+		if ((ret = tar_writer_data(w, data, (size_t)n, e)) < 0)
+			return ret;
+	return n < 0 ? (int)n : 0;
+}
+
 static int export_layer_sel(struct rootfs_paths *s, struct tar_writer *w, struct layout *l,
 			    const struct descriptor *d, int cur, export_select_fn *sel,
 			    void *sel_arg, struct err *e)
 {
 	struct tar_reader *r = NULL;
 	struct tar_header h, oh;
-	struct buf path = BUF_INIT, link = BUF_INIT, sname = BUF_INIT, slink = BUF_INIT;
-	char data[65536];
+	struct export_names nm = { BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT };
 	int fd = -1, ret, rc;
 
 	if ((ret = rootfs_layer_open(&r, &fd, l, d, e)) < 0)
@@ -73,97 +164,30 @@ static int export_layer_sel(struct rootfs_paths *s, struct tar_writer *w, struct
 		const char *bn;
 		int is_dir = h.type == TAR_DIR;
 
-		if ((ret = rootfs_path_clean(&path, h.path, e)) < 0)
+		if ((ret = rootfs_path_clean(&nm.path, h.path, e)) < 0)
 			goto out;
-		if (!path.len)
+		if (!nm.path.len)
 			continue;	/* the root itself */
-		bn = rootfs_base_name(path.data);
+		bn = rootfs_base_name(nm.path.data);
 		if (!strncmp(bn, ROOTFS_WH_PREFIX, strlen(ROOTFS_WH_PREFIX))) {
-			size_t dlen = (size_t)(bn - path.data);
-			struct rootfs_path *en;
-
-			dlen = dlen ? dlen - 1 : 0;
-			if (!rootfs_whiteout_ok(bn)) {
-				ret = err_set(e, ERR_INVALID, "bad whiteout '%s'", h.path);
+			if ((ret = export_whiteout(s, &nm.path, bn, cur, h.path, e)) < 0)
 				goto out;
-			}
-			if (!strcmp(bn, ROOTFS_WH_OPAQUE)) {
-				en = rootfs_paths_get(s, path.data, dlen);
-				if (en && (en->opq_layer < 0 || en->opq_layer < cur))
-					en->opq_layer = cur;
-			} else {
-				buf_setlen(&path, dlen);
-				if (dlen)
-					buf_addch(&path, '/');
-				buf_addstr(&path, bn + strlen(ROOTFS_WH_PREFIX));
-				if (buf_failed(&path) || !path.len) {
-					ret = err_set(e, ERR_INVALID, "bad whiteout '%s'", h.path);
-					goto out;
-				}
-				en = rootfs_paths_get(s, path.data, path.len);
-				if (en && en->wh_layer < cur)
-					en->wh_layer = cur;
-			}
-			if (!en) {
-				ret = err_set(e, ERR_NOMEM, "out of memory");
-				goto out;
-			}
 			continue;
 		}
-		if (export_hidden(s, path.data, cur, is_dir))
+		if (export_hidden(s, nm.path.data, cur, is_dir))
 			continue;
-		if ((ret = export_mark(s, path.data, is_dir)) < 0) {
+		if ((ret = export_mark(s, nm.path.data, is_dir)) < 0) {
 			err_set(e, ret, "out of memory");
 			goto out;
 		}
-		oh = h;
-		oh.path = path.data;	/* xattrs (security.capability...) are kept */
-		if (h.type == TAR_HARDLINK) {
-			if ((ret = rootfs_path_clean(&link, h.link, e)) < 0) {
-				err_prefix(e, "hard link '%s'", path.data);
-				goto out;
-			}
-			if (!link.len) {
-				ret = err_set(e, ERR_INVALID, "hard link '%s' to the root", path.data);
-				goto out;
-			}
-			oh.link = link.data;
-		}
-		if (h.type == TAR_OTHER)
+		if ((ret = export_entry_names(&oh, &nm, &h, sel, sel_arg, e)) < 0)
+			goto out;
+		if (ret == 0)
 			continue;
-		if (sel) {
-			/* COPY --from: only the chosen entries, renamed */
-			buf_reset(&sname);
-			if ((ret = sel(sel_arg, &sname, path.data, is_dir, e)) < 0)
-				goto out;
-			if (ret == 0)
-				continue;
-			oh.path = sname.data;
-			if (h.type == TAR_HARDLINK) {
-				buf_reset(&slink);
-				if ((ret = sel(sel_arg, &slink, link.data, 0, e)) < 0)
-					goto out;
-				if (ret == 0) {
-					ret = err_set(e, ERR_UNSUPPORTED, "hard link '%s' to '%s', "
-						      "which is not copied", path.data, link.data);
-					goto out;
-				}
-				oh.link = slink.data;
-			}
-		}
 		if ((ret = tar_writer_begin(w, &oh, e)) < 0)
 			goto out;
-		if (h.type == TAR_FILE) {
-			ssize_t n;
-
-			while ((n = tar_reader_read(r, data, sizeof(data), e)) > 0)
-				if ((ret = tar_writer_data(w, data, (size_t)n, e)) < 0)
-					goto out;
-			if (n < 0) {
-				ret = (int)n;
-				goto out;
-			}
-		}
+		if (h.type == TAR_FILE && (ret = export_data(r, w, e)) < 0)
+			goto out;
 	}
 	if (rc < 0) {
 		ret = rc;
@@ -174,10 +198,10 @@ out:
 	tar_reader_free(r);
 	if (fd >= 0)
 		close(fd);
-	buf_release(&path);
-	buf_release(&link);
-	buf_release(&sname);
-	buf_release(&slink);
+	buf_release(&nm.path);
+	buf_release(&nm.link);
+	buf_release(&nm.sname);
+	buf_release(&nm.slink);
 	return ret;
 }
 

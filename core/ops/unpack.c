@@ -29,6 +29,54 @@ struct unpack {
 	struct unpack_stats st;
 };
 
+/* Opens `comp`, a directory in `cur` (`pre` from the root, on the way to
+ * `p`), as an O_PATH fd in `*out`, resolved inside the root: with openat2,
+ * else by hand, refusing a symlink.  Created (0755) when missing and
+ * `create`. */
+static int unpack_dir_step(int *out, struct unpack *u, int cur, const char *comp,
+			   const char *pre, const char *p, int create, struct err *e)
+{
+	int nfd = -1;
+
+	for (int tries = 0; tries < 2 && nfd < 0; tries++) {
+		if (u->have_openat2 >= 0) {
+			struct open_how how;
+
+			memset(&how, 0, sizeof(how));
+			how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+			how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+			nfd = (int)syscall(SYS_openat2, u->root, pre, &how, sizeof(how));
+			if (nfd < 0 && errno == ENOSYS) {
+				u->have_openat2 = -1;
+				tries--;	/* again, walking by hand */
+				continue;
+			}
+		} else {
+			nfd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (nfd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+				struct stat st;
+
+				if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+				    S_ISLNK(st.st_mode))
+					return err_set(e, ERR_INVALID, "'%s' goes through the symlink "
+						       "'%s'", p, pre);
+			}
+		}
+		if (nfd >= 0)
+			break;
+		if (errno == ENOENT && create && tries == 0) {
+			if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST)
+				return err_set_errno(e, ERR_IO, errno, "cannot create '%s'", pre);
+			continue;
+		}
+		return err_set_errno(e, ERR_IO, errno, "cannot open the directory '%s'", pre);
+	}
+	if (nfd < 0)
+		return err_set_errno(e, ERR_IO, errno, "cannot open the directory '%s'", pre);
+	*out = nfd;
+	return 0;
+}
+
 /* An O_PATH fd of directory `p` (cleaned, relative to the root; "" is the
  * root), resolved inside the root.  Missing directories are created (0755)
  * when `create`. */
@@ -61,52 +109,8 @@ static int unpack_dir(int *out, struct unpack *u, const char *p, int create, str
 			ret = err_set(e, ERR_NOMEM, "out of memory");
 			goto out;
 		}
-		for (int tries = 0; tries < 2 && nfd < 0; tries++) {
-			if (u->have_openat2 >= 0) {
-				struct open_how how;
-
-				memset(&how, 0, sizeof(how));
-				how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-				how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-				nfd = (int)syscall(SYS_openat2, u->root, pre.data, &how, sizeof(how));
-				if (nfd < 0 && errno == ENOSYS) {
-					u->have_openat2 = -1;
-					tries--;	/* again, walking by hand */
-					continue;
-				}
-			} else {
-				nfd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-				if (nfd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
-					struct stat st;
-
-					if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-					    S_ISLNK(st.st_mode)) {
-						ret = err_set(e, ERR_INVALID,
-							      "'%s' goes through the symlink '%s'",
-							      p, pre.data);
-						goto out;
-					}
-				}
-			}
-			if (nfd >= 0)
-				break;
-			if (errno == ENOENT && create && tries == 0) {
-				if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST) {
-					ret = err_set_errno(e, ERR_IO, errno, "cannot create '%s'",
-							    pre.data);
-					goto out;
-				}
-				continue;
-			}
-			ret = err_set_errno(e, ERR_IO, errno, "cannot open the directory '%s'",
-					    pre.data);
+		if ((ret = unpack_dir_step(&nfd, u, cur, comp, pre.data, p, create, e)) < 0)
 			goto out;
-		}
-		if (nfd < 0) {
-			ret = err_set_errno(e, ERR_IO, errno, "cannot open the directory '%s'",
-					    pre.data);
-			goto out;
-		}
 		close(cur);
 		cur = nfd;
 		c += len;
@@ -307,15 +311,121 @@ static int unpack_meta(struct unpack *u, int pfd, const char *name, const struct
 	return 0;
 }
 
+/* Creates the file `bn` in `pfd` (the entry `p`) with the data of the
+ * current entry of `r`. */
+static int unpack_file(struct tar_reader *r, int pfd, const char *bn, const char *p,
+		       struct err *e)
+{
+	char data[65536];
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = openat(pfd, bn, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_set_errno(e, ERR_IO, errno, "cannot create '%s'", p);
+	while ((n = tar_reader_read(r, data, sizeof(data), e)) > 0) {
+		const char *q = data;
+
+		while (n > 0) {
+			ssize_t k = write(fd, q, (size_t)n);
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				ret = err_set_errno(e, ERR_IO, errno, "cannot write '%s'", p);
+				goto out;
+			}
+			q += k;
+			n -= k;
+		}
+	}
+	if (n < 0)
+		ret = (int)n;
+out:
+	close(fd);
+	return ret;
+}
+
+/* Makes `bn` in `pfd` (the entry `p`) a hard link to `link`, a path in the
+ * root resolved as the parents are, without following a symlink. */
+static int unpack_hardlink(struct unpack *u, int pfd, const char *bn, const char *p,
+			   const char *link, struct err *e)
+{
+	struct buf lpar = BUF_INIT, lpath = BUF_INIT;
+	const char *lbn;
+	int lfd = -1, ret;
+
+	if ((ret = rootfs_path_clean(&lpath, link, e)) < 0) {
+		err_prefix(e, "hard link '%s'", p);
+		goto out;
+	}
+	if (!lpath.len) {
+		ret = err_set(e, ERR_INVALID, "hard link '%s' to the root", p);
+		goto out;
+	}
+	lbn = split_parent(&lpar, lpath.data);
+	if ((ret = unpack_dir(&lfd, u, lpar.data, 0, e)) < 0) {
+		err_prefix(e, "hard link '%s'", p);
+		goto out;
+	}
+	if (linkat(lfd, lbn, pfd, bn, 0) < 0)
+		ret = err_set_errno(e, ERR_IO, errno, "cannot link '%s' to '%s'", p, lpath.data);
+out:
+	if (lfd >= 0)
+		close(lfd);
+	buf_release(&lpar);
+	buf_release(&lpath);
+	return ret;
+}
+
+/* Creates the entry `h` as `bn` in `pfd` (the entry `p`), with its
+ * metadata (a hard link shares its target's).  What was there is removed
+ * already, but a directory for a directory entry (`is_dir`: kept).  1 for
+ * a type that is not unpacked. */
+static int unpack_node(struct unpack *u, struct tar_reader *r, const struct tar_header *h,
+		       int pfd, const char *bn, const char *p, int is_dir, struct err *e)
+{
+	int ret;
+
+	switch (h->type) {
+	case TAR_DIR:
+		if (!is_dir && mkdirat(pfd, bn, 0700) < 0)
+			return err_set_errno(e, ERR_IO, errno, "cannot create '%s'", p);
+		break;
+	case TAR_FILE:
+		if ((ret = unpack_file(r, pfd, bn, p, e)) < 0)
+			return ret;
+		break;
+	case TAR_SYMLINK:
+		if (symlinkat(h->link, pfd, bn) < 0)
+			return err_set_errno(e, ERR_IO, errno, "cannot create the symlink '%s'", p);
+		break;
+	case TAR_HARDLINK:
+		return unpack_hardlink(u, pfd, bn, p, h->link, e);
+	case TAR_FIFO:
+		if (mkfifoat(pfd, bn, 0600) < 0)
+			return err_set_errno(e, ERR_IO, errno, "cannot create the fifo '%s'", p);
+		break;
+	case TAR_CHAR:
+	case TAR_BLOCK:
+		if (mknodat(pfd, bn, (h->type == TAR_CHAR ? S_IFCHR : S_IFBLK) | 0600,
+			    makedev(h->devmajor, h->devminor)) < 0)
+			return err_set_errno(e, ERR_IO, errno, "cannot create the device '%s'", p);
+		break;
+	default:
+		return 1;
+	}
+	return unpack_meta(u, pfd, bn, h, e);
+}
+
 static int unpack_entry(struct unpack *u, struct tar_reader *r, const struct tar_header *h,
 			const char *p, int cur, struct err *e)
 {
-	struct buf par = BUF_INIT, lpar = BUF_INIT, lpath = BUF_INIT;
+	struct buf par = BUF_INIT;
 	const char *bn = split_parent(&par, p);
 	struct rootfs_path *en;
 	struct stat st;
-	int pfd = -1, lfd = -1, fd = -1, ret = 0, exists;
-	char data[65536];
+	int pfd = -1, ret = 0, exists;
 
 	if (buf_failed(&par))
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -332,92 +442,11 @@ static int unpack_entry(struct unpack *u, struct tar_reader *r, const struct tar
 		if ((ret = remove_tree(pfd, bn, e)) < 0)
 			goto out;
 	}
-	switch (h->type) {
-	case TAR_DIR:
-		if (!(exists && S_ISDIR(st.st_mode)) && mkdirat(pfd, bn, 0700) < 0) {
-			ret = err_set_errno(e, ERR_IO, errno, "cannot create '%s'", p);
-			goto out;
-		}
-		break;
-	case TAR_FILE: {
-		ssize_t n;
-
-		fd = openat(pfd, bn, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			ret = err_set_errno(e, ERR_IO, errno, "cannot create '%s'", p);
-			goto out;
-		}
-		while ((n = tar_reader_read(r, data, sizeof(data), e)) > 0) {
-			const char *q = data;
-
-			while (n > 0) {
-				ssize_t k = write(fd, q, (size_t)n);
-
-				if (k < 0 && errno == EINTR)
-					continue;
-				if (k < 0) {
-					ret = err_set_errno(e, ERR_IO, errno, "cannot write '%s'", p);
-					goto out;
-				}
-				q += k;
-				n -= k;
-			}
-		}
-		if (n < 0) {
-			ret = (int)n;
-			goto out;
-		}
-		break;
-	}
-	case TAR_SYMLINK:
-		if (symlinkat(h->link, pfd, bn) < 0) {
-			ret = err_set_errno(e, ERR_IO, errno, "cannot create the symlink '%s'", p);
-			goto out;
-		}
-		break;
-	case TAR_HARDLINK: {
-		const char *lbn;
-
-		if ((ret = rootfs_path_clean(&lpath, h->link, e)) < 0) {
-			err_prefix(e, "hard link '%s'", p);
-			goto out;
-		}
-		if (!lpath.len) {
-			ret = err_set(e, ERR_INVALID, "hard link '%s' to the root", p);
-			goto out;
-		}
-		lbn = split_parent(&lpar, lpath.data);
-		if ((ret = unpack_dir(&lfd, u, lpar.data, 0, e)) < 0) {
-			err_prefix(e, "hard link '%s'", p);
-			goto out;
-		}
-		if (linkat(lfd, lbn, pfd, bn, 0) < 0) {
-			ret = err_set_errno(e, ERR_IO, errno, "cannot link '%s' to '%s'", p,
-					    lpath.data);
-			goto out;
-		}
-		goto done;	/* the link shares the target's metadata */
-	}
-	case TAR_FIFO:
-		if (mkfifoat(pfd, bn, 0600) < 0) {
-			ret = err_set_errno(e, ERR_IO, errno, "cannot create the fifo '%s'", p);
-			goto out;
-		}
-		break;
-	case TAR_CHAR:
-	case TAR_BLOCK:
-		if (mknodat(pfd, bn, (h->type == TAR_CHAR ? S_IFCHR : S_IFBLK) | 0600,
-			    makedev(h->devmajor, h->devminor)) < 0) {
-			ret = err_set_errno(e, ERR_IO, errno, "cannot create the device '%s'", p);
-			goto out;
-		}
-		break;
-	default:
+	ret = unpack_node(u, r, h, pfd, bn, p, exists && S_ISDIR(st.st_mode), e);
+	if (ret != 0) {
+		ret = ret < 0 ? ret : 0;	/* 1: a type not unpacked */
 		goto out;
 	}
-	if ((ret = unpack_meta(u, pfd, bn, h, e)) < 0)
-		goto out;
-done:
 	if (!(en = rootfs_paths_get(&u->s, p, strlen(p)))) {
 		ret = err_set(e, ERR_NOMEM, "out of memory");
 		goto out;
@@ -428,15 +457,9 @@ done:
 	en->mtime = h->mtime;
 	u->st.entries++;
 out:
-	if (fd >= 0)
-		close(fd);
 	if (pfd >= 0)
 		close(pfd);
-	if (lfd >= 0)
-		close(lfd);
 	buf_release(&par);
-	buf_release(&lpar);
-	buf_release(&lpath);
 	return ret;
 }
 
