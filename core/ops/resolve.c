@@ -100,6 +100,46 @@ out:
 	descriptor_release(&d);
 }
 
+/* The cache's record of the tag `name` (its digest and media type in
+ * `out`), which --offline and pull policy "never" go by. */
+static int resolve_offline_tag(struct descriptor *out, struct env *env, const char *name,
+			       struct err *e)
+{
+	enum layout_index which;
+	int rc;
+
+	rc = layout_ref_resolve(out, &which, env->cache, name, e);
+	if (rc == ERR_NOT_FOUND)
+		return err_set(e, ERR_NOT_FOUND, "'%s' is not in the cache, and --offline "
+			       "forbids asking the registry: run once without --offline, or "
+			       "name the image by digest", name);
+	if (rc < 0)
+		return rc;
+	env_log(env, 1, "offline: %s is %s (from the cache)", name, out->digest.str);
+	return 0;
+}
+
+/* GETs manifest `want` of `ref`'s repository (by digest: the client checks
+ * the bytes hash to it, so a tag that moved between HEAD and GET cannot
+ * give mixed answers). */
+static int resolve_get(struct manifest *out, struct env *env, struct reg *r,
+		       const struct ref *ref, const struct digest *want, const char *name,
+		       struct err *e)
+{
+	struct ref byd = *ref;
+	int ret;
+
+	byd.tag = NULL;
+	byd.digest = (char *)want->str;
+	env->n_manifest_requests++;
+	if ((ret = reg_manifest_get(out, r, &byd, e)) < 0)
+		return ret;
+	if (!digest_equal(&out->digest, want))
+		return err_set(e, ERR_DIGEST, "registry sent manifest %s for '%s', which "
+			       "should be %s", out->digest.str, name, want->str);
+	return 0;
+}
+
 int resolve_ref(struct manifest *out, struct env *env, const struct ref *ref,
 		  struct err *e)
 {
@@ -107,7 +147,7 @@ int resolve_ref(struct manifest *out, struct env *env, const struct ref *ref,
 	struct descriptor d;
 	struct digest want;
 	struct reg *r = NULL;
-	int ret = -1, rc, have_digest = 0;
+	int ret = -1, rc;
 	int no_net = env->offline || env->pull == PULL_NEVER;
 
 	manifest_init(out);
@@ -119,36 +159,17 @@ int resolve_ref(struct manifest *out, struct env *env, const struct ref *ref,
 	if (ref->digest) {
 		if ((ret = digest_parse(&want, ref->digest, e)) < 0)
 			goto out;
-		have_digest = 1;
-	} else if (env->cache && (no_net || env->pull == PULL_MISSING)) {
+	} else if (no_net && env->cache) {
 		/* A tag: the network tells what it points at now, unless there is
 		 * no network; then the cache's record of it does. */
-		if (no_net) {
-			enum layout_index which;
-			rc = layout_ref_resolve(&d, &which, env->cache, name.data, e);
-			if (rc == ERR_NOT_FOUND) {
-				ret = err_set(e, ERR_NOT_FOUND, "'%s' is not in the cache, and "
-					      "--offline forbids asking the registry: run once "
-					      "without --offline, or name the image by digest",
-					      name.data);
-				goto out;
-			}
-			if (rc < 0) {
-				ret = rc;
-				goto out;
-			}
-			want = d.digest;
-			have_digest = 1;
-			env_log(env, 1, "offline: %s is %s (from the cache)", name.data,
-				  want.str);
-		}
+		if ((ret = resolve_offline_tag(&d, env, name.data, e)) < 0)
+			goto out;
+		want = d.digest;
 	} else if (no_net) {
 		ret = err_set(e, ERR_USAGE, "'%s' needs the registry, but --offline forbids "
 			      "the network and there is no cache", name.data);
 		goto out;
-	}
-
-	if (!have_digest) {
+	} else {
 		if ((ret = env_reg(&r, env, ref->registry, e)) < 0)
 			goto out;
 		env->n_manifest_requests++;
@@ -161,7 +182,6 @@ int resolve_ref(struct manifest *out, struct env *env, const struct ref *ref,
 		if ((ret = reg_manifest_head(&d, r, ref, e)) < 0)
 			goto out;
 		want = d.digest;
-		have_digest = 1;
 	}
 	rc = cache_manifest(out, env, &want, d.media_type, e);
 	if (rc < 0) {
@@ -180,23 +200,9 @@ int resolve_ref(struct manifest *out, struct env *env, const struct ref *ref,
 		ret = resolve_offline_miss(env, "manifest", &want, name.data, e);
 		goto out;
 	}
-	if (!r && (ret = env_reg(&r, env, ref->registry, e)) < 0)
+	if ((!r && (ret = env_reg(&r, env, ref->registry, e)) < 0) ||
+	    (ret = resolve_get(out, env, r, ref, &want, name.data, e)) < 0)
 		goto out;
-	{
-		/* GET by digest: the client checks the bytes hash to it, so a tag
-		 * that moved between HEAD and GET cannot give mixed answers. */
-		struct ref byd = *ref;
-		byd.tag = NULL;
-		byd.digest = want.str;
-		env->n_manifest_requests++;
-		if ((ret = reg_manifest_get(out, r, &byd, e)) < 0)
-			goto out;
-	}
-	if (!digest_equal(&out->digest, &want)) {
-		ret = err_set(e, ERR_DIGEST, "registry sent manifest %s for '%s', which "
-			      "should be %s", out->digest.str, name.data, want.str);
-		goto out;
-	}
 	cache_record(env, out, name.data, source.data);
 	ret = 0;
 out:
