@@ -314,15 +314,45 @@ static int copy_fetch(struct manifest *out, void *arg, const struct descriptor *
 	return resolve_ref(out, c->env, &byd, e);
 }
 
+/* --no-clobber: 1 when dst's tag names `want` already (nothing to do),
+ * ERR_EXISTS when it names another manifest, 0 when it names none. */
+static int copy_no_clobber(struct env *env, struct reg *dr, const struct ref *dst,
+			   const struct digest *want, struct err *e)
+{
+	struct buf name = BUF_INIT;
+	struct descriptor have;
+	int rc;
+
+	descriptor_init(&have);
+	if (ref_format(&name, dst) < 0) {
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = reg_manifest_head(&have, dr, dst, e);
+	if (rc == 0 && digest_equal(&have.digest, want)) {
+		env_log(env, 1, "copy: %s is %s already", name.data, want->str);
+		rc = 1;
+	} else if (rc == 0) {
+		rc = err_set(e, ERR_EXISTS, "'%s' exists (%s): not overwritten with %s "
+			     "(--no-clobber)", name.data, have.digest.str, want->str);
+	} else if (rc == ERR_NOT_FOUND) {
+		err_clear(e);
+		rc = 0;
+	}
+out:
+	descriptor_release(&have);
+	buf_release(&name);
+	return rc;
+}
+
 int copy_image(struct digest *out, struct env *env, const struct ref *src,
 	       const struct ref *dst, unsigned flags, struct err *e)
 {
 	struct copy c;
 	struct manifest root, child;
-	struct descriptor have;
-	struct buf name = BUF_INIT, dest = BUF_INIT;
+	struct buf dest = BUF_INIT;
 	struct reg *dr;
-	int ret, rc;
+	int ret;
 
 	memset(&c, 0, sizeof(c));
 	c.env = env;
@@ -331,11 +361,6 @@ int copy_image(struct digest *out, struct env *env, const struct ref *src,
 	c.same_registry = !strcmp(src->registry, dst->registry);
 	manifest_init(&root);
 	manifest_init(&child);
-	descriptor_init(&have);
-	if (ref_format(&name, dst) < 0) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
 	if ((ret = resolve_ref(&root, env, src, e)) < 0)
 		goto out;
 	if (root.kind == MT_KIND_INDEX && env->platform) {
@@ -361,26 +386,12 @@ int copy_image(struct digest *out, struct env *env, const struct ref *src,
 	}
 	if ((ret = env_reg(&dr, env, dst->registry, e)) < 0)
 		goto out;
-	if ((flags & COPY_NO_CLOBBER) && dst->tag) {
-		rc = reg_manifest_head(&have, dr, dst, e);
-		if (rc == 0) {
-			if (digest_equal(&have.digest, &root.digest)) {
-				env_log(env, 1, "copy: %s is %s already", name.data,
-					  root.digest.str);
-				if (out)
-					*out = root.digest;
-				ret = 0;
-				goto out;
-			}
-			ret = err_set(e, ERR_EXISTS, "'%s' exists (%s): not overwritten with %s "
-				      "(--no-clobber)", name.data, have.digest.str, root.digest.str);
-			goto out;
-		}
-		if (rc != ERR_NOT_FOUND) {
-			ret = rc;
-			goto out;
-		}
-		err_clear(e);
+	if ((flags & COPY_NO_CLOBBER) && dst->tag &&
+	    (ret = copy_no_clobber(env, dr, dst, &root.digest, e)) != 0) {
+		if (ret == 1 && out)
+			*out = root.digest;
+		ret = ret < 0 ? ret : 0;
+		goto out;
 	}
 	if ((ret = xfer_plan_walk(&c.plan, &root, copy_fetch, &c, e)) < 0)
 		goto out;
@@ -397,9 +408,7 @@ int copy_image(struct digest *out, struct env *env, const struct ref *src,
 out:
 	manifest_release(&root);
 	manifest_release(&child);
-	descriptor_release(&have);
 	xfer_plan_release(&c.plan);
-	buf_release(&name);
 	buf_release(&dest);
 	return ret;
 }
