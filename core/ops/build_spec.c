@@ -300,6 +300,37 @@ static int build_cf_copy_from(struct build_spec *root, struct build_spec *s,
 	return 0;
 }
 
+/* Adds to the last step of `s` the files the glob `pattern` (the COPY
+ * source `arg` of line `line`, joined to the context) matches: matching
+ * nothing is fine (BuildKit's AllowEmptyWildcard), and, as in Docker,
+ * globs match what .dockerignore leaves. */
+static int build_cf_glob(struct build_spec *s, struct layer_add *a, const char *pattern,
+			 int line, const char *arg, struct err *e)
+{
+	glob_t g;
+	size_t k;
+	int ret = 0, grc = glob(pattern, 0, NULL, &g);
+
+	if (grc == GLOB_NOMATCH) {
+		globfree(&g);
+		return 0;
+	}
+	if (grc != 0) {
+		globfree(&g);
+		return err_set(e, ERR_IO, "line %d: cannot expand '%s'", line, arg);
+	}
+	for (k = 0; k < g.gl_pathc && ret == 0; k++) {
+		struct stat st;
+		a->src = g.gl_pathv[k];
+		if (s->exclude && s->exclude(s->exclude_arg, a->src,
+					     !lstat(a->src, &st) && S_ISDIR(st.st_mode)))
+			continue;
+		ret = build_spec_add(s, a, e);
+	}
+	globfree(&g);
+	return ret;
+}
+
 /* One COPY/ADD instruction of stage `cur` as a layer step. */
 static int build_cf_copy(struct build_spec *root, struct build_spec *s,
 			 const struct containerfile *cf, size_t cur, const struct cf_instr *in,
@@ -347,31 +378,7 @@ static int build_cf_copy(struct build_spec *root, struct build_spec *s,
 		if (buf_failed(&src))
 			goto nomem;
 		if (strpbrk(p, "*?[")) {
-			glob_t g;
-			size_t k;
-			int grc = glob(src.data, 0, NULL, &g);
-			/* matching nothing is fine: BuildKit's AllowEmptyWildcard */
-			if (grc == GLOB_NOMATCH) {
-				globfree(&g);
-				continue;
-			}
-			if (grc != 0) {
-				globfree(&g);
-				ret = err_set(e, ERR_IO, "line %d: cannot expand '%s'", in->line,
-					      in->args.v[i]);
-				goto out;
-			}
-			for (k = 0, ret = 0; k < g.gl_pathc && ret == 0; k++) {
-				struct stat st;
-				a.src = g.gl_pathv[k];
-				/* as in Docker, globs match what .dockerignore leaves */
-				if (s->exclude && s->exclude(s->exclude_arg, a.src,
-							     !lstat(a.src, &st) && S_ISDIR(st.st_mode)))
-					continue;
-				ret = build_spec_add(s, &a, e);
-			}
-			globfree(&g);
-			if (ret < 0)
+			if ((ret = build_cf_glob(s, &a, src.data, in->line, in->args.v[i], e)) < 0)
 				goto out;
 			continue;
 		}
