@@ -641,6 +641,34 @@ static int build_commit_start(struct build_commit *c, struct blob_writer *w,
 	return c->ret;
 }
 
+/* Adds the files of the layer step `st` (not a COPY --from) to `b`, their
+ * owner names turned into IDs. */
+static int build_layer_adds(struct layer_builder *b, const struct build_step *st,
+			    const struct build_ids *ids, struct err *e)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < st->n_adds; i++) {
+		struct layer_add a;
+
+		if ((ret = build_owner(&a, &st->adds[i], ids, e)) < 0 ||
+		    (ret = layer_builder_add(b, &a, e)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* 1 when a memo key whose newest file changed at `newest` (ns since the
+ * epoch) can be trusted: older than BUILD_MEMO_SETTLE_NS. */
+static int build_memo_settled(int64_t newest)
+{
+	struct timespec now;
+
+	return clock_gettime(CLOCK_REALTIME, &now) == 0 &&
+	       newest < (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - BUILD_MEMO_SETTLE_NS;
+}
+
 /* Writes step `st` as a layer blob into `dst`; fills `out`. */
 static int build_layer(struct layer_result *out, struct env *env,
 		       struct build_ctx *bx, const struct build_spec *s,
@@ -653,9 +681,7 @@ static int build_layer(struct layer_result *out, struct env *env,
 	struct layer_builder *b = NULL;
 	struct blob_writer *w = NULL;
 	struct digest key;
-	struct timespec now;
 	int64_t newest = 0, written;
-	size_t i;
 	int ret, have_key = 0;
 
 	memset(&bo, 0, sizeof(bo));
@@ -667,18 +693,12 @@ static int build_layer(struct layer_result *out, struct env *env,
 	bo.tmpdir = s->tmpdir;
 	if ((ret = layer_builder_new(&b, &bo, e)) < 0)
 		goto out;
-	if (st->from || st->from_stage) {
-		if ((ret = build_layer_from(b, env, bx, s, st, plat, dst, ids, e)) < 0)
-			goto out;
-	} else {
-		for (i = 0; i < st->n_adds; i++) {
-			struct layer_add a;
-
-			if ((ret = build_owner(&a, &st->adds[i], ids, e)) < 0 ||
-			    (ret = layer_builder_add(b, &a, e)) < 0)
-				goto out;
-		}
-	}
+	if (st->from || st->from_stage)
+		ret = build_layer_from(b, env, bx, s, st, plat, dst, ids, e);
+	else
+		ret = build_layer_adds(b, st, ids, e);
+	if (ret < 0)
+		goto out;
 	memset(&wo, 0, sizeof(wo));
 	wo.compression = s->compression;
 	wo.level = s->level;
@@ -708,9 +728,7 @@ static int build_layer(struct layer_result *out, struct env *env,
 			      (long long)written);
 		goto out;
 	}
-	if (have_key && (clock_gettime(CLOCK_REALTIME, &now) < 0 ||
-			 newest >= (int64_t)now.tv_sec * 1000000000 + now.tv_nsec -
-				   BUILD_MEMO_SETTLE_NS))
+	if (have_key && !build_memo_settled(newest))
 		have_key = 0;
 	/* the commit overlaps the next layer; build_run() waits for it */
 	if ((ret = build_commit_wait(bc, e)) < 0)
