@@ -229,21 +229,6 @@ static int sink_to_buf(void *arg, const char *data, size_t len, struct err *e)
 	return 0;
 }
 
-static void copy_progress(struct xfer_worker *w, const struct descriptor *d, const char *what)
-{
-	struct env_progress pr;
-	char id[13];
-
-	memcpy(id, digest_hex(&d->digest), 12);
-	id[12] = '\0';
-	pr.id = id;
-	pr.what = what;
-	pr.done = d->size;
-	pr.total = d->size;
-	pr.finished = 1;
-	xfer_progress(w, &pr);
-}
-
 static int copy_blob_job(struct xfer_worker *w, size_t i, void *arg, struct err *e)
 {
 	struct copy *c = arg;
@@ -261,7 +246,7 @@ static int copy_blob_job(struct xfer_worker *w, size_t i, void *arg, struct err 
 		if (ret == 0) {
 			xfer_log(w, 1, "copy: %s present or mounted from %s", d->digest.str,
 				 c->src->repository);
-			copy_progress(w, d, "mount");
+			xfer_progress(w, d, "mount");
 			goto out;
 		}
 		if (ret != ERR_NOT_FOUND)
@@ -271,7 +256,7 @@ static int copy_blob_job(struct xfer_worker *w, size_t i, void *arg, struct err 
 		ret = reg_blob_head(NULL, dr, c->dst->repository, &d->digest, e);
 		if (ret == 0) {
 			xfer_log(w, 1, "copy: %s exists", d->digest.str);
-			copy_progress(w, d, "exists");
+			xfer_progress(w, d, "exists");
 			goto out;
 		}
 		if (ret != ERR_NOT_FOUND)
@@ -297,7 +282,7 @@ static int copy_blob_job(struct xfer_worker *w, size_t i, void *arg, struct err 
 		}
 	}
 	if (ret == 0)
-		copy_progress(w, d, "copy");
+		xfer_progress(w, d, "copy");
 out:
 	buf_release(&data);
 	return ret;

@@ -4,6 +4,7 @@
 
 #include "core/base/buf.h"
 #include "core/base/err.h"
+#include "core/model/manifest.h"
 #include "core/model/settings.h"
 #include "registry/client.h"
 
@@ -45,6 +46,17 @@ void env_log(struct env *env, int level, const char *fmt, ...)
 	if (!buf_failed(&b))
 		env->log(env->log_arg, level, b.data);
 	buf_release(&b);
+}
+
+void env_progress_set(struct env_progress *out, const struct descriptor *d, const char *what,
+		      int64_t done, int finished)
+{
+	memcpy(out->id, digest_hex(&d->digest), 12);
+	out->id[12] = '\0';
+	out->what = what;
+	out->done = done;
+	out->total = d->size;
+	out->finished = finished;
 }
 
 static void env_mirror_log(void *arg, int level, const char *line)

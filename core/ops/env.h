@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct descriptor;
 struct err;
 struct layout;
 struct platform;
@@ -28,7 +29,7 @@ enum pull_policy {
 
 /* Progress of one blob transfer, for a display in cmd/. */
 struct env_progress {
-	const char *id;		/* short name: the first 12 hex digits of the digest */
+	char id[13];		/* short name: the first 12 hex digits of the digest */
 	const char *what;	/* "pull", "push", "copy", "mount", "exists" */
 	int64_t done;		/* bytes so far */
 	int64_t total;		/* expected bytes, or -1 */
@@ -85,5 +86,11 @@ int env_reg_open(struct reg **out, const struct env *env,
 
 void env_log(struct env *env, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Sets `out` to the progress of blob `d`: `what` (as in struct
+ * env_progress), `done` bytes of d->size, `finished` once it is complete
+ * (or skipped). */
+void env_progress_set(struct env_progress *out, const struct descriptor *d, const char *what,
+		      int64_t done, int finished);
 
 #endif

@@ -171,17 +171,10 @@ static void progress(struct env *env, const struct descriptor *d, const char *wh
 		     int64_t done, int finished)
 {
 	struct env_progress p;
-	char id[13];
 
 	if (!env->progress)
 		return;
-	memcpy(id, digest_hex(&d->digest), 12);
-	id[12] = '\0';
-	p.id = id;
-	p.what = what;
-	p.done = done;
-	p.total = d->size;
-	p.finished = finished;
+	env_progress_set(&p, d, what, done, finished);
 	env->progress(env->progress_arg, &p);
 }
 
