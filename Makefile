@@ -91,7 +91,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILDDIR)/%.o)
 LIBHOIST := $(BUILDDIR)/libhoist.a
 
-UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc client units archive pgzip layer containerfile build build_spec settings imgconfig output userdb source
+UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc client units archive pgzip layer containerfile build build_spec settings imgconfig output userdb source env rootfs
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool
