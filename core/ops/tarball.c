@@ -1,5 +1,5 @@
 /* tarball.c - writing docker-save tarballs (the tar stream itself is
- * core/format/archive.h's; reading them is core/ops/tarball_read.c).  See tarball.h. */
+ * core/format/archive.h's; reading them is core/ops/import.c).  See tarball.h. */
 #include "core/ops/tarball.h"
 
 #include "cache/layout.h"
