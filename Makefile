@@ -70,8 +70,9 @@ MODEL_SRCS := $(addprefix core/model/, ref.c platform.c mediatype.c kvlist.c des
 	manifest.c imgconfig.c settings.c)
 FORMAT_SRCS := $(addprefix core/format/, libarchive_dl.c tar.c pgzip.c layer.c \
 	containerfile.c dockerignore.c userdb.c)
-OPS_SRCS := $(addprefix core/ops/, image.c pull.c tarball.c xfer.c push.c copy.c tarball_read.c \
-	build.c export.c validate.c output.c mutate.c restack.c index_ops.c source.c)
+OPS_SRCS := $(addprefix core/ops/, env.c resolve.c local.c pull.c tarball.c xfer.c push.c copy.c \
+	import.c remote.c build_spec.c build.c rootfs.c export.c unpack.c validate.c output.c \
+	mutate.c restack.c index.c source.c)
 CORE_SRCS := $(BASE_SRCS) $(MODEL_SRCS) $(FORMAT_SRCS) $(OPS_SRCS)
 CACHE_SRCS := $(addprefix cache/, store.c layout.c blob.c usage.c memo.c graph.c gc.c prune.c rm.c \
 	verify.c ls.c)
@@ -93,7 +94,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILDDIR)/%.o)
 LIBHOIST := $(BUILDDIR)/libhoist.a
 
-UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc reg reg_req reg_blob units archive pgzip layer containerfile build settings imgconfig output userdb source
+UNIT_TESTS := err buf text digest json ref platform manifest layout opt wire http creds gc reg reg_req reg_blob units archive pgzip layer containerfile build settings imgconfig output userdb source build_spec env rootfs
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILDDIR)/tests/unit/%_test)
 # Helper programs the end-to-end tests use (built from the library).
 TEST_TOOLS := layout-tool reg-tool

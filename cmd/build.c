@@ -13,6 +13,7 @@
 #include "core/format/containerfile.h"
 #include "core/format/dockerignore.h"
 #include "core/base/err.h"
+#include "core/ops/build_spec.h"
 #include "core/ops/output.h"
 #include "core/model/ref.h"
 
@@ -144,7 +145,7 @@ static int build_spec_flags(struct build_spec *s, const struct build_args *a,
 		add.flags |= LAYER_ADD_CHMOD;
 		add.chmod = (uint32_t)m;
 	}
-	if (a->chown && build_add_owner(&add, a->chown, &e) < 0) {
+	if (a->chown && build_spec_owner(&add, a->chown, &e) < 0) {
 		report_error("%s", e.msg);	/* names the option */
 		return EXIT_USAGE;
 	}

@@ -31,7 +31,7 @@
 
 #include "cmd/exit.h"
 #include "cmd/opt.h"
-#include "core/ops/image.h"
+#include "core/ops/env.h"
 #include "core/model/platform.h"
 #include "core/model/settings.h"
 #include "registry/creds.h"

@@ -8,6 +8,8 @@
 #include "core/base/err.h"
 #include "core/base/strvec.h"
 #include "core/model/ref.h"
+#include "core/ops/copy.h"
+#include "core/ops/remote.h"
 
 #include <stdio.h>
 

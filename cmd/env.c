@@ -1,4 +1,4 @@
-/* env.c - builds the image-operation environment (core/ops/image.h) from the
+/* env.c - builds the image-operation environment (core/ops/env.h) from the
  * global options and the process environment.  This file and ctx.c are the
  * only places that read environment variables.
  *

@@ -9,7 +9,9 @@
 #include "core/base/err.h"
 #include "core/ops/export.h"
 #include "core/model/ref.h"
+#include "core/ops/local.h"
 #include "core/ops/source.h"
+#include "core/ops/unpack.h"
 
 #include <dirent.h>
 #include <errno.h>

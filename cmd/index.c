@@ -9,8 +9,9 @@
 #include "core/base/buf.h"
 #include "core/base/err.h"
 #include "core/base/strvec.h"
-#include "core/ops/index_ops.h"
+#include "core/ops/index.h"
 #include "core/model/ref.h"
+#include "core/ops/resolve.h"
 #include "core/ops/source.h"
 
 #include <stdio.h>

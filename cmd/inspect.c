@@ -1,13 +1,14 @@
 /* inspect.c - `hoist manifest`, `hoist config`, `hoist digest` (crane's
  * commands of the same names).  They go through the image operations, so
  * a digest-pinned image is served from the cache with no request and what
- * they fetch is recorded there (core/ops/image.h, the cache contract). */
+ * they fetch is recorded there (core/ops/resolve.h, the cache contract). */
 #include "cmd/cmd.h"
 
 #include "cmd/report.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"
+#include "core/ops/resolve.h"
 
 #include <stdio.h>
 

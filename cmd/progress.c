@@ -3,7 +3,7 @@
 
 #include "cmd/cmd.h"
 #include "core/base/buf.h"
-#include "core/ops/image.h"
+#include "core/ops/env.h"
 #include "core/base/units.h"
 
 #include <stdint.h>

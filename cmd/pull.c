@@ -9,6 +9,7 @@
 #include "core/base/buf.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"
+#include "core/ops/pull.h"
 #include "core/ops/tarball.h"
 
 #include <stdio.h>

@@ -10,6 +10,7 @@
 #include "core/base/buf.h"
 #include "core/base/err.h"
 #include "core/model/ref.h"
+#include "core/ops/push.h"
 #include "core/ops/source.h"
 
 #include <errno.h>

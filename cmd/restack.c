@@ -9,6 +9,7 @@
 #include "core/base/err.h"
 #include "core/ops/output.h"
 #include "core/model/ref.h"
+#include "core/ops/push.h"
 #include "core/ops/restack.h"
 
 #include <stdio.h>

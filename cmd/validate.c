@@ -12,6 +12,7 @@
 #include "core/ops/export.h"
 #include "core/model/ref.h"
 #include "core/ops/source.h"
+#include "core/ops/validate.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* build.c - building images without a container runtime.  See build.h. */
+/* build.c - building images without a container runtime: a spec made into
+ * layers, a config and a manifest.  See build.h. */
 #include "core/ops/build.h"
 
 #include "cache/blob.h"
@@ -8,525 +9,26 @@
 #include "core/format/containerfile.h"
 #include "core/format/tar.h"
 #include "core/base/err.h"
+#include "core/ops/build_spec.h"
+#include "core/ops/copy.h"
+#include "core/ops/env.h"
 #include "core/ops/export.h"
 #include "core/model/imgconfig.h"
 #include "core/base/json.h"
 #include "core/format/userdb.h"
+#include "core/ops/local.h"
+#include "core/ops/pull.h"
+#include "core/ops/push.h"
+#include "core/ops/resolve.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <glob.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-/* ---- the spec --------------------------------------------------------- */
-
-void build_spec_init(struct build_spec *s)
-{
-	memset(s, 0, sizeof(*s));
-	strvec_init(&s->entrypoint);
-	strvec_init(&s->cmd);
-	strvec_init(&s->expose);
-	strvec_init(&s->volumes);
-	kvlist_init(&s->env);
-	kvlist_init(&s->labels);
-	kvlist_init(&s->annotations);
-	s->compression = TAR_COMPRESS_GZIP;
-}
-
-static void build_step_release(struct build_step *st)
-{
-	size_t i;
-
-	for (i = 0; i < st->n_adds; i++) {
-		free((char *)st->adds[i].src);
-		free((char *)st->adds[i].dst);
-		free((char *)st->adds[i].owner);
-	}
-	free(st->adds);
-	free(st->created_by);
-	free(st->from);
-}
-
-void build_spec_release(struct build_spec *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->n_steps; i++)
-		build_step_release(&s->steps[i]);
-	free(s->steps);
-	for (i = 0; i < s->n_stages; i++)
-		if (s->stages[i]) {
-			build_spec_release(s->stages[i]);
-			free(s->stages[i]);
-		}
-	free(s->stages);
-	free(s->base);
-	free(s->base_platform);
-	free(s->platform);
-	strvec_clear(&s->entrypoint);
-	strvec_clear(&s->cmd);
-	strvec_clear(&s->expose);
-	strvec_clear(&s->volumes);
-	kvlist_release(&s->env);
-	kvlist_release(&s->labels);
-	kvlist_release(&s->annotations);
-	free(s->workdir);
-	free(s->user);
-	free(s->stop_signal);
-	build_spec_init(s);
-}
-
-int build_spec_step(struct build_spec *s, const char *created_by, int empty_layer,
-		    struct err *e)
-{
-	struct build_step *n;
-
-	n = realloc(s->steps, (s->n_steps + 1) * sizeof(*n));
-	if (!n)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	s->steps = n;
-	memset(&n[s->n_steps], 0, sizeof(*n));
-	n[s->n_steps].empty_layer = empty_layer;
-	if (!(n[s->n_steps].created_by = strdup(created_by)))
-		return err_set(e, ERR_NOMEM, "out of memory");
-	s->n_steps++;
-	return 0;
-}
-
-int build_spec_add(struct build_spec *s, const struct layer_add *add, struct err *e)
-{
-	struct build_step *st;
-	struct layer_add *n;
-	char *src, *dst, *owner;
-
-	if (!s->n_steps || s->steps[s->n_steps - 1].empty_layer)
-		return err_set(e, ERR_USAGE, "build: an add needs a layer step");
-	st = &s->steps[s->n_steps - 1];
-	n = realloc(st->adds, (st->n_adds + 1) * sizeof(*n));
-	if (!n)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	st->adds = n;
-	src = strdup(add->src);
-	dst = strdup(add->dst);
-	owner = add->owner ? strdup(add->owner) : NULL;
-	if (!src || !dst || (add->owner && !owner)) {
-		free(src);
-		free(dst);
-		free(owner);
-		return err_set(e, ERR_NOMEM, "out of memory");
-	}
-	n[st->n_adds] = *add;
-	n[st->n_adds].src = src;
-	n[st->n_adds].dst = dst;
-	n[st->n_adds].owner = owner;
-	st->n_adds++;
-	return 0;
-}
-
-int build_spec_step_from(struct build_spec *s, const char *from, size_t stage, struct err *e)
-{
-	struct build_step *st;
-
-	if (!s->n_steps || s->steps[s->n_steps - 1].empty_layer)
-		return err_set(e, ERR_USAGE, "build: COPY --from needs a layer step");
-	st = &s->steps[s->n_steps - 1];
-	free(st->from);
-	st->from = NULL;
-	st->from_stage = 0;
-	if (!from)
-		st->from_stage = stage + 1;
-	else if (!(st->from = strdup(from)))
-		return err_set(e, ERR_NOMEM, "out of memory");
-	return 0;
-}
-
-int build_spec_env(struct build_spec *s, const char *key, const char *value, struct err *e)
-{
-	if (!*key || strchr(key, '='))
-		return err_set(e, ERR_INVALID, "invalid environment variable name '%s'", key);
-	if (kvlist_set(&s->env, key, value) < 0)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	return 0;
-}
-
-/* ---- Containerfile ---------------------------------------------------- */
-
-/* `path` joined to `dir` when relative ("/" + path when dir is NULL). */
-static int build_join(struct buf *out, const char *dir, const char *path)
-{
-	buf_reset(out);
-	if (path[0] != '/') {
-		buf_addstr(out, dir ? dir : "/");
-		if (out->len && out->data[out->len - 1] != '/')
-			buf_addch(out, '/');
-	}
-	buf_addstr(out, path);
-	return buf_failed(out) ? ERR_NOMEM : 0;
-}
-
-/* A COPY source inside the context: no ".." component. */
-static int build_src_check(const char *src, int line, struct err *e)
-{
-	const char *p = src;
-
-	while (*p) {
-		size_t n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return err_set(e, ERR_INVALID, "line %d: source '%s' is outside the "
-				       "build context", line, src);
-		p += n;
-		while (*p == '/')
-			p++;
-	}
-	return 0;
-}
-
-int build_add_owner(struct layer_add *a, const char *spec, struct err *e)
-{
-	int64_t uid, gid;
-	int ret;
-
-	if (!userdb_numeric(spec)) {
-		/* the syntax now, the names when the layer is built (from the
-		 * base image's files, build_ids_read): a number is no name */
-		ret = userdb_resolve(&uid, &gid, spec, "", 0, "", 0, e);
-		if (ret == ERR_INVALID)
-			return ret;
-		a->flags |= LAYER_ADD_CHOWN_NAME;
-		a->owner = spec;
-		return 0;
-	}
-	if ((ret = userdb_resolve(&uid, &gid, spec, NULL, 0, NULL, 0, e)) < 0)
-		return ret;
-	a->flags |= LAYER_ADD_CHOWN;
-	a->uid = uid;
-	a->gid = gid;
-	return 0;
-}
-
-static int build_parse_chown(struct layer_add *a, const char *chown, int line, struct err *e)
-{
-	int ret = build_add_owner(a, chown, e);
-
-	return ret < 0 ? err_prefix(e, "line %d", line) : 0;
-}
-
-static int build_stage_fill(struct build_spec *root, struct build_spec *s,
-			    const struct containerfile *cf, size_t stage, const char *context,
-			    struct err *e);
-
-/* COPY --from=`from` in stage `cur`: 1 with *out the index of the earlier
- * stage it names (FROM ... AS name, or its number), 0 for an image
- * reference, or an error. */
-static int build_cf_stage_ref(size_t *out, const struct containerfile *cf, size_t cur,
-			      const char *from, int line, struct err *e)
-{
-	const char *p;
-	size_t j;
-
-	for (j = 0; j < cur; j++)
-		if (cf->stages[j].name && !strcasecmp(cf->stages[j].name, from)) {
-			*out = j;
-			return 1;
-		}
-	for (p = from; *p && isdigit((unsigned char)*p); p++)
-		;
-	if (*p || p == from)
-		return 0;
-	errno = 0;
-	j = (size_t)strtoul(from, NULL, 10);
-	if (errno || j >= cur)
-		return err_set(e, ERR_INVALID, "line %d: --from=%s is not an earlier stage",
-			       line, from);
-	*out = j;
-	return 1;
-}
-
-/* The stage spec root->stages[j], made and filled on first use. */
-static int build_cf_stage(struct build_spec *root, const struct containerfile *cf, size_t j,
-			  const char *context, struct err *e)
-{
-	struct build_spec *st;
-	int ret;
-
-	if (!root->stages) {
-		if (!(root->stages = calloc(cf->n_stages, sizeof(*root->stages))))
-			return err_set(e, ERR_NOMEM, "out of memory");
-		root->n_stages = cf->n_stages;
-	}
-	if (j >= root->n_stages)
-		return err_set(e, ERR_INVALID, "stage %zu out of range", j);
-	if (root->stages[j])
-		return 0;
-	if (!(st = malloc(sizeof(*st))))
-		return err_set(e, ERR_NOMEM, "out of memory");
-	build_spec_init(st);
-	st->created = root->created;
-	st->compression = root->compression;
-	st->level = root->level;
-	st->exclude = root->exclude;
-	st->exclude_arg = root->exclude_arg;
-	st->tmpdir = root->tmpdir;
-	st->no_cache = root->no_cache;
-	root->stages[j] = st;
-	if (root->platform && !(st->platform = strdup(root->platform)))
-		return err_set(e, ERR_NOMEM, "out of memory");
-	ret = build_stage_fill(root, st, cf, j, context, e);
-	if (ret < 0)
-		err_prefix(e, "stage %zu%s%s", j, cf->stages[j].name ? " " : "",
-			   cf->stages[j].name ? cf->stages[j].name : "");
-	return ret;
-}
-
-/* One COPY --from instruction as a layer step: SRCs are paths in the
- * image or stage. */
-static int build_cf_copy_from(struct build_spec *root, struct build_spec *s,
-			      const struct containerfile *cf, size_t cur,
-			      const struct cf_instr *in, const char *context, struct layer_add *a,
-			      struct err *e)
-{
-	size_t j = 0, i;
-	int k, ret;
-
-	if (in->kind == CF_ADD)
-		return err_set(e, ERR_INVALID, "line %d: ADD has no --from (use COPY --from)",
-			       in->line);
-	if ((k = build_cf_stage_ref(&j, cf, cur, in->from, in->line, e)) < 0)
-		return k;
-	if (k && (ret = build_cf_stage(root, cf, j, context, e)) < 0)
-		return ret;
-	if ((ret = build_spec_step(s, in->text, 0, e)) < 0 ||
-	    (ret = build_spec_step_from(s, k ? NULL : in->from, j, e)) < 0)
-		return ret;
-	for (i = 0; i + 1 < in->args.n; i++) {
-		a->src = in->args.v[i];
-		if ((ret = build_spec_add(s, a, e)) < 0)
-			return ret;
-	}
-	return 0;
-}
-
-/* One COPY/ADD instruction of stage `cur` as a layer step. */
-static int build_cf_copy(struct build_spec *root, struct build_spec *s,
-			 const struct containerfile *cf, size_t cur, const struct cf_instr *in,
-			 const char *context, const char *workdir, struct err *e)
-{
-	struct buf dst = BUF_INIT, src = BUF_INIT;
-	struct layer_add a;
-	size_t i, n_src;
-	int ret;
-
-	memset(&a, 0, sizeof(a));
-	if (in->args.n < 2) {
-		ret = err_set(e, ERR_INVALID, "line %d: %s needs a source and a destination",
-			      in->line, containerfile_kind_name(in->kind));
-		goto out;
-	}
-	n_src = in->args.n - 1;
-	if ((ret = build_join(&dst, workdir, in->args.v[n_src])) < 0)
-		goto nomem;
-	if (in->has_chmod) {
-		a.flags |= LAYER_ADD_CHMOD;
-		a.chmod = in->chmod;
-	}
-	if (in->kind == CF_ADD)
-		a.flags |= LAYER_ADD_UNPACK;
-	if (in->chown && (ret = build_parse_chown(&a, in->chown, in->line, e)) < 0)
-		goto out;
-	if (in->from) {
-		a.flags &= ~(unsigned)LAYER_ADD_UNPACK;
-		a.dst = dst.data;
-		ret = build_cf_copy_from(root, s, cf, cur, in, context, &a, e);
-		goto out;
-	}
-	if ((ret = build_spec_step(s, in->text, 0, e)) < 0)
-		goto out;
-	a.dst = dst.data;
-	for (i = 0; i < n_src; i++) {
-		const char *p = in->args.v[i];
-		while (*p == '/')
-			p++;
-		if ((ret = build_src_check(p, in->line, e)) < 0)
-			goto out;
-		buf_reset(&src);
-		buf_addf(&src, "%s/%s", context, *p ? p : ".");
-		if (buf_failed(&src))
-			goto nomem;
-		if (strpbrk(p, "*?[")) {
-			glob_t g;
-			size_t k;
-			int grc = glob(src.data, 0, NULL, &g);
-			/* matching nothing is fine: BuildKit's AllowEmptyWildcard */
-			if (grc == GLOB_NOMATCH) {
-				globfree(&g);
-				continue;
-			}
-			if (grc != 0) {
-				globfree(&g);
-				ret = err_set(e, ERR_IO, "line %d: cannot expand '%s'", in->line,
-					      in->args.v[i]);
-				goto out;
-			}
-			for (k = 0, ret = 0; k < g.gl_pathc && ret == 0; k++) {
-				struct stat st;
-				a.src = g.gl_pathv[k];
-				/* as in Docker, globs match what .dockerignore leaves */
-				if (s->exclude && s->exclude(s->exclude_arg, a.src,
-							     !lstat(a.src, &st) && S_ISDIR(st.st_mode)))
-					continue;
-				ret = build_spec_add(s, &a, e);
-			}
-			globfree(&g);
-			if (ret < 0)
-				goto out;
-			continue;
-		}
-		a.src = src.data;
-		if ((ret = build_spec_add(s, &a, e)) < 0)
-			goto out;
-	}
-	ret = 0;
-	goto out;
-nomem:
-	ret = err_set(e, ERR_NOMEM, "out of memory");
-out:
-	if (ret < 0 && ret != ERR_NOMEM && strncmp(e->msg, "line ", 5))
-		err_prefix(e, "line %d", in->line);
-	buf_release(&dst);
-	buf_release(&src);
-	return ret;
-}
-
-static int build_set_str(char **dst, const char *v, struct err *e)
-{
-	free(*dst);
-	if (!(*dst = strdup(v)))
-		return err_set(e, ERR_NOMEM, "out of memory");
-	return 0;
-}
-
-static int build_set_argv(struct strvec *dst, int *set, const struct strvec *src,
-			  struct err *e)
-{
-	size_t i;
-
-	strvec_clear(dst);
-	*set = 1;
-	for (i = 0; i < src->n; i++)
-		if (strvec_push(dst, src->v[i]) < 0)
-			return err_set(e, ERR_NOMEM, "out of memory");
-	return 0;
-}
-
-int build_spec_from_containerfile(struct build_spec *s, const struct containerfile *cf,
-				  const char *context, struct err *e)
-{
-	if (!cf->n_stages)
-		return err_set(e, ERR_INVALID, "the Containerfile has no FROM");
-	return build_stage_fill(s, s, cf, cf->n_stages - 1, context, e);
-}
-
-/* Fills `s` from stage `stage` of `cf`; stages it copies from go to
- * root->stages. */
-static int build_stage_fill(struct build_spec *root, struct build_spec *s,
-			    const struct containerfile *cf, size_t stage, const char *context,
-			    struct err *e)
-{
-	const struct cf_stage *st;
-	const struct cf_instr *from;
-	struct buf wd = BUF_INIT;
-	size_t i, k;
-	int ret = 0;
-
-	st = &cf->stages[stage];
-	from = &cf->instrs[st->from];
-	for (i = 0; i < stage; i++)
-		if (cf->stages[i].name && from->args.n &&
-		    !strcasecmp(cf->stages[i].name, from->args.v[0]))
-			break;
-	if (i < stage) {
-		/* FROM an earlier stage: that stage's base and steps, then ours
-		 * (a stage without RUN is its base plus its layers) */
-		if ((ret = build_stage_fill(root, s, cf, i, context, e)) < 0)
-			return ret;
-	} else {
-		if (from->args.n && strcmp(from->args.v[0], "scratch") &&
-		    (ret = build_set_str(&s->base, from->args.v[0], e)) < 0)
-			return ret;
-		if (from->platform &&
-		    (ret = build_set_str(&s->base_platform, from->platform, e)) < 0)
-			return ret;
-	}
-	for (i = st->from + 1; i < st->end && ret == 0; i++) {
-		const struct cf_instr *in = &cf->instrs[i];
-		switch (in->kind) {
-		case CF_COPY:
-		case CF_ADD:
-			ret = build_cf_copy(root, s, cf, stage, in, context, s->workdir, e);
-			continue;
-		case CF_ARG:
-			continue;	/* used by the parser; not part of the image */
-		case CF_ENV:
-			for (k = 0; k < in->kv.keys.n && ret == 0; k++)
-				ret = build_spec_env(s, in->kv.keys.v[k], in->kv.values.v[k], e);
-			break;
-		case CF_LABEL:
-			for (k = 0; k < in->kv.keys.n && ret == 0; k++)
-				if (kvlist_set(&s->labels, in->kv.keys.v[k], in->kv.values.v[k]) < 0)
-					ret = err_set(e, ERR_NOMEM, "out of memory");
-			break;
-		case CF_WORKDIR:
-			if (!in->args.n)
-				break;
-			if (build_join(&wd, s->workdir, in->args.v[0]) < 0)
-				ret = err_set(e, ERR_NOMEM, "out of memory");
-			else
-				ret = build_set_str(&s->workdir, wd.data, e);
-			break;
-		case CF_USER:
-			if (in->args.n)
-				ret = build_set_str(&s->user, in->args.v[0], e);
-			break;
-		case CF_STOPSIGNAL:
-			if (in->args.n)
-				ret = build_set_str(&s->stop_signal, in->args.v[0], e);
-			break;
-		case CF_ENTRYPOINT:
-			ret = build_set_argv(&s->entrypoint, &s->set_entrypoint, &in->args, e);
-			break;
-		case CF_CMD:
-			ret = build_set_argv(&s->cmd, &s->set_cmd, &in->args, e);
-			break;
-		case CF_EXPOSE:
-			for (k = 0; k < in->args.n && ret == 0; k++)
-				if (strvec_push(&s->expose, in->args.v[k]) < 0)
-					ret = err_set(e, ERR_NOMEM, "out of memory");
-			break;
-		case CF_VOLUME:
-			for (k = 0; k < in->args.n && ret == 0; k++)
-				if (strvec_push(&s->volumes, in->args.v[k]) < 0)
-					ret = err_set(e, ERR_NOMEM, "out of memory");
-			break;
-		case CF_SHELL:
-		case CF_FROM:
-			break;
-		}
-		if (ret == 0)
-			ret = build_spec_step(s, in->text, 1, e);
-	}
-	buf_release(&wd);
-	return ret;
-}
-
-/* ---- the build -------------------------------------------------------- */
 
 void build_result_init(struct build_result *r)
 {
@@ -1143,6 +645,34 @@ static int build_commit_start(struct build_commit *c, struct blob_writer *w,
 	return c->ret;
 }
 
+/* Adds the files of the layer step `st` (not a COPY --from) to `b`, their
+ * owner names turned into IDs. */
+static int build_layer_adds(struct layer_builder *b, const struct build_step *st,
+			    const struct build_ids *ids, struct err *e)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < st->n_adds; i++) {
+		struct layer_add a;
+
+		if ((ret = build_owner(&a, &st->adds[i], ids, e)) < 0 ||
+		    (ret = layer_builder_add(b, &a, e)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* 1 when a memo key whose newest file changed at `newest` (ns since the
+ * epoch) can be trusted: older than BUILD_MEMO_SETTLE_NS. */
+static int build_memo_settled(int64_t newest)
+{
+	struct timespec now;
+
+	return clock_gettime(CLOCK_REALTIME, &now) == 0 &&
+	       newest < (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - BUILD_MEMO_SETTLE_NS;
+}
+
 /* Writes step `st` as a layer blob into `dst`; fills `out`. */
 static int build_layer(struct layer_result *out, struct env *env,
 		       struct build_ctx *bx, const struct build_spec *s,
@@ -1155,9 +685,7 @@ static int build_layer(struct layer_result *out, struct env *env,
 	struct layer_builder *b = NULL;
 	struct blob_writer *w = NULL;
 	struct digest key;
-	struct timespec now;
 	int64_t newest = 0, written;
-	size_t i;
 	int ret, have_key = 0;
 
 	memset(&bo, 0, sizeof(bo));
@@ -1169,18 +697,12 @@ static int build_layer(struct layer_result *out, struct env *env,
 	bo.tmpdir = s->tmpdir;
 	if ((ret = layer_builder_new(&b, &bo, e)) < 0)
 		goto out;
-	if (st->from || st->from_stage) {
-		if ((ret = build_layer_from(b, env, bx, s, st, plat, dst, ids, e)) < 0)
-			goto out;
-	} else {
-		for (i = 0; i < st->n_adds; i++) {
-			struct layer_add a;
-
-			if ((ret = build_owner(&a, &st->adds[i], ids, e)) < 0 ||
-			    (ret = layer_builder_add(b, &a, e)) < 0)
-				goto out;
-		}
-	}
+	if (st->from || st->from_stage)
+		ret = build_layer_from(b, env, bx, s, st, plat, dst, ids, e);
+	else
+		ret = build_layer_adds(b, st, ids, e);
+	if (ret < 0)
+		goto out;
 	memset(&wo, 0, sizeof(wo));
 	wo.compression = s->compression;
 	wo.level = s->level;
@@ -1210,9 +732,7 @@ static int build_layer(struct layer_result *out, struct env *env,
 			      (long long)written);
 		goto out;
 	}
-	if (have_key && (clock_gettime(CLOCK_REALTIME, &now) < 0 ||
-			 newest >= (int64_t)now.tv_sec * 1000000000 + now.tv_nsec -
-				   BUILD_MEMO_SETTLE_NS))
+	if (have_key && !build_memo_settled(newest))
 		have_key = 0;
 	/* the commit overlaps the next layer; build_run() waits for it */
 	if ((ret = build_commit_wait(bc, e)) < 0)
@@ -1516,35 +1036,220 @@ static int build_names_owners(const struct build_spec *s)
 	return 0;
 }
 
+/* One build_run(): what the base gives and what the steps add. */
+struct build_state {
+	struct manifest bm, bidx;	/* the base's image manifest, and its index */
+	struct imgconfig bc;		/* the base's config */
+	struct json *cfg;		/* the config being built */
+	struct descriptor *layers;	/* the base's layers, then the new ones */
+	size_t n_layers;
+	struct kvlist annot;		/* the manifest's annotations */
+	struct build_ids ids;
+	struct build_commit lc;		/* the last layer's commit */
+	int docker;			/* the base is a Docker image */
+};
+
+static void build_state_init(struct build_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	manifest_init(&st->bm);
+	manifest_init(&st->bidx);
+	imgconfig_init(&st->bc);
+	kvlist_init(&st->annot);
+}
+
+static void build_state_release(struct build_state *st)
+{
+	size_t i;
+
+	for (i = 0; st->layers && i < st->n_layers; i++)
+		descriptor_release(&st->layers[i]);
+	free(st->layers);
+	json_free(st->cfg);
+	kvlist_release(&st->annot);
+	buf_release(&st->ids.passwd);
+	buf_release(&st->ids.group);
+	imgconfig_release(&st->bc);
+	manifest_release(&st->bm);
+	manifest_release(&st->bidx);
+}
+
+/* The base image s->base for `want`: its manifest and config (copied as
+ * the config to build), the annotations naming it, with BUILD_WITH_BASE
+ * its blobs in `dst`, and the /etc/passwd --chown names need; out->base
+ * names it by digest. */
+static int build_base(struct build_state *st, struct build_result *out, struct env *env,
+		      const struct build_spec *s, const struct platform *want,
+		      struct layout *dst, unsigned flags, struct err *e)
+{
+	struct ref base = REF_INIT;
+	struct buf raw = BUF_INIT, name = BUF_INIT;
+	int ret;
+
+	if ((ret = ref_parse(&base, s->base, 0, e)) < 0)
+		goto out;
+	ret = resolve_image(&st->bm, &st->bidx, env, &base, want, e);
+	if (ret < 0) {
+		err_prefix(e, "base image '%s'", s->base);
+		goto out;
+	}
+	if ((ret = resolve_blob(&raw, env, &base, &st->bm.config, 0, e)) < 0 ||
+	    (ret = imgconfig_parse(&st->bc, raw.data, raw.len, 0, e)) < 0) {
+		err_prefix(e, "base image '%s' config", s->base);
+		goto out;
+	}
+	/* a single-platform base must be what was asked for */
+	if (want && st->bidx.kind != MT_KIND_INDEX && !platform_match(want, &st->bc.platform)) {
+		struct buf w = BUF_INIT, h = BUF_INIT;
+		platform_format(&w, want);
+		platform_format(&h, &st->bc.platform);
+		ret = err_set(e, ERR_NOT_FOUND, "base image '%s' is one image for %s, "
+			      "not for %s", s->base, h.len ? h.data : "no platform",
+			      w.len ? w.data : "?");
+		buf_release(&w);
+		buf_release(&h);
+		goto out;
+	}
+	if (!(st->cfg = json_copy(st->bc.json)))
+		goto nomem;
+	st->docker = mediatype_equal(st->bm.media_type, MT_DOCKER_MANIFEST);
+	if (ref_copy(&out->base, &base) < 0)
+		goto nomem;
+	free(out->base.tag);
+	out->base.tag = NULL;
+	free(out->base.digest);
+	if (!(out->base.digest = strdup(st->bm.digest.str)))
+		goto nomem;
+	if (ref_format(&name, &base) < 0 ||
+	    kvlist_set(&st->annot, ANNOT_BASE_DIGEST, st->bm.digest.str) < 0 ||
+	    kvlist_set(&st->annot, ANNOT_BASE_NAME, name.data) < 0)
+		goto nomem;
+	if ((flags & BUILD_WITH_BASE) &&
+	    (ret = build_pull_base(env, &out->base, &st->bm, dst, e)) < 0)
+		goto out;
+	if (build_names_owners(s) &&
+	    (ret = build_ids_read(&st->ids, env, &out->base, &st->bm, dst,
+				  !!(flags & BUILD_WITH_BASE), e)) < 0)
+		goto out;
+	st->n_layers = st->bm.n_layers;
+	ret = 0;
+	goto out;
+nomem:
+	ret = err_set(e, ERR_NOMEM, "out of memory");
+out:
+	ref_release(&base);
+	buf_release(&raw);
+	buf_release(&name);
+	return ret;
+}
+
+/* Every step of `s`: a layer step's layer (built here, or by the ahead
+ * thread) appended to st->layers and its diff_id to the config, and one
+ * history entry per step. */
+static int build_steps(struct build_state *st, struct env *env, struct build_ctx *bx,
+		       const struct build_spec *s, const struct platform *target,
+		       struct layout *dst, const char *created, struct err *e)
+{
+	struct json *hist, *diff_ids;
+	struct build_ahead ahead;
+	size_t i;
+	int ret;
+
+	memset(&ahead, 0, sizeof(ahead));
+	if (!(st->layers = calloc(st->n_layers + s->n_steps + 1, sizeof(*st->layers))))
+		goto nomem;
+	for (i = 0; i < st->n_layers; i++)
+		if (descriptor_copy(&st->layers[i], &st->bm.layers[i]) < 0)
+			goto nomem;
+	if (imgconfig_layers(&hist, &diff_ids, st->cfg) < 0)
+		goto nomem;
+	build_ahead_start(&ahead, env, s, target, dst, &st->ids);
+	for (i = 0; i < s->n_steps; i++) {
+		const struct build_step *step = &s->steps[i];
+		struct layer_result lr;
+		if (!step->empty_layer) {
+			ret = build_ahead_take(&lr, &ahead, i, e);
+			if (ret == 1)
+				ret = build_layer(&lr, env, bx, s, step, target, dst, &st->ids, &st->lc,
+						  e);
+			if (ret < 0) {
+				err_prefix(e, "'%s'", step->created_by);
+				goto out;
+			}
+			st->layers[st->n_layers++] = lr.desc;
+			descriptor_init(&lr.desc);
+			ret = json_append(diff_ids, json_new_string(lr.diff_id.str));
+			layer_result_release(&lr);
+			if (ret < 0)
+				goto nomem;
+		}
+		if (imgconfig_history_add(hist, created, step->created_by, step->empty_layer) < 0)
+			goto nomem;
+	}
+	ret = 0;
+	goto out;
+nomem:
+	ret = err_set(e, ERR_NOMEM, "out of memory");
+out:
+	build_ahead_end(&ahead);
+	return ret;
+}
+
+/* The config and manifest, written while the last layer's commit runs:
+ * both are stored blobs nothing names before build_run() returns; then
+ * that commit's result. */
+static int build_finish(struct build_result *out, struct build_state *st,
+			const struct build_spec *s, struct layout *dst, const char *created,
+			struct err *e)
+{
+	struct buf raw = BUF_INIT;
+	struct descriptor cdesc;
+	size_t i;
+	int ret;
+
+	descriptor_init(&cdesc);
+	for (i = 0; i < s->annotations.keys.n; i++)
+		if (kvlist_set(&st->annot, s->annotations.keys.v[i], s->annotations.values.v[i]) < 0)
+			goto nomem;
+	if (build_config_apply(st->cfg, s) < 0 || json_set_str(st->cfg, "created", created) < 0)
+		goto nomem;
+	platform_release(&out->platform);
+	if ((ret = platform_from_json(&out->platform, st->cfg, "the config", e)) < 0)
+		goto out;
+	if ((ret = local_json_blob(&raw, &out->config_digest, dst, st->cfg, e)) < 0)
+		goto out;
+	if (!(cdesc.media_type = strdup(st->docker ? MT_DOCKER_CONFIG : MT_OCI_CONFIG)))
+		goto nomem;
+	cdesc.digest = out->config_digest;
+	cdesc.size = (int64_t)raw.len;
+	/* annotations asked for need OCI's format: Docker's has none, and the
+	 * base annotations alone are left out of a Docker manifest */
+	if ((ret = build_manifest_put(&out->manifest, dst, st->docker && !s->annotations.keys.n,
+				      &cdesc, st->layers, st->n_layers, &st->annot, e)) < 0)
+		goto out;
+	ret = build_commit_wait(&st->lc, e);
+	goto out;
+nomem:
+	ret = err_set(e, ERR_NOMEM, "out of memory");
+out:
+	descriptor_release(&cdesc);
+	buf_release(&raw);
+	return ret;
+}
+
 static int build_run(struct build_result *out, struct env *env,
 		     struct build_ctx *bx, const struct build_spec *s,
 		     struct layout *dst, unsigned flags, struct err *e)
 {
-	struct ref base = REF_INIT;
-	struct manifest bm, bidx;
-	struct imgconfig bc;
+	struct build_state st;
 	struct platform plat, tplat;
 	const struct platform *target = env->platform, *want;
-	struct buf raw = BUF_INIT, name = BUF_INIT;
-	struct json *cfg = NULL, *hist, *diff_ids;
-	struct descriptor *layers = NULL, cdesc;
-	struct kvlist annot = KVLIST_INIT;
-	struct build_ids ids;
-	struct build_commit lc;
-	struct build_ahead ahead;
-	size_t n_layers = 0, i;
 	char created[64];
-	int ret, docker = 0, have_plat = 0;
+	int ret;
 
-	manifest_init(&bm);
-	manifest_init(&bidx);
-	memset(&ids, 0, sizeof(ids));
-	memset(&lc, 0, sizeof(lc));
-	memset(&ahead, 0, sizeof(ahead));
-	imgconfig_init(&bc);
+	build_state_init(&st);
 	platform_init(&plat);
 	platform_init(&tplat);
-	descriptor_init(&cdesc);
 	if (imgconfig_time(created, sizeof(created), s->created) < 0) {
 		ret = err_set(e, ERR_INVALID, "invalid creation time %lld", (long long)s->created);
 		goto out;
@@ -1554,142 +1259,28 @@ static int build_run(struct build_result *out, struct env *env,
 			goto out;
 		target = &tplat;
 	}
+	want = target;
 	if (s->base_platform) {
 		if ((ret = platform_parse(&plat, s->base_platform, e)) < 0)
 			goto out;
-		have_plat = 1;
+		want = &plat;
 	}
-	want = have_plat ? &plat : target;
-	if (s->base) {
-		if ((ret = ref_parse(&base, s->base, 0, e)) < 0)
-			goto out;
-		ret = resolve_image(&bm, &bidx, env, &base, want, e);
-		if (ret < 0) {
-			err_prefix(e, "base image '%s'", s->base);
-			goto out;
-		}
-		if ((ret = resolve_blob(&raw, env, &base, &bm.config, 0, e)) < 0 ||
-		    (ret = imgconfig_parse(&bc, raw.data, raw.len, 0, e)) < 0) {
-			err_prefix(e, "base image '%s' config", s->base);
-			goto out;
-		}
-		/* a single-platform base must be what was asked for */
-		if (want && bidx.kind != MT_KIND_INDEX && !platform_match(want, &bc.platform)) {
-			struct buf w = BUF_INIT, h = BUF_INIT;
-			platform_format(&w, want);
-			platform_format(&h, &bc.platform);
-			ret = err_set(e, ERR_NOT_FOUND, "base image '%s' is one image for %s, "
-				      "not for %s", s->base, h.len ? h.data : "no platform",
-				      w.len ? w.data : "?");
-			buf_release(&w);
-			buf_release(&h);
-			goto out;
-		}
-		if (!(cfg = json_copy(bc.json)))
-			goto nomem;
-		docker = mediatype_equal(bm.media_type, MT_DOCKER_MANIFEST);
-		if (ref_copy(&out->base, &base) < 0)
-			goto nomem;
-		free(out->base.tag);
-		out->base.tag = NULL;
-		free(out->base.digest);
-		if (!(out->base.digest = strdup(bm.digest.str)))
-			goto nomem;
-		if (ref_format(&name, &base) < 0 ||
-		    kvlist_set(&annot, ANNOT_BASE_DIGEST, bm.digest.str) < 0 ||
-		    kvlist_set(&annot, ANNOT_BASE_NAME, name.data) < 0)
-			goto nomem;
-		if ((flags & BUILD_WITH_BASE) &&
-		    (ret = build_pull_base(env, &out->base, &bm, dst, e)) < 0)
-			goto out;
-		if (build_names_owners(s) &&
-		    (ret = build_ids_read(&ids, env, &out->base, &bm, dst,
-					  !!(flags & BUILD_WITH_BASE), e)) < 0)
-			goto out;
-		n_layers = bm.n_layers;
-	} else {
-		if (!(cfg = imgconfig_new(want, NULL)))
-			goto nomem;
-	}
-	for (i = 0; i < s->annotations.keys.n; i++)
-		if (kvlist_set(&annot, s->annotations.keys.v[i], s->annotations.values.v[i]) < 0)
-			goto nomem;
-
-	layers = calloc(n_layers + s->n_steps + 1, sizeof(*layers));
-	if (!layers)
-		goto nomem;
-	for (i = 0; i < n_layers; i++)
-		if (descriptor_copy(&layers[i], &bm.layers[i]) < 0)
-			goto nomem;
-	if (imgconfig_layers(&hist, &diff_ids, cfg) < 0)
-		goto nomem;
-	build_ahead_start(&ahead, env, s, target, dst, &ids);
-	for (i = 0; i < s->n_steps; i++) {
-		const struct build_step *st = &s->steps[i];
-		struct layer_result lr;
-		if (!st->empty_layer) {
-			ret = build_ahead_take(&lr, &ahead, i, e);
-			if (ret == 1)
-				ret = build_layer(&lr, env, bx, s, st, target, dst, &ids, &lc, e);
-			if (ret < 0) {
-				err_prefix(e, "'%s'", st->created_by);
-				goto out;
-			}
-			layers[n_layers++] = lr.desc;
-			descriptor_init(&lr.desc);
-			ret = json_append(diff_ids, json_new_string(lr.diff_id.str));
-			layer_result_release(&lr);
-			if (ret < 0)
-				goto nomem;
-		}
-		if (imgconfig_history_add(hist, created, st->created_by, st->empty_layer) < 0)
-			goto nomem;
-	}
-	build_ahead_end(&ahead);
-	/* the config and manifest are written while the last layer's commit
-	 * runs: both are stored blobs nothing names before build_run returns */
-	if (build_config_apply(cfg, s) < 0 || json_set_str(cfg, "created", created) < 0)
-		goto nomem;
-	platform_release(&out->platform);
-	if ((ret = platform_from_json(&out->platform, cfg, "the config", e)) < 0)
-		goto out;
-
-	if ((ret = local_json_blob(&raw, &out->config_digest, dst, cfg, e)) < 0)
-		goto out;
-	if (!(cdesc.media_type = strdup(docker ? MT_DOCKER_CONFIG : MT_OCI_CONFIG)))
-		goto nomem;
-	cdesc.digest = out->config_digest;
-	cdesc.size = (int64_t)raw.len;
-	/* annotations asked for need OCI's format: Docker's has none, and the
-	 * base annotations alone are left out of a Docker manifest */
-	if ((ret = build_manifest_put(&out->manifest, dst, docker && !s->annotations.keys.n,
-				      &cdesc, layers, n_layers, &annot, e)) < 0)
-		goto out;
-	ret = build_commit_wait(&lc, e);
-	goto out;
-nomem:
-	ret = err_set(e, ERR_NOMEM, "out of memory");
+	if (s->base)
+		ret = build_base(&st, out, env, s, want, dst, flags, e);
+	else if (!(st.cfg = imgconfig_new(want, NULL)))
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+	else
+		ret = 0;
+	if (ret == 0)
+		ret = build_steps(&st, env, bx, s, target, dst, created, e);
+	if (ret == 0)
+		ret = build_finish(out, &st, s, dst, created, e);
 out:
-	build_ahead_end(&ahead);
 	if (ret < 0)
-		build_commit_wait(&lc, NULL);	/* the error is the earlier one */
-	if (layers)
-		for (i = 0; i < n_layers; i++)
-			descriptor_release(&layers[i]);
-	free(layers);
-	json_free(cfg);
-	kvlist_release(&annot);
-	buf_release(&ids.passwd);
-	buf_release(&ids.group);
-	descriptor_release(&cdesc);
+		build_commit_wait(&st.lc, NULL);	/* the error is the earlier one */
+	build_state_release(&st);
 	platform_release(&plat);
 	platform_release(&tplat);
-	imgconfig_release(&bc);
-	manifest_release(&bm);
-	manifest_release(&bidx);
-	ref_release(&base);
-	buf_release(&raw);
-	buf_release(&name);
 	return ret;
 }
 

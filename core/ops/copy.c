@@ -1,4 +1,4 @@
-/* copy.c - registry to registry, keeping digests.  See image.h.
+/* copy.c - registry to registry, keeping digests.  See copy.h.
  *
  * Blobs never touch the disk.  Within one registry they are mounted.
  * Between registries a blob up to COPY_STREAM_MIN bytes is fetched into
@@ -17,10 +17,12 @@
  * first, the manifest).
  */
 #include "core/base/strvec.h"
-#include "core/ops/image.h"
+#include "core/ops/copy.h"
 
 #include "core/base/err.h"
 #include "core/model/ref.h"
+#include "core/ops/env.h"
+#include "core/ops/resolve.h"
 #include "core/ops/xfer.h"
 #include "registry/reg_blob.h"
 #include "registry/reg_list.h"
@@ -230,21 +232,6 @@ static int sink_to_buf(void *arg, const char *data, size_t len, struct err *e)
 	return 0;
 }
 
-static void copy_progress(struct xfer_worker *w, const struct descriptor *d, const char *what)
-{
-	struct env_progress pr;
-	char id[13];
-
-	memcpy(id, digest_hex(&d->digest), 12);
-	id[12] = '\0';
-	pr.id = id;
-	pr.what = what;
-	pr.done = d->size;
-	pr.total = d->size;
-	pr.finished = 1;
-	xfer_progress(w, &pr);
-}
-
 static int copy_blob_job(struct xfer_worker *w, size_t i, void *arg, struct err *e)
 {
 	struct copy *c = arg;
@@ -262,7 +249,7 @@ static int copy_blob_job(struct xfer_worker *w, size_t i, void *arg, struct err 
 		if (ret == 0) {
 			xfer_log(w, 1, "copy: %s present or mounted from %s", d->digest.str,
 				 c->src->repository);
-			copy_progress(w, d, "mount");
+			xfer_progress(w, d, "mount");
 			goto out;
 		}
 		if (ret != ERR_NOT_FOUND)
@@ -272,7 +259,7 @@ static int copy_blob_job(struct xfer_worker *w, size_t i, void *arg, struct err 
 		ret = reg_blob_head(NULL, dr, c->dst->repository, &d->digest, e);
 		if (ret == 0) {
 			xfer_log(w, 1, "copy: %s exists", d->digest.str);
-			copy_progress(w, d, "exists");
+			xfer_progress(w, d, "exists");
 			goto out;
 		}
 		if (ret != ERR_NOT_FOUND)
@@ -298,7 +285,7 @@ static int copy_blob_job(struct xfer_worker *w, size_t i, void *arg, struct err 
 		}
 	}
 	if (ret == 0)
-		copy_progress(w, d, "copy");
+		xfer_progress(w, d, "copy");
 out:
 	buf_release(&data);
 	return ret;
@@ -315,15 +302,45 @@ static int copy_fetch(struct manifest *out, void *arg, const struct descriptor *
 	return resolve_ref(out, c->env, &byd, e);
 }
 
+/* --no-clobber: 1 when dst's tag names `want` already (nothing to do),
+ * ERR_EXISTS when it names another manifest, 0 when it names none. */
+static int copy_no_clobber(struct env *env, struct reg *dr, const struct ref *dst,
+			   const struct digest *want, struct err *e)
+{
+	struct buf name = BUF_INIT;
+	struct descriptor have;
+	int rc;
+
+	descriptor_init(&have);
+	if (ref_format(&name, dst) < 0) {
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = reg_manifest_head(&have, dr, dst, e);
+	if (rc == 0 && digest_equal(&have.digest, want)) {
+		env_log(env, 1, "copy: %s is %s already", name.data, want->str);
+		rc = 1;
+	} else if (rc == 0) {
+		rc = err_set(e, ERR_EXISTS, "'%s' exists (%s): not overwritten with %s "
+			     "(--no-clobber)", name.data, have.digest.str, want->str);
+	} else if (rc == ERR_NOT_FOUND) {
+		err_clear(e);
+		rc = 0;
+	}
+out:
+	descriptor_release(&have);
+	buf_release(&name);
+	return rc;
+}
+
 int copy_image(struct digest *out, struct env *env, const struct ref *src,
 	       const struct ref *dst, unsigned flags, struct err *e)
 {
 	struct copy c;
 	struct manifest root, child;
-	struct descriptor have;
-	struct buf name = BUF_INIT, dest = BUF_INIT;
+	struct buf dest = BUF_INIT;
 	struct reg *dr;
-	int ret, rc;
+	int ret;
 
 	memset(&c, 0, sizeof(c));
 	c.env = env;
@@ -332,11 +349,6 @@ int copy_image(struct digest *out, struct env *env, const struct ref *src,
 	c.same_registry = !strcmp(src->registry, dst->registry);
 	manifest_init(&root);
 	manifest_init(&child);
-	descriptor_init(&have);
-	if (ref_format(&name, dst) < 0) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
 	if ((ret = resolve_ref(&root, env, src, e)) < 0)
 		goto out;
 	if (root.kind == MT_KIND_INDEX && env->platform) {
@@ -362,26 +374,12 @@ int copy_image(struct digest *out, struct env *env, const struct ref *src,
 	}
 	if ((ret = env_reg(&dr, env, dst->registry, e)) < 0)
 		goto out;
-	if ((flags & COPY_NO_CLOBBER) && dst->tag) {
-		rc = reg_manifest_head(&have, dr, dst, e);
-		if (rc == 0) {
-			if (digest_equal(&have.digest, &root.digest)) {
-				env_log(env, 1, "copy: %s is %s already", name.data,
-					  root.digest.str);
-				if (out)
-					*out = root.digest;
-				ret = 0;
-				goto out;
-			}
-			ret = err_set(e, ERR_EXISTS, "'%s' exists (%s): not overwritten with %s "
-				      "(--no-clobber)", name.data, have.digest.str, root.digest.str);
-			goto out;
-		}
-		if (rc != ERR_NOT_FOUND) {
-			ret = rc;
-			goto out;
-		}
-		err_clear(e);
+	if ((flags & COPY_NO_CLOBBER) && dst->tag &&
+	    (ret = copy_no_clobber(env, dr, dst, &root.digest, e)) != 0) {
+		if (ret == 1 && out)
+			*out = root.digest;
+		ret = ret < 0 ? ret : 0;
+		goto out;
 	}
 	if ((ret = xfer_plan_walk(&c.plan, &root, copy_fetch, &c, e)) < 0)
 		goto out;
@@ -398,20 +396,7 @@ int copy_image(struct digest *out, struct env *env, const struct ref *src,
 out:
 	manifest_release(&root);
 	manifest_release(&child);
-	descriptor_release(&have);
 	xfer_plan_release(&c.plan);
-	buf_release(&name);
 	buf_release(&dest);
 	return ret;
-}
-
-int remote_tags_list(struct strvec *out, struct env *env, const struct ref *repo,
-		    struct err *e)
-{
-	struct reg *r;
-	int ret;
-
-	if ((ret = env_reg(&r, env, repo->registry, e)) < 0)
-		return ret;
-	return reg_list_tags(out, r, repo->repository, e);
 }

@@ -9,6 +9,12 @@
 #include "core/model/imgconfig.h"
 #include "core/base/json.h"
 #include "core/model/platform.h"
+#include "core/ops/copy.h"
+#include "core/ops/env.h"
+#include "core/ops/local.h"
+#include "core/ops/pull.h"
+#include "core/ops/push.h"
+#include "core/ops/resolve.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,18 +91,84 @@ static ssize_t mutate_read(void *arg, void *dst, size_t len, struct err *e)
 	return n;
 }
 
+/* How the file `fd` (`path`) is compressed, from its first bytes: gzip,
+ * zstd or none (a plain tar); ERR_INVALID for anything else. */
+static int mutate_sniff(enum tar_compression *out, int fd, const char *path, struct err *e)
+{
+	unsigned char magic[512];
+	ssize_t n;
+
+	do
+		n = pread(fd, magic, sizeof(magic), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return err_set_errno(e, ERR_IO, errno, "cannot read '%s'", path);
+	if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+		*out = TAR_COMPRESS_GZIP;
+	else if (n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f &&
+		 magic[3] == 0xfd)
+		*out = TAR_COMPRESS_ZSTD;
+	else if (n == (ssize_t)sizeof(magic) && !memcmp(magic + 257, "ustar", 5))
+		*out = TAR_COMPRESS_NONE;
+	else
+		return err_set(e, ERR_INVALID, "'%s' is not a tar archive (plain, gzip or zstd)",
+			       path);
+	return 0;
+}
+
+/* A compressed tar file is the blob: copied to `w` as read, decompressed
+ * and parsed on the way for the diff_id. */
+static int mutate_copy(struct tar_result *res, struct mutate_src *src, struct blob_writer *w,
+		       struct err *e)
+{
+	struct tar_reader_opts ro;
+	struct tar_reader *r = NULL;
+	struct tar_header h;
+	int ret;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.source = mutate_read;
+	ro.source_arg = src;
+	ro.fd = -1;
+	src->w = w;
+	if ((ret = tar_reader_new(&r, &ro, e)) < 0)
+		return ret;
+	while ((ret = tar_reader_next(r, &h, e)) > 0)
+		;
+	if (ret < 0 || (ret = tar_reader_finish(r, res, e)) < 0)
+		err_prefix(e, "'%s'", src->path);
+	tar_reader_free(r);
+	return ret;
+}
+
+/* A plain tar file compressed (`compression`, `level`) into `w`. */
+static int mutate_compress(struct tar_result *res, struct mutate_src *src, struct blob_writer *w,
+			   enum tar_compression compression, int level, struct err *e)
+{
+	struct tar_writer_opts wo;
+	int ret;
+
+	memset(&wo, 0, sizeof(wo));
+	wo.compression = compression;
+	wo.level = level;
+	if (!wo.level && compression == TAR_COMPRESS_GZIP)
+		wo.level = BUILD_GZIP_LEVEL_DEFAULT;
+	wo.sink = local_blob_sink;
+	wo.sink_arg = w;
+	if ((ret = tar_compress(res, mutate_read, src, &wo, e)) < 0)
+		err_prefix(e, "'%s'", src->path);
+	return ret;
+}
+
 int mutate_layer_file(struct layer_result *out, struct layout *dst, const char *path,
 		      enum tar_compression compression, int level, struct err *e)
 {
 	struct mutate_src src = { -1, path, NULL };
 	struct blob_writer *w = NULL;
-	struct tar_reader *r = NULL;
 	struct tar_result res;
 	struct digest d;
 	struct stat st;
-	unsigned char magic[512];
-	enum tar_compression have;
-	ssize_t n;
+	enum tar_compression have = TAR_COMPRESS_NONE;
 	int64_t size;
 	int ret;
 
@@ -112,62 +184,17 @@ int mutate_layer_file(struct layer_result *out, struct layout *dst, const char *
 		ret = err_set(e, ERR_INVALID, "'%s' is not a regular file", path);
 		goto out;
 	}
-	do
-		n = pread(src.fd, magic, sizeof(magic), 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		ret = err_set_errno(e, ERR_IO, errno, "cannot read '%s'", path);
-		goto out;
-	}
-	if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
-		have = TAR_COMPRESS_GZIP;
-	} else if (n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f &&
-		   magic[3] == 0xfd) {
-		have = TAR_COMPRESS_ZSTD;
-	} else if (n == (ssize_t)sizeof(magic) && !memcmp(magic + 257, "ustar", 5)) {
-		have = TAR_COMPRESS_NONE;
-	} else {
-		ret = err_set(e, ERR_INVALID, "'%s' is not a tar archive (plain, gzip or zstd)",
-			      path);
-		goto out;
-	}
-	if ((ret = blob_begin(&w, dst, NULL, -1, e)) < 0)
+	if ((ret = mutate_sniff(&have, src.fd, path, e)) < 0 ||
+	    (ret = blob_begin(&w, dst, NULL, -1, e)) < 0)
 		goto out;
 	if (have != TAR_COMPRESS_NONE) {
-		/* the file is the blob: copied as read, decompressed and parsed
-		 * on the way for the diff_id */
-		struct tar_reader_opts ro;
-		struct tar_header h;
-
-		memset(&ro, 0, sizeof(ro));
-		ro.source = mutate_read;
-		ro.source_arg = &src;
-		ro.fd = -1;
-		src.w = w;
-		if ((ret = tar_reader_new(&r, &ro, e)) < 0)
-			goto out;
-		while ((ret = tar_reader_next(r, &h, e)) > 0)
-			;
-		if (ret < 0 || (ret = tar_reader_finish(r, &res, e)) < 0) {
-			err_prefix(e, "'%s'", path);
-			goto out;
-		}
+		ret = mutate_copy(&res, &src, w, e);
 	} else {
-		struct tar_writer_opts wo;
-
-		memset(&wo, 0, sizeof(wo));
-		wo.compression = compression;
-		wo.level = level;
-		if (!wo.level && compression == TAR_COMPRESS_GZIP)
-			wo.level = BUILD_GZIP_LEVEL_DEFAULT;
-		wo.sink = local_blob_sink;
-		wo.sink_arg = w;
-		if ((ret = tar_compress(&res, mutate_read, &src, &wo, e)) < 0) {
-			err_prefix(e, "'%s'", path);
-			goto out;
-		}
+		ret = mutate_compress(&res, &src, w, compression, level, e);
 		have = compression;
 	}
+	if (ret < 0)
+		goto out;
 	ret = blob_writer_commit(&d, &size, w, e);
 	w = NULL;
 	if (ret < 0)
@@ -179,7 +206,6 @@ int mutate_layer_file(struct layer_result *out, struct layout *dst, const char *
 	}
 	ret = layer_result_set(out, &res, have, e);
 out:
-	tar_reader_free(r);
 	blob_writer_abort(w);
 	if (src.fd >= 0)
 		close(src.fd);
@@ -214,6 +240,40 @@ static int mutate_config_apply(struct json *cfg, const struct mutate_spec *s,
 	return ret;
 }
 
+/* Appends layers[0..n) to the manifest `m` and the config `cfg`: each a
+ * layer, a diff_id and a history entry "VERB FILE".  ERR_NOMEM. */
+static int mutate_add_layers(struct json *m, struct json *cfg, const struct mutate_spec *s,
+			     const struct layer_result *layers, size_t n, const char *created)
+{
+	struct buf desc = BUF_INIT;
+	struct json *hist, *diff_ids, *ml;
+	struct descriptor ld;
+	size_t i;
+	int ret = ERR_NOMEM;
+
+	descriptor_init(&ld);
+	if (imgconfig_layers(&hist, &diff_ids, cfg) < 0 ||
+	    !(ml = imgconfig_member(m, "layers", 1)))
+		goto out;
+	for (i = 0; i < n; i++) {
+		descriptor_release(&ld);
+		buf_reset(&desc);
+		if (buf_addf(&desc, "%s %s", s->history_verb ? s->history_verb :
+			     "hoist mutate --append", s->layers.v[i]) < 0 ||
+		    imgconfig_history_add(hist, created, desc.data, 0) < 0 ||
+		    json_append(diff_ids, json_new_string(layers[i].diff_id.str)) < 0 ||
+		    descriptor_copy(&ld, &layers[i].desc) < 0)
+			goto out;
+		if (json_append(ml, descriptor_to_json(&ld)) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	descriptor_release(&ld);
+	buf_release(&desc);
+	return ret;
+}
+
 /* One image: `bm` (NULL: the empty base) of repository `bref` mutated into
  * `dst`; `out` (initialised) gets the new manifest.  `annot` goes into the
  * manifest's annotations: Docker's format has none, so an image with
@@ -224,17 +284,15 @@ static int mutate_build(struct manifest *out, struct env *env, const struct ref 
 			const struct layer_result *layers, size_t n, const struct platform *setp,
 			const struct kvlist *annot, struct layout *dst, struct err *e)
 {
-	struct buf raw = BUF_INIT, desc = BUF_INIT;
-	struct json *cfg = NULL, *m = NULL, *hist, *diff_ids, *ml;
-	struct descriptor cdesc, ld;
+	struct buf raw = BUF_INIT;
+	struct json *cfg = NULL, *m = NULL;
+	struct descriptor cdesc;
 	struct platform plat;
 	const char *mt;
 	char created[64];
-	size_t i;
 	int ret, docker;
 
 	descriptor_init(&cdesc);
-	descriptor_init(&ld);
 	platform_init(&plat);
 	if (imgconfig_time(created, sizeof(created), s->created) < 0) {
 		ret = err_set(e, ERR_INVALID, "invalid creation time %lld", (long long)s->created);
@@ -266,23 +324,8 @@ static int mutate_build(struct manifest *out, struct env *env, const struct ref 
 		    !(cdesc.media_type = strdup(docker ? MT_DOCKER_CONFIG : MT_OCI_CONFIG)))
 			goto nomem;
 	}
-	if (n) {
-		if (imgconfig_layers(&hist, &diff_ids, cfg) < 0 ||
-		    !(ml = imgconfig_member(m, "layers", 1)))
-			goto nomem;
-		for (i = 0; i < n; i++) {
-			descriptor_release(&ld);
-			buf_reset(&desc);
-			if (buf_addf(&desc, "%s %s", s->history_verb ? s->history_verb :
-				     "hoist mutate --append", s->layers.v[i]) < 0 ||
-			    imgconfig_history_add(hist, created, desc.data, 0) < 0 ||
-			    json_append(diff_ids, json_new_string(layers[i].diff_id.str)) < 0 ||
-			    descriptor_copy(&ld, &layers[i].desc) < 0)
-				goto nomem;
-			if (json_append(ml, descriptor_to_json(&ld)) < 0)
-				goto nomem;
-		}
-	}
+	if (n && mutate_add_layers(m, cfg, s, layers, n, created) < 0)
+		goto nomem;
 	if (setp && platform_copy(&plat, setp) < 0)
 		goto nomem;
 	if (mutate_config_apply(cfg, s, setp ? &plat : NULL) < 0)
@@ -303,10 +346,8 @@ out:
 	json_free(cfg);
 	json_free(m);
 	descriptor_release(&cdesc);
-	descriptor_release(&ld);
 	platform_release(&plat);
 	buf_release(&raw);
-	buf_release(&desc);
 	return ret;
 }
 
@@ -379,6 +420,49 @@ out:
 	return ret;
 }
 
+/* Resolves the base `base` (s->base parsed) into `root`; `*bm` is the
+ * image to mutate: `root`, or the child of an index for env->platform
+ * (resolved into `child`), or NULL for an index whose every image is. */
+static int mutate_base_pick(const struct manifest **bm, struct manifest *root,
+			    struct manifest *child, struct env *env, const struct ref *base,
+			    const struct mutate_spec *s, int have_setp, struct err *e)
+{
+	const struct descriptor *d;
+	struct ref cref = { base->registry, base->repository, NULL, NULL };
+	struct buf pf = BUF_INIT;
+	int ret;
+
+	*bm = NULL;
+	if ((ret = resolve_ref(root, env, base, e)) < 0) {
+		err_prefix(e, "'%s'", s->base);
+		return ret;
+	}
+	if (root->kind != MT_KIND_INDEX) {
+		*bm = root;
+		return 0;
+	}
+	if (!env->platform) {
+		if (have_setp)
+			return err_set(e, ERR_USAGE, "'%s' is an index: --set-platform needs one "
+				       "image (pick one with --platform)", s->base);
+		return 0;
+	}
+	if (!(d = manifest_index_find(root, env->platform))) {
+		platform_format(&pf, env->platform);
+		ret = err_set(e, ERR_NOT_FOUND, "'%s' has no image for the platform %s",
+			      s->base, pf.data);
+		buf_release(&pf);
+		return ret;
+	}
+	cref.digest = (char *)d->digest.str;
+	if ((ret = resolve_ref(child, env, &cref, e)) < 0) {
+		err_prefix(e, "'%s'", s->base);
+		return ret;
+	}
+	*bm = child;
+	return 0;
+}
+
 int mutate_image(struct mutate_result *out, struct env *env, const struct mutate_spec *s,
 		 struct layout *dst, unsigned flags, struct err *e)
 {
@@ -403,36 +487,8 @@ int mutate_image(struct mutate_result *out, struct env *env, const struct mutate
 	if (s->base) {
 		if ((ret = ref_parse(&base, s->base, 0, e)) < 0)
 			goto out;
-		if ((ret = resolve_ref(&root, env, &base, e)) < 0) {
-			err_prefix(e, "'%s'", s->base);
+		if ((ret = mutate_base_pick(&bm, &root, &child, env, &base, s, have_setp, e)) < 0)
 			goto out;
-		}
-		if (root.kind == MT_KIND_INDEX && env->platform) {
-			const struct descriptor *d = manifest_index_find(&root, env->platform);
-			struct buf pf = BUF_INIT;
-			struct ref cref = { base.registry, base.repository, NULL, NULL };
-			if (!d) {
-				platform_format(&pf, env->platform);
-				ret = err_set(e, ERR_NOT_FOUND, "'%s' has no image for the "
-					      "platform %s", s->base, pf.data);
-				buf_release(&pf);
-				goto out;
-			}
-			cref.digest = (char *)d->digest.str;
-			if ((ret = resolve_ref(&child, env, &cref, e)) < 0) {
-				err_prefix(e, "'%s'", s->base);
-				goto out;
-			}
-			bm = &child;
-		} else if (root.kind == MT_KIND_INDEX) {
-			if (have_setp) {
-				ret = err_set(e, ERR_USAGE, "'%s' is an index: --set-platform needs "
-					      "one image (pick one with --platform)", s->base);
-				goto out;
-			}
-		} else {
-			bm = &root;
-		}
 		if (ref_copy(&out->base, &base) < 0)
 			goto nomem;
 		free(out->base.tag);

@@ -1,40 +1,8 @@
 /* mutate.h - crane append and crane mutate: an image's config and manifest
- * changed, layers given as tar files appended, every base layer kept.
- *
- * A mutate is a build with no layer of its own, an append a build whose
- * layers are tar files; both reuse core/ops/build.h's push: base blobs are
- * copied registry to registry by copy_image() (mounted when base and target
- * share a registry, streamed otherwise, never written to disk), new blobs
- * uploaded from the layout the operation wrote into.  Images are read
- * through the cache contract (resolve_ref()).
- *
- * Appended layers (mutate_layer_file()):
- * - a gzip or zstd file is the blob unchanged; its diff_id is the sha256 of
- *   the decompressed stream, computed while the file is copied into the
- *   layout (one pass, memory independent of its size), and the tar inside
- *   is read to its end, so a file that is not a compressed tar is refused;
- * - an uncompressed tar is compressed as it is, byte for byte (its diff_id
- *   is the file's sha256), with spec->compression (gzip level 1 by default,
- *   deterministic: core/format/tar.h);
- * - media types follow the image (manifest_json_family()): a Docker image
- *   gets Docker's layer types, an OCI image OCI's; a zstd layer, which has
- *   no Docker type, or annotations to set (Docker's format has none) make a
- *   Docker image OCI throughout, its base layers' types renamed.
- * Each appended layer gets a rootfs.diff_ids entry and a history entry
- * (created_by "<verb> <file>", created spec->created, comment "hoist").
- *
- * Config changes follow crane mutate, not docker build: --entrypoint keeps
- * Cmd; Env K=V replaces K in place or appends; labels and exposed ports are
- * merged; the config's `created` is kept (an empty base gets spec->created).
- * The manifest keeps every member it had (layer descriptors with their
- * annotations, subject); spec->annotations are merged into its annotations
- * (a Docker manifest written keeps none).
- *
- * An index (with no env->platform to pick a child): every image child is
- * mutated, children that are not images of a platform (attestations,
- * "unknown/unknown", nested indexes) are kept unchanged, and a new index
- * keeping every other member of the old one is written, the annotations
- * going to the index.  set_platform is refused for an index (ERR_USAGE).
+ * changed, layers given as tar files appended, every base layer kept.  A
+ * mutate is a build with no layer of its own, an append a build whose
+ * layers are tar files; images are read through the cache contract
+ * (core/ops/resolve.h).
  */
 #ifndef HOIST_MUTATE_H
 #define HOIST_MUTATE_H
@@ -42,7 +10,7 @@
 #include "core/base/strvec.h"
 #include "core/format/tar.h"
 #include "core/base/buf.h"
-#include "core/ops/image.h"
+#include "core/ops/env.h"
 #include "core/format/layer.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"
@@ -86,22 +54,51 @@ enum mutate_flags {
 	MUTATE_WITH_BASE = 1 << 0,	/* the layout gets the base's blobs too */
 };
 
-/* Writes the tar file `path` as a layer blob into `dst` (see above): `out`
- * (need not be initialised; released on failure) gets an OCI descriptor
- * and the diff_id.  ERR_NOT_FOUND/ERR_IO when the file cannot be read,
- * ERR_INVALID when it is not a tar (plain, gzip or zstd). */
+/* Writes the tar file `path` as a layer blob into `dst`:
+ * - a gzip or zstd file is the blob unchanged; its diff_id is the sha256 of
+ *   the decompressed stream, computed while the file is copied into the
+ *   layout (one pass, memory independent of its size), and the tar inside
+ *   is read to its end, so a file that is not a compressed tar is refused;
+ * - an uncompressed tar is compressed as it is, byte for byte (its diff_id
+ *   is the file's sha256), with `compression` and `level` (0: gzip level
+ *   BUILD_GZIP_LEVEL_DEFAULT, deterministic: core/format/tar.h).
+ * `out` (need not be initialised; released on failure) gets an OCI
+ * descriptor and the diff_id.  ERR_NOT_FOUND/ERR_IO when the file cannot
+ * be read, ERR_INVALID when it is not a tar (plain, gzip or zstd). */
 int mutate_layer_file(struct layer_result *out, struct layout *dst, const char *path,
 		      enum tar_compression compression, int level, struct err *e);
 
 /* Mutates into the layout `dst` (blobs only: no index entry is set; with
  * MUTATE_WITH_BASE the base's blobs are made present, through the cache).
+ *
+ * Each appended layer (mutate_layer_file()) gets a rootfs.diff_ids entry
+ * and a history entry (created_by "<verb> <file>", created s->created,
+ * comment "hoist").  Media types follow the image (manifest_json_family()):
+ * a Docker image gets Docker's layer types, an OCI image OCI's; a zstd
+ * layer, which has no Docker type, or annotations to set (Docker's format
+ * has none) make a Docker image OCI throughout, its base layers' types
+ * renamed.  Config changes follow crane mutate, not docker build:
+ * --entrypoint keeps Cmd; Env K=V replaces K in place or appends; labels
+ * and exposed ports are merged; the config's `created` is kept (an empty
+ * base gets s->created).  The manifest keeps every member it had (layer
+ * descriptors with their annotations, subject); s->annotations are merged
+ * into its annotations (a Docker manifest written keeps none).
+ *
+ * An index (with no env->platform to pick a child): every image child is
+ * mutated, children that are not images of a platform (attestations,
+ * "unknown/unknown", nested indexes) are kept unchanged, and a new index
+ * keeping every other member of the old one is written, the annotations
+ * going to the index.  set_platform is refused for an index (ERR_USAGE).
  * `out` must be initialised. */
 int mutate_image(struct mutate_result *out, struct env *env, const struct mutate_spec *s,
 		 struct layout *dst, unsigned flags, struct err *e);
 
 /* Pushes the result `root`, whose new blobs and manifests are in `src`, to
- * `dst` (its tag, or by digest when it names none).  `out` receives the
- * digest pushed. */
+ * `dst` (its tag, or by digest when it names none), as build_push() does:
+ * base blobs are copied registry to registry by copy_image() (mounted when
+ * base and target share a registry, streamed otherwise, never written to
+ * disk), new blobs uploaded from `src`.  `out` receives the digest
+ * pushed. */
 int mutate_push(struct digest *out, struct env *env, const struct mutate_result *r,
 		      struct layout *src, const struct descriptor *root, const struct ref *dst,
 		      struct err *e);

@@ -4,9 +4,10 @@
 #include "cache/layout.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
-#include "core/ops/image.h"
+#include "core/ops/env.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"
+#include "core/ops/pull.h"
 #include "core/ops/tarball.h"
 
 #include <stdlib.h>

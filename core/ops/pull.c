@@ -1,5 +1,5 @@
 /* pull.c - pull_images(): references into an OCI layout, under the cache
- * contract.  See the "pull" section of image.h.
+ * contract.  See pull.h.
  *
  * For each reference:
  *   1. resolve it (resolve_ref: the cache first, one HEAD for a tag);
@@ -19,7 +19,7 @@
  * harmless) and no index entry.
  */
 #include "core/model/imgconfig.h"
-#include "core/ops/image.h"
+#include "core/ops/pull.h"
 
 #include "cache/blob.h"
 #include "cache/layout.h"
@@ -27,6 +27,9 @@
 #include "core/base/err.h"
 #include "core/model/ref.h"
 #include "registry/reg_blob.h"
+#include "core/ops/env.h"
+#include "core/ops/local.h"
+#include "core/ops/resolve.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -35,7 +38,6 @@
 #include <unistd.h>
 
 #define PULL_MAX_DEPTH 4
-#define COPY_CHUNK (1u << 20)
 
 /* A blob to make present in the destination. */
 struct want {
@@ -172,64 +174,11 @@ static void progress(struct env *env, const struct descriptor *d, const char *wh
 		     int64_t done, int finished)
 {
 	struct env_progress p;
-	char id[13];
 
 	if (!env->progress)
 		return;
-	memcpy(id, digest_hex(&d->digest), 12);
-	id[12] = '\0';
-	p.id = id;
-	p.what = what;
-	p.done = done;
-	p.total = d->size;
-	p.finished = finished;
+	env_progress_set(&p, d, what, done, finished);
 	env->progress(env->progress_arg, &p);
-}
-
-/* ---- copying from the cache ---------------------------------------------- */
-
-int local_blob_copy(struct layout *dst, struct layout *cache, const struct descriptor *d,
-		    struct err *e)
-{
-	struct blob_writer *w = NULL;
-	char *chunk = NULL;
-	int fd = -1, ret;
-	int64_t size, off = 0;
-
-	if ((ret = blob_open(&fd, &size, cache, &d->digest, e)) < 0)
-		goto out;
-	if ((ret = blob_begin(&w, dst, &d->digest, d->size, e)) < 0)
-		goto out;
-	chunk = malloc(COPY_CHUNK);
-	if (!chunk) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	for (;;) {
-		ssize_t got = pread(fd, chunk, COPY_CHUNK, off);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			ret = err_set_errno(e, ERR_IO, errno, "cannot read blob %s in the cache",
-					    d->digest.str);
-			goto out;
-		}
-		if (!got)
-			break;
-		if ((ret = blob_writer_write(w, chunk, (size_t)got, e)) < 0)
-			goto out;
-		off += got;
-	}
-	ret = blob_writer_commit(NULL, NULL, w, e);
-	w = NULL;
-	if (ret < 0)
-		err_prefix(e, "cached blob %s", d->digest.str);
-out:
-	blob_writer_abort(w);
-	free(chunk);
-	if (fd >= 0)
-		close(fd);
-	return ret;
 }
 
 /* ---- downloading ----------------------------------------------------------- */
@@ -730,4 +679,38 @@ void pull_result_release(struct pull_result *p, size_t n)
 		p[i].name = NULL;
 		descriptor_release(&p[i].desc);
 	}
+}
+
+int pull_base(struct env *env, const struct ref *base, unsigned flags,
+		    struct layout *dst, struct err *e)
+{
+	struct pull_result p;
+	struct descriptor old;
+	struct buf name = BUF_INIT;
+	int ret, existed = 0;
+
+	memset(&p, 0, sizeof(p));
+	descriptor_init(&old);
+	if (ref_format(&name, base) < 0) {
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (dst != env->cache) {
+		struct err ie = ERR_INIT;
+		existed = layout_index_find(&old, dst, name.data, &ie) == 0;
+	}
+	ret = pull_images(&p, env, base, 1, dst, flags, e);
+	if (ret < 0) {
+		err_prefix(e, "base image");
+		goto out;
+	}
+	if (dst != env->cache && !existed && p.name) {
+		struct err ie = ERR_INIT;
+		layout_index_remove(dst, p.name, &ie);
+	}
+out:
+	pull_result_release(&p, 1);
+	descriptor_release(&old);
+	buf_release(&name);
+	return ret;
 }

@@ -1,4 +1,4 @@
-/* push.c - pushing an image or index from an OCI layout.  See image.h.
+/* push.c - pushing an image or index from an OCI layout.  See push.h.
  *
  * Every blob is one job, env->jobs at a time (core/ops/xfer.c: one HTTP client
  * per thread, which takes the main session's scheme and tokens): HEAD it at
@@ -8,13 +8,14 @@
  * the tag never names something incomplete.
  */
 #include "core/base/strvec.h"
-#include "core/ops/image.h"
+#include "core/ops/push.h"
 
 #include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/base/err.h"
 #include "core/base/json.h"
 #include "core/model/ref.h"
+#include "core/ops/env.h"
 #include "core/ops/xfer.h"
 #include "registry/reg.h"
 #include "registry/reg_blob.h"
@@ -159,27 +160,6 @@ static char *push_mount_source(struct push *p, const struct descriptor *d)
 	return from;
 }
 
-static void push_progress(struct env *env, struct xfer_worker *w,
-			  const struct descriptor *d, const char *what)
-{
-	struct env_progress pr;
-	char id[13];
-
-	if (!env->progress)
-		return;
-	memcpy(id, digest_hex(&d->digest), 12);
-	id[12] = '\0';
-	pr.id = id;
-	pr.what = what;
-	pr.done = d->size;
-	pr.total = d->size;
-	pr.finished = 1;
-	if (w)
-		xfer_progress(w, &pr);
-	else
-		env->progress(env->progress_arg, &pr);
-}
-
 /* One blob, on a worker: HEAD; when missing, a mount from its recorded
  * source on this registry, else (or when the mount is refused) an upload
  * from the layout's file, which may be absent when a mount is possible. */
@@ -243,8 +223,8 @@ done:
 	else
 		xfer_log(w, 1, "push: uploaded %s (%lld bytes)", d->digest.str,
 			 (long long)d->size);
-	push_progress(p->env, w, d, how == REG_BLOB_EXISTED ? "exists" :
-			  how == REG_BLOB_MOUNTED ? "mount" : "push");
+	xfer_progress(w, d, how == REG_BLOB_EXISTED ? "exists" :
+		      how == REG_BLOB_MOUNTED ? "mount" : "push");
 out:
 	if (fd >= 0)
 		close(fd);

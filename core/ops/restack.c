@@ -4,12 +4,17 @@
 #include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/base/err.h"
+#include "core/ops/copy.h"
+#include "core/ops/env.h"
 #include "core/ops/export.h"
 #include "core/model/imgconfig.h"
 #include "core/base/json.h"
 #include "core/format/layer.h"
 #include "registry/reg_blob.h"
 #include "registry/reg_manifest.h"
+#include "core/ops/local.h"
+#include "core/ops/pull.h"
+#include "core/ops/resolve.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -163,35 +168,17 @@ struct flat {
 	const struct flatten_opts *o;
 };
 
-static int flat_image(struct manifest *out, struct flat *f, const struct manifest *m,
-		      struct err *e)
+/* The flattened layer of image `m`: export's stream into the writer, into
+ * a blob of f->dst described by `ld` (initialised); `res` gets its diff_id. */
+static int flat_layer(struct descriptor *ld, struct tar_result *res, struct flat *f,
+		      const struct manifest *m, struct err *e)
 {
-	struct buf raw = BUF_INIT, by = BUF_INIT;
-	struct json *cfg = NULL, *mj = NULL, *hist = NULL, *h = NULL, *layers = NULL, *rootfs;
 	struct blob_writer *w = NULL;
 	struct tar_writer_opts to;
-	struct tar_result res;
-	struct descriptor ld;
 	int ret;
 
-	manifest_init(out);
-	descriptor_init(&ld);
-	if ((ret = blob_read(&raw, f->src, &m->config.digest, IMGCONFIG_MAX_DEFAULT,
-				    e)) < 0 ||
-	    (ret = json_parse(&cfg, raw.data, raw.len, e)) < 0) {
-		err_prefix(e, "config %s", m->config.digest.str);
-		goto out;
-	}
-	if (json_kind_of(cfg) != JSON_OBJECT) {
-		ret = err_set(e, ERR_INVALID, "config %s is not a JSON object",
-			      m->config.digest.str);
-		goto out;
-	}
-	env_log(f->env, 1, "flatten: %s: %zu layers", m->digest.str, m->n_layers);
-
-	/* the layer: export's stream into the writer, into a blob */
 	if ((ret = blob_begin(&w, f->dst, NULL, -1, e)) < 0)
-		goto out;
+		return ret;
 	memset(&to, 0, sizeof(to));
 	to.compression = f->o->compression;
 	to.level = f->o->level;
@@ -199,26 +186,32 @@ static int flat_image(struct manifest *out, struct flat *f, const struct manifes
 		to.level = FLATTEN_GZIP_LEVEL_DEFAULT;
 	to.sink = local_blob_sink;
 	to.sink_arg = w;
-	if ((ret = export_to(&res, f->src, m, &to, e)) < 0)
-		goto out;
-	ret = blob_writer_commit(&ld.digest, &ld.size, w, e);
-	w = NULL;
-	if (ret < 0)
-		goto out;
-	ld.media_type = strdup(layer_media_type(to.compression));
-	if (!ld.media_type)
-		goto nomem;
-	env_log(f->env, 1, "flatten: layer %s (%lld bytes, diff_id %s)", ld.digest.str,
-		  (long long)ld.size, res.diff_id.str);
+	if ((ret = export_to(res, f->src, m, &to, e)) < 0) {
+		blob_writer_abort(w);
+		return ret;
+	}
+	if ((ret = blob_writer_commit(&ld->digest, &ld->size, w, e)) < 0)
+		return ret;
+	if (!(ld->media_type = strdup(layer_media_type(to.compression))))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	env_log(f->env, 1, "flatten: layer %s (%lld bytes, diff_id %s)", ld->digest.str,
+		(long long)ld->size, res->diff_id.str);
+	return 0;
+}
 
-	/* the config: one diff_id, one history entry keeping the old history */
-	buf_reset(&raw);
+/* The config `cfg` of image `m` made the flattened one's: one diff_id, one
+ * history entry keeping the old history (as JSON, in its comment). */
+static int flat_config(struct json *cfg, const struct manifest *m, const struct digest *diff_id,
+		       struct err *e)
+{
+	struct buf raw = BUF_INIT, by = BUF_INIT;
+	struct json *hist = NULL, *h = NULL, *layers = NULL, *rootfs;
+	int ret;
+
 	if (json_get(cfg, "history") &&
 	    (ret = json_serialize(&raw, json_get(cfg, "history"), 0, e)) < 0)
 		goto out;
-	if (buf_addf(&by, "hoist flatten %s", m->digest.str) < 0)
-		goto nomem;
-	if (!(h = json_new_object()))
+	if (buf_addf(&by, "hoist flatten %s", m->digest.str) < 0 || !(h = json_new_object()))
 		goto nomem;
 	if (json_get_str(cfg, "created") &&
 	    json_set_str(h, "created", json_get_str(cfg, "created")) < 0)
@@ -239,38 +232,74 @@ static int flat_image(struct manifest *out, struct flat *f, const struct manifes
 	if (!(rootfs = imgconfig_member(cfg, "rootfs", 0)) ||
 	    json_set_str(rootfs, "type", "layers") < 0 ||
 	    !(layers = json_new_array()) ||
-	    json_append(layers, json_new_string(res.diff_id.str)) < 0)
+	    json_append(layers, json_new_string(diff_id->str)) < 0)
 		goto nomem;
 	ret = json_set(rootfs, "diff_ids", layers);
 	layers = NULL;
 	if (ret < 0)
 		goto nomem;
+	ret = 0;
+	goto out;
+nomem:
+	ret = err_set(e, ERR_NOMEM, "out of memory");
+out:
+	json_free(hist);
+	json_free(h);
+	json_free(layers);
+	buf_release(&raw);
+	buf_release(&by);
+	return ret;
+}
+
+static int flat_image(struct manifest *out, struct flat *f, const struct manifest *m,
+		      struct err *e)
+{
+	struct buf raw = BUF_INIT;
+	struct json *cfg = NULL, *mj = NULL, *layers = NULL;
+	struct tar_result res;
+	struct descriptor ld;
+	int ret;
+
+	manifest_init(out);
+	descriptor_init(&ld);
+	if ((ret = blob_read(&raw, f->src, &m->config.digest, IMGCONFIG_MAX_DEFAULT,
+				    e)) < 0 ||
+	    (ret = json_parse(&cfg, raw.data, raw.len, e)) < 0) {
+		err_prefix(e, "config %s", m->config.digest.str);
+		goto out;
+	}
+	if (json_kind_of(cfg) != JSON_OBJECT) {
+		ret = err_set(e, ERR_INVALID, "config %s is not a JSON object",
+			      m->config.digest.str);
+		goto out;
+	}
+	env_log(f->env, 1, "flatten: %s: %zu layers", m->digest.str, m->n_layers);
+	if ((ret = flat_layer(&ld, &res, f, m, e)) < 0 ||
+	    (ret = flat_config(cfg, m, &res.diff_id, e)) < 0)
+		goto out;
 
 	/* the manifest: the old one with config and layers replaced */
 	if ((ret = json_parse(&mj, m->raw.data, m->raw.len, e)) < 0)
 		goto out;
 	if ((ret = restack_config_put(mj, f->dst, NULL, cfg, e)) < 0)
 		goto out;
-	if (!(layers = json_new_array()) || json_append(layers, descriptor_to_json(&ld)) < 0)
-		goto nomem;
+	if (!(layers = json_new_array()) || json_append(layers, descriptor_to_json(&ld)) < 0) {
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	ret = json_set(mj, "layers", layers);
 	layers = NULL;
-	if (ret < 0)
-		goto nomem;
+	if (ret < 0) {
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	ret = restack_manifest_put(out, f->dst, mj, m->media_type, e);
-	goto out;
-nomem:
-	ret = err_set(e, ERR_NOMEM, "out of memory");
 out:
-	blob_writer_abort(w);
 	json_free(cfg);
 	json_free(mj);
-	json_free(hist);
-	json_free(h);
 	json_free(layers);
 	descriptor_release(&ld);
 	buf_release(&raw);
-	buf_release(&by);
 	return ret;
 }
 
@@ -550,6 +579,48 @@ static int rb_blobs(struct rb *r, const struct ref *from, const struct digest *d
 /* Rebases one image manifest `m` of r->src (platform `plat`, or NULL: its
  * config's; `child` for an index's child) to the target: layers and config
  * there, and the manifest too when it is a child; `out` gets it. */
+/* The references of image `m`'s (named `img`) old base (in `old`; left
+ * empty for "scratch") and new base (in `nw`): NEW as given, else the
+ * base-name annotation (re-resolved later); OLD as given, else the
+ * base-name's repository at the base-digest annotation. */
+static int rb_base_refs(struct ref *old, struct ref *nw, const struct rb *r,
+			const struct manifest *m, const char *img, struct err *e)
+{
+	const char *nname, *oname, *odig;
+	struct ref on = REF_INIT;
+	int ret;
+
+	nname = r->new_base ? r->new_base : kvlist_get(&m->annotations, ANNOT_BASE_NAME);
+	if (!nname)
+		return err_set(e, ERR_USAGE, "cannot tell the new base of '%s': it has no %s "
+			       "annotation; give --new-base", img, ANNOT_BASE_NAME);
+	if ((ret = ref_parse(nw, nname, 0, e)) < 0)
+		return ret;
+	if (r->old_base) {
+		if (strcmp(r->old_base, "scratch") && (ret = ref_parse(old, r->old_base, 0, e)) < 0)
+			return ret;
+		return 0;
+	}
+	oname = kvlist_get(&m->annotations, ANNOT_BASE_NAME);
+	odig = kvlist_get(&m->annotations, ANNOT_BASE_DIGEST);
+	if (!odig)
+		return err_set(e, ERR_USAGE, "cannot tell the old base of '%s': it has no %s "
+			       "annotation; give --old-base", img, ANNOT_BASE_DIGEST);
+	if (oname && (ret = ref_parse(&on, oname, 0, e)) < 0)
+		return ret;
+	if (!(old->registry = strdup(oname ? on.registry : nw->registry)) ||
+	    !(old->repository = strdup(oname ? on.repository : nw->repository)) ||
+	    !(old->digest = strdup(odig)))
+		ret = err_set(e, ERR_NOMEM, "out of memory");
+	ref_release(&on);
+	if (ret < 0)
+		return ret;
+	if (!digest_valid(odig))
+		return err_set(e, ERR_INVALID, "'%s' has an invalid %s annotation", img,
+			       ANNOT_BASE_DIGEST);
+	return 0;
+}
+
 static int rb_image(struct manifest *out, struct rb *r, const struct manifest *m,
 		    const struct platform *plat, int child, struct err *e)
 {
@@ -557,7 +628,6 @@ static int rb_image(struct manifest *out, struct rb *r, const struct manifest *m
 	struct imgconfig mc;
 	struct buf raw = BUF_INIT, img = BUF_INIT;
 	struct json *cfg = NULL, *mj = NULL;
-	const char *nname, *odig;
 	int ret;
 
 	manifest_init(out);
@@ -572,45 +642,8 @@ static int rb_image(struct manifest *out, struct rb *r, const struct manifest *m
 	}
 	if (!plat)
 		plat = &mc.platform;
-
-	/* NEW: as given, else the base-name annotation, re-resolved */
-	nname = r->new_base ? r->new_base : kvlist_get(&m->annotations, ANNOT_BASE_NAME);
-	if (!nname) {
-		ret = err_set(e, ERR_USAGE, "cannot tell the new base of '%s': it has no %s "
-			      "annotation; give --new-base", img.data, ANNOT_BASE_NAME);
+	if ((ret = rb_base_refs(&old.ref, &nw.ref, r, m, img.data, e)) < 0)
 		goto out;
-	}
-	if ((ret = ref_parse(&nw.ref, nname, 0, e)) < 0)
-		goto out;
-	/* OLD: as given, else the base-name's repository at the base digest */
-	if (r->old_base) {
-		if (strcmp(r->old_base, "scratch") && (ret = ref_parse(&old.ref, r->old_base, 0, e)) < 0)
-			goto out;
-	} else {
-		const char *oname = kvlist_get(&m->annotations, ANNOT_BASE_NAME);
-		struct ref on = REF_INIT;
-		odig = kvlist_get(&m->annotations, ANNOT_BASE_DIGEST);
-		if (!odig) {
-			ret = err_set(e, ERR_USAGE, "cannot tell the old base of '%s': it has no "
-				      "%s annotation; give --old-base", img.data,
-				      ANNOT_BASE_DIGEST);
-			goto out;
-		}
-		if (oname && (ret = ref_parse(&on, oname, 0, e)) < 0)
-			goto out;
-		if (!(old.ref.registry = strdup(oname ? on.registry : nw.ref.registry)) ||
-		    !(old.ref.repository = strdup(oname ? on.repository : nw.ref.repository)) ||
-		    !(old.ref.digest = strdup(odig)))
-			ret = err_set(e, ERR_NOMEM, "out of memory");
-		ref_release(&on);
-		if (ret < 0)
-			goto out;
-		if (!digest_valid(odig)) {
-			ret = err_set(e, ERR_INVALID, "'%s' has an invalid %s annotation",
-				      img.data, ANNOT_BASE_DIGEST);
-			goto out;
-		}
-	}
 	if (old.ref.repository && (ret = rb_base_resolve(&old, r->env, plat, "old base", e)) < 0)
 		goto out;
 	if ((ret = rb_base_resolve(&nw, r->env, plat, "new base", e)) < 0)

@@ -4,7 +4,8 @@
 #include "cache/layout.h"
 #include "core/base/buf.h"
 #include "core/base/err.h"
-#include "core/ops/image.h"
+#include "core/ops/env.h"
+#include "core/ops/import.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -16,7 +16,7 @@
  * REF is an entry's name (a layout's org.opencontainers.image.ref.name, a
  * docker-save image's RepoTags entry) or, for an archive, @N: the Nth
  * image, from 0.  An archive is read into a scratch layout
- * (import_archive() in image.h), so a command reads a layout
+ * (import_archive(), core/ops/import.h), so a command reads a layout
  * whatever the source was:
  *
  *	struct source s = SOURCE_INIT;

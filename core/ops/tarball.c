@@ -1,5 +1,5 @@
 /* tarball.c - writing docker-save tarballs (the tar stream itself is
- * core/format/tar.h's; reading them is core/ops/tarball_read.c).  See tarball.h. */
+ * core/format/tar.h's; reading them is core/ops/import.c).  See tarball.h. */
 #include "core/ops/tarball.h"
 
 #include "cache/blob.h"
@@ -7,13 +7,15 @@
 #include "core/base/buf.h"
 #include "core/base/err.h"
 #include "core/base/strvec.h"
-#include "core/ops/image.h"
+#include "core/ops/env.h"
 #include "core/base/json.h"
 #include "core/format/layer.h"
 #include "core/model/manifest.h"
 #include "core/model/ref.h"
 
 #include "core/format/tar.h"
+#include "core/ops/local.h"
+#include "core/ops/pull.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,15 +77,59 @@ static const char *layer_ext(const char *mt)
 	return ".tar.gz";
 }
 
+/* Adds blob `d` as `name` unless `seen` holds it already (one copy of a
+ * blob that two images share); `seen` gets it. */
+static int ar_add_once(struct tar_writer *a, struct layout *src, const struct descriptor *d,
+		       const char *name, struct strvec *seen, struct err *e)
+{
+	int ret;
+
+	if (strvec_find(seen, name) >= 0)
+		return 0;
+	if ((ret = ar_add_blob(a, src, d, name, e)) < 0)
+		return ret;
+	return strvec_push(seen, name) < 0 ? ERR_NOMEM : 0;
+}
+
+/* The RepoTags entry of `ref` in `tags` and its entry in the legacy
+ * `repositories` file (`repos`: the top layer's ID), when it has a tag.
+ * ERR_NOMEM. */
+static int write_tags(struct json *tags, struct json *repos, const struct ref *ref,
+		      const struct manifest *m)
+{
+	struct buf name = BUF_INIT, tag = BUF_INIT;
+	struct json *r;
+	int ret = ERR_NOMEM;
+
+	if (!ref->tag)
+		return 0;
+	if (ref_format_name(&name, ref) < 0 ||
+	    buf_addf(&tag, "%s:%s", name.data, ref->tag) < 0 ||
+	    json_append(tags, json_new_string(tag.data)) < 0)
+		goto out;
+	if (m->n_layers) {
+		if (!(r = json_get(repos, name.data)) &&
+		    (json_set(repos, name.data, json_new_object()) < 0 ||
+		     !(r = json_get(repos, name.data))))
+			goto out;
+		if (json_set_str(r, ref->tag, digest_hex(&m->layers[m->n_layers - 1].digest)) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	buf_release(&name);
+	buf_release(&tag);
+	return ret;
+}
+
 /* Writes one image; `seen` holds the blob names already in the archive. */
 static int write_image(struct tar_writer *a, struct layout *src, const struct ref *ref,
 		       const struct pull_result *img, struct json *manifests,
 		       struct json *repos, struct strvec *seen, struct err *e)
 {
-	struct buf raw = BUF_INIT, name = BUF_INIT, tag = BUF_INIT;
+	struct buf raw = BUF_INIT, name = BUF_INIT;
 	struct manifest m;
 	struct json *ent = json_new_object(), *layers = json_new_array(), *tags = json_new_array();
-	struct json *r;
 	size_t i;
 	int ret = ERR_NOMEM;
 
@@ -101,13 +147,9 @@ static int write_image(struct tar_writer *a, struct layout *src, const struct re
 	ret = ERR_NOMEM;
 	if (buf_addf(&name, "%s.json", digest_hex(&m.config.digest)) < 0)
 		goto out;
-	if (strvec_find(seen, name.data) < 0) {
-		if ((ret = ar_add_blob(a, src, &m.config, name.data, e)) < 0)
-			goto out;
-		ret = ERR_NOMEM;
-		if (strvec_push(seen, name.data) < 0)
-			goto out;
-	}
+	if ((ret = ar_add_once(a, src, &m.config, name.data, seen, e)) < 0)
+		goto out;
+	ret = ERR_NOMEM;
 	if (json_set_str(ent, "Config", name.data) < 0)
 		goto out;
 	for (i = 0; i < m.n_layers; i++) {
@@ -115,32 +157,14 @@ static int write_image(struct tar_writer *a, struct layout *src, const struct re
 		if (buf_addf(&name, "%s%s", digest_hex(&m.layers[i].digest),
 			     layer_ext(m.layers[i].media_type)) < 0)
 			goto out;
-		if (strvec_find(seen, name.data) < 0) {
-			if ((ret = ar_add_blob(a, src, &m.layers[i], name.data, e)) < 0)
-				goto out;
-			ret = ERR_NOMEM;
-			if (strvec_push(seen, name.data) < 0)
-				goto out;
-		}
+		if ((ret = ar_add_once(a, src, &m.layers[i], name.data, seen, e)) < 0)
+			goto out;
+		ret = ERR_NOMEM;
 		if (json_append(layers, json_new_string(name.data)) < 0)
 			goto out;
 	}
-	if (ref->tag) {
-		buf_reset(&name);
-		if (ref_format_name(&name, ref) < 0 ||
-		    buf_addf(&tag, "%s:%s", name.data, ref->tag) < 0 ||
-		    json_append(tags, json_new_string(tag.data)) < 0)
-			goto out;
-		if (m.n_layers) {
-			if (!(r = json_get(repos, name.data)) &&
-			    (json_set(repos, name.data, json_new_object()) < 0 ||
-			     !(r = json_get(repos, name.data))))
-				goto out;
-			if (json_set_str(r, ref->tag,
-					 digest_hex(&m.layers[m.n_layers - 1].digest)) < 0)
-				goto out;
-		}
-	}
+	if (write_tags(tags, repos, ref, &m) < 0)
+		goto out;
 	i = json_set(ent, "RepoTags", tags) < 0;
 	tags = NULL;
 	i |= json_set(ent, "Layers", layers) < 0;
@@ -161,7 +185,6 @@ out:
 	manifest_release(&m);
 	buf_release(&raw);
 	buf_release(&name);
-	buf_release(&tag);
 	return ret;
 }
 

@@ -1,13 +1,6 @@
 /* tarball.h - writing docker-save tarballs (`docker save` / `docker load`
- * format) and OCI archives; the tar stream is core/format/tar.h's.
- *
- * A tarball holds, at its top level: one `<hex>.json` per image config,
- * one `<hex>.tar.gz` (`.tar`, `.tar.zst` by media type) per layer, each
- * stored once however many images share it, `manifest.json` ([{"Config",
- * "RepoTags", "Layers"}], one element per image) and `repositories`
- * ({"registry/repository": {"tag": "<hex of the top layer>"}}).  Layers are
- * kept compressed as the registry sent them: docker load, podman load and
- * skopeo's docker-archive: transport detect the compression.
+ * format) and OCI archives; the tar stream is core/format/tar.h's,
+ * reading them back core/ops/import.h.
  */
 #ifndef HOIST_TARBALL_H
 #define HOIST_TARBALL_H
@@ -23,7 +16,15 @@ struct ref;
  * PULL_SINGLE leaves them; refs[i] gives each its RepoTags entry when
  * it has a tag) from layout `src`, whose blobs are streamed into the
  * archive, to the file `path`: written to a temporary file beside it and
- * renamed over it only when complete (mode 0644 less the umask). */
+ * renamed over it only when complete (mode 0644 less the umask).
+ *
+ * A tarball holds, at its top level: one `<hex>.json` per image config,
+ * one `<hex>.tar.gz` (`.tar`, `.tar.zst` by media type) per layer, each
+ * stored once however many images share it, `manifest.json` ([{"Config",
+ * "RepoTags", "Layers"}], one element per image) and `repositories`
+ * ({"registry/repository": {"tag": "<hex of the top layer>"}}).  Layers are
+ * kept compressed as the registry sent them: docker load, podman load and
+ * skopeo's docker-archive: transport detect the compression. */
 int tarball_write(const char *path, struct layout *src, const struct ref *refs,
 			const struct pull_result *imgs, size_t n, struct err *e);
 

@@ -1,15 +1,17 @@
 /* validate.c - `hoist validate`: every problem of an image or index, not
- * just the first.  See export.h. */
-#include "core/base/strvec.h"
-#include "core/model/imgconfig.h"
-#include "core/ops/export.h"
+ * just the first.  See validate.h. */
+#include "core/ops/validate.h"
 
 #include "cache/blob.h"
 #include "cache/layout.h"
 #include "core/base/err.h"
+#include "core/format/tar.h"
+#include "core/model/imgconfig.h"
 #include "core/model/ref.h"
 #include "registry/reg_blob.h"
 #include "registry/reg_manifest.h"
+#include "core/ops/env.h"
+#include "core/ops/resolve.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -216,6 +218,73 @@ static int check_blob(struct vctx *v, const char *what, const struct descriptor 
 	return 0;
 }
 
+/* Drains what the thread filling the pipe `fd` still writes, so that it
+ * can finish, and joins it. */
+static void pipe_join(int fd, pthread_t th)
+{
+	char sink[65536];
+
+	while (read(fd, sink, sizeof(sink)) > 0)
+		;
+	pthread_join(th, NULL);
+}
+
+/* Layer `d` for reading in `*fd`: its blob in the layout, or a pipe that a
+ * thread (`*th`, then `*started` is 1) fills from the registry.  1 when it
+ * is open, else what problem() returned. */
+static int check_layer_open(int *fd, struct pipe_job *job, pthread_t *th, int *started,
+			    struct vctx *v, const char *what, const struct descriptor *d)
+{
+	struct err e = ERR_INIT;
+	int64_t size;
+	int p[2];
+
+	if (v->l) {
+		if (blob_open(fd, &size, v->l, &d->digest, &e) < 0)
+			return unreadable(v, what, &e);
+		return 1;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return problem(v, what, "cannot make a pipe: %s", strerror(errno));
+	*fd = p[0];
+	job->fd = p[1];
+	job->reg = v->reg;
+	job->repo = v->ref->repository;
+	job->d = d;
+	if (pthread_create(th, NULL, pipe_main, job) != 0) {
+		close(p[1]);
+		job->fd = -1;
+		return problem(v, what, "cannot start a thread");
+	}
+	*started = 1;
+	return 1;
+}
+
+/* What reading layer `d` gave (`res`) against its descriptor, its media
+ * type and the config's diff_id (may be NULL): every mismatch a problem. */
+static int check_layer_result(struct vctx *v, const char *what, const struct descriptor *d,
+			      const struct tar_result *res, const struct digest *diff_id)
+{
+	unsigned bits = mediatype_layer_bits(d->media_type);
+	enum tar_compression want = bits & MT_LAYER_GZIP ? TAR_COMPRESS_GZIP :
+				    bits & MT_LAYER_ZSTD ? TAR_COMPRESS_ZSTD : TAR_COMPRESS_NONE;
+	int ret = 0;
+
+	if (res->size != d->size)
+		ret = problem(v, what, "%lld bytes, the descriptor says %lld",
+			      (long long)res->size, (long long)d->size);
+	if (ret == 0 && !digest_equal(&res->digest, &d->digest))
+		ret = problem(v, what, "the content's digest is %s", res->digest.str);
+	if (ret == 0 && res->compression != want)
+		ret = problem(v, what, "the content is %s, the media type '%s' says %s",
+			      tar_compression_name(res->compression), d->media_type,
+			      tar_compression_name(want));
+	if (ret == 0 && diff_id && !digest_equal(&res->diff_id, diff_id))
+		ret = problem(v, what, "diff_id %s, the config says %s", res->diff_id.str,
+			      diff_id->str);
+	return ret;
+}
+
 static int check_layer(struct vctx *v, const char *what, const struct descriptor *d,
 		       const struct digest *diff_id)
 {
@@ -227,36 +296,14 @@ static int check_layer(struct vctx *v, const char *what, const struct descriptor
 	struct err e = ERR_INIT;
 	pthread_t th;
 	int fd = -1, started = 0, rc, ret = 0;
-	int64_t size;
-	unsigned bits = mediatype_layer_bits(d->media_type);
-	enum tar_compression want = bits & MT_LAYER_GZIP ? TAR_COMPRESS_GZIP :
-				    bits & MT_LAYER_ZSTD ? TAR_COMPRESS_ZSTD : TAR_COMPRESS_NONE;
 
 	memset(&job, 0, sizeof(job));
 	job.fd = -1;
 	if (v->flags & VALIDATE_FAST)
 		return check_present(v, what, d);
-	if (v->l) {
-		if ((rc = blob_open(&fd, &size, v->l, &d->digest, &e)) < 0)
-			return unreadable(v, what, &e);
-	} else {
-		int p[2];
-
-		if (pipe2(p, O_CLOEXEC) < 0)
-			return problem(v, what, "cannot make a pipe: %s", strerror(errno));
-		fd = p[0];
-		job.fd = p[1];
-		job.reg = v->reg;
-		job.repo = v->ref->repository;
-		job.d = d;
-		if (pthread_create(&th, NULL, pipe_main, &job) != 0) {
-			close(p[1]);
-			job.fd = -1;
-			ret = problem(v, what, "cannot start a thread");
-			goto out;
-		}
-		started = 1;
-	}
+	if ((ret = check_layer_open(&fd, &job, &th, &started, v, what, d)) != 1)
+		goto out;
+	ret = 0;
 	memset(&o, 0, sizeof(o));
 	o.fd = fd;
 	if ((rc = tar_reader_new(&r, &o, &e)) < 0) {
@@ -269,41 +316,20 @@ static int check_layer(struct vctx *v, const char *what, const struct descriptor
 		rc = tar_reader_finish(r, &res, &e);
 	/* Drain what the thread still writes, so it can finish. */
 	if (started) {
-		char sink[65536];
-
-		while (read(fd, sink, sizeof(sink)) > 0)
-			;
-		pthread_join(th, NULL);
+		pipe_join(fd, th);
 		started = 0;
 		if (job.rc < 0) {
 			ret = problem(v, what, "%s", job.e.msg);
 			goto out;
 		}
 	}
-	if (rc < 0) {
+	if (rc < 0)
 		ret = problem(v, what, "not a valid layer: %s", e.msg);
-		goto out;
-	}
-	if (res.size != d->size)
-		ret = problem(v, what, "%lld bytes, the descriptor says %lld",
-			      (long long)res.size, (long long)d->size);
-	if (ret == 0 && !digest_equal(&res.digest, &d->digest))
-		ret = problem(v, what, "the content's digest is %s", res.digest.str);
-	if (ret == 0 && res.compression != want)
-		ret = problem(v, what, "the content is %s, the media type '%s' says %s",
-			      tar_compression_name(res.compression), d->media_type,
-			      tar_compression_name(want));
-	if (ret == 0 && diff_id && !digest_equal(&res.diff_id, diff_id))
-		ret = problem(v, what, "diff_id %s, the config says %s", res.diff_id.str,
-			      diff_id->str);
+	else
+		ret = check_layer_result(v, what, d, &res, diff_id);
 out:
-	if (started) {
-		char sink[65536];
-
-		while (read(fd, sink, sizeof(sink)) > 0)
-			;
-		pthread_join(th, NULL);
-	}
+	if (started)
+		pipe_join(fd, th);
 	tar_reader_free(r);
 	if (fd >= 0)
 		close(fd);
@@ -501,6 +527,25 @@ static int check_remote_entry(struct vctx *v, const char *what, const struct des
 	return ret;
 }
 
+/* 1 when the report has checked `d` for `want` already, as another
+ * entry's (the same bytes under the same media type, for the same
+ * platform, give the same findings); else 0, and from now on it has. */
+static int check_seen(struct vctx *v, const struct descriptor *d, const struct platform *want)
+{
+	struct buf key = BUF_INIT;
+	int ret;
+
+	buf_addf(&key, "%s %s ", d->digest.str, d->media_type ? d->media_type : "");
+	if ((want && platform_format(&key, want) < 0) || buf_failed(&key))
+		ret = ERR_NOMEM;
+	else if (strvec_find(&v->out->seen, key.data) >= 0)
+		ret = 1;
+	else
+		ret = strvec_push(&v->out->seen, key.data);
+	buf_release(&key);
+	return ret;
+}
+
 static int check_image(struct vctx *v, const char *what, const struct descriptor *d,
 		       const struct platform *want)
 {
@@ -511,21 +556,8 @@ static int check_image(struct vctx *v, const char *what, const struct descriptor
 	int ret;
 
 	manifest_init(&m);
-	/* Checked already, as another entry's (the same bytes under the same
-	 * media type, for the same platform, give the same findings) */
-	buf_addf(&raw, "%s %s ", d->digest.str, d->media_type ? d->media_type : "");
-	if ((want && platform_format(&raw, want) < 0) || buf_failed(&raw)) {
-		buf_release(&raw);
-		return ERR_NOMEM;
-	}
-	if (strvec_find(&v->out->seen, raw.data) >= 0) {
-		buf_release(&raw);
-		return 0;
-	}
-	ret = strvec_push(&v->out->seen, raw.data);
-	buf_reset(&raw);
-	if (ret < 0)
-		goto out;
+	if ((ret = check_seen(v, d, want)) != 0)
+		return ret < 0 ? ret : 0;
 	if (k != MT_KIND_MANIFEST && k != MT_KIND_INDEX && k != MT_KIND_SCHEMA1) {
 		/* an index may name anything: what hoist does not know is a blob */
 		ret = v->l ? check_blob(v, what, d) : check_remote_entry(v, what, d);

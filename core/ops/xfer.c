@@ -4,6 +4,7 @@
 #include "core/base/err.h"
 #include "registry/reg.h"
 #include "registry/reg_manifest.h"
+#include "core/ops/env.h"
 #include "registry/http.h"
 
 #include <pthread.h>
@@ -136,12 +137,15 @@ void xfer_log(struct xfer_worker *w, int level, const char *fmt, ...)
 	buf_release(&b);
 }
 
-void xfer_progress(struct xfer_worker *w, const struct env_progress *p)
+void xfer_progress(struct xfer_worker *w, const struct descriptor *d, const char *what)
 {
+	struct env_progress p;
+
 	if (!w->env->progress)
 		return;
+	env_progress_set(&p, d, what, d->size, 1);
 	pthread_mutex_lock(&w->pool->lock);
-	w->env->progress(w->env->progress_arg, p);
+	w->env->progress(w->env->progress_arg, &p);
 	pthread_mutex_unlock(&w->pool->lock);
 }
 

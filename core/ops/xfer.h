@@ -20,7 +20,7 @@
 #ifndef HOIST_XFER_H
 #define HOIST_XFER_H
 
-#include "core/ops/image.h"
+#include "core/ops/env.h"
 
 #include <stddef.h>
 
@@ -62,7 +62,9 @@ int xfer_worker_reg(struct reg **out, struct xfer_worker *w, enum xfer_side side
 
 void xfer_log(struct xfer_worker *w, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void xfer_progress(struct xfer_worker *w, const struct env_progress *p);
+/* Reports blob `d` done (`what`: "push", "copy", "mount", "exists") to
+ * env->progress, serialised with the other workers. */
+void xfer_progress(struct xfer_worker *w, const struct descriptor *d, const char *what);
 
 /* What an image (or index, with every child) is made of: the manifests in
  * the order they must be pushed (children before their index, the root

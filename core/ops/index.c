@@ -1,15 +1,17 @@
-/* index_ops.c - index filter and append.  See index_ops.h. */
-#include "core/ops/index_ops.h"
+/* index.c - index filter and append.  See index.h. */
+#include "core/ops/index.h"
 
 #include "core/base/err.h"
 #include "core/base/strvec.h"
 #include "core/model/imgconfig.h"
-#include "core/ops/image.h"
+#include "core/ops/copy.h"
+#include "core/ops/env.h"
 #include "core/base/json.h"
 #include "core/model/manifest.h"
 #include "core/model/platform.h"
 #include "core/model/ref.h"
 #include "registry/reg_manifest.h"
+#include "core/ops/resolve.h"
 
 #include <stdlib.h>
 #include <string.h>

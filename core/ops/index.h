@@ -1,16 +1,16 @@
-/* index_ops.h - new image indexes from existing images, registry to
+/* index.h - new image indexes from existing images, registry to
  * registry: `hoist index filter` and `hoist index append` (crane index).
  *
  * Both read every manifest and config through the cache contract
- * (core/ops/image.h) and never download a layer: each child the destination
+ * (core/ops/resolve.h) and never download a layer: each child the destination
  * repository lacks (a manifest HEAD by digest) is copied there with
  * copy_image(), so its blobs are mounted within one registry and streamed
  * between two.  The index itself is pushed last, by dst's tag (or by its
  * own digest when dst names only a digest).  Children are kept byte for
  * byte: their descriptors are the source's JSON, not re-serialised.
  */
-#ifndef HOIST_INDEX_OPS_H
-#define HOIST_INDEX_OPS_H
+#ifndef HOIST_INDEX_H
+#define HOIST_INDEX_H
 
 #include "core/base/digest.h"
 

@@ -1,143 +1,22 @@
-/* image.c - the image-operation environment and the cache contract
- * (resolving references).  See image.h. */
-#include "core/ops/image.h"
+/* resolve.c - references to manifests and small blobs under the cache
+ * contract.  See resolve.h. */
+#include "core/ops/resolve.h"
 
 #include "cache/blob.h"
 #include "cache/layout.h"
 #include "cache/usage.h"
 #include "core/base/err.h"
-#include "core/base/json.h"
 #include "core/model/ref.h"
 #include "core/model/settings.h"
 #include "registry/reg.h"
 #include "registry/reg_blob.h"
 #include "registry/reg_manifest.h"
+#include "core/ops/env.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CONFIG_MAX_DEFAULT (8u << 20)
-
-void env_init(struct env *env)
-{
-	memset(env, 0, sizeof(*env));
-	env->jobs = 4;
-}
-
-void env_release(struct env *env)
-{
-	size_t i;
-
-	for (i = 0; i < env->n_regs; i++) {
-		reg_free(env->regs[i]);
-		free(env->reg_names[i]);
-	}
-	free(env->regs);
-	free(env->reg_names);
-	env->regs = NULL;
-	env->reg_names = NULL;
-	env->n_regs = 0;
-}
-
-void env_log(struct env *env, int level, const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-
-	if (!env->log)
-		return;
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	if (!buf_failed(&b))
-		env->log(env->log_arg, level, b.data);
-	buf_release(&b);
-}
-
-static void env_mirror_log(void *arg, int level, const char *line)
-{
-	const struct env *env = arg;
-
-	if (env->log)
-		env->log(env->log_arg, level, line);
-}
-
-int env_reg_open(struct reg **out, const struct env *env,
-		       const struct reg_client_opts *o, const char *registry, struct err *e)
-{
-	const struct settings_registry *sr = settings_registry(env->settings, registry);
-	struct reg_client_opts ro = *o;
-	struct reg *r = NULL, *m;
-	size_t i;
-	int ret;
-
-	*out = NULL;
-	if (sr && sr->insecure)
-		ro.insecure = 1;
-	if ((ret = reg_open(&r, &ro, registry, e)) < 0)
-		goto out;
-	for (i = 0; sr && i < sr->n_mirrors; i++) {
-		const struct settings_mirror *sm = &sr->mirrors[i];
-		const struct settings_registry *msr = settings_registry(env->settings, sm->host);
-		struct reg_client_opts mo = *o;
-		if (msr && msr->insecure)
-			mo.insecure = 1;
-		mo.scheme = sm->scheme == SETTINGS_SCHEME_HTTP ? "http" :
-			    sm->scheme == SETTINGS_SCHEME_HTTPS ? "https" : NULL;
-		if ((ret = reg_open(&m, &mo, sm->host, e)) < 0) {
-			err_prefix(e, "mirror '%s' of '%s'", sm->url, registry);
-			goto out;
-		}
-		if ((ret = reg_mirror_add(r, m, sm->prefix, e)) < 0)
-			goto out;
-	}
-	reg_mirror_log_set(r, env_mirror_log, (void *)env);
-	*out = r;
-	r = NULL;
-	ret = 0;
-out:
-	reg_free(r);
-	return ret;
-}
-
-int env_reg(struct reg **out, struct env *env, const char *registry,
-		  struct err *e)
-{
-	struct reg **nr;
-	char **nn;
-	size_t i;
-	int rc;
-
-	*out = NULL;
-	for (i = 0; i < env->n_regs; i++) {
-		if (!strcmp(env->reg_names[i], registry)) {
-			*out = env->regs[i];
-			return 0;
-		}
-	}
-	if (env->offline)
-		return err_set(e, ERR_USAGE, "'%s' is needed from the registry, but --offline "
-			       "forbids the network", registry);
-	nr = realloc(env->regs, (env->n_regs + 1) * sizeof(*nr));
-	if (!nr)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	env->regs = nr;
-	nn = realloc(env->reg_names, (env->n_regs + 1) * sizeof(*nn));
-	if (!nn)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	env->reg_names = nn;
-	nn[env->n_regs] = strdup(registry);
-	if (!nn[env->n_regs])
-		return err_set(e, ERR_NOMEM, "out of memory");
-	rc = env_reg_open(&nr[env->n_regs], env, &env->reg_opts, registry, e);
-	if (rc < 0) {
-		free(nn[env->n_regs]);
-		return rc;
-	}
-	*out = nr[env->n_regs++];
-	return 0;
-}
 
 /* "registry/repository", the source recorded for blobs and the key of
  * metadata entries' names. */
@@ -226,6 +105,46 @@ out:
 	descriptor_release(&d);
 }
 
+/* The cache's record of the tag `name` (its digest and media type in
+ * `out`), which --offline and pull policy "never" go by. */
+static int resolve_offline_tag(struct descriptor *out, struct env *env, const char *name,
+			       struct err *e)
+{
+	enum layout_index which;
+	int rc;
+
+	rc = layout_ref_resolve(out, &which, env->cache, name, e);
+	if (rc == ERR_NOT_FOUND)
+		return err_set(e, ERR_NOT_FOUND, "'%s' is not in the cache, and --offline "
+			       "forbids asking the registry: run once without --offline, or "
+			       "name the image by digest", name);
+	if (rc < 0)
+		return rc;
+	env_log(env, 1, "offline: %s is %s (from the cache)", name, out->digest.str);
+	return 0;
+}
+
+/* GETs manifest `want` of `ref`'s repository (by digest: the client checks
+ * the bytes hash to it, so a tag that moved between HEAD and GET cannot
+ * give mixed answers). */
+static int resolve_get(struct manifest *out, struct env *env, struct reg *r,
+		       const struct ref *ref, const struct digest *want, const char *name,
+		       struct err *e)
+{
+	struct ref byd = *ref;
+	int ret;
+
+	byd.tag = NULL;
+	byd.digest = (char *)want->str;
+	env->n_manifest_requests++;
+	if ((ret = reg_manifest_get(out, r, &byd, e)) < 0)
+		return ret;
+	if (!digest_equal(&out->digest, want))
+		return err_set(e, ERR_DIGEST, "registry sent manifest %s for '%s', which "
+			       "should be %s", out->digest.str, name, want->str);
+	return 0;
+}
+
 int resolve_ref(struct manifest *out, struct env *env, const struct ref *ref,
 		  struct err *e)
 {
@@ -233,7 +152,7 @@ int resolve_ref(struct manifest *out, struct env *env, const struct ref *ref,
 	struct descriptor d;
 	struct digest want;
 	struct reg *r = NULL;
-	int ret = -1, rc, have_digest = 0;
+	int ret = -1, rc;
 	int no_net = env->offline || env->pull == PULL_NEVER;
 
 	manifest_init(out);
@@ -245,36 +164,17 @@ int resolve_ref(struct manifest *out, struct env *env, const struct ref *ref,
 	if (ref->digest) {
 		if ((ret = digest_parse(&want, ref->digest, e)) < 0)
 			goto out;
-		have_digest = 1;
-	} else if (env->cache && (no_net || env->pull == PULL_MISSING)) {
+	} else if (no_net && env->cache) {
 		/* A tag: the network tells what it points at now, unless there is
 		 * no network; then the cache's record of it does. */
-		if (no_net) {
-			enum layout_index which;
-			rc = layout_ref_resolve(&d, &which, env->cache, name.data, e);
-			if (rc == ERR_NOT_FOUND) {
-				ret = err_set(e, ERR_NOT_FOUND, "'%s' is not in the cache, and "
-					      "--offline forbids asking the registry: run once "
-					      "without --offline, or name the image by digest",
-					      name.data);
-				goto out;
-			}
-			if (rc < 0) {
-				ret = rc;
-				goto out;
-			}
-			want = d.digest;
-			have_digest = 1;
-			env_log(env, 1, "offline: %s is %s (from the cache)", name.data,
-				  want.str);
-		}
+		if ((ret = resolve_offline_tag(&d, env, name.data, e)) < 0)
+			goto out;
+		want = d.digest;
 	} else if (no_net) {
 		ret = err_set(e, ERR_USAGE, "'%s' needs the registry, but --offline forbids "
 			      "the network and there is no cache", name.data);
 		goto out;
-	}
-
-	if (!have_digest) {
+	} else {
 		if ((ret = env_reg(&r, env, ref->registry, e)) < 0)
 			goto out;
 		env->n_manifest_requests++;
@@ -287,7 +187,6 @@ int resolve_ref(struct manifest *out, struct env *env, const struct ref *ref,
 		if ((ret = reg_manifest_head(&d, r, ref, e)) < 0)
 			goto out;
 		want = d.digest;
-		have_digest = 1;
 	}
 	rc = cache_manifest(out, env, &want, d.media_type, e);
 	if (rc < 0) {
@@ -306,23 +205,9 @@ int resolve_ref(struct manifest *out, struct env *env, const struct ref *ref,
 		ret = resolve_offline_miss(env, "manifest", &want, name.data, e);
 		goto out;
 	}
-	if (!r && (ret = env_reg(&r, env, ref->registry, e)) < 0)
+	if ((!r && (ret = env_reg(&r, env, ref->registry, e)) < 0) ||
+	    (ret = resolve_get(out, env, r, ref, &want, name.data, e)) < 0)
 		goto out;
-	{
-		/* GET by digest: the client checks the bytes hash to it, so a tag
-		 * that moved between HEAD and GET cannot give mixed answers. */
-		struct ref byd = *ref;
-		byd.tag = NULL;
-		byd.digest = want.str;
-		env->n_manifest_requests++;
-		if ((ret = reg_manifest_get(out, r, &byd, e)) < 0)
-			goto out;
-	}
-	if (!digest_equal(&out->digest, &want)) {
-		ret = err_set(e, ERR_DIGEST, "registry sent manifest %s for '%s', which "
-			      "should be %s", out->digest.str, name.data, want.str);
-		goto out;
-	}
 	cache_record(env, out, name.data, source.data);
 	ret = 0;
 out:
@@ -450,93 +335,4 @@ int resolve_blob(struct buf *out, struct env *env, const struct ref *ref,
 	}
 	buf_release(&source);
 	return 0;
-}
-
-int local_manifest_load(struct manifest *out, struct layout *l, const struct descriptor *d,
-			int check, struct err *e)
-{
-	struct buf raw = BUF_INIT;
-	int ret;
-
-	manifest_init(out);
-	if ((ret = blob_read(&raw, l, &d->digest, MANIFEST_MAX_DEFAULT, e)) < 0)
-		goto out;
-	if ((ret = manifest_parse(out, raw.data, raw.len, d->media_type, 0, e)) < 0)
-		goto out;
-	if (check && !digest_equal(&out->digest, &d->digest))
-		ret = err_set(e, ERR_DIGEST, "manifest %s hashes to %s", d->digest.str,
-			      out->digest.str);
-out:
-	buf_release(&raw);
-	return ret;
-}
-
-int local_json_blob(struct buf *raw, struct digest *out, struct layout *dst, const struct json *j,
-		    struct err *e)
-{
-	int ret;
-
-	buf_reset(raw);
-	if ((ret = json_serialize(raw, j, 0, e)) < 0)
-		return ret;
-	if (!dst)
-		return digest_buffer(out, DIGEST_SHA256, raw->data, raw->len, e);
-	return blob_put(out, dst, raw->data, raw->len, NULL, e);
-}
-
-int local_manifest_put(struct manifest *out, struct layout *dst, const struct json *j,
-		       const char *mt, struct err *e)
-{
-	struct buf raw = BUF_INIT;
-	int ret;
-
-	manifest_release(out);
-	if ((ret = json_serialize(&raw, j, 0, e)) < 0)
-		goto out;
-	if ((ret = manifest_parse(out, raw.data, raw.len, mt, 0, e)) < 0)
-		goto out;
-	if (dst)
-		ret = blob_put(NULL, dst, raw.data, raw.len, &out->digest, e);
-out:
-	buf_release(&raw);
-	return ret;
-}
-
-int pull_base(struct env *env, const struct ref *base, unsigned flags,
-		    struct layout *dst, struct err *e)
-{
-	struct pull_result p;
-	struct descriptor old;
-	struct buf name = BUF_INIT;
-	int ret, existed = 0;
-
-	memset(&p, 0, sizeof(p));
-	descriptor_init(&old);
-	if (ref_format(&name, base) < 0) {
-		ret = err_set(e, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if (dst != env->cache) {
-		struct err ie = ERR_INIT;
-		existed = layout_index_find(&old, dst, name.data, &ie) == 0;
-	}
-	ret = pull_images(&p, env, base, 1, dst, flags, e);
-	if (ret < 0) {
-		err_prefix(e, "base image");
-		goto out;
-	}
-	if (dst != env->cache && !existed && p.name) {
-		struct err ie = ERR_INIT;
-		layout_index_remove(dst, p.name, &ie);
-	}
-out:
-	pull_result_release(&p, 1);
-	descriptor_release(&old);
-	buf_release(&name);
-	return ret;
-}
-
-int local_blob_sink(void *arg, const void *data, size_t len, struct err *e)
-{
-	return blob_writer_write(arg, data, len, e);
 }

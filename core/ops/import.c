@@ -1,8 +1,7 @@
-/* tarball_read.c - reading image archives into a layout: docker-save
+/* import.c - reading image archives into a layout: docker-save
  * tarballs and OCI archives (a tar of an OCI image layout, as `podman save
  * --format oci-archive` and skopeo's oci-archive: write).  The writer is
- * core/ops/tarball.c; the tar format itself is core/format/tar.h.  See
- * import_archive() in image.h.
+
  *
  * The format is told by the content: manifest.json makes a docker-save
  * tarball (docker 25's, which holds an OCI layout as well, included), else
@@ -32,7 +31,7 @@
  * numbers), so the pushed image is what the tarball holds, unchanged.  An
  * OCI archive's manifests are kept byte for byte, digests and all.
  */
-#include "core/ops/image.h"
+#include "core/ops/import.h"
 
 #include "cache/blob.h"
 #include "cache/layout.h"
@@ -40,6 +39,7 @@
 #include "core/base/err.h"
 #include "core/base/json.h"
 #include "core/model/ref.h"
+#include "core/ops/local.h"
 
 #include <errno.h>
 #include <stdio.h>
