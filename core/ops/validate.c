@@ -31,6 +31,9 @@ struct vctx {
 	struct env *env;
 	const struct ref *ref;
 	struct reg *reg;
+	/* A manifest checked already, met again through another index entry:
+	 * only that entry's platform is checked, nothing else is reported. */
+	int platform_only;
 };
 
 static int problem(struct vctx *v, const char *what, const char *fmt, ...)
@@ -42,6 +45,8 @@ static int problem(struct vctx *v, const char *what, const char *fmt, ...)
 	va_list ap;
 	int ret;
 
+	if (v->platform_only)
+		return 0;
 	buf_addf(&b, "%s: ", what);
 	va_start(ap, fmt);
 	buf_vaddf(&b, fmt, ap);
@@ -57,6 +62,8 @@ static int problem(struct vctx *v, const char *what, const char *fmt, ...)
 static int unreadable(struct vctx *v, const char *what, const struct err *e)
 {
 	if (v->l && e->code == ERR_NOT_FOUND) {
+		if (v->platform_only)
+			return 0;
 		if (strvec_pushf(&v->out->notes, "%s: not in the layout, so not checked", what) < 0)
 			return ERR_NOMEM;
 		return 0;
@@ -432,7 +439,7 @@ static int check_platform(struct vctx *v, const char *what, const struct platfor
 			  const struct imgconfig *cfg)
 {
 	struct buf a = BUF_INIT, b = BUF_INIT;
-	int ret;
+	int ret, only;
 
 	if (!want || (plat_eq(want->os, cfg->platform.os) &&
 		      plat_eq(want->arch, cfg->platform.arch) &&
@@ -440,7 +447,10 @@ static int check_platform(struct vctx *v, const char *what, const struct platfor
 		return 0;
 	platform_format(&a, want);
 	platform_format(&b, &cfg->platform);
+	only = v->platform_only;
+	v->platform_only = 0;
 	ret = problem(v, what, "the index says platform %s, the config says %s", a.data, b.data);
+	v->platform_only = only;
 	buf_release(&a);
 	buf_release(&b);
 	return ret;
@@ -485,7 +495,7 @@ static int check_manifest(struct vctx *v, const char *what, const struct manifes
 	int ret, have_cfg = 0;
 
 	imgconfig_init(&cfg);
-	if ((ret = check_families(v, what, m)) < 0)
+	if (!v->platform_only && (ret = check_families(v, what, m)) < 0)
 		goto out;
 	if (buf_addf(&cw, "%s: config %s", what, m->config.digest.str) < 0) {
 		ret = ERR_NOMEM;
@@ -494,6 +504,8 @@ static int check_manifest(struct vctx *v, const char *what, const struct manifes
 	if ((ret = check_config(&cfg, &have_cfg, v, cw.data, m)) < 0)
 		goto out;
 	if (have_cfg && (ret = check_platform(v, what, want, &cfg)) < 0)
+		goto out;
+	if (v->platform_only)
 		goto out;
 	if (have_cfg && cfg.n_diff_ids != m->n_layers &&
 	    (ret = problem(v, what, "%zu layers but %zu diff_ids in the config", m->n_layers,
@@ -530,13 +542,22 @@ static int check_remote_entry(struct vctx *v, const char *what, const struct des
 /* 1 when the report has checked `d` for `want` already, as another
  * entry's (the same bytes under the same media type, for the same
  * platform, give the same findings); else 0, and from now on it has. */
+/* 1 when `d` was checked already (its bytes under its media type give the
+ * same findings whoever names them), else 0 and it is recorded; negative on
+ * failure.  With `want`, an entry's platform is a finding of its own: keyed
+ * apart, so that each platform an image is named with is checked once. */
 static int check_seen(struct vctx *v, const struct descriptor *d, const struct platform *want)
 {
 	struct buf key = BUF_INIT;
 	int ret;
 
-	buf_addf(&key, "%s %s ", d->digest.str, d->media_type ? d->media_type : "");
-	if ((want && platform_format(&key, want) < 0) || buf_failed(&key))
+	buf_addf(&key, "%s %s", d->digest.str, d->media_type ? d->media_type : "");
+	if (want) {
+		buf_addch(&key, ' ');
+		if (platform_format(&key, want) < 0)
+			buf_setlen(&key, 0);
+	}
+	if (buf_failed(&key) || !key.len)
 		ret = ERR_NOMEM;
 	else if (strvec_find(&v->out->seen, key.data) >= 0)
 		ret = 1;
@@ -556,8 +577,16 @@ static int check_image(struct vctx *v, const char *what, const struct descriptor
 	int ret;
 
 	manifest_init(&m);
-	if ((ret = check_seen(v, d, want)) != 0)
-		return ret < 0 ? ret : 0;
+	if ((ret = check_seen(v, d, NULL)) < 0)
+		return ret;
+	if (ret == 1) {
+		/* checked already: what is left is this entry's platform */
+		if (!want || k != MT_KIND_MANIFEST || (ret = check_seen(v, d, want)) != 0)
+			return ret < 0 ? ret : 0;
+		v->platform_only = 1;
+	} else if (want && (ret = check_seen(v, d, want)) < 0) {
+		return ret;
+	}
 	if (k != MT_KIND_MANIFEST && k != MT_KIND_INDEX && k != MT_KIND_SCHEMA1) {
 		/* an index may name anything: what hoist does not know is a blob */
 		ret = v->l ? check_blob(v, what, d) : check_remote_entry(v, what, d);
@@ -574,6 +603,7 @@ static int check_image(struct vctx *v, const char *what, const struct descriptor
 	else
 		ret = check_manifest(v, what, &m, want);
 out:
+	v->platform_only = 0;
 	manifest_release(&m);
 	buf_release(&raw);
 	return ret < 0 ? ret : 0;
